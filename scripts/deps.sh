@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Install what strand needs to build and test on Debian (run as root).
+# Idempotent: skips apt when every package is already installed.
+set -euo pipefail
+PKGS="build-essential autoconf automake pkg-config libmicrohttpd-dev libcjson-dev
+      libcurl4-openssl-dev check curl"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "deps: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing
+fi

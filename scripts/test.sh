@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite: install dependencies, build with AddressSanitizer and
+# UndefinedBehaviorSanitizer in build/, run `make check`. .ci/run runs this.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+"$top/scripts/deps.sh"
+cd "$top"
+autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
+mkdir -p build && cd build
+[ -f Makefile ] || ../configure --enable-sanitizers >/dev/null
+rc=0
+make -j"$(nproc)" >/dev/null && make -j"$(nproc)" check || rc=$?
+for f in $(find tests -name '*.log' 2>/dev/null | sort); do
+	case "$f" in test-suite.log) continue ;; esac
+	if [ $rc -ne 0 ] && grep -q '^FAIL\|^ERROR' "${f%.log}.trs" 2>/dev/null; then
+		echo "==== $f"; tail -n 60 "$f"
+	fi
+done
+# The summary line CI reads: "N passed, N failed".
+if [ -f test-suite.log ]; then
+	pass=$(grep -h '^:test-result: PASS' $(find tests -name '*.trs') 2>/dev/null | wc -l)
+	fail=$(grep -h '^:test-result: \(FAIL\|ERROR\)' $(find tests -name '*.trs') 2>/dev/null | wc -l)
+	skip=$(grep -h '^:test-result: SKIP' $(find tests -name '*.trs') 2>/dev/null | wc -l)
+	echo "suites: $pass passed, $fail failed, $skip skipped"
+fi
+exit $rc

@@ -1,0 +1,37 @@
+/* err.c — strand's error codes and their messages (see err.h). */
+#include "common/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+const char *strand_strerror(int code)
+{
+	switch (code) {
+	case STRAND_OK:        return "success";
+	case STRAND_EAGAIN:    return "not done yet";
+	case STRAND_EINVAL:    return "invalid argument";
+	case STRAND_ENOENT:    return "not found";
+	case STRAND_EEXIST:    return "already exists";
+	case STRAND_EIO:       return "I/O error";
+	case STRAND_ENOMEM:    return "out of memory";
+	case STRAND_ECORRUPT:  return "corrupt data";
+	case STRAND_ERANGE:    return "offset out of range";
+	case STRAND_ETOOBIG:   return "too large";
+	case STRAND_ENOSPC:    return "storage full";
+	case STRAND_ETIMEDOUT: return "timed out";
+	case STRAND_ECLOSED:   return "closed";
+	}
+	return "unknown error";
+}
+
+int strand_err_set(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return code;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return code;
+}

@@ -1,0 +1,171 @@
+/*
+ * log.h — the partition log: an append-only sequence of RecordBatch v2
+ * batches addressed by offsets, kept in one directory.
+ *
+ * Layout of a partition directory (docs/FORMAT.md):
+ *   00000000000000000000.log        segment: batches back to back, as sent
+ *   00000000000000000000.index      sparse offset index: (int32 relative offset, int32 position)
+ *   00000000000000000000.timeindex  sparse time index:   (int64 max timestamp, int32 relative offset)
+ *   leader-epoch-checkpoint         epoch -> start offset (Kafka's LeaderEpochFileCache, KIP-101)
+ *   recovery-point-offset-checkpoint offset below which data was flushed and indexed
+ * A segment is named by its base offset (20 digits). Segments roll by size
+ * (segment_bytes) and age (segment_ms); retention deletes whole old segments
+ * and advances the log start offset.
+ *
+ * Words (Kafka's): LEO = log end offset (the next offset to be assigned);
+ * log start offset = first offset still stored. Single-node, the high
+ * watermark is the LEO; replication will pass a smaller bound to log_read.
+ *
+ * Threading: all calls are safe from any thread. Appends, rolls, truncation
+ * and retention are serialised by the log's lock, which is held across the
+ * write(2) of an append (as Kafka holds its log lock) but never across fsync.
+ * Reads take the lock only to find the segment and dup its descriptor; the
+ * read itself happens without it. log_flush implements group commit: many
+ * concurrent callers, one fdatasync.
+ */
+#ifndef STRAND_LOG_H
+#define STRAND_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct log log_t;
+
+typedef struct log_config {
+	int64_t segment_bytes;        /* roll past this size; default 1 GiB */
+	int64_t segment_ms;           /* roll a segment this old; default 7 days; -1 never */
+	int64_t retention_ms;         /* delete segments older; default 7 days; -1 keep */
+	int64_t retention_bytes;      /* delete oldest segments while over; default -1 (no limit) */
+	int64_t flush_messages;       /* flush after this many unflushed records; -1 never */
+	int64_t flush_ms;             /* flush data older than this (log_tick); -1 never */
+	int32_t index_interval_bytes; /* bytes between sparse index entries; default 4096 */
+	int32_t max_batch_bytes;      /* largest batch accepted by log_append; default 1 MiB + overhead */
+} log_config_t;
+
+/* Kafka's defaults (log.segment.bytes, log.retention.ms, ...). */
+void log_config_default(log_config_t *cfg);
+
+/*
+ * Open (creating if needed) the partition log in dir with cfg (copied).
+ * Runs crash recovery: every batch after the recovery checkpoint is checked
+ * (length, magic, CRC32C, contiguous offsets); a torn or corrupt tail is
+ * truncated and later segments removed; indexes that do not match their
+ * segment are rebuilt. *out gets the handle; free with log_close.
+ * Returns 0, STRAND_EIO, STRAND_ENOMEM, STRAND_EINVAL (bad config).
+ */
+int log_open(const char *dir, const log_config_t *cfg, log_t **out,
+             char *err, size_t errlen);
+
+/* Flush, write checkpoints and free. NULL is a no-op. */
+void log_close(log_t *log);
+
+/* Replace the configuration (topic config change). Returns 0 or STRAND_EINVAL. */
+int log_set_config(log_t *log, const log_config_t *cfg, char *err, size_t errlen);
+
+typedef struct log_append_info {
+	int64_t first_offset;   /* offset given to the first record */
+	int64_t last_offset;    /* offset given to the last record */
+	int64_t record_count;
+	int64_t max_timestamp;
+} log_append_info_t;
+
+/*
+ * Append one or more batches (buf holds them back to back, len bytes).
+ * Every batch is validated (batch_validate) before anything is written;
+ * then each gets the next offsets by rewriting its base offset, and its
+ * partition leader epoch is set to leader_epoch (>= 0). The whole buffer is
+ * written at once: all batches are appended, or none (a short write is
+ * undone by truncation). buf is modified in place (offsets, epoch).
+ * One index update per batch at most (sparse). Hot path: no allocation.
+ * Returns 0, STRAND_ECORRUPT/STRAND_EINVAL (bad batch: nothing written),
+ * STRAND_ETOOBIG (batch over max_batch_bytes), STRAND_ENOSPC, STRAND_EIO.
+ */
+int log_append(log_t *log, uint8_t *buf, size_t len, int32_t leader_epoch,
+               log_append_info_t *info, char *err, size_t errlen);
+
+/*
+ * A contiguous file range of whole batches, ready for sendfile.
+ * fd is a dup of the segment's descriptor: the caller owns it and closes
+ * it (or hands it to libmicrohttpd, which closes it). It stays valid even if
+ * retention deletes the segment meanwhile.
+ */
+typedef struct log_slice {
+	int     fd;             /* -1 when len == 0 */
+	off_t   pos;            /* file position of the first batch */
+	size_t  len;            /* bytes of whole batches */
+	int64_t first_offset;   /* base offset of the first batch (may be < requested) */
+	int64_t next_offset;    /* offset after the last batch in the slice */
+} log_slice_t;
+
+/*
+ * Find the batches holding offset and after, up to max_bytes (always at least
+ * one whole batch if any is available, as Kafka does, so a large batch cannot
+ * stall a reader), not reaching max_offset (exclusive: the high watermark;
+ * pass -1 for the LEO), within one segment. An offset equal to the bound
+ * gives an empty slice (len 0, next_offset = offset).
+ * Returns 0, STRAND_ERANGE when offset < log start offset or > LEO,
+ * STRAND_EIO. The slice may start before offset (the batch containing it):
+ * readers skip records below the offset they asked for.
+ */
+int log_read(log_t *log, int64_t offset, size_t max_bytes, int64_t max_offset,
+             log_slice_t *out, char *err, size_t errlen);
+
+/* Close a slice's fd if any and clear it. */
+void log_slice_release(log_slice_t *slice);
+
+/*
+ * First offset whose record timestamp is >= ts, and that record's timestamp.
+ * Returns 0, STRAND_ENOENT when no record has such a timestamp (then
+ * *offset_out is the LEO, as Kafka's ListOffsets answers), STRAND_EIO.
+ */
+int log_offset_for_timestamp(log_t *log, int64_t ts, int64_t *offset_out,
+                             int64_t *ts_out, char *err, size_t errlen);
+
+int64_t log_start_offset(log_t *log);
+int64_t log_end_offset(log_t *log);
+int64_t log_size_bytes(log_t *log);
+int     log_segment_count(log_t *log);
+/* Offset below which every record has been fdatasync'd. */
+int64_t log_flushed_offset(log_t *log);
+
+/*
+ * Remove every batch at or after offset (a batch containing offset goes
+ * whole, so the LEO becomes that batch's base offset, as Kafka's truncateTo).
+ * Leader-epoch entries starting at or after the new LEO are dropped.
+ * Truncating below the log start offset empties the log and restarts it at
+ * offset. Returns 0 or STRAND_EIO.
+ */
+int log_truncate_to(log_t *log, int64_t offset, char *err, size_t errlen);
+
+/*
+ * Make every record below offset durable (fdatasync), group-commit style:
+ * if a flush covering offset is already running, wait for it instead of
+ * starting another. Pass -1 for "everything appended so far".
+ * Returns 0 or STRAND_EIO (the fsync failed: the data may not be durable).
+ */
+int log_flush(log_t *log, int64_t offset, char *err, size_t errlen);
+
+/*
+ * Periodic work, called by the owner about once a second: flush by
+ * flush_ms, time-based roll of an idle segment, retention by time and size,
+ * recovery checkpoint. *deleted_out (may be NULL) gets the number of
+ * segments deleted. Returns 0 or STRAND_EIO.
+ */
+int log_tick(log_t *log, int64_t now_ms, int *deleted_out, char *err, size_t errlen);
+
+/* ---- leader epochs (KIP-101, KIP-279) ----------------------------------- */
+
+/* Latest leader epoch recorded in the log, -1 when none. */
+int32_t log_latest_epoch(log_t *log);
+
+/*
+ * For a follower that last wrote in `epoch`: the largest epoch <= epoch that
+ * the log knows (*epoch_out) and the offset where that epoch ends (the start
+ * offset of the next higher epoch, or the LEO for the latest epoch). When no
+ * epoch <= the asked one is known, *epoch_out = -1 and *end_out = -1.
+ */
+void log_epoch_end_offset(log_t *log, int32_t epoch, int32_t *epoch_out,
+                          int64_t *end_out);
+
+#endif
