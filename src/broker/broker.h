@@ -1,0 +1,179 @@
+/*
+ * broker.h — the single-node broker engine: topics, their partitions' logs,
+ * topic configs, persisted metadata, simple committed offsets, and the
+ * background ticker that runs each log's flush/roll/retention.
+ * No HTTP here (api/ calls this).
+ *
+ * Metadata lives in DATA/meta/topics.json and offsets in
+ * DATA/meta/offsets.json, each written atomically (temp file, fsync,
+ * rename, fsync dir). Partition logs live in DATA/<topic>-<p>/.
+ *
+ * Threading: every call is safe from any thread. Topic handles are
+ * reference counted: a topic deleted while a request holds it stays valid
+ * until released (its files are removed at the last release).
+ */
+#ifndef STRAND_BROKER_H
+#define STRAND_BROKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log/log.h"
+
+typedef struct broker broker_t;
+typedef struct topic topic_t;
+
+/* How a topic's keys/values map between JSON and stored bytes (API.md "Records"). */
+typedef enum record_format {
+	RECORD_FORMAT_JSON = 0,
+	RECORD_FORMAT_STRING,
+	RECORD_FORMAT_BINARY,
+} record_format_t;
+
+typedef struct topic_config {
+	log_config_t    log;                 /* segment/retention/flush/max batch */
+	int64_t         max_message_bytes;   /* per record (key+value+headers); default 1048588 */
+	int32_t         min_insync_replicas; /* default 1 */
+	record_format_t key_format, value_format;
+	/* cleanup_policy: only "delete" exists; kept implicit */
+} topic_config_t;
+
+/* Defaults for a new topic (Kafka's). */
+void topic_config_default(topic_config_t *cfg);
+
+/*
+ * Set one config by its API.md name from a string value ("retention_ms",
+ * "604800000"). Numbers must be integers in range; enums by name
+ * (key_format: json|string|binary; cleanup_policy: delete).
+ * Returns 0, STRAND_ENOENT (unknown name), STRAND_EINVAL (bad value).
+ */
+int topic_config_set(topic_config_t *cfg, const char *name, const char *value,
+                     char *err, size_t errlen);
+
+/*
+ * Visit every config as (name, value text, is_number) in a stable order,
+ * for the JSON views. Returns the first non-zero fn result, else 0.
+ */
+int topic_config_each(const topic_config_t *cfg,
+                      int (*fn)(const char *name, const char *value, int is_number, void *ctx),
+                      void *ctx);
+
+/* Topic and group names: [A-Za-z0-9._-]{1,249}, not "." or "..". */
+int broker_name_valid(const char *name);
+
+typedef struct broker_options {
+	const char *data_dir;
+	int32_t     broker_id;       /* 0 single-node */
+	const char *advertised_url;  /* e.g. "http://127.0.0.1:8080" */
+	int         tick_ms;         /* background tick period; default 1000 */
+} broker_options_t;
+
+/*
+ * Open the data directory (created if missing), load metadata and recover
+ * every partition log, start the ticker thread. Returns 0, STRAND_EIO,
+ * STRAND_ECORRUPT (unreadable metadata: message says which file).
+ */
+int broker_open(const broker_options_t *opts, broker_t **out, char *err, size_t errlen);
+
+/* Stop the ticker, flush and close every log, free. NULL is a no-op. */
+void broker_close(broker_t *b);
+
+/* Stable cluster id (generated at first start, stored in DATA/meta/cluster_id). */
+const char *broker_cluster_id(broker_t *b);
+
+/*
+ * Create a topic. name must pass broker_name_valid; partitions in
+ * [1, 10000]; replication_factor must be 1 on a single node.
+ * Returns 0, STRAND_EEXIST, STRAND_EINVAL, STRAND_EIO.
+ */
+int broker_topic_create(broker_t *b, const char *name, int32_t partitions,
+                        int32_t replication_factor, const topic_config_t *cfg,
+                        char *err, size_t errlen);
+
+/* Delete a topic and (at last release) its files. Returns 0, STRAND_ENOENT. */
+int broker_topic_delete(broker_t *b, const char *name, char *err, size_t errlen);
+
+/*
+ * Grow the partition count (never shrink: STRAND_EINVAL) and/or replace
+ * the config (cfg NULL: keep). Returns 0, STRAND_ENOENT, STRAND_EINVAL.
+ */
+int broker_topic_alter(broker_t *b, const char *name, int32_t new_partitions,
+                       const topic_config_t *cfg, char *err, size_t errlen);
+
+/* Look a topic up; NULL when unknown. Caller releases with topic_release. */
+topic_t *broker_topic_get(broker_t *b, const char *name);
+void     topic_release(topic_t *t);
+
+/*
+ * Names of all topics, sorted. *names_out is an array of n strings in one
+ * allocation: the caller frees it with free(*names_out) once.
+ */
+int broker_topic_names(broker_t *b, char ***names_out, size_t *n_out);
+
+const char *topic_name(const topic_t *t);
+int32_t     topic_partition_count(topic_t *t);
+int32_t     topic_replication_factor(const topic_t *t);
+/* Copy of the current config. */
+void        topic_get_config(topic_t *t, topic_config_t *out);
+/* The partition's log (borrowed while the topic is held); NULL if p out of range. */
+log_t      *topic_partition_log(topic_t *t, int32_t p);
+/* The high watermark: on a single node, the log end offset. */
+int64_t     topic_partition_hw(topic_t *t, int32_t p);
+
+/*
+ * Kafka's default partitioner for keyed records: murmur2 of the key bytes,
+ * made positive (& 0x7fffffff), modulo n.
+ */
+uint32_t broker_murmur2(const void *key, size_t len);
+int32_t  broker_partition_for_key(const void *key, size_t len, int32_t n);
+
+/*
+ * Append hook: called after every successful append with the topic, the
+ * partition and the new high watermark, on the appending thread, with no
+ * broker lock held. api/ uses it to wake parked long polls. One hook.
+ */
+typedef void (*broker_append_hook_fn)(void *ctx, const char *topic, int32_t partition,
+                                      int64_t hw);
+void broker_set_append_hook(broker_t *b, broker_append_hook_fn fn, void *ctx);
+
+/*
+ * Append batches to a partition and, for acks=all (durable != 0), wait
+ * until they are fsync'd (group commit: log_flush). Offsets are assigned
+ * by the log; info as log_append. Fires the append hook.
+ * Returns log_append's codes, STRAND_ENOENT (partition out of range),
+ * STRAND_EIO when the flush failed.
+ */
+int broker_append(broker_t *b, topic_t *t, int32_t p, uint8_t *buf, size_t len,
+                  int durable, log_append_info_t *info, char *err, size_t errlen);
+
+/* ---- simple committed offsets (member-less; groups come later) ---------- */
+
+typedef struct committed_offset {
+	char    topic[256];
+	int32_t partition;
+	int64_t offset;
+	char    metadata[256];
+} committed_offset_t;
+
+/*
+ * Store offsets for a group, all or nothing, durably (atomic file rewrite).
+ * Topics/partitions must exist (STRAND_ENOENT) and offsets be >= 0 (EINVAL).
+ */
+int broker_offsets_commit(broker_t *b, const char *group,
+                          const committed_offset_t *offs, size_t n,
+                          char *err, size_t errlen);
+
+/*
+ * Committed offsets of a group, sorted by topic then partition; *out is one
+ * allocation the caller frees. n 0 and STRAND_ENOENT for an unknown group.
+ */
+int broker_offsets_fetch(broker_t *b, const char *group,
+                         committed_offset_t **out, size_t *n_out);
+
+/* Sorted names of groups with committed offsets (one allocation, as topic names). */
+int broker_group_names(broker_t *b, char ***names_out, size_t *n_out);
+
+/* Delete a group's offsets. Returns 0 or STRAND_ENOENT. */
+int broker_group_delete(broker_t *b, const char *group, char *err, size_t errlen);
+
+#endif
