@@ -1,0 +1,1116 @@
+/*
+ * log.c — the partition log: an ordered list of segments, the append path
+ * that assigns offsets, reads that hand out file ranges for sendfile, lookup
+ * by timestamp, retention, truncation, the leader-epoch cache and
+ * group-committed flushes. The contract is in log.h; the bytes in
+ * docs/FORMAT.md.
+ */
+#include "log/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "log/batch.h"
+#include "log/segment.h"
+
+#define EPOCH_FILE     "leader-epoch-checkpoint"
+#define RECOVERY_FILE  "recovery-point-offset-checkpoint"
+
+typedef struct epoch_entry {
+	int32_t epoch;
+	int64_t start_offset;
+} epoch_entry_t;
+
+struct log {
+	char        *dir;
+	log_config_t cfg;
+
+	/* lock guards everything below up to the flush section */
+	pthread_mutex_t lock;
+	segment_t **segs;          /* ascending base offsets; the last is active */
+	size_t      nsegs, capsegs;
+	int64_t     size_bytes;
+	int64_t     unflushed_records;
+	epoch_entry_t *epochs;     /* ascending epochs and start offsets */
+	size_t      nepochs, capepochs;
+
+	/* group commit: flush_lock + flush_cond; never held across the fsync */
+	pthread_mutex_t flush_lock;
+	pthread_cond_t  flush_cond;
+	int         flushing;
+	int64_t     flushed_offset;
+	int64_t     last_flush_ms;
+	int64_t     checkpointed;  /* recovery point last written to disk */
+};
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static segment_t *active(log_t *log)
+{
+	return log->segs[log->nsegs - 1];
+}
+
+static int64_t leo_locked(log_t *log)
+{
+	return active(log)->next_offset;
+}
+
+static int segs_push(log_t *log, segment_t *seg)
+{
+	if (log->nsegs == log->capsegs) {
+		size_t ncap = log->capsegs ? log->capsegs * 2 : 16;
+		segment_t **p = realloc(log->segs, ncap * sizeof(*p));
+		if (p == NULL)
+			return STRAND_ENOMEM;
+		log->segs = p;
+		log->capsegs = ncap;
+	}
+	log->segs[log->nsegs++] = seg;
+	return 0;
+}
+
+/* Remove the first n segments from the list (they are already deleted). */
+static void segs_drop_front(log_t *log, size_t n)
+{
+	memmove(log->segs, log->segs + n, (log->nsegs - n) * sizeof(*log->segs));
+	log->nsegs -= n;
+}
+
+/* Segment holding offset: the last one whose base <= offset. */
+static size_t seg_find(log_t *log, int64_t offset)
+{
+	size_t lo = 0, hi = log->nsegs;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (log->segs[mid]->base_offset <= offset)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Write a small file atomically: temp file, fsync, rename, fsync the
+ * directory. Used for the checkpoints, which are rare.
+ */
+static int write_atomic(const char *dir, const char *name, const char *text,
+                        char *err, size_t errlen)
+{
+	char tmp[4096], dst[4096];
+	size_t len = strlen(text);
+	int fd, dfd;
+
+	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, name);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		goto fail;
+	if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
+		close(fd);
+		goto fail;
+	}
+	close(fd);
+	if (rename(tmp, dst) < 0)
+		goto fail;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+fail:
+	return strand_err_set(err, errlen, errno == ENOSPC ? STRAND_ENOSPC : STRAND_EIO,
+	                      "write %s: %s", dst, strerror(errno));
+}
+
+/* ---- configuration ------------------------------------------------------- */
+
+void log_config_default(log_config_t *cfg)
+{
+	cfg->segment_bytes = 1024LL * 1024 * 1024;      /* log.segment.bytes */
+	cfg->segment_ms = 7LL * 24 * 3600 * 1000;       /* log.roll.ms */
+	cfg->retention_ms = 7LL * 24 * 3600 * 1000;     /* log.retention.ms */
+	cfg->retention_bytes = -1;                      /* log.retention.bytes */
+	cfg->flush_messages = -1;                       /* log.flush.interval.messages */
+	cfg->flush_ms = -1;                             /* log.flush.interval.ms */
+	cfg->index_interval_bytes = 4096;               /* index.interval.bytes */
+	cfg->max_batch_bytes = 1048588;                 /* message.max.bytes */
+}
+
+static int config_check(const log_config_t *cfg, char *err, size_t errlen)
+{
+	/* index positions are int32: a segment must stay below 2 GiB */
+	if (cfg->segment_bytes < 1024 || cfg->segment_bytes > INT32_MAX)
+		return strand_err_set(err, errlen, STRAND_EINVAL,
+		                      "segment_bytes must be in [1024, %d]", INT32_MAX);
+	if (cfg->segment_ms == 0 || cfg->segment_ms < -1)
+		return strand_err_set(err, errlen, STRAND_EINVAL, "segment_ms must be > 0 or -1");
+	if (cfg->retention_ms < -1 || cfg->retention_bytes < -1)
+		return strand_err_set(err, errlen, STRAND_EINVAL, "retention must be >= 0 or -1");
+	if (cfg->flush_messages == 0 || cfg->flush_messages < -1 ||
+	    cfg->flush_ms == 0 || cfg->flush_ms < -1)
+		return strand_err_set(err, errlen, STRAND_EINVAL, "flush settings must be > 0 or -1");
+	if (cfg->index_interval_bytes < 0)
+		return strand_err_set(err, errlen, STRAND_EINVAL, "index_interval_bytes must be >= 0");
+	if (cfg->max_batch_bytes < BATCH_HEADER_SIZE)
+		return strand_err_set(err, errlen, STRAND_EINVAL, "max_batch_bytes too small");
+	return 0;
+}
+
+int log_set_config(log_t *log, const log_config_t *cfg, char *err, size_t errlen)
+{
+	int rc = config_check(cfg, err, errlen);
+
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&log->lock);
+	log->cfg = *cfg;
+	pthread_mutex_unlock(&log->lock);
+	return 0;
+}
+
+/* ---- checkpoints --------------------------------------------------------- */
+
+static int64_t read_recovery_point(const char *dir)
+{
+	char path[4096];
+	long long version, offset;
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, RECOVERY_FILE);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	n = fscanf(f, "%lld %lld", &version, &offset);
+	fclose(f);
+	if (n != 2 || version != 0 || offset < 0)
+		return 0;
+	return offset;
+}
+
+static int write_recovery_point(log_t *log, int64_t offset, char *err, size_t errlen)
+{
+	char text[64];
+
+	snprintf(text, sizeof(text), "0\n%" PRId64 "\n", offset);
+	return write_atomic(log->dir, RECOVERY_FILE, text, err, errlen);
+}
+
+/* Kafka's leader-epoch-checkpoint: version, count, then "epoch start" lines. */
+static int write_epochs_locked(log_t *log, char *err, size_t errlen)
+{
+	size_t cap = 32 + log->nepochs * 40, n, i;
+	char *text = malloc(cap);
+	int rc;
+
+	if (text == NULL)
+		return STRAND_ENOMEM;
+	n = (size_t)snprintf(text, cap, "0\n%zu\n", log->nepochs);
+	for (i = 0; i < log->nepochs; i++)
+		n += (size_t)snprintf(text + n, cap - n, "%d %" PRId64 "\n",
+		                      log->epochs[i].epoch, log->epochs[i].start_offset);
+	rc = write_atomic(log->dir, EPOCH_FILE, text, err, errlen);
+	free(text);
+	return rc;
+}
+
+static int epochs_push(log_t *log, int32_t epoch, int64_t start)
+{
+	if (log->nepochs == log->capepochs) {
+		size_t ncap = log->capepochs ? log->capepochs * 2 : 8;
+		epoch_entry_t *p = realloc(log->epochs, ncap * sizeof(*p));
+		if (p == NULL)
+			return STRAND_ENOMEM;
+		log->epochs = p;
+		log->capepochs = ncap;
+	}
+	log->epochs[log->nepochs].epoch = epoch;
+	log->epochs[log->nepochs].start_offset = start;
+	log->nepochs++;
+	return 0;
+}
+
+static int read_epochs(log_t *log)
+{
+	char path[4096];
+	long long version, count, epoch, start;
+	FILE *f;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", log->dir, EPOCH_FILE);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%lld %lld", &version, &count) != 2 || version != 0)
+		goto out;
+	while (count-- > 0 && fscanf(f, "%lld %lld", &epoch, &start) == 2) {
+		if (epoch < 0 || epoch > INT32_MAX || start < 0)
+			break;
+		if (log->nepochs > 0 &&
+		    (epoch <= log->epochs[log->nepochs - 1].epoch ||
+		     start < log->epochs[log->nepochs - 1].start_offset))
+			break;
+		rc = epochs_push(log, (int32_t)epoch, start);
+		if (rc)
+			break;
+	}
+out:
+	fclose(f);
+	return rc;
+}
+
+/* Drop epoch entries that start at or after leo (after truncation). */
+static int epochs_truncate_locked(log_t *log, int64_t leo, char *err, size_t errlen)
+{
+	size_t n = log->nepochs;
+
+	while (log->nepochs > 0 && log->epochs[log->nepochs - 1].start_offset >= leo)
+		log->nepochs--;
+	if (n == log->nepochs)
+		return 0;
+	return write_epochs_locked(log, err, errlen);
+}
+
+/* ---- open / close -------------------------------------------------------- */
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Base offsets of the *.log files in dir, sorted (caller frees *out). */
+static int list_segments(const char *dir, int64_t **out, size_t *n_out,
+                         char *err, size_t errlen)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int64_t *bases = NULL;
+	size_t n = 0, cap = 0;
+
+	if (d == NULL)
+		return strand_err_set(err, errlen, STRAND_EIO, "opendir %s: %s",
+		                      dir, strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		const char *name = de->d_name;
+		char *end;
+		long long base;
+
+		if (strlen(name) != 24 || strcmp(name + 20, ".log") != 0)
+			continue;
+		errno = 0;
+		base = strtoll(name, &end, 10);
+		if (errno || end != name + 20 || base < 0)
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			int64_t *p = realloc(bases, ncap * sizeof(*p));
+			if (p == NULL) {
+				closedir(d);
+				free(bases);
+				return STRAND_ENOMEM;
+			}
+			bases = p;
+			cap = ncap;
+		}
+		bases[n++] = base;
+	}
+	closedir(d);
+	if (n > 1)
+		qsort(bases, n, sizeof(*bases), cmp_i64);
+	*out = bases;
+	*n_out = n;
+	return 0;
+}
+
+/*
+ * Recovery (DESIGN.md "Crash recovery"): every segment that may hold
+ * offsets at or past the recovery point, and always the last one, is
+ * scanned batch by batch with CRC checks; older segments only have their
+ * indexes checked. The first bad batch ends the log: its segment is cut
+ * there and every later segment is deleted, so the log never has a hole.
+ */
+static int log_recover(log_t *log, char *err, size_t errlen)
+{
+	int64_t *bases = NULL, recovery_point = read_recovery_point(log->dir);
+	size_t n = 0, i;
+	int rc, truncated = 0;
+
+	rc = list_segments(log->dir, &bases, &n, err, errlen);
+	if (rc)
+		return rc;
+	for (i = 0; i < n; i++) {
+		segment_t *seg = NULL;
+		int full = i + 1 == n || bases[i + 1] > recovery_point;
+
+		if (truncated || (log->nsegs > 0 && bases[i] != leo_locked(log))) {
+			/* after a cut, or not following on: this segment cannot be trusted */
+			rc = segment_open(log->dir, bases[i], 1, log->cfg.index_interval_bytes,
+			                  &truncated, &seg, err, errlen);
+			if (rc == 0)
+				segment_delete(seg);
+			truncated = 1;
+			continue;
+		}
+		rc = segment_open(log->dir, bases[i], full, log->cfg.index_interval_bytes,
+		                  &truncated, &seg, err, errlen);
+		if (rc)
+			goto out;
+		rc = segs_push(log, seg);
+		if (rc) {
+			segment_close(seg, 0);
+			goto out;
+		}
+		log->size_bytes += seg->size;
+	}
+	if (log->nsegs == 0) {
+		segment_t *seg = NULL;
+
+		rc = segment_create(log->dir, 0, &seg, err, errlen);
+		if (rc)
+			goto out;
+		rc = segs_push(log, seg);
+		if (rc) {
+			segment_close(seg, 0);
+			goto out;
+		}
+	}
+	rc = read_epochs(log);
+	if (rc == 0)
+		rc = epochs_truncate_locked(log, leo_locked(log), err, errlen);
+out:
+	free(bases);
+	return rc;
+}
+
+int log_open(const char *dir, const log_config_t *cfg, log_t **out,
+             char *err, size_t errlen)
+{
+	log_t *log;
+	int rc;
+
+	rc = config_check(cfg, err, errlen);
+	if (rc)
+		return rc;
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return strand_err_set(err, errlen, STRAND_EIO, "mkdir %s: %s",
+		                      dir, strerror(errno));
+	log = calloc(1, sizeof(*log));
+	if (log == NULL || (log->dir = strdup(dir)) == NULL) {
+		free(log);
+		return strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
+	}
+	log->cfg = *cfg;
+	pthread_mutex_init(&log->lock, NULL);
+	pthread_mutex_init(&log->flush_lock, NULL);
+	pthread_cond_init(&log->flush_cond, NULL);
+	rc = log_recover(log, err, errlen);
+	if (rc) {
+		log_close(log);
+		return rc;
+	}
+	/* What recovery accepted is what the disk holds: treat it as flushed. */
+	log->flushed_offset = leo_locked(log);
+	log->checkpointed = -1;
+	log->last_flush_ms = wall_ms();
+	*out = log;
+	return 0;
+}
+
+void log_close(log_t *log)
+{
+	size_t i;
+
+	if (log == NULL)
+		return;
+	if (log->nsegs > 0) {
+		(void)log_flush(log, -1, NULL, 0);
+		for (i = 0; i < log->nsegs; i++)
+			(void)segment_persist_index(log->segs[i], NULL, 0);
+		(void)write_recovery_point(log, log->flushed_offset, NULL, 0);
+	}
+	for (i = 0; i < log->nsegs; i++)
+		segment_close(log->segs[i], 0);
+	free(log->segs);
+	free(log->epochs);
+	pthread_mutex_destroy(&log->lock);
+	pthread_mutex_destroy(&log->flush_lock);
+	pthread_cond_destroy(&log->flush_cond);
+	free(log->dir);
+	free(log);
+}
+
+/* ---- append -------------------------------------------------------------- */
+
+/* Start a new active segment at the LEO. Caller holds the lock. */
+static int roll_locked(log_t *log, char *err, size_t errlen)
+{
+	segment_t *seg = NULL, *old = active(log);
+	int rc;
+
+	if (old->size == 0)
+		return 0;
+	/* The old segment's index is complete now: write it out. */
+	rc = segment_persist_index(old, err, errlen);
+	if (rc)
+		return rc;
+	rc = segment_create(log->dir, old->next_offset, &seg, err, errlen);
+	if (rc)
+		return rc;
+	rc = segs_push(log, seg);
+	if (rc) {
+		segment_delete(seg);
+		return strand_err_set(err, errlen, rc, "out of memory");
+	}
+	return 0;
+}
+
+/*
+ * segment_ms (Kafka's log.roll.ms): on append, a segment is old when the
+ * incoming batch's timestamp is segment_ms past the segment's first batch
+ * (Kafka's rollingBasedTimestamp); in log_tick, when the segment has been
+ * open that long by the wall clock and its records are that old too, so
+ * producers sending old timestamps cannot cause a roll per tick.
+ */
+static int segment_expired(const log_t *log, const segment_t *seg, int64_t ts)
+{
+	return log->cfg.segment_ms > 0 && seg->size > 0 &&
+	       seg->first_timestamp >= 0 && ts - seg->first_timestamp >= log->cfg.segment_ms;
+}
+
+/*
+ * Validate every batch before anything is written, so a bad batch anywhere
+ * in the buffer leaves the log untouched (all or nothing).
+ */
+static int validate_batches(log_t *log, const uint8_t *buf, size_t len,
+                            int64_t *records_out, int64_t *max_ts_out,
+                            char *err, size_t errlen)
+{
+	size_t off = 0, max = (size_t)log->cfg.max_batch_bytes;
+	batch_header_t h;
+	int64_t records = 0;
+	int rc;
+
+	if (len == 0)
+		return strand_err_set(err, errlen, STRAND_EINVAL, "no batch to append");
+	while (off < len) {
+		rc = batch_header_decode(buf + off, len - off, 0, &h, err, errlen);
+		if (rc == STRAND_EAGAIN)
+			return strand_err_set(err, errlen, STRAND_ECORRUPT,
+			                      "batch at byte %zu: truncated header", off);
+		if (rc)
+			return rc;
+		if (batch_total_size(&h) > max)
+			return strand_err_set(err, errlen, STRAND_ETOOBIG,
+			                      "batch at byte %zu is %zu bytes, over the limit of %zu",
+			                      off, batch_total_size(&h), max);
+		rc = batch_validate(buf + off, len - off, max, &h, err, errlen);
+		if (rc == STRAND_EAGAIN)
+			return strand_err_set(err, errlen, STRAND_ECORRUPT,
+			                      "batch at byte %zu: truncated", off);
+		if (rc)
+			return rc;
+		records += h.record_count;
+		if (h.max_timestamp > *max_ts_out)
+			*max_ts_out = h.max_timestamp;
+		off += batch_total_size(&h);
+	}
+	*records_out = records;
+	return 0;
+}
+
+/* Hot path: validation, one pwrite, one in-memory index update per batch. */
+int log_append(log_t *log, uint8_t *buf, size_t len, int32_t leader_epoch,
+               log_append_info_t *info, char *err, size_t errlen)
+{
+	segment_t *seg;
+	batch_header_t h;
+	int64_t records = 0, offset, first, max_ts = -1, leo_after;
+	size_t off;
+	int rc, need_flush = 0;
+
+	if (leader_epoch < 0)
+		return strand_err_set(err, errlen, STRAND_EINVAL, "leader epoch must be >= 0");
+	rc = validate_batches(log, buf, len, &records, &max_ts, err, errlen);
+	if (rc)
+		return rc;
+
+	pthread_mutex_lock(&log->lock);
+	if (log->nepochs > 0 && leader_epoch < log->epochs[log->nepochs - 1].epoch) {
+		rc = strand_err_set(err, errlen, STRAND_EINVAL,
+		                    "leader epoch %d is older than the log's %d",
+		                    leader_epoch, log->epochs[log->nepochs - 1].epoch);
+		goto out;
+	}
+	seg = active(log);
+	if ((seg->size > 0 && seg->size + (int64_t)len > log->cfg.segment_bytes) ||
+	    segment_expired(log, seg, max_ts) ||
+	    leo_locked(log) + records - 1 - seg->base_offset > INT32_MAX) {
+		rc = roll_locked(log, err, errlen);
+		if (rc)
+			goto out;
+		seg = active(log);
+	}
+	first = offset = seg->next_offset;
+	for (off = 0; off < len; off += batch_total_size(&h)) {
+		(void)batch_header_decode(buf + off, len - off, 0, &h, NULL, 0);
+		batch_set_base_offset(buf + off, offset);
+		batch_set_leader_epoch(buf + off, leader_epoch);
+		offset += h.last_offset_delta + 1;
+	}
+	{
+		const uint8_t *p = buf;
+		size_t left = len;
+		off_t pos = (off_t)seg->size;
+
+		while (left > 0) {
+			ssize_t n = pwrite(seg->fd, p, left, pos);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				int e = errno;
+				/* undo a partial write: all or nothing */
+				(void)ftruncate(seg->fd, (off_t)seg->size);
+				rc = strand_err_set(err, errlen,
+				                    (e == ENOSPC || e == EDQUOT) ? STRAND_ENOSPC : STRAND_EIO,
+				                    "append to %s: %s", seg->path, strerror(e));
+				goto out;
+			}
+			p += n; left -= (size_t)n; pos += n;
+		}
+	}
+	rc = segment_note_append(seg, buf, len, log->cfg.index_interval_bytes);
+	if (rc)
+		goto out;
+	log->size_bytes += (int64_t)len;
+	if (log->nepochs == 0 || leader_epoch > log->epochs[log->nepochs - 1].epoch) {
+		/* KIP-101: remember where each epoch starts (rare: once per epoch) */
+		rc = epochs_push(log, leader_epoch, first);
+		if (rc == 0)
+			rc = write_epochs_locked(log, err, errlen);
+		if (rc)
+			goto out;
+	}
+	log->unflushed_records += records;
+	if (log->cfg.flush_messages > 0 && log->unflushed_records >= log->cfg.flush_messages) {
+		need_flush = 1;
+		log->unflushed_records = 0;
+	}
+	leo_after = seg->next_offset;
+	if (info != NULL) {
+		info->first_offset = first;
+		info->last_offset = leo_after - 1;
+		info->record_count = records;
+		info->max_timestamp = max_ts;
+	}
+out:
+	pthread_mutex_unlock(&log->lock);
+	if (rc == 0 && need_flush)
+		rc = log_flush(log, leo_after, err, errlen);
+	return rc;
+}
+
+/* ---- read ---------------------------------------------------------------- */
+
+void log_slice_release(log_slice_t *slice)
+{
+	if (slice->fd >= 0)
+		close(slice->fd);
+	slice->fd = -1;
+	slice->len = 0;
+}
+
+int log_read(log_t *log, int64_t offset, size_t max_bytes, int64_t max_offset,
+             log_slice_t *out, char *err, size_t errlen)
+{
+	seg_reader_t *r = NULL;
+	segment_t *seg;
+	batch_header_t h;
+	int64_t start, leo, end_size;
+	off_t pos, first_pos = -1;
+	int fd, rc = 0;
+
+	out->fd = -1;
+	out->pos = 0;
+	out->len = 0;
+	out->first_offset = offset;
+	out->next_offset = offset;
+
+	pthread_mutex_lock(&log->lock);
+	start = log->segs[0]->base_offset;
+	leo = leo_locked(log);
+	if (offset < start || offset > leo) {
+		pthread_mutex_unlock(&log->lock);
+		return strand_err_set(err, errlen, STRAND_ERANGE,
+		                      "offset %" PRId64 " is outside [%" PRId64 ", %" PRId64 "]",
+		                      offset, start, leo);
+	}
+	if (max_offset < 0 || max_offset > leo)
+		max_offset = leo;
+	if (offset >= max_offset) {
+		pthread_mutex_unlock(&log->lock);
+		return 0;
+	}
+	seg = log->segs[seg_find(log, offset)];
+	pos = segment_index_floor(seg, offset);
+	end_size = seg->size;
+	fd = fcntl(seg->fd, F_DUPFD_CLOEXEC, 0);
+	pthread_mutex_unlock(&log->lock);
+	if (fd < 0)
+		return strand_err_set(err, errlen, STRAND_EIO, "dup: %s", strerror(errno));
+
+	/* The lock is released: scan headers on our own descriptor. */
+	r = malloc(sizeof(*r));
+	if (r == NULL) {
+		rc = strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
+		goto fail;
+	}
+	seg_reader_init(r, fd, end_size);
+	while ((rc = seg_reader_header(r, pos, &h, err, errlen)) == 0) {
+		if (h.base_offset >= max_offset)
+			break;
+		if (first_pos < 0) {
+			if (batch_last_offset(&h) < offset) {
+				pos += (off_t)batch_total_size(&h);
+				continue;
+			}
+			first_pos = pos;
+			out->first_offset = h.base_offset;
+		} else if ((size_t)(pos - first_pos) + batch_total_size(&h) > max_bytes ||
+		           batch_last_offset(&h) >= max_offset) {
+			/* whole batches only; the first one always goes (KIP-74) */
+			break;
+		}
+		pos += (off_t)batch_total_size(&h);
+		out->next_offset = batch_last_offset(&h) + 1;
+		if (out->next_offset >= max_offset)
+			break;
+	}
+	if (rc == STRAND_EAGAIN)
+		rc = 0;
+	if (rc)
+		goto fail;
+	free(r);
+	if (first_pos < 0) {
+		close(fd);
+		return 0;
+	}
+	out->fd = fd;
+	out->pos = first_pos;
+	out->len = (size_t)(pos - first_pos);
+	return 0;
+fail:
+	free(r);
+	close(fd);
+	return rc;
+}
+
+/* ---- offsets by time ----------------------------------------------------- */
+
+/*
+ * Scan [pos, end) of fd for the first record with timestamp >= ts. Whole
+ * batches are read only when their max timestamp reaches ts.
+ */
+static int scan_for_timestamp(int fd, off_t pos, off_t end, int64_t ts,
+                              int64_t *offset_out, int64_t *ts_out,
+                              char *err, size_t errlen)
+{
+	seg_reader_t *r = malloc(sizeof(*r));
+	uint8_t *buf = NULL;
+	batch_header_t h;
+	int rc;
+
+	if (r == NULL)
+		return STRAND_ENOMEM;
+	seg_reader_init(r, fd, end);
+	while ((rc = seg_reader_header(r, pos, &h, err, errlen)) == 0) {
+		size_t size = batch_total_size(&h);
+
+		if (h.max_timestamp >= ts) {
+			batch_iter_t it;
+			batch_record_t rec;
+			uint8_t *nb = realloc(buf, size);
+
+			if (nb == NULL) {
+				rc = STRAND_ENOMEM;
+				break;
+			}
+			buf = nb;
+			if (pread(fd, buf, size, pos) != (ssize_t)size) {
+				rc = strand_err_set(err, errlen, STRAND_EIO, "read: %s", strerror(errno));
+				break;
+			}
+			rc = batch_iter_init(&it, buf, size);
+			while (rc == 0 && (rc = batch_iter_next(&it, &rec)) == 1) {
+				if (rec.timestamp >= ts) {
+					*offset_out = rec.offset;
+					*ts_out = rec.timestamp;
+					rc = 0;
+					goto out;
+				}
+				rc = 0;
+			}
+			if (rc)
+				break;
+		}
+		pos += (off_t)size;
+	}
+	if (rc == STRAND_EAGAIN)
+		rc = STRAND_ENOENT;
+out:
+	free(buf);
+	free(r);
+	return rc;
+}
+
+int log_offset_for_timestamp(log_t *log, int64_t ts, int64_t *offset_out,
+                             int64_t *ts_out, char *err, size_t errlen)
+{
+	size_t i;
+	int rc = STRAND_ENOENT;
+
+	pthread_mutex_lock(&log->lock);
+	*offset_out = leo_locked(log);
+	*ts_out = -1;
+	for (i = 0; i < log->nsegs; i++) {
+		segment_t *seg = log->segs[i];
+		int64_t from;
+		int fd;
+		off_t end;
+
+		if (seg->size == 0 || seg->max_timestamp < ts)
+			continue;
+		from = segment_time_floor(seg, ts);
+		end = (off_t)seg->size;
+		fd = fcntl(seg->fd, F_DUPFD_CLOEXEC, 0);
+		{
+			off_t pos = segment_index_floor(seg, from);
+			pthread_mutex_unlock(&log->lock);
+			if (fd < 0)
+				return strand_err_set(err, errlen, STRAND_EIO, "dup: %s", strerror(errno));
+			rc = scan_for_timestamp(fd, pos, end, ts, offset_out, ts_out, err, errlen);
+			close(fd);
+		}
+		if (rc != STRAND_ENOENT)
+			return rc;
+		/* raced with truncation: answer as if nothing matched */
+		pthread_mutex_lock(&log->lock);
+		*offset_out = leo_locked(log);
+		break;
+	}
+	pthread_mutex_unlock(&log->lock);
+	return rc;
+}
+
+/* ---- accessors ----------------------------------------------------------- */
+
+int64_t log_start_offset(log_t *log)
+{
+	int64_t v;
+
+	pthread_mutex_lock(&log->lock);
+	v = log->segs[0]->base_offset;
+	pthread_mutex_unlock(&log->lock);
+	return v;
+}
+
+int64_t log_end_offset(log_t *log)
+{
+	int64_t v;
+
+	pthread_mutex_lock(&log->lock);
+	v = leo_locked(log);
+	pthread_mutex_unlock(&log->lock);
+	return v;
+}
+
+int64_t log_size_bytes(log_t *log)
+{
+	int64_t v;
+
+	pthread_mutex_lock(&log->lock);
+	v = log->size_bytes;
+	pthread_mutex_unlock(&log->lock);
+	return v;
+}
+
+int log_segment_count(log_t *log)
+{
+	int v;
+
+	pthread_mutex_lock(&log->lock);
+	v = (int)log->nsegs;
+	pthread_mutex_unlock(&log->lock);
+	return v;
+}
+
+int64_t log_flushed_offset(log_t *log)
+{
+	int64_t v;
+
+	pthread_mutex_lock(&log->flush_lock);
+	v = log->flushed_offset;
+	pthread_mutex_unlock(&log->flush_lock);
+	return v;
+}
+
+/* ---- truncation ---------------------------------------------------------- */
+
+/* Delete every segment and start an empty one at offset. Caller holds lock. */
+static int reset_to_locked(log_t *log, int64_t offset, char *err, size_t errlen)
+{
+	segment_t *seg = NULL;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < log->nsegs; i++)
+		segment_delete(log->segs[i]);
+	log->nsegs = 0;
+	log->size_bytes = 0;
+	rc = segment_create(log->dir, offset, &seg, err, errlen);
+	if (rc)
+		return rc;
+	return segs_push(log, seg);
+}
+
+int log_truncate_to(log_t *log, int64_t offset, char *err, size_t errlen)
+{
+	seg_reader_t *r = NULL;
+	segment_t *seg;
+	batch_header_t h;
+	off_t pos;
+	int rc = 0;
+
+	pthread_mutex_lock(&log->lock);
+	if (offset >= leo_locked(log))
+		goto out;
+	if (offset <= log->segs[0]->base_offset) {
+		rc = reset_to_locked(log, offset < 0 ? 0 : offset, err, errlen);
+		goto epochs;
+	}
+	/* drop whole segments that start at or after offset */
+	while (log->nsegs > 1 && active(log)->base_offset >= offset) {
+		log->size_bytes -= active(log)->size;
+		segment_delete(active(log));
+		log->nsegs--;
+	}
+	seg = active(log);
+	/* find the batch containing offset; cut at its start (Kafka truncateTo) */
+	r = malloc(sizeof(*r));
+	if (r == NULL) {
+		rc = STRAND_ENOMEM;
+		goto out;
+	}
+	seg_reader_init(r, seg->fd, (off_t)seg->size);
+	pos = segment_index_floor(seg, offset);
+	while ((rc = seg_reader_header(r, pos, &h, err, errlen)) == 0 &&
+	       batch_last_offset(&h) < offset)
+		pos += (off_t)batch_total_size(&h);
+	if (rc == STRAND_EAGAIN) {
+		rc = 0;          /* offset at the segment end: nothing to cut here */
+		goto epochs;
+	}
+	if (rc)
+		goto out;
+	log->size_bytes -= seg->size - (int64_t)pos;
+	rc = segment_truncate(seg, pos, h.base_offset, err, errlen);
+	if (rc)
+		goto out;
+epochs:
+	if (rc == 0)
+		rc = epochs_truncate_locked(log, leo_locked(log), err, errlen);
+	pthread_mutex_lock(&log->flush_lock);
+	if (log->flushed_offset > leo_locked(log))
+		log->flushed_offset = leo_locked(log);
+	pthread_mutex_unlock(&log->flush_lock);
+	log->checkpointed = -1;   /* rewrite at the next tick */
+out:
+	pthread_mutex_unlock(&log->lock);
+	free(r);
+	return rc;
+}
+
+/* ---- flush (group commit) ------------------------------------------------ */
+
+/*
+ * One flusher at a time; others wait on flush_cond and usually find their
+ * offset covered when it finishes. The flusher syncs dup'd descriptors so
+ * retention cannot close them under it, and covers everything appended so
+ * far (not only its own target), which is what makes the commit a group one.
+ */
+int log_flush(log_t *log, int64_t offset, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&log->lock);
+	if (offset < 0 || offset > leo_locked(log))
+		offset = leo_locked(log);
+	pthread_mutex_unlock(&log->lock);
+
+	pthread_mutex_lock(&log->flush_lock);
+	while (rc == 0 && log->flushed_offset < offset) {
+		int fds[64], nfds = 0, i;
+		int64_t target, from;
+
+		if (log->flushing) {
+			pthread_cond_wait(&log->flush_cond, &log->flush_lock);
+			continue;
+		}
+		log->flushing = 1;
+		from = log->flushed_offset;
+		pthread_mutex_unlock(&log->flush_lock);
+
+		pthread_mutex_lock(&log->lock);
+		target = leo_locked(log);
+		for (i = (int)log->nsegs - 1; i >= 0 && nfds < 64; i--) {
+			segment_t *seg = log->segs[i];
+			int fd;
+
+			if (seg->next_offset <= from && seg->size > 0)
+				break;
+			fd = fcntl(seg->fd, F_DUPFD_CLOEXEC, 0);
+			if (fd >= 0)
+				fds[nfds++] = fd;
+		}
+		log->unflushed_records = 0;
+		pthread_mutex_unlock(&log->lock);
+
+		for (i = 0; i < nfds; i++) {
+			if (rc == 0)
+				rc = segment_sync(fds[i], err, errlen);
+			close(fds[i]);
+		}
+
+		pthread_mutex_lock(&log->flush_lock);
+		log->flushing = 0;
+		if (rc == 0 && target > log->flushed_offset)
+			log->flushed_offset = target;
+		log->last_flush_ms = wall_ms();
+		pthread_cond_broadcast(&log->flush_cond);
+	}
+	pthread_mutex_unlock(&log->flush_lock);
+	return rc;
+}
+
+/* ---- periodic work: flush_ms, roll, retention, checkpoint ---------------- */
+
+/* Is segment i (not the active one) past retention? Caller holds lock. */
+static int retention_deletes_front(log_t *log, int64_t now, int64_t *size_left)
+{
+	segment_t *seg = log->segs[0];
+
+	if (log->cfg.retention_ms >= 0 && seg->size > 0 && seg->max_timestamp >= 0 &&
+	    now - seg->max_timestamp > log->cfg.retention_ms)
+		return 1;
+	if (log->cfg.retention_bytes >= 0 &&
+	    *size_left - seg->size >= log->cfg.retention_bytes) {
+		return 1;
+	}
+	return 0;
+}
+
+int log_tick(log_t *log, int64_t now_ms, int *deleted_out, char *err, size_t errlen)
+{
+	int64_t size_left, flushed, last_flush, checkpoint = -1;
+	int deleted = 0, rc = 0, want_flush = 0;
+	size_t i;
+
+	pthread_mutex_lock(&log->flush_lock);
+	flushed = log->flushed_offset;
+	last_flush = log->last_flush_ms;
+	pthread_mutex_unlock(&log->flush_lock);
+
+	pthread_mutex_lock(&log->lock);
+	if (segment_expired(log, active(log), now_ms) &&
+	    now_ms - active(log)->opened_ms >= log->cfg.segment_ms)
+		rc = roll_locked(log, err, errlen);
+	/* Retention: whole segments from the front (Kafka's deleteOldSegments).
+	 * When even the active segment is due, roll first so it can go too. */
+	size_left = log->size_bytes;
+	while (rc == 0 && retention_deletes_front(log, now_ms, &size_left)) {
+		if (log->nsegs == 1) {
+			rc = roll_locked(log, err, errlen);
+			if (rc || log->nsegs == 1)
+				break;
+		}
+		size_left -= log->segs[0]->size;
+		log->size_bytes -= log->segs[0]->size;
+		segment_delete(log->segs[0]);
+		segs_drop_front(log, 1);
+		deleted++;
+	}
+	if (log->cfg.flush_ms > 0 && flushed < leo_locked(log) &&
+	    now_ms - last_flush >= log->cfg.flush_ms)
+		want_flush = 1;
+	/* Index entries of flushed data go to disk before the checkpoint says so. */
+	for (i = 0; rc == 0 && i < log->nsegs; i++)
+		rc = segment_persist_index(log->segs[i], err, errlen);
+	if (flushed != log->checkpointed) {
+		checkpoint = flushed;
+		log->checkpointed = flushed;
+	}
+	pthread_mutex_unlock(&log->lock);
+
+	if (rc == 0 && want_flush)
+		rc = log_flush(log, -1, err, errlen);
+	if (rc == 0 && checkpoint >= 0)
+		rc = write_recovery_point(log, checkpoint, err, errlen);
+	if (deleted_out != NULL)
+		*deleted_out = deleted;
+	return rc;
+}
+
+/* ---- leader epochs ------------------------------------------------------- */
+
+int32_t log_latest_epoch(log_t *log)
+{
+	int32_t v;
+
+	pthread_mutex_lock(&log->lock);
+	v = log->nepochs ? log->epochs[log->nepochs - 1].epoch : -1;
+	pthread_mutex_unlock(&log->lock);
+	return v;
+}
+
+void log_epoch_end_offset(log_t *log, int32_t epoch, int32_t *epoch_out,
+                          int64_t *end_out)
+{
+	size_t i;
+
+	pthread_mutex_lock(&log->lock);
+	*epoch_out = -1;
+	*end_out = -1;
+	/* KIP-279: the largest known epoch <= the asked one, ending where the
+	 * next higher epoch starts (or at the LEO for the latest). */
+	for (i = log->nepochs; i-- > 0;) {
+		if (log->epochs[i].epoch <= epoch) {
+			*epoch_out = log->epochs[i].epoch;
+			*end_out = i + 1 < log->nepochs ? log->epochs[i + 1].start_offset
+			                                : leo_locked(log);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&log->lock);
+}
