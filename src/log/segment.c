@@ -497,7 +497,7 @@ static int segment_tail_scan(segment_t *seg, int64_t file_size, int interval)
 	seg_reader_t *r = malloc(sizeof(*r));
 	batch_header_t h;
 	int64_t pos;
-	size_t keep_idx, keep_tidx;
+	size_t keep_idx;
 	int rc = 0;
 
 	if (r == NULL)
@@ -513,7 +513,6 @@ static int segment_tail_scan(segment_t *seg, int64_t file_size, int interval)
 	}
 	seg->max_timestamp = seg->ntidx ? seg->tidx[seg->ntidx - 1].ts : -1;
 	keep_idx = seg->nidx;
-	keep_tidx = seg->ntidx;
 	seg->bytes_since_index = 0;
 	while (pos < file_size) {
 		rc = seg_reader_header(r, pos, &h, NULL, 0);
@@ -521,7 +520,7 @@ static int segment_tail_scan(segment_t *seg, int64_t file_size, int interval)
 			rc = STRAND_ECORRUPT;
 			break;
 		}
-		if (pos == (seg->nidx ? seg->idx[keep_idx - 1].pos : -1)) {
+		if (keep_idx > 0 && pos == seg->idx[keep_idx - 1].pos) {
 			/* the already indexed batch: account it without a new entry */
 			if (seg->max_timestamp < h.max_timestamp)
 				seg->max_timestamp = h.max_timestamp;
@@ -532,7 +531,6 @@ static int segment_tail_scan(segment_t *seg, int64_t file_size, int interval)
 		}
 		pos += (int64_t)batch_total_size(&h);
 	}
-	(void)keep_tidx;
 	seg->size = pos;
 	/* the first timestamp for segment_ms: the first time entry is batch 0's */
 	seg->first_timestamp = seg->ntidx ? seg->tidx[0].ts : seg->max_timestamp;
