@@ -58,6 +58,21 @@ int topic_config_each(const topic_config_t *cfg,
                       int (*fn)(const char *name, const char *value, int is_number, void *ctx),
                       void *ctx);
 
+/*
+ * Check every field of a config built by hand (topic_config_set checks one
+ * value at a time). Returns 0 or STRAND_EINVAL naming the field.
+ */
+int topic_config_validate(const topic_config_t *cfg, char *err, size_t errlen);
+
+/*
+ * Size limits. A produce request becomes one batch per partition, so the
+ * log's max_batch_bytes must hold a whole request plus framing; the
+ * per-record limit is max_message_bytes (at most TOPIC_MAX_MESSAGE_BYTES).
+ */
+#define BROKER_MAX_REQUEST_BYTES (64 * 1024 * 1024)
+#define BROKER_MAX_BATCH_BYTES   (BROKER_MAX_REQUEST_BYTES + 4096)
+#define TOPIC_MAX_MESSAGE_BYTES  (64 * 1024 * 1024)
+
 /* Topic and group names: [A-Za-z0-9._-]{1,249}, not "." or "..". */
 int broker_name_valid(const char *name);
 
@@ -75,7 +90,10 @@ typedef struct broker_options {
  */
 int broker_open(const broker_options_t *opts, broker_t **out, char *err, size_t errlen);
 
-/* Stop the ticker, flush and close every log, free. NULL is a no-op. */
+/*
+ * Stop the ticker, flush and close every log, free. NULL is a no-op.
+ * Release every topic handle first: a topic still held is left behind.
+ */
 void broker_close(broker_t *b);
 
 /* Stable cluster id (generated at first start, stored in DATA/meta/cluster_id). */
@@ -90,12 +108,18 @@ int broker_topic_create(broker_t *b, const char *name, int32_t partitions,
                         int32_t replication_factor, const topic_config_t *cfg,
                         char *err, size_t errlen);
 
-/* Delete a topic and (at last release) its files. Returns 0, STRAND_ENOENT. */
+/*
+ * Delete a topic and (at last release) its files; its committed offsets go
+ * too. A create of the same name waits (up to 10 s, else STRAND_EEXIST)
+ * until the old topic's files are gone, so hold handles only for the span
+ * of one operation. Returns 0, STRAND_ENOENT, STRAND_EIO.
+ */
 int broker_topic_delete(broker_t *b, const char *name, char *err, size_t errlen);
 
 /*
  * Grow the partition count (never shrink: STRAND_EINVAL) and/or replace
- * the config (cfg NULL: keep). Returns 0, STRAND_ENOENT, STRAND_EINVAL.
+ * the config (cfg NULL: keep). new_partitions 0 keeps the count.
+ * Returns 0, STRAND_ENOENT, STRAND_EINVAL, STRAND_EIO.
  */
 int broker_topic_alter(broker_t *b, const char *name, int32_t new_partitions,
                        const topic_config_t *cfg, char *err, size_t errlen);
@@ -145,6 +169,13 @@ void broker_set_append_hook(broker_t *b, broker_append_hook_fn fn, void *ctx);
  */
 int broker_append(broker_t *b, topic_t *t, int32_t p, uint8_t *buf, size_t len,
                   int durable, log_append_info_t *info, char *err, size_t errlen);
+
+/* Totals since broker_open, for /metrics (read without locks: relaxed atomics). */
+typedef struct broker_stats {
+	uint64_t records_appended;   /* records in successfully appended batches */
+	uint64_t bytes_appended;     /* their bytes as stored (batch framing included) */
+} broker_stats_t;
+void broker_stats(broker_t *b, broker_stats_t *out);
 
 /* ---- simple committed offsets (member-less; groups come later) ---------- */
 

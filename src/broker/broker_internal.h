@@ -1,0 +1,98 @@
+/*
+ * broker_internal.h — what the files of src/broker/ share and nobody else
+ * sees: the metadata file helpers (atomic rewrite, whole-file read), the
+ * topic config <-> JSON mapping used by topics.json, and the committed
+ * offsets store behind broker_offsets_*.
+ */
+#ifndef STRAND_BROKER_INTERNAL_H
+#define STRAND_BROKER_INTERNAL_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "broker/broker.h"
+
+/* ---- metadata files (broker.c) ------------------------------------------ */
+
+/*
+ * Replace the file at path with data, atomically and durably: write
+ * "<path>.tmp", fsync it, rename it over path, fsync the directory. A crash
+ * leaves either the old or the new content, never a mix.
+ * Returns 0 or STRAND_EIO (message names the file and errno).
+ */
+int broker_file_write_atomic(const char *path, const char *data, size_t len,
+                             char *err, size_t errlen);
+
+/*
+ * Read a whole file into a NUL-terminated allocation (*out, caller frees).
+ * Returns 0, STRAND_ENOENT (no such file: nothing allocated), STRAND_EIO,
+ * STRAND_ENOMEM.
+ */
+int broker_file_read(const char *path, char **out, size_t *len_out,
+                     char *err, size_t errlen);
+
+/* ---- topic configs in topics.json (topic_config.c) ---------------------- */
+
+/*
+ * The config as a JSON object {name: "value text", ...}: every config in
+ * topic_config_each order, values as strings so that int64 values survive
+ * exactly (cJSON numbers are doubles). Returns NULL on allocation failure.
+ */
+cJSON *topic_config_to_json(const topic_config_t *cfg);
+
+/*
+ * Start from the defaults and apply every member of obj (an object of
+ * strings, as topic_config_to_json writes) through topic_config_set; then
+ * topic_config_validate. Returns 0 or STRAND_EINVAL (unknown name, bad value).
+ */
+int topic_config_from_json(topic_config_t *cfg, const cJSON *obj,
+                           char *err, size_t errlen);
+
+/* ---- committed offsets store (offsets.c) -------------------------------- */
+
+typedef struct offsets_store offsets_store_t;
+
+/*
+ * Load the store from path (a missing file is an empty store).
+ * Returns 0, STRAND_ECORRUPT (message names the file), STRAND_EIO,
+ * STRAND_ENOMEM.
+ */
+int  offsets_store_open(const char *path, offsets_store_t **out, char *err, size_t errlen);
+void offsets_store_close(offsets_store_t *s);
+
+/*
+ * Writers: offsets_store_commit, offsets_store_drop_topic and
+ * offsets_store_group_delete rewrite the file, and must be serialised by
+ * the caller (the broker's metadata mutex), which also makes topic checks
+ * and the commit one step. Readers (fetch, names) may run at any time: they
+ * take only the store's own mutex, which is never held across I/O.
+ */
+
+/* Merge offs (already validated) into group: all or nothing, durable. */
+int offsets_store_commit(offsets_store_t *s, const char *group,
+                         const committed_offset_t *offs, size_t n,
+                         char *err, size_t errlen);
+int offsets_store_fetch(offsets_store_t *s, const char *group,
+                        committed_offset_t **out, size_t *n_out);
+int offsets_store_group_names(offsets_store_t *s, char ***names_out, size_t *n_out);
+int offsets_store_group_delete(offsets_store_t *s, const char *group,
+                               char *err, size_t errlen);
+/*
+ * Drop every offset of topic (deleted topic); groups left empty go too.
+ * persist 0 changes memory only (used at open to forget offsets of topics
+ * that no longer exist; the next write persists it).
+ */
+int offsets_store_drop_topic(offsets_store_t *s, const char *topic, int persist,
+                             char *err, size_t errlen);
+
+/*
+ * Names of topics that have committed offsets (sorted, one allocation as
+ * broker_topic_names). Used at open to find offsets of vanished topics.
+ */
+int offsets_store_topic_names(offsets_store_t *s, char ***names_out, size_t *n_out);
+
+/* Pack n strings into one allocation: an array of n pointers followed by the text. */
+char **broker_names_pack(char *const *names, size_t n);
+
+#endif
