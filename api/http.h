@@ -13,20 +13,23 @@
  *      cap (over: 413 REQUEST_TOO_LARGE, answered before any body byte is read,
  *      so "Expect: 100-continue" clients never send it).
  *   2. Buffered routes (flags without API_ROUTE_STREAM): the core accumulates
- *      the body in req->body, at most the cap (over: 413 at once, the rest is
- *      never read), then calls route->handler once with the whole body.
+ *      the body in req->body, at most the cap, then calls route->handler
+ *      once with the whole body. A chunked body (no Content-Length) that
+ *      passes the cap cannot be answered mid-body (see 3): the connection
+ *      is closed and nothing more is read.
  *      Streaming routes (API_ROUTE_STREAM): route->handler is called at step 1,
  *      before any body byte; it sets req->on_body (called per upload chunk as
  *      it arrives, in order) and req->on_complete (called once after the last
  *      chunk; with an empty body, right after the handler). The core still
- *      counts the bytes against the cap (413 REQUEST_TOO_LARGE) before each
- *      on_body call.
+ *      counts the bytes against the cap before each on_body call.
  *   3. A handler (or on_body/on_complete/on_resume) ends in exactly one of:
  *      - a response: one api_respond_* call. The response is queued to MHD by
  *        the core when the callback returns; the callback should return 0.
- *        Once a response is set, no body callback runs again; body bytes still
- *        in flight are discarded and the connection is closed after the
- *        answer if the body was not read in full.
+ *        Once a response is set, no body callback runs again. MHD 0.9.75
+ *        can send an answer only before the first body byte or after the
+ *        last one, so an answer set mid-body waits while the core reads and
+ *        discards the rest of the body (never past the route's cap: a
+ *        chunked body that outgrows it gets its connection closed instead).
  *      - api_suspend(req) (parking: see below), returning 0;
  *      - (handler of a streaming route, or on_body) returning 0 with no
  *        response: continue reading;

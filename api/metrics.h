@@ -20,7 +20,8 @@
 typedef struct api_metrics api_metrics_t;
 
 /* Counters for nroutes routes (index = position in the route table) plus
- * one "unmatched" slot. names are borrowed (static). 0 or STRAND_ENOMEM. */
+ * one "unmatched" slot. The array is copied; the strings it points to are
+ * borrowed (static route names). 0 or STRAND_ENOMEM. */
 int  api_metrics_new(const char *const *route_names, size_t nroutes, api_metrics_t **out);
 void api_metrics_free(api_metrics_t *m);
 

@@ -1,0 +1,992 @@
+/*
+ * http.c — the request side of the HTTP edge (contract in http.h): the MHD
+ * access handler that routes a request and drives its body and handler
+ * callbacks, the per-request context and its one cleanup, the response
+ * helpers, the problem+json table (the ONE place STRAND_E* codes become HTTP
+ * answers), and parking through MHD suspend/resume.
+ */
+#include "api/http_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/err.h"
+
+/* A no-body route still tolerates a small ignored body (some clients send
+ * "{}" with DELETE); past this it is 413. */
+#define API_BODY_IGNORED_MAX ((size_t)64 * 1024)
+
+typedef struct api_header_node {
+	char                   *name, *value;
+	struct api_header_node *next;
+} api_header_node_t;
+
+/* The request as the core sees it; handlers see .pub (http.h). */
+typedef struct api_req {
+	api_request_t          pub;
+	struct MHD_Connection *conn;
+	int                    route_index;   /* -1: no route matched */
+	int64_t                start_ns;
+	uint64_t               content_length; /* UINT64_MAX: not given (chunked) */
+	size_t                 cap;            /* body cap */
+
+	struct MHD_Response   *response;       /* set, not yet queued */
+	unsigned               status;         /* status of the set/queued response */
+	int                    queued;
+	int                    completed_called; /* end-of-body hook already run */
+	uint64_t               bytes_out;
+	api_header_node_t     *headers;
+
+	/* parking: suspended and the links are guarded by api->park_lock;
+	 * parked_local is the worker's own view ("a callback of mine parked
+	 * the request"), cleared at the first call after the resume */
+	int                    suspended;
+	int                    parked_local;
+	struct api_req        *park_prev, *park_next;
+	atomic_int             resume_pending;  /* set by api_resume, read by the worker */
+
+	char                   topic_buf[256], group_buf[256], member_buf[256];
+	char                  *path_copy;
+} api_req_t;
+
+#define REQ(p) ((api_req_t *)(p))   /* pub is the first member */
+
+int64_t api_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- the problem table ------------------------------------------------- */
+
+typedef struct api_problem_info {
+	const char *name;       /* wire code */
+	unsigned    status;
+	const char *title;
+	int         retriable;
+} api_problem_info_t;
+
+static const api_problem_info_t problem_table[API_PROBLEM__COUNT] = {
+	[API_PROBLEM_INVALID_REQUEST]        = { "INVALID_REQUEST", 400, "Invalid request", 0 },
+	[API_PROBLEM_UNAUTHORIZED]           = { "UNAUTHORIZED", 401, "Authentication required", 0 },
+	[API_PROBLEM_FORBIDDEN]              = { "FORBIDDEN", 403, "Forbidden", 0 },
+	[API_PROBLEM_NOT_FOUND]              = { "NOT_FOUND", 404, "No such resource", 0 },
+	[API_PROBLEM_UNKNOWN_TOPIC]          = { "UNKNOWN_TOPIC", 404, "Unknown topic", 0 },
+	[API_PROBLEM_UNKNOWN_PARTITION]      = { "UNKNOWN_PARTITION", 404, "Unknown partition", 0 },
+	[API_PROBLEM_UNKNOWN_GROUP]          = { "UNKNOWN_GROUP", 404, "Unknown group", 0 },
+	[API_PROBLEM_UNKNOWN_MEMBER]         = { "UNKNOWN_MEMBER", 404, "Unknown group member", 0 },
+	[API_PROBLEM_METHOD_NOT_ALLOWED]     = { "METHOD_NOT_ALLOWED", 405, "Method not allowed", 0 },
+	[API_PROBLEM_NOT_ACCEPTABLE]         = { "NOT_ACCEPTABLE", 406, "Not acceptable", 0 },
+	[API_PROBLEM_TOPIC_EXISTS]           = { "TOPIC_EXISTS", 409, "Topic already exists", 0 },
+	[API_PROBLEM_ILLEGAL_GENERATION]     = { "ILLEGAL_GENERATION", 409, "Illegal generation", 0 },
+	[API_PROBLEM_REBALANCE_IN_PROGRESS]  = { "REBALANCE_IN_PROGRESS", 409, "Rebalance in progress", 1 },
+	[API_PROBLEM_GROUP_NOT_EMPTY]        = { "GROUP_NOT_EMPTY", 409, "Group not empty", 0 },
+	[API_PROBLEM_OUT_OF_ORDER_SEQUENCE]  = { "OUT_OF_ORDER_SEQUENCE", 409, "Out of order sequence", 0 },
+	[API_PROBLEM_PRODUCER_FENCED]        = { "PRODUCER_FENCED", 409, "Producer fenced", 0 },
+	[API_PROBLEM_RECORD_TOO_LARGE]       = { "RECORD_TOO_LARGE", 413, "Record too large", 0 },
+	[API_PROBLEM_REQUEST_TOO_LARGE]      = { "REQUEST_TOO_LARGE", 413, "Request too large", 0 },
+	[API_PROBLEM_UNSUPPORTED_MEDIA_TYPE] = { "UNSUPPORTED_MEDIA_TYPE", 415, "Unsupported media type", 0 },
+	[API_PROBLEM_OFFSET_OUT_OF_RANGE]    = { "OFFSET_OUT_OF_RANGE", 416, "Offset out of range", 0 },
+	[API_PROBLEM_NOT_LEADER]             = { "NOT_LEADER", 421, "Not the leader", 1 },
+	[API_PROBLEM_THROTTLED]              = { "THROTTLED", 429, "Throttled", 1 },
+	[API_PROBLEM_INTERNAL]               = { "INTERNAL", 500, "Internal error", 0 },
+	[API_PROBLEM_NOT_ENOUGH_REPLICAS]    = { "NOT_ENOUGH_REPLICAS", 503, "Not enough replicas", 1 },
+	[API_PROBLEM_REQUEST_TIMED_OUT]      = { "REQUEST_TIMED_OUT", 503, "Request timed out", 1 },
+	[API_PROBLEM_UNAVAILABLE]            = { "UNAVAILABLE", 503, "Service unavailable", 1 },
+	[API_PROBLEM_STORAGE_FULL]           = { "STORAGE_FULL", 507, "Storage full", 1 },
+};
+
+/* STRAND_E* -> problem: the one mapping (http.h, api_respond_error). */
+static api_problem_t problem_for_rc(int rc)
+{
+	switch (rc) {
+	case STRAND_EINVAL:    return API_PROBLEM_INVALID_REQUEST;
+	case STRAND_ENOENT:    return API_PROBLEM_UNKNOWN_TOPIC;
+	case STRAND_EEXIST:    return API_PROBLEM_TOPIC_EXISTS;
+	case STRAND_ERANGE:    return API_PROBLEM_OFFSET_OUT_OF_RANGE;
+	case STRAND_ETOOBIG:   return API_PROBLEM_RECORD_TOO_LARGE;
+	case STRAND_ENOSPC:    return API_PROBLEM_STORAGE_FULL;
+	case STRAND_ETIMEDOUT: return API_PROBLEM_REQUEST_TIMED_OUT;
+	case STRAND_ECLOSED:   return API_PROBLEM_UNAVAILABLE;
+	default:               return API_PROBLEM_INTERNAL;  /* EIO, ECORRUPT, ENOMEM, EAGAIN */
+	}
+}
+
+const char *api_problem_name(api_problem_t code)
+{
+	if ((unsigned)code >= API_PROBLEM__COUNT)
+		code = API_PROBLEM_INTERNAL;
+	return problem_table[code].name;
+}
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static const char *route_name(const api_req_t *r)
+{
+	return r->pub.route ? r->pub.route->name : "unmatched";
+}
+
+static void log_5xx(const api_req_t *r, unsigned status, const char *code, const char *detail)
+{
+	fprintf(stderr, "strand: error: %s (route %s): %u %s: %s\n",
+	        r->pub.path ? r->pub.path : "?", route_name(r), status, code,
+	        detail ? detail : "");
+}
+
+/* ---- responses --------------------------------------------------------- */
+
+int api_responded(const api_request_t *req)
+{
+	const api_req_t *r = (const api_req_t *)req;
+
+	return r->response != NULL || r->queued;
+}
+
+int api_add_header(api_request_t *req, const char *name, const char *value)
+{
+	api_req_t *r = REQ(req);
+	api_header_node_t *h = calloc(1, sizeof *h);
+
+	if (h == NULL)
+		return STRAND_ENOMEM;
+	h->name = strdup(name);
+	h->value = strdup(value);
+	if (h->name == NULL || h->value == NULL) {
+		free(h->name);
+		free(h->value);
+		free(h);
+		return STRAND_ENOMEM;
+	}
+	h->next = r->headers;
+	r->headers = h;
+	return 0;
+}
+
+static void headers_free(api_req_t *r)
+{
+	api_header_node_t *h = r->headers, *next;
+
+	for (; h != NULL; h = next) {
+		next = h->next;
+		free(h->name);
+		free(h->value);
+		free(h);
+	}
+	r->headers = NULL;
+}
+
+/*
+ * Make resp THE response of r (consumed: destroyed here on any failure).
+ * Adds content type and the pending headers now, queues later (set_response
+ * may run mid-body, when MHD cannot queue yet).
+ */
+static int set_response(api_req_t *r, unsigned status, const char *content_type,
+                        struct MHD_Response *resp, uint64_t body_len)
+{
+	api_header_node_t *h;
+
+	if (resp == NULL)
+		return STRAND_ENOMEM;
+	if (api_responded(&r->pub)) {
+		fprintf(stderr, "strand: bug: second response for %s (route %s) ignored\n",
+		        r->pub.path, route_name(r));
+		MHD_destroy_response(resp);
+		return 0;
+	}
+	if (content_type != NULL &&
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES)
+		goto fail;
+	for (h = r->headers; h != NULL; h = h->next)
+		if (MHD_add_response_header(resp, h->name, h->value) != MHD_YES)
+			goto fail;
+	r->response = resp;
+	r->status = status;
+	r->bytes_out += body_len;
+	return 0;
+fail:
+	MHD_destroy_response(resp);
+	return STRAND_ENOMEM;
+}
+
+int api_respond_buf(api_request_t *req, unsigned status, const char *content_type,
+                    buf_t *body)
+{
+	struct MHD_Response *resp;
+	size_t len = body->len;
+
+	if (body->data == NULL)
+		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	else
+		resp = MHD_create_response_from_buffer(len, body->data, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL)
+		return STRAND_ENOMEM;
+	buf_init(body);   /* MHD owns the memory now */
+	return set_response(REQ(req), status,
+	                    content_type ? content_type : "application/json", resp, len);
+}
+
+int api_respond_json(api_request_t *req, unsigned status, cJSON *doc)
+{
+	char *text = doc ? cJSON_PrintUnformatted(doc) : NULL;
+	buf_t b = BUF_INIT;
+
+	cJSON_Delete(doc);
+	if (text == NULL)
+		return STRAND_ENOMEM;
+	b.data = text;
+	b.len = strlen(text);
+	b.cap = b.len + 1;
+	return api_respond_buf(req, status, "application/json", &b);
+}
+
+int api_respond_empty(api_request_t *req, unsigned status)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+
+	return set_response(REQ(req), status, NULL, resp, 0);
+}
+
+int api_respond_problem(api_request_t *req, unsigned status, api_problem_t code,
+                        const char *detail, cJSON *extra)
+{
+	api_req_t *r = REQ(req);
+	const api_problem_info_t *pi;
+	cJSON *doc = NULL, *m;
+	char type[96], *text = NULL;
+	buf_t b = BUF_INIT;
+	size_t i;
+
+	if ((unsigned)code >= API_PROBLEM__COUNT)
+		code = API_PROBLEM_INTERNAL;
+	pi = &problem_table[code];
+	if (status == 0)
+		status = pi->status;
+	if (detail == NULL || detail[0] == '\0')
+		detail = pi->title;
+	/* urn:strand:problem:unknown-topic */
+	snprintf(type, sizeof type, "urn:strand:problem:%s", pi->name);
+	for (i = strlen("urn:strand:problem:"); type[i]; i++)
+		type[i] = type[i] == '_' ? '-' : (char)(type[i] | 0x20);
+
+	doc = cJSON_CreateObject();
+	if (doc == NULL ||
+	    !cJSON_AddStringToObject(doc, "type", type) ||
+	    !cJSON_AddStringToObject(doc, "title", pi->title) ||
+	    !cJSON_AddNumberToObject(doc, "status", status) ||
+	    !cJSON_AddStringToObject(doc, "detail", detail) ||
+	    !cJSON_AddStringToObject(doc, "code", pi->name) ||
+	    !cJSON_AddBoolToObject(doc, "retriable", pi->retriable))
+		goto fail;
+	while (extra != NULL && (m = extra->child) != NULL) {
+		cJSON_DetachItemViaPointer(extra, m);
+		if (m->string == NULL || cJSON_GetObjectItemCaseSensitive(doc, m->string)) {
+			cJSON_Delete(m);   /* never overwrite the standard members */
+			continue;
+		}
+		cJSON_AddItemToObject(doc, m->string, m);
+	}
+	cJSON_Delete(extra);
+	extra = NULL;
+	if (status >= 500)
+		log_5xx(r, status, pi->name, detail);
+	if (status == 503 || status == 429)
+		if (api_add_header(req, "Retry-After", "1"))
+			goto fail;
+	text = cJSON_PrintUnformatted(doc);
+	cJSON_Delete(doc);
+	if (text == NULL)
+		return STRAND_ENOMEM;
+	b.data = text;
+	b.len = strlen(text);
+	b.cap = b.len + 1;
+	return api_respond_buf(req, status, "application/problem+json", &b);
+fail:
+	cJSON_Delete(doc);
+	cJSON_Delete(extra);
+	return STRAND_ENOMEM;
+}
+
+int api_respond_error(api_request_t *req, int rc, const char *message)
+{
+	if (message == NULL || message[0] == '\0')
+		message = strand_strerror(rc);
+	return api_respond_problem(req, 0, problem_for_rc(rc), message, NULL);
+}
+
+int api_respond_fd(api_request_t *req, unsigned status, const char *content_type,
+                   int fd, off_t pos, size_t len)
+{
+	struct MHD_Response *resp;
+
+	if (len == 0) {
+		if (fd >= 0)
+			close(fd);
+		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	} else {
+		/* Hot path: MHD sends the range with sendfile(2), no user-space copy. */
+		resp = MHD_create_response_from_fd_at_offset64(len, fd, (uint64_t)pos);
+		if (resp == NULL)
+			close(fd);
+	}
+	return set_response(REQ(req), status, content_type, resp, len);
+}
+
+/* Wraps a handler's reader so streamed bytes reach the request's metrics. */
+typedef struct api_reader_wrap {
+	api_reader_fn read;
+	void         *cls;
+	void        (*free_cls)(void *);
+	api_req_t    *req;     /* valid while MHD reads (before completion) */
+} api_reader_wrap_t;
+
+static ssize_t reader_wrap_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	api_reader_wrap_t *w = cls;
+	ssize_t n = w->read(w->cls, pos, buf, max);
+
+	if (n > 0)
+		w->req->bytes_out += (uint64_t)n;
+	return n;
+}
+
+static void reader_wrap_free(void *cls)
+{
+	api_reader_wrap_t *w = cls;
+
+	if (w->free_cls)
+		w->free_cls(w->cls);
+	free(w);
+}
+
+int api_respond_callback(api_request_t *req, unsigned status, const char *content_type,
+                         uint64_t size, api_reader_fn read, void *cls,
+                         void (*free_cls)(void *cls))
+{
+	api_reader_wrap_t *w = calloc(1, sizeof *w);
+	struct MHD_Response *resp;
+
+	if (w == NULL) {
+		if (free_cls)
+			free_cls(cls);
+		return STRAND_ENOMEM;
+	}
+	w->read = read;
+	w->cls = cls;
+	w->free_cls = free_cls;
+	w->req = REQ(req);
+	resp = MHD_create_response_from_callback(size == (uint64_t)-1 ? MHD_SIZE_UNKNOWN : size,
+	                                         16 * 1024, reader_wrap_read, w,
+	                                         reader_wrap_free);
+	if (resp == NULL) {
+		reader_wrap_free(w);
+		return STRAND_ENOMEM;
+	}
+	return set_response(REQ(req), status, content_type, resp, 0);
+}
+
+/* ---- request accessors ------------------------------------------------- */
+
+const char *api_header(api_request_t *req, const char *name)
+{
+	return MHD_lookup_connection_value(REQ(req)->conn, MHD_HEADER_KIND, name);
+}
+
+const char *api_query(api_request_t *req, const char *name)
+{
+	return MHD_lookup_connection_value(REQ(req)->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* Does the media range s (up to its ';' or ',') equal type? */
+static int media_type_eq(const char *s, const char *type)
+{
+	size_t n = strlen(type);
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (strncasecmp(s, type, n) != 0)
+		return 0;
+	s += n;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return *s == '\0' || *s == ';' || *s == ',';
+}
+
+int api_content_type_is(api_request_t *req, const char *type)
+{
+	const char *ct = api_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+
+	return ct != NULL && media_type_eq(ct, type);
+}
+
+int api_accepts(api_request_t *req, const char *type)
+{
+	const char *a = api_header(req, MHD_HTTP_HEADER_ACCEPT);
+
+	while (a != NULL) {
+		if (media_type_eq(a, type))
+			return 1;
+		a = strchr(a, ',');
+		if (a != NULL)
+			a++;
+	}
+	return 0;
+}
+
+/* Strict decimal int64: optional '-', digits, nothing else. 0 or -1. */
+static int parse_int64(const char *s, int64_t *out)
+{
+	int neg = 0;
+	uint64_t v = 0, lim;
+
+	if (*s == '-') {
+		neg = 1;
+		s++;
+	}
+	if (*s == '\0')
+		return -1;
+	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		if (v > (lim - (uint64_t)(*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
+	return 0;
+}
+
+int api_query_int64(api_request_t *req, const char *name, int64_t def,
+                    int64_t min, int64_t max, int64_t *out)
+{
+	const char *s = api_query(req, name);
+	char detail[256];
+	int64_t v;
+
+	if (s == NULL) {
+		*out = def;
+		return 0;
+	}
+	if (parse_int64(s, &v) != 0 || v < min || v > max) {
+		snprintf(detail, sizeof detail,
+		         "query parameter %s must be an integer in [%" PRId64 ", %" PRId64 "]",
+		         name, min, max);
+		api_respond_problem(req, 400, API_PROBLEM_INVALID_REQUEST, detail, NULL);
+		return STRAND_EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+int api_query_choice(api_request_t *req, const char *name,
+                     const char *const *choices, int def, int *out)
+{
+	const char *s = api_query(req, name);
+	buf_t msg = BUF_INIT;
+	int i;
+
+	if (s == NULL) {
+		*out = def;
+		return 0;
+	}
+	for (i = 0; choices[i] != NULL; i++)
+		if (strcmp(s, choices[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	buf_appendf(&msg, "query parameter %s must be one of", name);
+	for (i = 0; choices[i] != NULL; i++)
+		buf_appendf(&msg, "%s %s", i ? "," : "", choices[i]);
+	api_respond_problem(req, 400, API_PROBLEM_INVALID_REQUEST, msg.data, NULL);
+	buf_free(&msg);
+	return STRAND_EINVAL;
+}
+
+/* ---- parking ----------------------------------------------------------- */
+
+int api_suspend(api_request_t *req)
+{
+	api_req_t *r = REQ(req);
+	api_t *api = req->api;
+
+	pthread_mutex_lock(&api->park_lock);
+	if (atomic_load(&api->stopping)) {
+		pthread_mutex_unlock(&api->park_lock);
+		return STRAND_ECLOSED;
+	}
+	r->suspended = 1;
+	r->parked_local = 1;
+	r->park_prev = NULL;
+	r->park_next = api->parked;
+	if (api->parked)
+		api->parked->park_prev = r;
+	api->parked = r;
+	atomic_fetch_add(&api->nparked, 1);
+	MHD_suspend_connection(r->conn);
+	pthread_mutex_unlock(&api->park_lock);
+	return 0;
+}
+
+/* With park_lock held. */
+static void resume_locked(api_t *api, api_req_t *r)
+{
+	if (!r->suspended)
+		return;
+	r->suspended = 0;
+	if (r->park_prev)
+		r->park_prev->park_next = r->park_next;
+	else
+		api->parked = r->park_next;
+	if (r->park_next)
+		r->park_next->park_prev = r->park_prev;
+	r->park_prev = r->park_next = NULL;
+	atomic_fetch_sub(&api->nparked, 1);
+	atomic_store(&r->resume_pending, 1);
+	MHD_resume_connection(r->conn);
+}
+
+void api_resume(api_request_t *req)
+{
+	api_t *api = req->api;
+
+	pthread_mutex_lock(&api->park_lock);
+	resume_locked(api, REQ(req));
+	pthread_mutex_unlock(&api->park_lock);
+}
+
+void api_resume_all(api_t *api)
+{
+	pthread_mutex_lock(&api->park_lock);
+	while (api->parked != NULL)
+		resume_locked(api, api->parked);
+	pthread_mutex_unlock(&api->park_lock);
+}
+
+int64_t api_parked_count(const api_t *api)
+{
+	return atomic_load(&((api_t *)api)->nparked);
+}
+
+/* ---- routing ----------------------------------------------------------- */
+
+/* Next path segment of *p: [*seg, *seg + *len); advances *p. 0 at end. */
+static int next_segment(const char **p, const char **seg, size_t *len)
+{
+	const char *s = *p, *e;
+
+	if (*s != '/')
+		return 0;
+	s++;
+	e = strchr(s, '/');
+	if (e == NULL)
+		e = s + strlen(s);
+	*seg = s;
+	*len = (size_t)(e - s);
+	*p = e;
+	return 1;
+}
+
+typedef struct route_params {
+	const char *topic, *p, *group, *member;
+	size_t      topic_len, p_len, group_len, member_len;
+} route_params_t;
+
+/* Does path have pattern's shape? Fills the {param} slices. */
+static int route_match(const char *pattern, const char *path, route_params_t *rp)
+{
+	const char *ps, *qs;
+	size_t pl, ql;
+
+	memset(rp, 0, sizeof *rp);
+	if (strcmp(pattern, "/") == 0)
+		return strcmp(path, "/") == 0;
+	for (;;) {
+		int more_p = next_segment(&pattern, &ps, &pl);
+		int more_q = next_segment(&path, &qs, &ql);
+
+		if (!more_p || !more_q)
+			return !more_p && !more_q && *path == '\0';
+		if (pl > 2 && ps[0] == '{') {
+			if (ql == 0)
+				return 0;
+			if (strncmp(ps, "{topic}", pl) == 0) { rp->topic = qs; rp->topic_len = ql; }
+			else if (strncmp(ps, "{p}", pl) == 0) { rp->p = qs; rp->p_len = ql; }
+			else if (strncmp(ps, "{group}", pl) == 0) { rp->group = qs; rp->group_len = ql; }
+			else if (strncmp(ps, "{member}", pl) == 0) { rp->member = qs; rp->member_len = ql; }
+			continue;
+		}
+		if (pl != ql || memcmp(ps, qs, pl) != 0)
+			return 0;
+	}
+}
+
+static api_method_t method_of(const char *m)
+{
+	if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) return API_GET;
+	if (strcmp(m, "POST") == 0) return API_POST;
+	if (strcmp(m, "PUT") == 0) return API_PUT;
+	if (strcmp(m, "PATCH") == 0) return API_PATCH;
+	if (strcmp(m, "DELETE") == 0) return API_DELETE;
+	return 0;
+}
+
+static void append_allow(buf_t *allow, unsigned methods)
+{
+	static const struct { unsigned m; const char *s; } names[] = {
+		{ API_GET, "GET, HEAD" }, { API_POST, "POST" }, { API_PUT, "PUT" },
+		{ API_PATCH, "PATCH" }, { API_DELETE, "DELETE" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (methods & names[i].m)
+			buf_appendf(allow, "%s%s", allow->len ? ", " : "", names[i].s);
+}
+
+/* Copy a path parameter (bounded) into dst. 0, or -1 when too long. */
+static int copy_param(char *dst, size_t cap, const char *s, size_t len)
+{
+	if (len >= cap)
+		return -1;
+	memcpy(dst, s, len);
+	dst[len] = '\0';
+	return 0;
+}
+
+/*
+ * Pick the route for r, fill path params; or answer 404/405/400 here.
+ * Returns 0 when a route is chosen.
+ */
+static int request_route(api_req_t *r, const char *method)
+{
+	api_t *api = r->pub.api;
+	api_method_t m = method_of(method);
+	unsigned allowed = 0;
+	route_params_t rp, chosen;
+	size_t i;
+	int found = -1;
+
+	memset(&chosen, 0, sizeof chosen);
+	for (i = 0; i < api->nroutes; i++) {
+		if (!route_match(api->routes[i].pattern, r->pub.path, &rp))
+			continue;
+		allowed |= api->routes[i].method;
+		if (found < 0 && m != 0 && api->routes[i].method == m) {
+			found = (int)i;
+			chosen = rp;
+		}
+	}
+	if (found < 0 && allowed == 0) {
+		api_respond_problem(&r->pub, 404, API_PROBLEM_NOT_FOUND,
+		                    "no such resource; see /openapi.yaml", NULL);
+		return -1;
+	}
+	if (found < 0) {
+		buf_t allow = BUF_INIT;
+		char detail[128];
+
+		append_allow(&allow, allowed);
+		snprintf(detail, sizeof detail, "method %.16s not allowed here; allowed: %s",
+		         method, allow.data ? allow.data : "");
+		if (allow.data)
+			api_add_header(&r->pub, MHD_HTTP_HEADER_ALLOW, allow.data);
+		buf_free(&allow);
+		api_respond_problem(&r->pub, 405, API_PROBLEM_METHOD_NOT_ALLOWED, detail, NULL);
+		return -1;
+	}
+	r->route_index = found;
+	r->pub.route = &api->routes[found];
+	r->pub.method = m;
+	if (chosen.topic) {
+		if (copy_param(r->topic_buf, sizeof r->topic_buf, chosen.topic, chosen.topic_len) ||
+		    !broker_name_valid(r->topic_buf)) {
+			api_respond_problem(&r->pub, 400, API_PROBLEM_INVALID_REQUEST,
+			                    "invalid topic name: use [A-Za-z0-9._-]{1,249}, not . or ..", NULL);
+			return -1;
+		}
+		r->pub.topic = r->topic_buf;
+	}
+	if (chosen.group) {
+		if (copy_param(r->group_buf, sizeof r->group_buf, chosen.group, chosen.group_len) ||
+		    !broker_name_valid(r->group_buf)) {
+			api_respond_problem(&r->pub, 400, API_PROBLEM_INVALID_REQUEST,
+			                    "invalid group name: use [A-Za-z0-9._-]{1,249}, not . or ..", NULL);
+			return -1;
+		}
+		r->pub.group = r->group_buf;
+	}
+	if (chosen.member) {
+		if (copy_param(r->member_buf, sizeof r->member_buf, chosen.member, chosen.member_len)) {
+			api_respond_problem(&r->pub, 400, API_PROBLEM_INVALID_REQUEST,
+			                    "member id too long", NULL);
+			return -1;
+		}
+		r->pub.member = r->member_buf;
+	}
+	if (chosen.p) {
+		char tmp[16];
+		int64_t v;
+
+		if (copy_param(tmp, sizeof tmp, chosen.p, chosen.p_len) || tmp[0] == '-' ||
+		    parse_int64(tmp, &v) || v > INT32_MAX) {
+			api_respond_problem(&r->pub, 400, API_PROBLEM_INVALID_REQUEST,
+			                    "partition must be an integer in [0, 2147483647]", NULL);
+			return -1;
+		}
+		r->pub.partition = (int32_t)v;
+	}
+	return 0;
+}
+
+/* ---- the request lifecycle --------------------------------------------- */
+
+static api_req_t *request_new(api_t *api, struct MHD_Connection *conn, const char *url)
+{
+	api_req_t *r = calloc(1, sizeof *r);
+
+	if (r == NULL)
+		return NULL;
+	r->path_copy = strdup(url);
+	if (r->path_copy == NULL) {
+		free(r);
+		return NULL;
+	}
+	r->conn = conn;
+	r->route_index = -1;
+	r->start_ns = api_now_ns();
+	r->content_length = UINT64_MAX;
+	r->pub.api = api;
+	r->pub.broker = api->broker;
+	r->pub.path = r->path_copy;
+	r->pub.partition = -1;
+	buf_init(&r->pub.body);
+	atomic_init(&r->resume_pending, 0);
+	atomic_fetch_add(&api->inflight, 1);
+	return r;
+}
+
+/* The route's body cap. */
+static size_t route_cap(const api_t *api, const api_route_t *route)
+{
+	if (route->max_body == API_BODY_NONE)
+		return API_BODY_IGNORED_MAX;
+	if (route->max_body == API_BODY_REQUEST_MAX)
+		return api->opts.max_request_bytes;
+	return route->max_body;
+}
+
+/* Check Content-Length against the cap at headers time. 0 ok, -1 answered. */
+static int request_check_length(api_req_t *r)
+{
+	const char *cl = api_header(&r->pub, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	int64_t v;
+	char detail[160];
+
+	r->cap = route_cap(r->pub.api, r->pub.route);
+	if (cl == NULL)
+		return 0;
+	if (parse_int64(cl, &v) || v < 0)
+		return 0;   /* MHD rejects malformed lengths itself */
+	r->content_length = (uint64_t)v;
+	if ((uint64_t)v > r->cap) {
+		snprintf(detail, sizeof detail,
+		         "request body of %" PRId64 " bytes is over the limit of %zu bytes",
+		         v, r->cap);
+		api_respond_problem(&r->pub, 413, API_PROBLEM_REQUEST_TOO_LARGE, detail, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * After a handler/hook returned rc: a negative code without a response is
+ * answered from the error table. must_finish: the hook was expected to
+ * respond or suspend (buffered handler, on_complete, on_resume).
+ */
+static void after_callback(api_req_t *r, int rc, int must_finish)
+{
+	if (api_responded(&r->pub) || r->parked_local)
+		return;
+	if (rc < 0) {
+		api_respond_error(&r->pub, rc, r->pub.err);
+		return;
+	}
+	if (must_finish) {
+		fprintf(stderr, "strand: bug: route %s returned without answering\n", route_name(r));
+		api_respond_problem(&r->pub, 500, API_PROBLEM_INTERNAL,
+		                    "the handler did not answer", NULL);
+	}
+}
+
+/* Queue the set response (only where MHD allows: before or after the body). */
+static enum MHD_Result request_flush(api_req_t *r)
+{
+	enum MHD_Result ok;
+
+	if (r->response == NULL)
+		return MHD_YES;
+	ok = MHD_queue_response(r->conn, r->status, r->response);
+	MHD_destroy_response(r->response);   /* MHD holds its own reference */
+	r->response = NULL;
+	r->queued = 1;
+	return ok;
+}
+
+/* First call: route, check limits, and for streaming routes run the handler. */
+static enum MHD_Result request_start(api_t *api, struct MHD_Connection *conn,
+                                     const char *url, const char *method, void **con_cls)
+{
+	api_req_t *r = request_new(api, conn, url);
+
+	if (r == NULL)
+		return MHD_NO;
+	*con_cls = r;
+	if (atomic_load(&api->stopping)) {
+		api_respond_problem(&r->pub, 503, API_PROBLEM_UNAVAILABLE, "shutting down", NULL);
+		return request_flush(r);
+	}
+	if (request_route(r, method) == 0 && request_check_length(r) == 0 &&
+	    (r->pub.route->flags & API_ROUTE_STREAM))
+		after_callback(r, r->pub.route->handler(&r->pub), 0);
+	return request_flush(r);
+}
+
+/* One upload chunk. */
+static enum MHD_Result request_body(api_req_t *r, const char *data, size_t len)
+{
+	int rc;
+
+	r->pub.body_bytes += len;
+	if (r->pub.body_bytes > r->cap) {
+		/* Only a chunked body gets here (Content-Length was checked at
+		 * headers time). MHD 0.9.75 cannot answer mid-body (http.h
+		 * step 3), so stop reading. */
+		fprintf(stderr, "strand: %s (route %s): chunked body over %zu bytes, connection closed\n",
+		        r->pub.path, route_name(r), r->cap);
+		return MHD_NO;
+	}
+	if (api_responded(&r->pub))
+		return MHD_YES;   /* draining until the end of the body */
+	if (r->pub.route->flags & API_ROUTE_STREAM) {
+		if (r->pub.on_body == NULL) {
+			api_respond_problem(&r->pub, 413, API_PROBLEM_REQUEST_TOO_LARGE,
+			                    "this request takes no body", NULL);
+			return MHD_YES;
+		}
+		rc = r->pub.on_body(&r->pub, data, len);
+		after_callback(r, rc, 0);
+		return MHD_YES;
+	}
+	if (r->pub.route->max_body == API_BODY_NONE)
+		return MHD_YES;   /* ignored */
+	if (buf_append(&r->pub.body, data, len) != 0)
+		api_respond_error(&r->pub, STRAND_ENOMEM, "out of memory buffering the body");
+	return MHD_YES;
+}
+
+/* End of body (or a later call after a resume). */
+static enum MHD_Result request_finish(api_req_t *r)
+{
+	const api_route_t *route = r->pub.route;
+	int rc;
+
+	if (api_responded(&r->pub) || r->parked_local)
+		return request_flush(r);
+	if (!r->completed_called) {
+		r->completed_called = 1;
+		if (route->flags & API_ROUTE_STREAM) {
+			if (r->pub.on_complete == NULL) {
+				after_callback(r, 0, 1);
+				return request_flush(r);
+			}
+			rc = r->pub.on_complete(&r->pub);
+		} else {
+			rc = route->handler(&r->pub);
+		}
+		after_callback(r, rc, 1);
+		return request_flush(r);
+	}
+	/* called again with nothing set: MHD would spin; a handler bug */
+	after_callback(r, 0, 1);
+	return request_flush(r);
+}
+
+enum MHD_Result api_access_handler(void *cls, struct MHD_Connection *conn,
+                                   const char *url, const char *method,
+                                   const char *version, const char *upload_data,
+                                   size_t *upload_data_size, void **con_cls)
+{
+	api_t *api = cls;
+	api_req_t *r = *con_cls;
+
+	if (r == NULL)
+		return request_start(api, conn, url, method, con_cls);
+	if (r->queued)
+		return MHD_YES;  /* response already with MHD; swallow what is left */
+	if (atomic_exchange(&r->resume_pending, 0) && !api_responded(&r->pub)) {
+		r->parked_local = 0;
+		if (r->pub.on_resume != NULL) {
+			int must = *upload_data_size == 0 && r->completed_called;
+
+			after_callback(r, r->pub.on_resume(&r->pub), must);
+		} else if (*upload_data_size == 0 && r->completed_called) {
+			after_callback(r, 0, 1);
+		}
+		if (r->parked_local)
+			return MHD_YES;
+	}
+	if (*upload_data_size != 0) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		return request_body(r, upload_data, n);
+	}
+	return request_finish(r);
+}
+
+void api_request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                           enum MHD_RequestTerminationCode toe)
+{
+	api_t *api = cls;
+	api_req_t *r = *con_cls;
+	double seconds;
+
+	if (r == NULL)
+		return;
+	*con_cls = NULL;
+	if (r->pub.on_cleanup)
+		r->pub.on_cleanup(&r->pub);
+	seconds = (double)(api_now_ns() - r->start_ns) / 1e9;
+	/* status 0: no answer was sent (connection lost, or closed by us) */
+	api_metrics_observe_request(api->metrics, r->route_index, r->queued ? r->status : 0,
+	                            seconds, r->pub.body_bytes, r->bytes_out);
+	if (r->response)
+		MHD_destroy_response(r->response);
+	/* MHD never completes a parked request; unlink defensively anyway */
+	pthread_mutex_lock(&api->park_lock);
+	if (r->suspended) {
+		r->suspended = 0;
+		if (r->park_prev)
+			r->park_prev->park_next = r->park_next;
+		else
+			api->parked = r->park_next;
+		if (r->park_next)
+			r->park_next->park_prev = r->park_prev;
+		atomic_fetch_sub(&api->nparked, 1);
+	}
+	pthread_mutex_unlock(&api->park_lock);
+	headers_free(r);
+	buf_free(&r->pub.body);
+	free(r->path_copy);
+	free(r);
+	atomic_fetch_sub(&api->inflight, 1);
+}

@@ -1,0 +1,253 @@
+/*
+ * server.c — the HTTP edge's daemon: the route table (every endpoint of
+ * API.md served by this broker, one line each), starting libmicrohttpd on the
+ * listen address, and the orderly stop (refuse new connections, answer parked
+ * requests, drain, stop MHD). Request handling itself is in http.c.
+ */
+#include "api/http_internal.h"
+
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/handlers.h"
+#include "common/err.h"
+
+/* ---- the route table --------------------------------------------------- */
+
+static const api_route_t api_routes[] = {
+	/* operations */
+	{ API_GET,    "/",             "index",   api_ops_index,   API_BODY_NONE, 0 },
+	{ API_GET,    "/healthz",      "healthz", api_ops_healthz, API_BODY_NONE, 0 },
+	{ API_GET,    "/readyz",       "readyz",  api_ops_readyz,  API_BODY_NONE, 0 },
+	{ API_GET,    "/metrics",      "metrics", api_ops_metrics, API_BODY_NONE, 0 },
+	{ API_GET,    "/openapi.yaml", "openapi", api_ops_openapi, API_BODY_NONE, 0 },
+	{ API_GET,    "/v1/cluster",   "cluster", api_ops_cluster, API_BODY_NONE, 0 },
+	/* topics */
+	{ API_GET,    "/v1/topics",         "topics_list",    api_topics_list,    API_BODY_NONE, 0 },
+	{ API_POST,   "/v1/topics",         "topics_create",  api_topics_create,  API_BODY_ADMIN_MAX, 0 },
+	{ API_GET,    "/v1/topics/{topic}", "topic_describe", api_topic_describe, API_BODY_NONE, 0 },
+	{ API_PATCH,  "/v1/topics/{topic}", "topic_alter",    api_topic_alter,    API_BODY_ADMIN_MAX, 0 },
+	{ API_DELETE, "/v1/topics/{topic}", "topic_delete",   api_topic_delete,   API_BODY_NONE, 0 },
+	/* produce and fetch (api/produce.c, api/fetch.c) */
+	{ API_POST, "/v1/topics/{topic}/records", "produce",
+	  api_produce_records, API_BODY_REQUEST_MAX, API_ROUTE_STREAM },
+	{ API_POST, "/v1/topics/{topic}/partitions/{p}/records", "produce_partition",
+	  api_produce_records, API_BODY_REQUEST_MAX, API_ROUTE_STREAM },
+	{ API_GET,  "/v1/topics/{topic}/partitions/{p}/records", "fetch",
+	  api_fetch_records, API_BODY_NONE, 0 },
+	{ API_GET,  "/v1/topics/{topic}/partitions/{p}/offsets", "list_offsets",
+	  api_fetch_offsets, API_BODY_NONE, 0 },
+	/* simple group offsets (api/offsets.c) */
+	{ API_GET,    "/v1/groups",                 "groups_list",    api_groups_list,          API_BODY_NONE, 0 },
+	{ API_GET,    "/v1/groups/{group}",         "group_describe", api_group_describe,       API_BODY_NONE, 0 },
+	{ API_DELETE, "/v1/groups/{group}",         "group_delete",   api_group_delete,         API_BODY_NONE, 0 },
+	{ API_GET,    "/v1/groups/{group}/offsets", "offsets_fetch",  api_group_offsets_get,    API_BODY_NONE, 0 },
+	{ API_POST,   "/v1/groups/{group}/offsets", "offsets_commit", api_group_offsets_commit, API_BODY_ADMIN_MAX, 0 },
+};
+
+#define API_NROUTES (sizeof api_routes / sizeof api_routes[0])
+
+/* ---- accessors --------------------------------------------------------- */
+
+uint16_t api_port(const api_t *api) { return api->port; }
+int api_is_stopping(const api_t *api) { return atomic_load(&((api_t *)api)->stopping); }
+broker_t *api_broker(api_t *api) { return api->broker; }
+const api_options_t *api_options(const api_t *api) { return &api->opts; }
+void *api_parking_state(api_t *api) { return api->parking_state; }
+void api_set_parking_state(api_t *api, void *state) { api->parking_state = state; }
+api_metrics_t *api_metrics(api_t *api) { return api->metrics; }
+
+/* ---- start ------------------------------------------------------------- */
+
+static void api_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	fprintf(stderr, "strand: http: %s\n", msg);
+}
+
+static void api_free(api_t *api)
+{
+	if (api == NULL)
+		return;
+	api_metrics_free(api->metrics);
+	pthread_mutex_destroy(&api->park_lock);
+	free(api->listen_host);
+	free(api->openapi_path);
+	free(api->advertised_url);
+	free(api);
+}
+
+/* Copy opts into api, with defaults. */
+static int api_copy_options(api_t *api, const api_options_t *opts, char *err, size_t errlen)
+{
+	long ncpu;
+
+	api->opts = *opts;
+	api->listen_host = strdup(opts->listen_host ? opts->listen_host : "127.0.0.1");
+	api->openapi_path = opts->openapi_path ? strdup(opts->openapi_path) : NULL;
+	api->advertised_url = opts->advertised_url ? strdup(opts->advertised_url) : NULL;
+	if (api->listen_host == NULL || (opts->openapi_path && !api->openapi_path) ||
+	    (opts->advertised_url && !api->advertised_url))
+		return strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
+	api->opts.listen_host = api->listen_host;
+	api->opts.openapi_path = api->openapi_path;
+	if (api->opts.threads <= 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		api->opts.threads = ncpu > 0 ? (int)ncpu : 1;
+	}
+	if (api->opts.threads > 256)
+		return strand_err_set(err, errlen, STRAND_EINVAL, "threads must be at most 256");
+	if (api->opts.max_request_bytes == 0)
+		api->opts.max_request_bytes = BROKER_MAX_REQUEST_BYTES;
+	if (api->opts.max_request_bytes > BROKER_MAX_REQUEST_BYTES)
+		return strand_err_set(err, errlen, STRAND_EINVAL,
+		                      "max_request_bytes must be at most %d", BROKER_MAX_REQUEST_BYTES);
+	if (api->opts.connection_memory == 0)
+		api->opts.connection_memory = 64 * 1024;
+	if (api->opts.connection_memory < 8 * 1024)
+		return strand_err_set(err, errlen, STRAND_EINVAL,
+		                      "connection_memory must be at least 8192");
+	if (api->opts.connection_timeout == 0)
+		api->opts.connection_timeout = 60;
+	return 0;
+}
+
+/* Resolve host:port for MHD. */
+static int api_resolve(const char *host, uint16_t port, struct sockaddr_storage *ss,
+                       char *err, size_t errlen)
+{
+	struct addrinfo hints, *res = NULL;
+	char portstr[8];
+	int rc;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(portstr, sizeof portstr, "%u", (unsigned)port);
+	rc = getaddrinfo(host, portstr, &hints, &res);
+	if (rc != 0)
+		return strand_err_set(err, errlen, STRAND_EINVAL, "cannot resolve listen host %s: %s",
+		                      host, gai_strerror(rc));
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return 0;
+}
+
+int api_start(const api_options_t *opts, broker_t *broker, api_t **out,
+              char *err, size_t errlen)
+{
+	const char *names[API_NROUTES];
+	const union MHD_DaemonInfo *info;
+	struct sockaddr_storage ss;
+	unsigned flags;
+	api_t *api;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	api = calloc(1, sizeof *api);
+	if (api == NULL)
+		return strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
+	pthread_mutex_init(&api->park_lock, NULL);
+	atomic_init(&api->stopping, 0);
+	atomic_init(&api->inflight, 0);
+	atomic_init(&api->nparked, 0);
+	api->broker = broker;
+	api->routes = api_routes;
+	api->nroutes = API_NROUTES;
+	rc = api_copy_options(api, opts, err, errlen);
+	if (rc)
+		goto fail;
+	for (i = 0; i < API_NROUTES; i++)
+		names[i] = api_routes[i].name;
+	rc = api_metrics_new(names, API_NROUTES, &api->metrics);
+	if (rc) {
+		strand_err_set(err, errlen, rc, "out of memory");
+		goto fail;
+	}
+	rc = api_resolve(api->listen_host, opts->listen_port, &ss, err, errlen);
+	if (rc)
+		goto fail;
+	rc = api_parking_init(api, err, errlen);
+	if (rc)
+		goto fail;
+
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+	        MHD_USE_ERROR_LOG;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	api->daemon = MHD_start_daemon(
+		flags, opts->listen_port, NULL, NULL, api_access_handler, api,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)api->opts.threads,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, api->opts.connection_memory,
+		MHD_OPTION_CONNECTION_TIMEOUT, api->opts.connection_timeout,
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+		MHD_OPTION_NOTIFY_COMPLETED, api_request_completed, api,
+		MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, NULL,
+		MHD_OPTION_END);
+	if (api->daemon == NULL) {
+		rc = strand_err_set(err, errlen, STRAND_EIO, "cannot listen on %s:%u",
+		                    api->listen_host, (unsigned)opts->listen_port);
+		api_parking_free(api);
+		goto fail;
+	}
+	info = MHD_get_daemon_info(api->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	api->port = info ? info->port : opts->listen_port;
+	if (api->advertised_url == NULL) {
+		char url[300];
+
+		snprintf(url, sizeof url, ss.ss_family == AF_INET6 ? "http://[%s]:%u" : "http://%s:%u",
+		         api->listen_host, (unsigned)api->port);
+		api->advertised_url = strdup(url);
+	}
+	api->opts.advertised_url = api->advertised_url;
+	*out = api;
+	return 0;
+fail:
+	api_free(api);
+	return rc;
+}
+
+/* ---- stop -------------------------------------------------------------- */
+
+void api_stop(api_t *api, int grace_ms)
+{
+	struct timespec pause = { 0, 5 * 1000 * 1000 };
+	int64_t deadline;
+	MHD_socket lsock;
+
+	if (api == NULL)
+		return;
+	/* 1. refuse new connections; new requests on open ones get 503 */
+	atomic_store(&api->stopping, 1);
+	lsock = MHD_quiesce_daemon(api->daemon);
+	/* 2. parked long polls answer now (on_resume sees api_is_stopping) */
+	api_parking_wake_all(api);
+	api_resume_all(api);
+	/* 3. let in-flight requests finish, within the grace period */
+	deadline = api_now_ns() + (int64_t)(grace_ms > 0 ? grace_ms : 0) * 1000000;
+	while (atomic_load(&api->inflight) > 0 && api_now_ns() < deadline) {
+		api_resume_all(api);
+		nanosleep(&pause, NULL);
+	}
+	/* MHD requires no suspended connection at stop */
+	api_resume_all(api);
+	MHD_stop_daemon(api->daemon);
+	if (lsock != MHD_INVALID_SOCKET)
+		close(lsock);
+	api_parking_free(api);
+	api_free(api);
+}
