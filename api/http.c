@@ -841,6 +841,16 @@ static enum MHD_Result request_flush(api_req_t *r)
 	return ok;
 }
 
+/* Does the request announce a body (Content-Length > 0 or chunked)? */
+static int request_has_body(api_req_t *r)
+{
+	const char *cl = api_header(&r->pub, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	if (api_header(&r->pub, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
+		return 1;
+	return cl != NULL && strcmp(cl, "0") != 0;
+}
+
 /* First call: route, check limits, and for streaming routes run the handler. */
 static enum MHD_Result request_start(api_t *api, struct MHD_Connection *conn,
                                      const char *url, const char *method, void **con_cls)
@@ -857,7 +867,12 @@ static enum MHD_Result request_start(api_t *api, struct MHD_Connection *conn,
 	if (request_route(r, method) == 0 && request_check_length(r) == 0 &&
 	    (r->pub.route->flags & API_ROUTE_STREAM))
 		after_callback(r, r->pub.route->handler(&r->pub), 0);
-	return request_flush(r);
+	/* An early answer to a request with a body is sent now, so the body is
+	 * never read; without a body, wait for MHD's final call, where answering
+	 * keeps the connection alive. */
+	if (request_has_body(r))
+		return request_flush(r);
+	return MHD_YES;
 }
 
 /* One upload chunk. */

@@ -190,13 +190,13 @@ int api_start(const api_options_t *opts, broker_t *broker, api_t **out,
 		flags |= MHD_USE_IPv6;
 	api->daemon = MHD_start_daemon(
 		flags, opts->listen_port, NULL, NULL, api_access_handler, api,
+		MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, NULL,   /* first: MHD wants it so */
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)api->opts.threads,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, api->opts.connection_memory,
 		MHD_OPTION_CONNECTION_TIMEOUT, api->opts.connection_timeout,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
 		MHD_OPTION_NOTIFY_COMPLETED, api_request_completed, api,
-		MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, NULL,
 		MHD_OPTION_END);
 	if (api->daemon == NULL) {
 		rc = strand_err_set(err, errlen, STRAND_EIO, "cannot listen on %s:%u",

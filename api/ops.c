@@ -1,0 +1,145 @@
+/*
+ * ops.c — operations endpoints: /healthz (the process answers), /readyz
+ * (able to serve: not stopping), /metrics (Prometheus text), /openapi.yaml
+ * (the contract, served from the installed file with sendfile), /v1/cluster
+ * (one broker, id 0, its own controller) and / (a placeholder page until
+ * the dashboard exists).
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/handlers.h"
+#include "api/metrics.h"
+#include "common/err.h"
+
+#ifndef STRAND_DATADIR
+#define STRAND_DATADIR "/usr/local/share/strand"
+#endif
+
+int api_ops_healthz(api_request_t *req)
+{
+	cJSON *doc = cJSON_CreateObject();
+
+	if (doc == NULL || !cJSON_AddStringToObject(doc, "status", "ok")) {
+		cJSON_Delete(doc);
+		return STRAND_ENOMEM;
+	}
+	return api_respond_json(req, 200, doc);
+}
+
+int api_ops_readyz(api_request_t *req)
+{
+	cJSON *doc;
+
+	if (api_is_stopping(req->api))
+		return api_respond_problem(req, 503, API_PROBLEM_UNAVAILABLE, "shutting down", NULL);
+	doc = cJSON_CreateObject();
+	if (doc == NULL || !cJSON_AddStringToObject(doc, "status", "ready")) {
+		cJSON_Delete(doc);
+		return STRAND_ENOMEM;
+	}
+	return api_respond_json(req, 200, doc);
+}
+
+int api_ops_metrics(api_request_t *req)
+{
+	buf_t out = BUF_INIT;
+	int rc = api_metrics_render(req->api, &out);
+
+	if (rc) {
+		buf_free(&out);
+		return rc;
+	}
+	return api_respond_buf(req, 200, "text/plain; version=0.0.4; charset=utf-8", &out);
+}
+
+/* Open the contract: the configured path, else the installed one, else the
+ * source tree's (running from a build directory). -1 when none opens. */
+static int openapi_open(const api_options_t *opts)
+{
+	const char *candidates[3];
+	size_t i, n = 0;
+	int fd;
+
+	if (opts->openapi_path != NULL)
+		candidates[n++] = opts->openapi_path;
+	else {
+		candidates[n++] = STRAND_DATADIR "/openapi.yaml";
+#ifdef STRAND_SRCDIR
+		candidates[n++] = STRAND_SRCDIR "/openapi.yaml";
+#endif
+	}
+	for (i = 0; i < n; i++) {
+		fd = open(candidates[i], O_RDONLY | O_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+	}
+	return -1;
+}
+
+int api_ops_openapi(api_request_t *req)
+{
+	struct stat st;
+	int fd = openapi_open(api_options(req->api));
+
+	if (fd < 0)
+		return api_respond_problem(req, 404, API_PROBLEM_NOT_FOUND,
+		                           "openapi.yaml is not installed (see the openapi_path option)",
+		                           NULL);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return api_respond_problem(req, 404, API_PROBLEM_NOT_FOUND,
+		                           "openapi.yaml is not a regular file", NULL);
+	}
+	return api_respond_fd(req, 200, "application/yaml", fd, 0, (size_t)st.st_size);
+}
+
+/* GET /v1/cluster: this broker alone, controller of itself. */
+int api_ops_cluster(api_request_t *req)
+{
+	const api_options_t *opts = api_options(req->api);
+	cJSON *doc = cJSON_CreateObject(), *brokers, *b;
+	int ok;
+
+	ok = doc && cJSON_AddStringToObject(doc, "cluster_id", broker_cluster_id(req->broker)) &&
+	     cJSON_AddNumberToObject(doc, "controller", 0);
+	brokers = ok ? cJSON_AddArrayToObject(doc, "brokers") : NULL;
+	b = brokers ? cJSON_CreateObject() : NULL;
+	ok = b && cJSON_AddItemToArray(brokers, b) &&
+	     cJSON_AddNumberToObject(b, "id", 0) &&
+	     cJSON_AddStringToObject(b, "url", opts->advertised_url ? opts->advertised_url : "") &&
+	     cJSON_AddBoolToObject(b, "alive", 1);
+	if (!ok) {
+		cJSON_Delete(doc);
+		return STRAND_ENOMEM;
+	}
+	return api_respond_json(req, 200, doc);
+}
+
+/* GET /: until the dashboard (www/) exists, a page pointing at the API. */
+int api_ops_index(api_request_t *req)
+{
+	static const char page[] =
+		"<!doctype html>\n"
+		"<html lang=\"en\"><head><meta charset=\"utf-8\"><title>strand</title></head>\n"
+		"<body>\n"
+		"<h1>strand</h1>\n"
+		"<p>A Kafka-style log broker over HTTP. The dashboard is not built yet.</p>\n"
+		"<ul>\n"
+		"<li><a href=\"/v1/topics\">/v1/topics</a> &mdash; topics</li>\n"
+		"<li><a href=\"/v1/groups\">/v1/groups</a> &mdash; consumer groups</li>\n"
+		"<li><a href=\"/v1/cluster\">/v1/cluster</a> &mdash; brokers</li>\n"
+		"<li><a href=\"/openapi.yaml\">/openapi.yaml</a> &mdash; the API contract</li>\n"
+		"<li><a href=\"/metrics\">/metrics</a> &mdash; Prometheus metrics</li>\n"
+		"</ul>\n"
+		"</body></html>\n";
+	buf_t b = BUF_INIT;
+
+	if (buf_append(&b, page, sizeof page - 1) != 0)
+		return STRAND_ENOMEM;
+	return api_respond_buf(req, 200, "text/html; charset=utf-8", &b);
+}

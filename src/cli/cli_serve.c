@@ -1,0 +1,389 @@
+/*
+ * cli_serve.c — `strand serve`: open the broker on a data directory (which
+ * recovers every partition log), start the HTTP edge, and run until SIGTERM
+ * or SIGINT; then stop accepting, answer parked requests, stop HTTP, flush
+ * and close the broker, exit 0.
+ *
+ * Every option comes from, in order of precedence: a command-line flag
+ * (--data-dir), a STRAND_* environment variable (STRAND_DATA_DIR), a line
+ * `data_dir = ./data` of the config file (--config FILE or STRAND_CONFIG),
+ * and the default. The one option table below is the only place that knows
+ * names, flags and defaults.
+ *
+ * Logs: one line on stderr per start, stop and error, prefixed "strand: ".
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/http.h"
+#include "broker/broker.h"
+#include "cli/cli.h"
+#include "common/err.h"
+
+/* ---- the option table -------------------------------------------------- */
+
+typedef enum serve_opt {
+	OPT_LISTEN,
+	OPT_DATA_DIR,
+	OPT_CONFIG,
+	OPT_PORT_FILE,
+	OPT_MAX_REQUEST_BYTES,
+	OPT_THREADS,
+	OPT_OPENAPI_PATH,
+	OPT_ADVERTISED_URL,
+	OPT_TICK_MS,
+	OPT_SHUTDOWN_GRACE_MS,
+	OPT__COUNT
+} serve_opt_t;
+
+typedef struct serve_opt_def {
+	const char *key;      /* config file key */
+	const char *flag;     /* --flag VALUE */
+	const char *env;      /* environment variable */
+	const char *def;      /* default, NULL: unset */
+	const char *help;
+} serve_opt_def_t;
+
+static const serve_opt_def_t serve_opts[OPT__COUNT] = {
+	[OPT_LISTEN]            = { "listen", "--listen", "STRAND_LISTEN", "127.0.0.1:8080",
+	                            "HOST:PORT to listen on ([::1]:8080 for IPv6; port 0: any free port)" },
+	[OPT_DATA_DIR]          = { "data_dir", "--data-dir", "STRAND_DATA_DIR", "./data",
+	                            "directory holding topics, logs and metadata" },
+	[OPT_CONFIG]            = { "config", "--config", "STRAND_CONFIG", NULL,
+	                            "file of `key = value` lines setting any option here" },
+	[OPT_PORT_FILE]         = { "port_file", "--port-file", "STRAND_PORT_FILE", NULL,
+	                            "write the bound port to this file once listening" },
+	[OPT_MAX_REQUEST_BYTES] = { "max_request_bytes", "--max-request-bytes",
+	                            "STRAND_MAX_REQUEST_BYTES", "67108864",
+	                            "largest produce request body (413 REQUEST_TOO_LARGE above)" },
+	[OPT_THREADS]           = { "threads", "--threads", "STRAND_THREADS", "0",
+	                            "HTTP worker threads (0: one per CPU)" },
+	[OPT_OPENAPI_PATH]      = { "openapi_path", "--openapi-path", "STRAND_OPENAPI_PATH", NULL,
+	                            "openapi.yaml to serve (default: the installed one)" },
+	[OPT_ADVERTISED_URL]    = { "advertised_url", "--advertised-url", "STRAND_ADVERTISED_URL",
+	                            NULL, "URL clients reach this broker at (default: from listen)" },
+	[OPT_TICK_MS]           = { "tick_ms", "--tick-ms", "STRAND_TICK_MS", "1000",
+	                            "period of background flush/roll/retention work" },
+	[OPT_SHUTDOWN_GRACE_MS] = { "shutdown_grace_ms", "--shutdown-grace-ms",
+	                            "STRAND_SHUTDOWN_GRACE_MS", "5000",
+	                            "how long a stop waits for in-flight requests" },
+};
+
+typedef struct serve_values {
+	char *v[OPT__COUNT];              /* owned; NULL: unset */
+	const char *source[OPT__COUNT];   /* "flag", "environment", file path, "default" */
+} serve_values_t;
+
+static void serve_values_free(serve_values_t *sv)
+{
+	int i;
+
+	for (i = 0; i < OPT__COUNT; i++)
+		free(sv->v[i]);
+}
+
+/* Set option i unless a stronger source already set it (callers go strongest first). */
+static int serve_set(serve_values_t *sv, int i, const char *value, const char *source)
+{
+	if (sv->v[i] != NULL)
+		return 0;
+	sv->v[i] = strdup(value);
+	if (sv->v[i] == NULL)
+		return STRAND_ENOMEM;
+	sv->source[i] = source;
+	return 0;
+}
+
+static void serve_usage(FILE *f)
+{
+	int i;
+
+	fprintf(f, "usage: strand serve [--listen HOST:PORT] [--data-dir DIR] [--config FILE] [options]\n"
+	           "options (flag, environment variable, config file key):\n");
+	for (i = 0; i < OPT__COUNT; i++)
+		fprintf(f, "  %-22s %-26s %-18s %s%s%s\n", serve_opts[i].flag, serve_opts[i].env,
+		        serve_opts[i].key, serve_opts[i].help,
+		        serve_opts[i].def ? "; default " : "", serve_opts[i].def ? serve_opts[i].def : "");
+}
+
+/* Flags: --name VALUE or --name=VALUE. Returns 0, 1 (--help) or -1 (error, printed). */
+static int serve_parse_flags(int argc, char **argv, serve_values_t *sv)
+{
+	int a, i;
+
+	for (a = 1; a < argc; a++) {
+		const char *arg = argv[a], *eq = strchr(arg, '='), *value;
+		size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
+
+		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
+			return 1;
+		for (i = 0; i < OPT__COUNT; i++)
+			if (strlen(serve_opts[i].flag) == nlen &&
+			    strncmp(arg, serve_opts[i].flag, nlen) == 0)
+				break;
+		if (i == OPT__COUNT) {
+			fprintf(stderr, "strand: serve: unknown option %s (see strand serve --help)\n", arg);
+			return -1;
+		}
+		if (eq != NULL) {
+			value = eq + 1;
+		} else if (a + 1 < argc) {
+			value = argv[++a];
+		} else {
+			fprintf(stderr, "strand: serve: %s needs a value\n", serve_opts[i].flag);
+			return -1;
+		}
+		free(sv->v[i]);
+		sv->v[i] = NULL;
+		if (serve_set(sv, i, value, "flag") != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int serve_load_env(serve_values_t *sv)
+{
+	int i;
+	const char *v;
+
+	for (i = 0; i < OPT__COUNT; i++) {
+		v = getenv(serve_opts[i].env);
+		if (v != NULL && serve_set(sv, i, v, "environment") != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+/* The config file: `key = value` lines, # comments, optional "quotes". */
+static int serve_load_file(serve_values_t *sv, const char *path)
+{
+	char line[4096], *key, *value, *eq;
+	int lineno = 0, i, rc = 0;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL) {
+		fprintf(stderr, "strand: serve: cannot open config file %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (rc == 0 && fgets(line, sizeof line, f) != NULL) {
+		lineno++;
+		key = trim(line);
+		if (*key == '\0' || *key == '#')
+			continue;
+		eq = strchr(key, '=');
+		if (eq == NULL) {
+			fprintf(stderr, "strand: serve: %s:%d: expected `key = value`\n", path, lineno);
+			rc = -1;
+			break;
+		}
+		*eq = '\0';
+		key = trim(key);
+		value = trim(eq + 1);
+		if (value[0] == '"' && strlen(value) >= 2 && value[strlen(value) - 1] == '"') {
+			value[strlen(value) - 1] = '\0';
+			value++;
+		}
+		for (i = 0; i < OPT__COUNT; i++)
+			if (strcmp(key, serve_opts[i].key) == 0)
+				break;
+		if (i == OPT__COUNT || i == OPT_CONFIG) {
+			fprintf(stderr, "strand: serve: %s:%d: unknown key %s\n", path, lineno, key);
+			rc = -1;
+			break;
+		}
+		if (serve_set(sv, i, value, path) != 0)
+			rc = -1;
+	}
+	fclose(f);
+	return rc;
+}
+
+/* Integer option in [min, max]. 0 or -1 (printed). */
+static int serve_int(const serve_values_t *sv, int i, int64_t min, int64_t max, int64_t *out)
+{
+	const char *s = sv->v[i];
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+		fprintf(stderr, "strand: serve: %s (from %s) must be an integer in [%" PRId64
+		        ", %" PRId64 "], not \"%s\"\n", serve_opts[i].key, sv->source[i], min, max, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* "HOST:PORT", "[v6]:PORT" or ":PORT" (all interfaces). host is a copy. */
+static int serve_parse_listen(const char *s, char **host, uint16_t *port)
+{
+	const char *colon, *h = s;
+	size_t hlen;
+	char *end;
+	long p;
+
+	if (*s == '[') {
+		const char *close = strchr(s, ']');
+
+		if (close == NULL || close[1] != ':')
+			return -1;
+		h = s + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL)
+			return -1;
+		hlen = (size_t)(colon - s);
+	}
+	errno = 0;
+	p = strtol(colon + 1, &end, 10);
+	if (errno != 0 || end == colon + 1 || *end != '\0' || p < 0 || p > 65535)
+		return -1;
+	*host = hlen ? strndup(h, hlen) : strdup("0.0.0.0");
+	if (*host == NULL)
+		return -1;
+	*port = (uint16_t)p;
+	return 0;
+}
+
+/* Write the port atomically (temp file, rename) so a reader never sees half. */
+static int serve_write_port_file(const char *path, uint16_t port)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
+		return -1;
+	f = fopen(tmp, "w");
+	if (f == NULL)
+		return -1;
+	fprintf(f, "%u\n", (unsigned)port);
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the command ------------------------------------------------------- */
+
+int cli_serve(int argc, char **argv)
+{
+	serve_values_t sv;
+	broker_options_t bopts;
+	api_options_t aopts;
+	broker_t *broker = NULL;
+	api_t *api = NULL;
+	sigset_t sigs;
+	char err[512], *host = NULL;
+	int64_t max_req, threads, tick, grace = 0;
+	int i, sig, rc, status = 1;
+
+	memset(&sv, 0, sizeof sv);
+	rc = serve_parse_flags(argc, argv, &sv);
+	if (rc != 0) {
+		if (rc == 1)
+			serve_usage(stdout);
+		else
+			serve_usage(stderr);
+		serve_values_free(&sv);
+		return rc == 1 ? 0 : 2;
+	}
+	if (serve_load_env(&sv) != 0)
+		goto out;
+	if (sv.v[OPT_CONFIG] != NULL && serve_load_file(&sv, sv.v[OPT_CONFIG]) != 0) {
+		status = 2;
+		goto out;
+	}
+	for (i = 0; i < OPT__COUNT; i++)
+		if (serve_opts[i].def != NULL && serve_set(&sv, i, serve_opts[i].def, "default") != 0)
+			goto out;
+	status = 2;
+	if (serve_parse_listen(sv.v[OPT_LISTEN], &host, &aopts.listen_port) != 0) {
+		fprintf(stderr, "strand: serve: listen (from %s) must be HOST:PORT, not \"%s\"\n",
+		        sv.source[OPT_LISTEN], sv.v[OPT_LISTEN]);
+		goto out;
+	}
+	if (serve_int(&sv, OPT_MAX_REQUEST_BYTES, 1024, BROKER_MAX_REQUEST_BYTES, &max_req) ||
+	    serve_int(&sv, OPT_THREADS, 0, 256, &threads) ||
+	    serve_int(&sv, OPT_TICK_MS, 10, 3600000, &tick) ||
+	    serve_int(&sv, OPT_SHUTDOWN_GRACE_MS, 0, 600000, &grace))
+		goto out;
+	status = 1;
+
+	/* Signals go to sigwait below: block them before any thread starts. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	memset(&bopts, 0, sizeof bopts);
+	bopts.data_dir = sv.v[OPT_DATA_DIR];
+	bopts.broker_id = 0;
+	bopts.advertised_url = sv.v[OPT_ADVERTISED_URL];
+	bopts.tick_ms = (int)tick;
+	rc = broker_open(&bopts, &broker, err, sizeof err);
+	if (rc != 0) {
+		fprintf(stderr, "strand: error: cannot open data directory %s: %s\n",
+		        bopts.data_dir, err);
+		goto out;
+	}
+	aopts.listen_host = host;
+	aopts.threads = (int)threads;
+	aopts.max_request_bytes = (size_t)max_req;
+	aopts.connection_memory = 0;
+	aopts.connection_timeout = 0;
+	aopts.openapi_path = sv.v[OPT_OPENAPI_PATH];
+	aopts.advertised_url = sv.v[OPT_ADVERTISED_URL];
+	rc = api_start(&aopts, broker, &api, err, sizeof err);
+	if (rc != 0) {
+		fprintf(stderr, "strand: error: %s\n", err);
+		goto out;
+	}
+	if (sv.v[OPT_PORT_FILE] != NULL && serve_write_port_file(sv.v[OPT_PORT_FILE], api_port(api))) {
+		fprintf(stderr, "strand: error: cannot write port file %s: %s\n",
+		        sv.v[OPT_PORT_FILE], strerror(errno));
+		goto out;
+	}
+	fprintf(stderr, strchr(host, ':') ? "strand: listening on http://[%s]:%u\n"
+	                                  : "strand: listening on http://%s:%u\n",
+	        host, (unsigned)api_port(api));
+
+	do {
+		if (sigwait(&sigs, &sig) != 0)
+			sig = SIGTERM;
+	} while (sig != SIGTERM && sig != SIGINT);
+	fprintf(stderr, "strand: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	status = 0;
+out:
+	api_stop(api, (int)grace);
+	broker_close(broker);
+	if (status == 0)
+		fprintf(stderr, "strand: stopped\n");
+	free(host);
+	serve_values_free(&sv);
+	return status;
+}
