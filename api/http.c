@@ -296,7 +296,8 @@ int api_respond_problem(api_request_t *req, unsigned status, api_problem_t code,
 	}
 	cJSON_Delete(extra);
 	extra = NULL;
-	if (status >= 500)
+	/* broker faults are logged; 503s are load or shutdown, answered by design */
+	if (status >= 500 && status != 503)
 		log_5xx(r, status, pi->name, detail);
 	if (status == 503 || status == 429)
 		if (api_add_header(req, "Retry-After", "1"))

@@ -319,7 +319,7 @@ int api_respond_problem(api_request_t *req, unsigned status, api_problem_t code,
  * ENOENT is ambiguous: handlers that know it means a partition, group or
  * member call api_respond_problem with the precise code instead.
  * message may be NULL or empty (strand_strerror(rc) is used).
- * 5xx answers are logged with the route.
+ * 5xx answers other than 503 are logged with the route.
  */
 int api_respond_error(api_request_t *req, int rc, const char *message);
 
