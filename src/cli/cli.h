@@ -1,0 +1,18 @@
+/*
+ * cli.h — the subcommands of the `strand` binary.
+ *
+ * Each entry point takes the arguments from the subcommand's name on
+ * (argv[0] is "serve", "log", ...), prints its own usage for --help, and
+ * returns the process exit status: 0 success, 1 failure (the reason on
+ * stderr), 2 bad usage. main.c dispatches to them through one table.
+ */
+#ifndef STRAND_CLI_H
+#define STRAND_CLI_H
+
+/* `strand serve`: run the broker and its HTTP API (cli_serve.c). */
+int cli_serve(int argc, char **argv);
+
+/* `strand log dump|check|bench`: operator tools for partition logs (cli_log.c). */
+int cli_log(int argc, char **argv);
+
+#endif
