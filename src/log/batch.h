@@ -77,7 +77,8 @@ int batch_header_decode(const uint8_t *buf, size_t len, size_t max_batch_bytes,
  * CRC32C, compression = none (strand stores uncompressed batches; others get
  * STRAND_EINVAL), records that parse exactly to the batch end, record_count
  * records whose offset deltas are 0,1,2,...; last_offset_delta == count - 1;
- * every timestamp_delta such that base_timestamp + delta <= max_timestamp.
+ * every timestamp_delta such that base_timestamp + delta <= max_timestamp;
+ * base_offset + last_offset_delta within int64.
  * On success fills *out (may be NULL). Returns 0, STRAND_EAGAIN when len is
  * shorter than the batch, STRAND_ECORRUPT or STRAND_EINVAL (compressed).
  */
@@ -158,6 +159,7 @@ void batch_builder_reset(batch_builder_t *b);
 /*
  * Start a new batch after whatever is already in the buffer (several batches
  * may be built back to back). producer_id -1 etc. for a non-idempotent batch.
+ * A batch begun and not finished is dropped first. Returns 0 or STRAND_ENOMEM.
  */
 int batch_builder_begin(batch_builder_t *b, int64_t producer_id,
                         int16_t producer_epoch, int32_t base_sequence);
@@ -166,7 +168,11 @@ int batch_builder_begin(batch_builder_t *b, int64_t producer_id,
  * Append one record (timestamp in ms). headers may be NULL when nheaders is 0.
  * The first record's timestamp becomes base_timestamp; a later record with a
  * smaller timestamp is stored with a negative delta, as Kafka allows.
- * Returns 0 or STRAND_ENOMEM.
+ * Returns 0, STRAND_ENOMEM, STRAND_EINVAL (no batch begun, a length below -1,
+ * a NULL pointer with a positive length, a null header key, nheaders < 0,
+ * or a timestamp delta overflowing int64),
+ * or STRAND_ETOOBIG (the batch would pass INT32_MAX bytes). On error the
+ * batch is unchanged.
  */
 int batch_builder_add(batch_builder_t *b, int64_t timestamp,
                       const uint8_t *key, int32_t key_len,
@@ -176,7 +182,8 @@ int batch_builder_add(batch_builder_t *b, int64_t timestamp,
 /*
  * Finish the current batch: fills count, deltas, timestamps, length and CRC.
  * base_offset is written as 0 and leader epoch as -1 (the log assigns them).
- * An empty batch (no records) is dropped and STRAND_EINVAL returned.
+ * An empty batch (no records) is dropped and STRAND_EINVAL returned, as is
+ * a finish with no batch begun.
  * *size_out (may be NULL) gets the batch's total size.
  */
 int batch_builder_finish(batch_builder_t *b, size_t *size_out);
