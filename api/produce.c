@@ -1,0 +1,451 @@
+/*
+ * produce.c — POST /v1/topics/{topic}/records and
+ * POST /v1/topics/{topic}/partitions/{p}/records (API.md "Produce").
+ *
+ * A streaming route: the handler runs at headers time (topic, partition,
+ * acks, content type checked before any body byte), then each upload chunk
+ * goes through records_parser_feed, and every parsed record is added to the
+ * batch being built for its partition (one batch_builder per partition the
+ * request touches). Nothing is appended until the whole body has parsed:
+ * a malformed record anywhere leaves every partition untouched. Then each
+ * partition's batch is appended once (broker_append), so a request is
+ * atomic per partition, and the answer lists one offset per record in
+ * request order, computed from each partition's first offset and the
+ * record's index within its partition.
+ *
+ * Binary bodies (application/vnd.strand.batch, partition path only) are
+ * collected (bounded by the route's cap, the broker-wide max request size),
+ * validated batch by batch, checked record by record against
+ * max_message_bytes, and appended as sent.
+ *
+ * Partitioning (Kafka's DefaultPartitioner): explicit "partition" first,
+ * then murmur2 of the key, then one partition per request for the rest
+ * (sticky per request, round-robin across requests; KIP-480's idea).
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/handlers.h"
+#include "api/metrics.h"
+#include "api/records.h"
+#include "common/err.h"
+#include "log/batch.h"
+
+#define PRODUCE_DEFAULT_TIMEOUT_MS 30000
+#define PRODUCE_MAX_TIMEOUT_MS     300000
+
+enum produce_acks { PRODUCE_ACKS_NONE = 0, PRODUCE_ACKS_LEADER = 1, PRODUCE_ACKS_ALL = 2 };
+
+/* One partition the request touches, and the batch built for it. */
+typedef struct produce_slot {
+	int32_t         partition;
+	int32_t         count;          /* records added so far */
+	int64_t         first_offset;   /* from the append */
+	batch_builder_t builder;
+} produce_slot_t;
+
+/* One record of the request: where it went. */
+typedef struct produce_entry {
+	uint32_t slot;
+	uint32_t index;                 /* within its partition's batch */
+} produce_entry_t;
+
+typedef struct produce_ctx {
+	api_request_t    *req;
+	topic_t          *topic;        /* held for the request */
+	topic_config_t    cfg;
+	int32_t           npartitions;
+	int32_t           sticky;       /* partition of unkeyed records */
+	int               acks;
+	int               binary;       /* application/vnd.strand.batch */
+	int64_t           now_ms;       /* timestamp of records that give none */
+	records_parser_t *parser;
+	buf_t             body;         /* binary bodies */
+	int32_t          *slot_of;      /* partition -> slot + 1 (0: none yet) */
+	produce_slot_t   *slots;
+	size_t            nslots, slots_cap;
+	produce_entry_t  *entries;
+	size_t            nentries, entries_cap;
+} produce_ctx_t;
+
+/* Round-robin start for unkeyed records, across requests. */
+static atomic_uint produce_sticky_counter;
+
+static int64_t produce_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- request state ----------------------------------------------------- */
+
+static void produce_cleanup(api_request_t *req)
+{
+	produce_ctx_t *c = req->ctx;
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->nslots; i++)
+		batch_builder_free(&c->slots[i].builder);
+	free(c->slots);
+	free(c->slot_of);
+	free(c->entries);
+	records_parser_free(c->parser);
+	buf_free(&c->body);
+	topic_release(c->topic);
+	free(c);
+	req->ctx = NULL;
+}
+
+/* The slot of partition p, created at its first record. NULL: no memory. */
+static produce_slot_t *produce_slot_for(produce_ctx_t *c, int32_t p)
+{
+	produce_slot_t *s;
+
+	if (c->slot_of[p] != 0)
+		return &c->slots[c->slot_of[p] - 1];
+	if (c->nslots == c->slots_cap) {
+		size_t cap = c->slots_cap ? c->slots_cap * 2 : 4;
+		produce_slot_t *n = realloc(c->slots, cap * sizeof *n);
+
+		if (n == NULL)
+			return NULL;
+		c->slots = n;
+		c->slots_cap = cap;
+	}
+	s = &c->slots[c->nslots];
+	memset(s, 0, sizeof *s);
+	s->partition = p;
+	batch_builder_init(&s->builder);
+	if (batch_builder_begin(&s->builder, -1, -1, -1) != 0) {
+		batch_builder_free(&s->builder);
+		return NULL;
+	}
+	c->slot_of[p] = (int32_t)++c->nslots;
+	return s;
+}
+
+static int produce_entry_push(produce_ctx_t *c, uint32_t slot, uint32_t index)
+{
+	if (c->nentries == c->entries_cap) {
+		size_t cap = c->entries_cap ? c->entries_cap * 2 : 64;
+		produce_entry_t *e = realloc(c->entries, cap * sizeof *e);
+
+		if (e == NULL)
+			return STRAND_ENOMEM;
+		c->entries = e;
+		c->entries_cap = cap;
+	}
+	c->entries[c->nentries].slot = slot;
+	c->entries[c->nentries].index = index;
+	c->nentries++;
+	return 0;
+}
+
+/* ---- JSON and NDJSON bodies -------------------------------------------- */
+
+/*
+ * records_parser callback: choose the record's partition and add it to that
+ * partition's batch. Hot path: no allocation once the builders and the
+ * entry array have grown to the request's size.
+ */
+static int produce_on_record(void *ctx, const produce_record_t *rec)
+{
+	produce_ctx_t *c = ctx;
+	api_request_t *req = c->req;
+	produce_slot_t *s;
+	int32_t p;
+	int rc;
+
+	if (req->partition >= 0) {
+		if (rec->partition >= 0 && rec->partition != req->partition) {
+			snprintf(req->err, sizeof req->err,
+			         "record %zu: partition %d differs from the path's partition %d",
+			         rec->index, (int)rec->partition, (int)req->partition);
+			api_respond_problem(req, 400, API_PROBLEM_INVALID_REQUEST, req->err, NULL);
+			return STRAND_EINVAL;
+		}
+		p = req->partition;
+	} else if (rec->partition >= 0) {
+		if (rec->partition >= c->npartitions) {
+			snprintf(req->err, sizeof req->err,
+			         "record %zu: topic %s has no partition %d (it has %d)",
+			         rec->index, req->topic, (int)rec->partition, (int)c->npartitions);
+			api_respond_problem(req, 404, API_PROBLEM_UNKNOWN_PARTITION, req->err, NULL);
+			return STRAND_ENOENT;
+		}
+		p = rec->partition;
+	} else if (rec->key != NULL) {
+		p = broker_partition_for_key(rec->key, (size_t)rec->key_len, c->npartitions);
+	} else {
+		p = c->sticky;
+	}
+	s = produce_slot_for(c, p);
+	if (s == NULL)
+		return STRAND_ENOMEM;
+	rc = batch_builder_add(&s->builder, rec->timestamp >= 0 ? rec->timestamp : c->now_ms,
+	                       rec->key, rec->key_len, rec->value, rec->value_len,
+	                       rec->headers, rec->nheaders);
+	if (rc)
+		return rc;
+	return produce_entry_push(c, (uint32_t)(s - c->slots), (uint32_t)s->count++);
+}
+
+static int produce_on_body(api_request_t *req, const char *data, size_t len)
+{
+	produce_ctx_t *c = req->ctx;
+
+	if (c->binary)
+		return buf_append(&c->body, data, len);
+	return records_parser_feed(c->parser, data, len, produce_on_record, c,
+	                           req->err, sizeof req->err);
+}
+
+/* ---- answers ------------------------------------------------------------ */
+
+/* An append failure: what the engine's code means for a produce request. */
+static int produce_respond_append_error(api_request_t *req, int rc)
+{
+	switch (rc) {
+	case STRAND_ECORRUPT:
+	case STRAND_EINVAL:   /* a batch the client sent failed validation */
+		return api_respond_problem(req, 400, API_PROBLEM_INVALID_REQUEST, req->err, NULL);
+	case STRAND_ETOOBIG:  /* the partition's batch is over max_batch_bytes */
+		return api_respond_problem(req, 413, API_PROBLEM_REQUEST_TOO_LARGE, req->err, NULL);
+	default:
+		return api_respond_error(req, rc, req->err);
+	}
+}
+
+/* 200 {"offsets":[{"partition":p,"offset":o},...]} in request order, or 202. */
+static int produce_respond(produce_ctx_t *c, int64_t binary_first, int64_t binary_count)
+{
+	api_request_t *req = c->req;
+	buf_t out = BUF_INIT;
+	size_t i;
+	int rc;
+
+	if (c->acks == PRODUCE_ACKS_NONE)
+		return api_respond_empty(req, 202);
+	rc = buf_reserve(&out, 16 + (c->nentries + (size_t)binary_count) * 40);
+	rc = rc ? rc : buf_append_str(&out, "{\"offsets\":[");
+	for (i = 0; rc == 0 && i < c->nentries; i++) {
+		const produce_slot_t *s = &c->slots[c->entries[i].slot];
+
+		rc = buf_appendf(&out, "%s{\"partition\":%d,\"offset\":%lld}", i ? "," : "",
+		                 (int)s->partition,
+		                 (long long)(s->first_offset + c->entries[i].index));
+	}
+	for (i = 0; rc == 0 && i < (size_t)binary_count; i++)
+		rc = buf_appendf(&out, "%s{\"partition\":%d,\"offset\":%lld}", i ? "," : "",
+		                 (int)req->partition, (long long)(binary_first + (int64_t)i));
+	rc = rc ? rc : buf_append_str(&out, "]}");
+	if (rc == 0)
+		rc = api_respond_buf(req, 200, "application/json", &out);
+	buf_free(&out);
+	return rc;
+}
+
+/* ---- end of body -------------------------------------------------------- */
+
+/*
+ * Check a binary body before anything is appended: whole valid batches
+ * back to back, every record within max_message_bytes (key + value +
+ * headers). *count gets the number of records. Answers 400/413 itself.
+ */
+static int produce_binary_check(produce_ctx_t *c, int64_t *count)
+{
+	api_request_t *req = c->req;
+	const uint8_t *p = (const uint8_t *)c->body.data;
+	size_t pos = 0, len = c->body.len;
+	batch_header_t h;
+	batch_iter_t it;
+	batch_record_t rec;
+	int rc;
+
+	*count = 0;
+	if (len == 0)
+		return api_respond_problem(req, 400, API_PROBLEM_INVALID_REQUEST,
+		                           "empty body: send one or more record batches", NULL);
+	while (pos < len) {
+		rc = batch_validate(p + pos, len - pos, (size_t)c->cfg.log.max_batch_bytes, &h,
+		                    req->err, sizeof req->err);
+		if (rc) {
+			char msg[sizeof req->err + 64];
+
+			if (rc == STRAND_EAGAIN)
+				snprintf(msg, sizeof msg, "truncated record batch at byte %zu "
+				         "(%zu bytes left)", pos, len - pos);
+			else
+				snprintf(msg, sizeof msg, "batch at byte %zu: %s", pos, req->err);
+			return api_respond_problem(req, 400, API_PROBLEM_INVALID_REQUEST, msg, NULL);
+		}
+		rc = batch_iter_init(&it, p + pos, batch_total_size(&h));
+		while (rc == 0 && (rc = batch_iter_next(&it, &rec)) == 1) {
+			int64_t size = (int64_t)(rec.key_len > 0 ? rec.key_len : 0) +
+			               (rec.value_len > 0 ? rec.value_len : 0) +
+			               (int64_t)rec.headers_len;
+
+			if (size > c->cfg.max_message_bytes) {
+				snprintf(req->err, sizeof req->err,
+				         "record at offset delta %lld of the batch at byte %zu has %lld bytes; "
+				         "max_message_bytes is %lld",
+				         (long long)(rec.offset - h.base_offset), pos, (long long)size,
+				         (long long)c->cfg.max_message_bytes);
+				return api_respond_problem(req, 413, API_PROBLEM_RECORD_TOO_LARGE,
+				                           req->err, NULL);
+			}
+			rc = 0;
+		}
+		if (rc < 0)
+			return api_respond_problem(req, 400, API_PROBLEM_INVALID_REQUEST,
+			                           "a record batch's records do not parse", NULL);
+		*count += h.record_count;
+		pos += batch_total_size(&h);
+	}
+	if (*count == 0)
+		return api_respond_problem(req, 400, API_PROBLEM_INVALID_REQUEST,
+		                           "the batches hold no records", NULL);
+	return 0;
+}
+
+static int produce_complete_binary(produce_ctx_t *c)
+{
+	api_request_t *req = c->req;
+	log_append_info_t info;
+	int64_t count;
+	int rc;
+
+	rc = produce_binary_check(c, &count);
+	if (rc || api_responded(req))
+		return rc;
+	rc = broker_append(req->broker, c->topic, req->partition, (uint8_t *)c->body.data,
+	                   c->body.len, c->acks == PRODUCE_ACKS_ALL, &info,
+	                   req->err, sizeof req->err);
+	if (rc)
+		return produce_respond_append_error(req, rc);
+	api_metrics_add_records_produced(req->api, (uint64_t)count);
+	return produce_respond(c, info.first_offset, count);
+}
+
+static int produce_on_complete(api_request_t *req)
+{
+	produce_ctx_t *c = req->ctx;
+	log_append_info_t info;
+	size_t i;
+	int rc;
+
+	if (c->binary)
+		return produce_complete_binary(c);
+	rc = records_parser_finish(c->parser, produce_on_record, c, req->err, sizeof req->err);
+	if (rc)
+		return rc;
+	/* The whole body parsed: only now touch the logs, one batch per partition. */
+	for (i = 0; i < c->nslots; i++) {
+		rc = batch_builder_finish(&c->slots[i].builder, NULL);
+		if (rc)
+			return rc;
+	}
+	for (i = 0; i < c->nslots; i++) {
+		produce_slot_t *s = &c->slots[i];
+
+		rc = broker_append(req->broker, c->topic, s->partition, s->builder.buf,
+		                   s->builder.len, c->acks == PRODUCE_ACKS_ALL, &info,
+		                   req->err, sizeof req->err);
+		if (rc)
+			return produce_respond_append_error(req, rc);
+		s->first_offset = info.first_offset;
+	}
+	api_metrics_add_records_produced(req->api, c->nentries);
+	return produce_respond(c, 0, 0);
+}
+
+/* ---- the handler -------------------------------------------------------- */
+
+static int produce_content_kind(api_request_t *req, int *binary, records_body_kind_t *kind)
+{
+	*binary = 0;
+	if (api_content_type_is(req, "application/json"))
+		*kind = RECORDS_BODY_JSON;
+	else if (api_content_type_is(req, "application/x-ndjson"))
+		*kind = RECORDS_BODY_NDJSON;
+	else if (api_content_type_is(req, "application/vnd.strand.batch") && req->partition >= 0)
+		*binary = 1;
+	else if (api_content_type_is(req, "application/vnd.strand.batch"))
+		return api_respond_problem(req, 415, API_PROBLEM_UNSUPPORTED_MEDIA_TYPE,
+		                           "binary batches go to /v1/topics/{topic}/partitions/{p}/records",
+		                           NULL);
+	else
+		return api_respond_problem(req, 415, API_PROBLEM_UNSUPPORTED_MEDIA_TYPE,
+		                           req->partition >= 0
+		                           ? "Content-Type must be application/json, application/x-ndjson "
+		                             "or application/vnd.strand.batch"
+		                           : "Content-Type must be application/json or application/x-ndjson",
+		                           NULL);
+	return 0;
+}
+
+int api_produce_records(api_request_t *req)
+{
+	static const char *const acks_choices[] = { "0", "1", "all", NULL };
+	records_body_kind_t kind = RECORDS_BODY_JSON;
+	records_limits_t limits;
+	produce_ctx_t *c;
+	int64_t timeout_ms;
+	int acks, binary, rc;
+
+	rc = api_query_choice(req, "acks", acks_choices, PRODUCE_ACKS_ALL, &acks);
+	if (rc)
+		return rc;
+	/* Single node: acks=all waits only for the local fsync, so the timeout
+	 * is accepted and range-checked for clients, and bounds nothing yet. */
+	rc = api_query_int64(req, "timeout_ms", PRODUCE_DEFAULT_TIMEOUT_MS, 0,
+	                     PRODUCE_MAX_TIMEOUT_MS, &timeout_ms);
+	if (rc)
+		return rc;
+	c = calloc(1, sizeof *c);
+	if (c == NULL)
+		return STRAND_ENOMEM;
+	req->ctx = c;
+	req->on_cleanup = produce_cleanup;
+	c->req = req;
+	c->acks = acks;
+	c->topic = broker_topic_get(req->broker, req->topic);
+	if (c->topic == NULL)
+		return api_respond_problem(req, 404, API_PROBLEM_UNKNOWN_TOPIC, NULL, NULL);
+	c->npartitions = topic_partition_count(c->topic);
+	if (req->partition >= c->npartitions) {
+		snprintf(req->err, sizeof req->err, "topic %s has no partition %d (it has %d)",
+		         req->topic, (int)req->partition, (int)c->npartitions);
+		return api_respond_problem(req, 404, API_PROBLEM_UNKNOWN_PARTITION, req->err, NULL);
+	}
+	rc = produce_content_kind(req, &binary, &kind);
+	if (rc || api_responded(req))
+		return rc;
+	c->binary = binary;
+	topic_get_config(c->topic, &c->cfg);
+	c->now_ms = produce_wall_ms();
+	c->sticky = (int32_t)(atomic_fetch_add_explicit(&produce_sticky_counter, 1,
+	                                                memory_order_relaxed) %
+	                      (unsigned)c->npartitions);
+	if (!binary) {
+		c->slot_of = calloc((size_t)c->npartitions, sizeof *c->slot_of);
+		if (c->slot_of == NULL)
+			return STRAND_ENOMEM;
+		memset(&limits, 0, sizeof limits);
+		limits.max_record_bytes = (size_t)c->cfg.max_message_bytes;
+		rc = records_parser_new(kind, c->cfg.key_format, c->cfg.value_format, &limits,
+		                        &c->parser);
+		if (rc)
+			return rc;
+	}
+	req->on_body = produce_on_body;
+	req->on_complete = produce_on_complete;
+	return 0;
+}
