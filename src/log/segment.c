@@ -477,6 +477,9 @@ static int segment_load_index(segment_t *seg, int64_t file_size)
 		seg->tidx[i].rel = rel;
 	}
 	seg->ntidx = seg->tidx_persisted = n;
+	/* batch 0 always gets both entries: one index without the other is damage */
+	if ((seg->nidx == 0) != (seg->ntidx == 0))
+		goto out;
 	rc = 0;
 out:
 	free(ib);
@@ -559,6 +562,10 @@ int segment_open(const char *dir, int64_t base_offset, int full_scan,
 		if (rc == 0)
 			rc = segment_tail_scan(seg, st.st_size, index_interval);
 		if (rc == 0 && seg->size == st.st_size) {
+			/* write back entries the tail scan had to recreate */
+			rc = segment_persist_index(seg, err, errlen);
+			if (rc)
+				goto fail;
 			*out = seg;
 			return 0;
 		}
