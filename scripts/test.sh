@@ -18,9 +18,13 @@ for f in $(find tests -name '*.log' 2>/dev/null | sort); do
 done
 # The summary line CI reads: "N passed, N failed".
 if [ -f test-suite.log ]; then
-	pass=$(grep -h '^:test-result: PASS' $(find tests -name '*.trs') 2>/dev/null | wc -l)
-	fail=$(grep -h '^:test-result: \(FAIL\|ERROR\)' $(find tests -name '*.trs') 2>/dev/null | wc -l)
-	skip=$(grep -h '^:test-result: SKIP' $(find tests -name '*.trs') 2>/dev/null | wc -l)
+	trs=$(find tests -name '*.trs')
+	# shellcheck disable=SC2086
+	pass=$(cat $trs | grep -c '^:test-result: PASS' || true)
+	# shellcheck disable=SC2086
+	fail=$(cat $trs | grep -c '^:test-result: \(FAIL\|ERROR\)' || true)
+	# shellcheck disable=SC2086
+	skip=$(cat $trs | grep -c '^:test-result: SKIP' || true)
 	echo "suites: $pass passed, $fail failed, $skip skipped"
 fi
 exit $rc
