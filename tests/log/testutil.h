@@ -105,7 +105,9 @@ static inline void tu_root_remove(void)
 /* A fresh empty directory under the root (or /tmp). */
 static inline void tu_mkdtemp(char *out, size_t len)
 {
-	snprintf(out, len, "%s/t-XXXXXX", tu_root[0] ? tu_root : "/tmp");
+	int n = snprintf(out, len, "%s/t-XXXXXX", tu_root[0] ? tu_root : "/tmp");
+
+	tu_assert_msg(n > 0 && (size_t)n < len, "temporary path too long");
 	tu_assert_msg(mkdtemp(out) != NULL, "mkdtemp %s: %s", out, strerror(errno));
 }
 
@@ -224,10 +226,10 @@ static inline void tu_copy_dir(const char *src, const char *dst)
 		size_t len;
 		int fd;
 
-		snprintf(from, sizeof(from), "%s/%s", src, e->d_name);
+		tu_path(from, sizeof(from), src, e->d_name);
 		if (stat(from, &st) < 0 || !S_ISREG(st.st_mode))
 			continue;
-		snprintf(to, sizeof(to), "%s/%s", dst, e->d_name);
+		tu_path(to, sizeof(to), dst, e->d_name);
 		buf = tu_read_file(from, &len);
 		fd = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		tu_assert_msg(fd >= 0, "create %s: %s", to, strerror(errno));
