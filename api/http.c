@@ -604,8 +604,8 @@ typedef struct route_params {
 /* Does path have pattern's shape? Fills the {param} slices. */
 static int route_match(const char *pattern, const char *path, route_params_t *rp)
 {
-	const char *ps, *qs;
-	size_t pl, ql;
+	const char *ps = NULL, *qs = NULL;   /* set by next_segment before use; */
+	size_t pl = 0, ql = 0;               /* gcc -O2 cannot see that */
 
 	memset(rp, 0, sizeof *rp);
 	if (strcmp(pattern, "/") == 0)
