@@ -771,6 +771,26 @@ out:
 	return rc;
 }
 
+/*
+ * Wake whoever waits on a deleted topic's partitions (the append hook with
+ * hw = INT64_MAX, broker.h): a parked long poll then answers 404 at once
+ * instead of at its deadline, and an SSE tail ends.
+ */
+static void broker_fire_deleted(broker_t *b, topic_t *t)
+{
+	broker_append_hook_fn hook;
+	void *hook_ctx;
+
+	pthread_mutex_lock(&b->hook_lock);
+	hook = b->hook;
+	hook_ctx = b->hook_ctx;
+	pthread_mutex_unlock(&b->hook_lock);
+	if (hook == NULL)
+		return;
+	for (int32_t p = 0; p < topic_partition_count(t); p++)
+		hook(hook_ctx, t->name, p, INT64_MAX);
+}
+
 int broker_topic_delete(broker_t *b, const char *name, char *err, size_t errlen)
 {
 	topics_change_t change = { TOPICS_REMOVE, name, 0, 0, NULL };
@@ -802,6 +822,7 @@ int broker_topic_delete(broker_t *b, const char *name, char *err, size_t errlen)
 	 */
 	offsets_store_drop_topic(b->offsets, name, 1, NULL, 0);
 	pthread_mutex_unlock(&b->meta_lock);
+	broker_fire_deleted(b, t);
 	topic_release(t);       /* the map's reference: files go at the last release */
 	return 0;
 out:

@@ -155,6 +155,8 @@ int32_t  broker_partition_for_key(const void *key, size_t len, int32_t n);
  * Append hook: called after every successful append with the topic, the
  * partition and the new high watermark, on the appending thread, with no
  * broker lock held. api/ uses it to wake parked long polls. One hook.
+ * broker_topic_delete also calls it, with hw = INT64_MAX for every
+ * partition of the deleted topic, so that its waiters wake and see it gone.
  */
 typedef void (*broker_append_hook_fn)(void *ctx, const char *topic, int32_t partition,
                                       int64_t hw);

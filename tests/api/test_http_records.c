@@ -926,6 +926,81 @@ START_TEST(test_long_poll_answers_within_ms_of_the_append)
 }
 END_TEST
 
+static long delete_path(const char *path)
+{
+	http_response_t r;
+	long status = http_request(&srv, "DELETE", path, NULL, NULL, 0, NULL, &r);
+
+	http_response_free(&r);
+	return status;
+}
+
+/* An SSE tail of path (wanting 2 events) that parks, then a DELETE of
+ * topic_path: *ms is the time from the delete to the end of the stream. */
+typedef struct sse_bg { sse_reader_t *s; const char *path; int64_t done_ns; pthread_t thread; } sse_bg_t;
+
+static void *sse_bg_main(void *arg)
+{
+	sse_bg_t *b = arg;
+
+	sse_read(b->path, NULL, 2, 20000, b->s);
+	b->done_ns = now_ns();
+	return NULL;
+}
+
+static void sse_tail_start_then_delete(long base, const char *path, const char *topic_path,
+                                       sse_reader_t *s, double *ms)
+{
+	sse_bg_t b = { s, path, 0, 0 };
+	int64_t t0;
+
+	ck_assert_int_eq(pthread_create(&b.thread, NULL, sse_bg_main, &b), 0);
+	wait_parked(base + 1);
+	t0 = now_ns();
+	ck_assert_int_eq(delete_path(topic_path), 204);
+	pthread_join(b.thread, NULL);
+	*ms = (double)(b.done_ns - t0) / 1e6;
+}
+
+/* Deleting a topic answers its parked long polls (404) and ends its SSE
+ * tails at once, not at their deadlines. */
+START_TEST(test_delete_topic_wakes_its_long_polls)
+{
+	timed_get_t g;
+	sse_reader_t s;
+	int64_t t0;
+	double ms;
+	long base;
+
+	create_topic("{\"name\":\"gone\",\"partitions\":2}");
+	base = parked_gauge();
+	timed_get_start(&g, "/v1/topics/gone/partitions/1/records?offset=0&max_wait_ms=60000");
+	wait_parked(base + 1);
+	t0 = now_ns();
+	ck_assert_int_eq(delete_path("/v1/topics/gone"), 204);
+	pthread_join(g.thread, NULL);
+	ms = (double)(g.done_ns - t0) / 1e6;
+	ck_assert_msg(g.status == 404, "parked poll answered %ld, want 404", g.status);
+	ck_assert_msg(strstr(g.body.data, "UNKNOWN_TOPIC") != NULL, "body: %s", g.body.data);
+	ck_assert_msg(ms < 5000.0, "parked poll answered %.1f ms after the delete", ms);
+	buf_free(&g.body);
+
+	/* an SSE tail ends (the transfer completes well before its 20 s timeout) */
+	create_topic("{\"name\":\"gone\",\"partitions\":1}");
+	produce_n("/v1/topics/gone/partitions/0/records", 1);
+	timed_get_start(&g, "/v1/topics/gone/partitions/0/records?offset=earliest&max_wait_ms=0");
+	pthread_join(g.thread, NULL);
+	ck_assert_int_eq(g.status, 200);
+	buf_free(&g.body);
+	base = parked_gauge();
+	sse_tail_start_then_delete(base, "/v1/topics/gone/partitions/0/records?offset=earliest",
+	                           "/v1/topics/gone", &s, &ms);
+	ck_assert_int_eq(s.events, 1);
+	ck_assert_msg(ms < 5000.0, "SSE tail ended %.1f ms after the delete", ms);
+	buf_free(&s.text);
+}
+END_TEST
+
 START_TEST(test_long_poll_times_out_empty_and_min_bytes_waits)
 {
 	timed_get_t g;
@@ -1131,6 +1206,7 @@ static Suite *records_http_suite(void)
 	tcase_add_test(tc, test_produce_errors_store_nothing);
 	tcase_add_test(tc, test_fetch_json_bounds_and_errors);
 	tcase_add_test(tc, test_long_poll_answers_within_ms_of_the_append);
+	tcase_add_test(tc, test_delete_topic_wakes_its_long_polls);
 	tcase_add_test(tc, test_long_poll_times_out_empty_and_min_bytes_waits);
 	tcase_add_test(tc, test_200_parked_long_polls_do_not_slow_other_requests);
 	tcase_add_test(tc, test_offsets_by_timestamp);
