@@ -199,6 +199,8 @@ static int render_partitions(api_t *api, buf_t *out)
 		{ "strand_partition_log_start_offset", "First offset still stored." },
 		{ "strand_partition_high_watermark", "High watermark (last committed offset + 1)." },
 		{ "strand_partition_size_bytes", "Bytes stored in the partition's segments." },
+		{ "strand_partition_write_failed",
+		  "1 when an fsync failed and the partition takes no writes until restart." },
 	};
 	char **names = NULL;
 	size_t n = 0, i, k;
@@ -225,7 +227,8 @@ static int render_partitions(api_t *api, buf_t *out)
 				case 0:  v = log_end_offset(log); break;
 				case 1:  v = log_start_offset(log); break;
 				case 2:  v = topic_partition_hw(t, p); break;
-				default: v = log_size_bytes(log); break;
+				case 3:  v = log_size_bytes(log); break;
+				default: v = log_write_failed(log) ? 1 : 0; break;
 				}
 				rc |= buf_appendf(out, "%s{topic=\"%s\",partition=\"%d\"} %lld\n",
 				                  g[k].name, names[i], (int)p, (long long)v);

@@ -31,12 +31,56 @@ int api_ops_healthz(api_request_t *req)
 	return api_respond_json(req, 200, doc);
 }
 
+/*
+ * Partitions fenced by a failed fsync (log.h, log_flush) as
+ * [{"topic","partition"}], or NULL when there are none (or on ENOMEM).
+ */
+static cJSON *ops_failed_partitions(broker_t *b)
+{
+	cJSON *list = NULL;
+	char **names = NULL;
+	size_t n = 0, i;
+
+	if (broker_topic_names(b, &names, &n) != 0)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		topic_t *t = broker_topic_get(b, names[i]);
+
+		if (t == NULL)
+			continue;   /* deleted meanwhile */
+		for (int32_t p = 0; p < topic_partition_count(t); p++) {
+			log_t *log = topic_partition_log(t, p);
+			cJSON *item;
+
+			if (log == NULL || !log_write_failed(log))
+				continue;
+			if (list == NULL)
+				list = cJSON_CreateArray();
+			item = cJSON_CreateObject();
+			cJSON_AddStringToObject(item, "topic", names[i]);
+			cJSON_AddNumberToObject(item, "partition", p);
+			cJSON_AddItemToArray(list, item);
+		}
+		topic_release(t);
+	}
+	free(names);
+	return list;
+}
+
 int api_ops_readyz(api_request_t *req)
 {
-	cJSON *doc;
+	cJSON *doc, *failed;
 
 	if (api_is_stopping(req->api))
 		return api_respond_problem(req, 503, API_PROBLEM_UNAVAILABLE, "shutting down", NULL);
+	failed = ops_failed_partitions(req->broker);
+	if (failed != NULL) {
+		doc = cJSON_CreateObject();
+		cJSON_AddItemToObject(doc, "failed_partitions", failed);
+		return api_respond_problem(req, 503, API_PROBLEM_UNAVAILABLE,
+		                           "an fsync failed: these partitions take no writes until "
+		                           "the broker restarts and recovers them", doc);
+	}
 	doc = cJSON_CreateObject();
 	if (doc == NULL || !cJSON_AddStringToObject(doc, "status", "ready")) {
 		cJSON_Delete(doc);

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,9 +52,21 @@ struct log {
 	int64_t     flushed_offset;
 	int64_t     last_flush_ms;
 	int64_t     checkpointed;  /* recovery point last written to disk */
+
+	/* fsync failure fence (log_flush): set once, never cleared while open */
+	atomic_int  write_failed;
+	atomic_int  inject_sync_failure;
 };
 
 /* ---- helpers ------------------------------------------------------------- */
+
+/* The answer of a log fenced by a failed fsync (log.h, log_flush). */
+static int log_fenced_error(log_t *log, char *err, size_t errlen)
+{
+	return strand_err_set(err, errlen, STRAND_EIO,
+	                      "an fsync of %s failed earlier: the partition takes no writes "
+	                      "until the broker restarts and recovers it", log->dir);
+}
 
 static int64_t wall_ms(void)
 {
@@ -553,6 +566,8 @@ int log_append(log_t *log, uint8_t *buf, size_t len, int32_t leader_epoch,
 
 	if (leader_epoch < 0)
 		return strand_err_set(err, errlen, STRAND_EINVAL, "leader epoch must be >= 0");
+	if (atomic_load_explicit(&log->write_failed, memory_order_relaxed))
+		return log_fenced_error(log, err, errlen);
 	rc = validate_batches(log, buf, len, &records, &max_ts, err, errlen);
 	if (rc)
 		return rc;
@@ -960,6 +975,16 @@ out:
  * retention cannot close them under it, and covers everything appended so
  * far (not only its own target), which is what makes the commit a group one.
  */
+int log_write_failed(log_t *log)
+{
+	return atomic_load(&log->write_failed);
+}
+
+void log_inject_sync_failure(log_t *log)
+{
+	atomic_store(&log->inject_sync_failure, 1);
+}
+
 int log_flush(log_t *log, int64_t offset, char *err, size_t errlen)
 {
 	int rc = 0;
@@ -971,6 +996,10 @@ int log_flush(log_t *log, int64_t offset, char *err, size_t errlen)
 
 	pthread_mutex_lock(&log->flush_lock);
 	while (rc == 0 && log->flushed_offset < offset) {
+		if (atomic_load(&log->write_failed)) {
+			rc = log_fenced_error(log, err, errlen);
+			break;
+		}
 		int fds[64], nfds = 0, i;
 		int64_t target, from;
 
@@ -998,10 +1027,15 @@ int log_flush(log_t *log, int64_t offset, char *err, size_t errlen)
 		pthread_mutex_unlock(&log->lock);
 
 		for (i = 0; i < nfds; i++) {
-			if (rc == 0)
+			if (rc == 0 && atomic_exchange(&log->inject_sync_failure, 0))
+				rc = strand_err_set(err, errlen, STRAND_EIO,
+				                    "fdatasync: Input/output error (injected)");
+			else if (rc == 0)
 				rc = segment_sync(fds[i], err, errlen);
 			close(fds[i]);
 		}
+		if (rc != 0)
+			atomic_store(&log->write_failed, 1);
 
 		pthread_mutex_lock(&log->flush_lock);
 		log->flushing = 0;

@@ -143,8 +143,24 @@ int log_truncate_to(log_t *log, int64_t offset, char *err, size_t errlen);
  * if a flush covering offset is already running, wait for it instead of
  * starting another. Pass -1 for "everything appended so far".
  * Returns 0 or STRAND_EIO (the fsync failed: the data may not be durable).
+ *
+ * A failed fsync is never retried as if it had worked: after one, the
+ * kernel may have dropped the dirty pages and a later fsync would succeed
+ * without them ("fsyncgate", PostgreSQL 2018). The log therefore fences
+ * itself: every later log_append and log_flush fails with STRAND_EIO until
+ * the log is closed and reopened, whose recovery reads back what is really
+ * on disk. log_write_failed says so.
  */
 int log_flush(log_t *log, int64_t offset, char *err, size_t errlen);
+
+/* Non-zero once an fsync of this log failed (see log_flush); any thread. */
+int log_write_failed(log_t *log);
+
+/*
+ * Fault injection for tests (as SQLite's I/O error tests): the next fsync
+ * of this log fails with EIO without calling the kernel. Any thread.
+ */
+void log_inject_sync_failure(log_t *log);
 
 /*
  * Periodic work, called by the owner about once a second: flush by

@@ -615,6 +615,68 @@ START_TEST(test_durable_append_is_flushed)
 }
 END_TEST
 
+/*
+ * A failed fsync fences the partition (log.h, log_flush): the acks=all
+ * append that saw it fails, later appends (any acks) fail without writing,
+ * log_write_failed says so; other partitions keep working; a reopen
+ * recovers and takes writes again, with everything flushed before intact.
+ */
+START_TEST(test_failed_fsync_fences_partition_until_reopen)
+{
+	broker_t *b = open_broker();
+	batch_builder_t bb;
+	log_append_info_t info;
+	topic_t *t;
+	log_t *log;
+	int64_t leo;
+
+	batch_builder_init(&bb);
+	create_topic(b, "fsync", 2);
+	t = broker_topic_get(b, "fsync");
+	log = topic_partition_log(t, 0);
+	build_batch(&bb, 10);
+	ck_assert_int_eq(broker_append(b, t, 0, bb.buf, bb.len, 1, &info, errbuf, sizeof(errbuf)), 0);
+	ck_assert_int_eq(log_write_failed(log), 0);
+
+	log_inject_sync_failure(log);
+	build_batch(&bb, 5);
+	ck_assert_int_eq(broker_append(b, t, 0, bb.buf, bb.len, 1, &info, errbuf, sizeof(errbuf)),
+	                 STRAND_EIO);
+	ck_assert_int_ne(log_write_failed(log), 0);
+	ck_assert_int_eq(log_flushed_offset(log), 10);
+	leo = log_end_offset(log);
+
+	/* fenced: no write at any acks level, no flush pretending to work */
+	build_batch(&bb, 5);
+	ck_assert_int_eq(broker_append(b, t, 0, bb.buf, bb.len, 0, &info, errbuf, sizeof(errbuf)),
+	                 STRAND_EIO);
+	ck_assert_ptr_nonnull(strstr(errbuf, "fsync"));
+	ck_assert_int_eq(log_end_offset(log), leo);
+	ck_assert_int_eq(log_flush(log, -1, errbuf, sizeof(errbuf)), STRAND_EIO);
+	ck_assert_int_eq(log_flushed_offset(log), 10);
+
+	/* the other partition is not affected */
+	build_batch(&bb, 3);
+	ck_assert_int_eq(broker_append(b, t, 1, bb.buf, bb.len, 1, &info, errbuf, sizeof(errbuf)), 0);
+	ck_assert_int_eq(log_write_failed(topic_partition_log(t, 1)), 0);
+	topic_release(t);
+	broker_close(b);
+
+	/* reopen: recovery, then writes again; the flushed records are there */
+	b = open_broker();
+	t = broker_topic_get(b, "fsync");
+	log = topic_partition_log(t, 0);
+	ck_assert_int_eq(log_write_failed(log), 0);
+	ck_assert_int_ge(log_end_offset(log), 10);
+	build_batch(&bb, 2);
+	ck_assert_int_eq(broker_append(b, t, 0, bb.buf, bb.len, 1, &info, errbuf, sizeof(errbuf)), 0);
+	ck_assert_int_eq(info.first_offset, leo);
+	topic_release(t);
+	batch_builder_free(&bb);
+	broker_close(b);
+}
+END_TEST
+
 /* ---- committed offsets ---------------------------------------------------------- */
 
 static committed_offset_t offset_of(const char *topic, int32_t p, int64_t off, const char *meta)
@@ -960,6 +1022,7 @@ static Suite *broker_suite(void)
 	tcase_add_test(tc, test_deleted_topic_handle_usable_until_release);
 	tcase_add_test(tc, test_append_fires_hook_with_hw);
 	tcase_add_test(tc, test_durable_append_is_flushed);
+	tcase_add_test(tc, test_failed_fsync_fences_partition_until_reopen);
 	tcase_add_test(tc, test_offsets_commit_fetch_persist);
 	tcase_add_test(tc, test_offsets_commit_is_all_or_nothing);
 	tcase_add_test(tc, test_offsets_dropped_with_topic);
