@@ -112,13 +112,18 @@ typedef struct api_options {
 	unsigned    connection_timeout;  /* idle seconds before MHD closes; 0: 60 */
 	const char *openapi_path;        /* file served at /openapi.yaml; NULL: built-in search */
 	const char *advertised_url;      /* this broker's URL in /v1/cluster; NULL: from listen */
+	const char *tls_cert_path;       /* PEM certificate (chain): serve HTTPS; NULL: plain HTTP */
+	const char *tls_key_path;        /* PEM private key of tls_cert_path (both or neither) */
 } api_options_t;
 
 /*
  * Start the HTTP edge on an open broker (borrowed: it must outlive the api).
  * Calls api_parking_init, then starts MHD. On success *out is the running
  * server. Returns 0, STRAND_EINVAL (bad option: message says which),
- * STRAND_EIO (bind/listen failed: message carries the reason).
+ * STRAND_EIO (bind/listen failed, or a TLS file unreadable or refused by
+ * GnuTLS: message carries the reason).
+ * With TLS, libmicrohttpd encrypts through GnuTLS; file responses (binary
+ * fetch) are then read and encrypted in user space instead of sendfile.
  */
 int api_start(const api_options_t *opts, broker_t *broker, api_t **out,
               char *err, size_t errlen);

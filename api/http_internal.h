@@ -21,6 +21,7 @@ struct api {
 	char              *listen_host;   /* owned copies */
 	char              *openapi_path;
 	char              *advertised_url;
+	char              *tls_cert, *tls_key;   /* PEM texts, owned (MHD borrows them) */
 	broker_t          *broker;        /* borrowed */
 	struct MHD_Daemon *daemon;
 	uint16_t           port;

@@ -6,6 +6,7 @@
  */
 #include "api/http_internal.h"
 
+#include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,7 +86,50 @@ static void api_free(api_t *api)
 	free(api->listen_host);
 	free(api->openapi_path);
 	free(api->advertised_url);
+	free(api->tls_cert);
+	if (api->tls_key != NULL) {
+		explicit_bzero(api->tls_key, strlen(api->tls_key));   /* private key */
+		free(api->tls_key);
+	}
 	free(api);
+}
+
+/* Read a whole (PEM) file into a NUL-terminated heap string at *out. */
+static int api_read_pem(const char *what, const char *path, char **out, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *text = NULL;
+	size_t len = 0, cap = 0, n;
+
+	*out = NULL;
+	if (f == NULL)
+		return strand_err_set(err, errlen, STRAND_EIO, "cannot read TLS %s %s: %s", what,
+		                      path, strerror(errno));
+	do {
+		if (cap - len < 4097) {
+			char *p = cap > (1u << 20) ? NULL : realloc(text, cap ? cap * 2 : 8192);
+
+			if (p == NULL) {
+				free(text);
+				fclose(f);
+				return strand_err_set(err, errlen, STRAND_EINVAL,
+				                      "TLS %s %s is larger than 1 MiB", what, path);
+			}
+			text = p;
+			cap = cap ? cap * 2 : 8192;
+		}
+		n = fread(text + len, 1, cap - len - 1, f);
+		len += n;
+	} while (n > 0);
+	fclose(f);
+	text[len] = '\0';
+	if (strstr(text, "-----BEGIN ") == NULL) {
+		free(text);
+		return strand_err_set(err, errlen, STRAND_EINVAL, "TLS %s %s is not a PEM file",
+		                      what, path);
+	}
+	*out = text;
+	return 0;
 }
 
 /* Copy opts into api, with defaults. */
@@ -150,6 +194,8 @@ int api_start(const api_options_t *opts, broker_t *broker, api_t **out,
 {
 	const char *names[API_NROUTES];
 	const union MHD_DaemonInfo *info;
+	struct MHD_OptionItem tls_opts[3] = {
+		{ MHD_OPTION_END, 0, NULL }, { MHD_OPTION_END, 0, NULL }, { MHD_OPTION_END, 0, NULL } };
 	struct sockaddr_storage ss;
 	unsigned flags;
 	api_t *api;
@@ -188,6 +234,24 @@ int api_start(const api_options_t *opts, broker_t *broker, api_t **out,
 	        MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if ((opts->tls_cert_path == NULL) != (opts->tls_key_path == NULL)) {
+		rc = strand_err_set(err, errlen, STRAND_EINVAL,
+		                    "TLS needs both a certificate and a key");
+		api_parking_free(api);
+		goto fail;
+	}
+	if (opts->tls_cert_path != NULL) {
+		rc = api_read_pem("certificate", opts->tls_cert_path, &api->tls_cert, err, errlen);
+		if (rc == 0)
+			rc = api_read_pem("key", opts->tls_key_path, &api->tls_key, err, errlen);
+		if (rc) {
+			api_parking_free(api);
+			goto fail;
+		}
+		flags |= MHD_USE_TLS;
+		tls_opts[0] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, api->tls_cert };
+		tls_opts[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, api->tls_key };
+	}
 	api->daemon = MHD_start_daemon(
 		flags, opts->listen_port, NULL, NULL, api_access_handler, api,
 		MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, NULL,   /* first: MHD wants it so */
@@ -197,9 +261,12 @@ int api_start(const api_options_t *opts, broker_t *broker, api_t **out,
 		MHD_OPTION_CONNECTION_TIMEOUT, api->opts.connection_timeout,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
 		MHD_OPTION_NOTIFY_COMPLETED, api_request_completed, api,
+		MHD_OPTION_ARRAY, tls_opts,
 		MHD_OPTION_END);
 	if (api->daemon == NULL) {
-		rc = strand_err_set(err, errlen, STRAND_EIO, "cannot listen on %s:%u",
+		rc = strand_err_set(err, errlen, STRAND_EIO, api->tls_cert != NULL ?
+		                    "cannot listen on %s:%u (or the TLS certificate and key were refused)" :
+		                    "cannot listen on %s:%u",
 		                    api->listen_host, (unsigned)opts->listen_port);
 		api_parking_free(api);
 		goto fail;
@@ -209,8 +276,9 @@ int api_start(const api_options_t *opts, broker_t *broker, api_t **out,
 	if (api->advertised_url == NULL) {
 		char url[300];
 
-		snprintf(url, sizeof url, ss.ss_family == AF_INET6 ? "http://[%s]:%u" : "http://%s:%u",
-		         api->listen_host, (unsigned)api->port);
+		snprintf(url, sizeof url, ss.ss_family == AF_INET6 ? "%s://[%s]:%u" : "%s://%s:%u",
+		         api->tls_cert != NULL ? "https" : "http", api->listen_host,
+		         (unsigned)api->port);
 		api->advertised_url = strdup(url);
 	}
 	api->opts.advertised_url = api->advertised_url;

@@ -4,6 +4,8 @@
 set -euo pipefail
 PKGS="build-essential autoconf automake pkg-config libmicrohttpd-dev libcjson-dev
       libcurl4-openssl-dev check curl"
+# openssl: tests/api/test_tls makes its own CA and server certificate with it
+PKGS="$PKGS openssl"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

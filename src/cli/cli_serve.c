@@ -40,6 +40,8 @@ typedef enum serve_opt {
 	OPT_ADVERTISED_URL,
 	OPT_TICK_MS,
 	OPT_SHUTDOWN_GRACE_MS,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
 	OPT__COUNT
 } serve_opt_t;
 
@@ -74,6 +76,10 @@ static const serve_opt_def_t serve_opts[OPT__COUNT] = {
 	[OPT_SHUTDOWN_GRACE_MS] = { "shutdown_grace_ms", "--shutdown-grace-ms",
 	                            "STRAND_SHUTDOWN_GRACE_MS", "5000",
 	                            "how long a stop waits for in-flight requests" },
+	[OPT_TLS_CERT]          = { "tls_cert", "--tls-cert", "STRAND_TLS_CERT", NULL,
+	                            "PEM certificate (chain): serve HTTPS (needs --tls-key)" },
+	[OPT_TLS_KEY]           = { "tls_key", "--tls-key", "STRAND_TLS_KEY", NULL,
+	                            "PEM private key of --tls-cert" },
 };
 
 typedef struct serve_values {
@@ -358,6 +364,8 @@ int cli_serve(int argc, char **argv)
 	aopts.connection_timeout = 0;
 	aopts.openapi_path = sv.v[OPT_OPENAPI_PATH];
 	aopts.advertised_url = sv.v[OPT_ADVERTISED_URL];
+	aopts.tls_cert_path = sv.v[OPT_TLS_CERT];
+	aopts.tls_key_path = sv.v[OPT_TLS_KEY];
 	rc = api_start(&aopts, broker, &api, err, sizeof err);
 	if (rc != 0) {
 		fprintf(stderr, "strand: error: %s\n", err);
@@ -368,9 +376,9 @@ int cli_serve(int argc, char **argv)
 		        sv.v[OPT_PORT_FILE], strerror(errno));
 		goto out;
 	}
-	fprintf(stderr, strchr(host, ':') ? "strand: listening on http://[%s]:%u\n"
-	                                  : "strand: listening on http://%s:%u\n",
-	        host, (unsigned)api_port(api));
+	fprintf(stderr, strchr(host, ':') ? "strand: listening on %s://[%s]:%u\n"
+	                                  : "strand: listening on %s://%s:%u\n",
+	        aopts.tls_cert_path != NULL ? "https" : "http", host, (unsigned)api_port(api));
 
 	do {
 		if (sigwait(&sigs, &sig) != 0)

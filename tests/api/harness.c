@@ -127,8 +127,8 @@ static int wait_ready(harness_t *h)
 		if (h->port == 0)
 			h->port = read_port(h->port_file);
 		if (h->port != 0) {
-			snprintf(h->base_url, sizeof h->base_url, "http://127.0.0.1:%u",
-			         (unsigned)h->port);
+			snprintf(h->base_url, sizeof h->base_url, "%s://127.0.0.1:%u",
+			         h->tls_ca != NULL ? "https" : "http", (unsigned)h->port);
 			if (http_get(h, "/healthz", &r) == 200) {
 				http_response_free(&r);
 				return 0;
@@ -243,6 +243,8 @@ long http_request(harness_t *h, const char *method, const char *path,
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);   /* send ".." and "//" as written */
+	if (h->tls_ca != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, h->tls_ca);   /* verify against the test CA */
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &out->body);

@@ -30,6 +30,7 @@ typedef struct harness {
 	char     base_url[64];    /* "http://127.0.0.1:PORT" */
 	const char *extra_env[8]; /* "NAME=value" added to the server's environment */
 	const char *extra_args[8];/* more `strand serve` arguments */
+	const char *tls_ca;       /* set: the server speaks HTTPS; requests verify with this CA file */
 } harness_t;
 
 /* Make the temp dir and start the server. 0, or -1 with a message on stderr. */
