@@ -865,7 +865,8 @@ static enum MHD_Result request_start(api_t *api, struct MHD_Connection *conn,
 		api_respond_problem(&r->pub, 503, API_PROBLEM_UNAVAILABLE, "shutting down", NULL);
 		return request_flush(r);
 	}
-	if (request_route(r, method) == 0 && request_check_length(r) == 0 &&
+	if (request_route(r, method) == 0 && api_auth_check(&r->pub) == 0 &&
+	    request_check_length(r) == 0 &&
 	    (r->pub.route->flags & API_ROUTE_STREAM))
 		after_callback(r, r->pub.route->handler(&r->pub), 0);
 	/* An early answer to a request with a body is sent now, so the body is

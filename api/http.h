@@ -95,6 +95,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "broker/acl.h"
 #include "broker/broker.h"
 #include "common/buf.h"
 
@@ -114,6 +115,9 @@ typedef struct api_options {
 	const char *advertised_url;      /* this broker's URL in /v1/cluster; NULL: from listen */
 	const char *tls_cert_path;       /* PEM certificate (chain): serve HTTPS; NULL: plain HTTP */
 	const char *tls_key_path;        /* PEM private key of tls_cert_path (both or neither) */
+	acl_t      *acl;                 /* tokens and ACLs (api/auth.c); taken by api_start
+	                                    even on failure; NULL: no authentication */
+	int         metrics_require_auth;/* /metrics needs `describe cluster` (else open) */
 } api_options_t;
 
 /*
@@ -127,6 +131,13 @@ typedef struct api_options {
  */
 int api_start(const api_options_t *opts, broker_t *broker, api_t **out,
               char *err, size_t errlen);
+
+/*
+ * Swap in a new token/ACL set (SIGHUP reload; NULL: authentication off).
+ * Takes acl; frees the old set once no request is checking against it.
+ * Any thread. Returns 0.
+ */
+int api_set_acl(api_t *api, acl_t *acl);
 
 /* The bound TCP port (the real one when listen_port was 0). */
 uint16_t api_port(const api_t *api);

@@ -33,6 +33,10 @@ struct api {
 	atomic_int         stopping;
 	atomic_int_fast64_t inflight;     /* requests created and not yet completed */
 
+	/* Authentication (api/auth.c): read-locked per request, swapped on reload. */
+	pthread_rwlock_t   acl_lock;
+	acl_t             *acl;           /* owned; NULL: open */
+
 	/* Parked requests, so shutdown can resume every one of them. */
 	pthread_mutex_t    park_lock;
 	struct api_req    *parked;        /* doubly linked through api_req.park_prev/next */
@@ -46,6 +50,9 @@ enum MHD_Result api_access_handler(void *cls, struct MHD_Connection *conn,
                                    size_t *upload_data_size, void **con_cls);
 void api_request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                            enum MHD_RequestTerminationCode toe);
+
+/* After routing: 0 when the request may go on, else -1 with 401/403 answered (auth.c). */
+int api_auth_check(api_request_t *req);
 
 /* Resume every parked request (shutdown). */
 void api_resume_all(api_t *api);

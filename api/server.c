@@ -83,6 +83,8 @@ static void api_free(api_t *api)
 		return;
 	api_metrics_free(api->metrics);
 	pthread_mutex_destroy(&api->park_lock);
+	pthread_rwlock_destroy(&api->acl_lock);
+	acl_free(api->acl);
 	free(api->listen_host);
 	free(api->openapi_path);
 	free(api->advertised_url);
@@ -138,6 +140,7 @@ static int api_copy_options(api_t *api, const api_options_t *opts, char *err, si
 	long ncpu;
 
 	api->opts = *opts;
+	api->opts.acl = NULL;   /* owned as api->acl */
 	api->listen_host = strdup(opts->listen_host ? opts->listen_host : "127.0.0.1");
 	api->openapi_path = opts->openapi_path ? strdup(opts->openapi_path) : NULL;
 	api->advertised_url = opts->advertised_url ? strdup(opts->advertised_url) : NULL;
@@ -204,9 +207,13 @@ int api_start(const api_options_t *opts, broker_t *broker, api_t **out,
 
 	*out = NULL;
 	api = calloc(1, sizeof *api);
-	if (api == NULL)
+	if (api == NULL) {
+		acl_free(opts->acl);
 		return strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
+	}
 	pthread_mutex_init(&api->park_lock, NULL);
+	pthread_rwlock_init(&api->acl_lock, NULL);
+	api->acl = opts->acl;       /* before MHD starts: no request is ever unchecked */
 	atomic_init(&api->stopping, 0);
 	atomic_init(&api->inflight, 0);
 	atomic_init(&api->nparked, 0);

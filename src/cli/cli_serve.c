@@ -42,6 +42,9 @@ typedef enum serve_opt {
 	OPT_SHUTDOWN_GRACE_MS,
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
+	OPT_AUTH_FILE,
+	OPT_ACL_FILE,
+	OPT_METRICS_REQUIRE_AUTH,
 	OPT__COUNT
 } serve_opt_t;
 
@@ -80,6 +83,13 @@ static const serve_opt_def_t serve_opts[OPT__COUNT] = {
 	                            "PEM certificate (chain): serve HTTPS (needs --tls-key)" },
 	[OPT_TLS_KEY]           = { "tls_key", "--tls-key", "STRAND_TLS_KEY", NULL,
 	                            "PEM private key of --tls-cert" },
+	[OPT_AUTH_FILE]         = { "auth_file", "--auth-file", "STRAND_AUTH_FILE", NULL,
+	                            "`TOKEN PRINCIPAL` lines: requests need a bearer token (SIGHUP re-reads)" },
+	[OPT_ACL_FILE]          = { "acl_file", "--acl-file", "STRAND_ACL_FILE", NULL,
+	                            "`PRINCIPAL OPERATION RESOURCE_TYPE PATTERN` rules (needs --auth-file)" },
+	[OPT_METRICS_REQUIRE_AUTH] = { "metrics_require_auth", "--metrics-require-auth",
+	                            "STRAND_METRICS_REQUIRE_AUTH", "0",
+	                            "1: /metrics needs a token with describe on the cluster" },
 };
 
 typedef struct serve_values {
@@ -295,6 +305,26 @@ static int serve_write_port_file(const char *path, uint16_t port)
 
 /* ---- the command ------------------------------------------------------- */
 
+/* Load the token and ACL files named by the options; NULL *out when auth is off. */
+static int serve_load_acl(serve_values_t *sv, acl_t **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	if (sv->v[OPT_AUTH_FILE] == NULL) {
+		if (sv->v[OPT_ACL_FILE] != NULL)
+			return strand_err_set(err, errlen, STRAND_EINVAL,
+			                      "--acl-file needs --auth-file (who is who)");
+		return 0;
+	}
+	return acl_load(sv->v[OPT_AUTH_FILE], sv->v[OPT_ACL_FILE], out, err, errlen);
+}
+
+/* Is host a loopback address (127.0.0.0/8, ::1, localhost)? */
+static int serve_host_is_loopback(const char *host)
+{
+	return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
+	       strcmp(host, "localhost") == 0;
+}
+
 int cli_serve(int argc, char **argv)
 {
 	serve_values_t sv;
@@ -304,7 +334,8 @@ int cli_serve(int argc, char **argv)
 	api_t *api = NULL;
 	sigset_t sigs;
 	char err[512], *host = NULL;
-	int64_t max_req, threads, tick, grace = 0;
+	int64_t max_req, threads, tick, grace = 0, metrics_auth = 0;
+	acl_t *acl = NULL;
 	int i, sig, rc, status = 1;
 
 	memset(&sv, 0, sizeof sv);
@@ -335,8 +366,13 @@ int cli_serve(int argc, char **argv)
 	if (serve_int(&sv, OPT_MAX_REQUEST_BYTES, 1024, BROKER_MAX_REQUEST_BYTES, &max_req) ||
 	    serve_int(&sv, OPT_THREADS, 0, 256, &threads) ||
 	    serve_int(&sv, OPT_TICK_MS, 10, 3600000, &tick) ||
-	    serve_int(&sv, OPT_SHUTDOWN_GRACE_MS, 0, 600000, &grace))
+	    serve_int(&sv, OPT_SHUTDOWN_GRACE_MS, 0, 600000, &grace) ||
+	    serve_int(&sv, OPT_METRICS_REQUIRE_AUTH, 0, 1, &metrics_auth))
 		goto out;
+	if (serve_load_acl(&sv, &acl, err, sizeof err) != 0) {
+		fprintf(stderr, "strand: serve: %s\n", err);
+		goto out;
+	}
 	status = 1;
 
 	/* Signals go to sigwait below: block them before any thread starts. */
@@ -344,6 +380,7 @@ int cli_serve(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	memset(&bopts, 0, sizeof bopts);
@@ -366,6 +403,16 @@ int cli_serve(int argc, char **argv)
 	aopts.advertised_url = sv.v[OPT_ADVERTISED_URL];
 	aopts.tls_cert_path = sv.v[OPT_TLS_CERT];
 	aopts.tls_key_path = sv.v[OPT_TLS_KEY];
+	aopts.metrics_require_auth = (int)metrics_auth;
+	if (acl != NULL)
+		fprintf(stderr, "strand: auth: %zu tokens from %s%s\n", acl_token_count(acl),
+		        sv.v[OPT_AUTH_FILE], acl_enforced(acl) ? "; ACL rules enforced" :
+		        "; no ACL file: every authenticated principal may do everything");
+	else if (!serve_host_is_loopback(host))
+		fprintf(stderr, "strand: warning: listening on %s without --auth-file: anyone who "
+		        "reaches this port may read, write and delete everything\n", host);
+	aopts.acl = acl;
+	acl = NULL;                 /* api_start takes it */
 	rc = api_start(&aopts, broker, &api, err, sizeof err);
 	if (rc != 0) {
 		fprintf(stderr, "strand: error: %s\n", err);
@@ -383,6 +430,17 @@ int cli_serve(int argc, char **argv)
 	do {
 		if (sigwait(&sigs, &sig) != 0)
 			sig = SIGTERM;
+		if (sig == SIGHUP && sv.v[OPT_AUTH_FILE] != NULL) {
+			/* re-read tokens and ACLs; a bad file keeps the old set */
+			if (serve_load_acl(&sv, &acl, err, sizeof err) != 0) {
+				fprintf(stderr, "strand: error: SIGHUP: %s (keeping the previous rules)\n", err);
+			} else {
+				fprintf(stderr, "strand: SIGHUP: %zu tokens, %zu ACL rules loaded\n",
+				        acl_token_count(acl), acl_rule_count(acl));
+				api_set_acl(api, acl);
+				acl = NULL;
+			}
+		}
 	} while (sig != SIGTERM && sig != SIGINT);
 	fprintf(stderr, "strand: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	status = 0;
@@ -391,6 +449,7 @@ out:
 	broker_close(broker);
 	if (status == 0)
 		fprintf(stderr, "strand: stopped\n");
+	acl_free(acl);
 	free(host);
 	serve_values_free(&sv);
 	return status;
