@@ -33,7 +33,6 @@
 #define FETCH_DEFAULT_MAX_RECORDS 500
 #define FETCH_MAX_MAX_RECORDS     100000
 #define FETCH_DEFAULT_MAX_BYTES   (1024 * 1024)     /* Kafka's max.partition.fetch.bytes */
-#define FETCH_MAX_WAIT_MS         60000
 #define FETCH_SSE_KEEPALIVE_MS    15000
 #define FETCH_SSE_READ_BYTES      (256 * 1024)      /* log bytes per SSE fill */
 
@@ -68,6 +67,8 @@ static void fetch_cleanup(api_request_t *req)
 	/* after this no wake can touch req (parking.h: wake runs under the lock) */
 	if (c->pk != NULL)
 		parking_cancel(c->pk, &c->waiter);
+	if (c->mode == FETCH_SSE)
+		api_sse_release(req);
 	topic_release(c->topic);
 	buf_free(&c->raw);
 	buf_free(&c->out);
@@ -444,6 +445,10 @@ static int fetch_sse_start(fetch_ctx_t *c)
 	api_request_t *req = c->req;
 	int rc;
 
+	if (api_sse_acquire(req) != 0)
+		return api_respond_problem(req, 429, API_PROBLEM_THROTTLED,
+		                           "this client address holds as many live tails (SSE) "
+		                           "as allowed; close one first", NULL);
 	/* a comment first, so the client sees the headers before any record */
 	rc = buf_appendf(&c->out, ": tail of %s/%d from offset %" PRId64 "\n\n", req->topic,
 	                 (int)req->partition, c->offset);
@@ -542,7 +547,8 @@ int api_fetch_records(api_request_t *req)
 	                          BROKER_MAX_REQUEST_BYTES, &c->max_bytes)) ||
 	    (rc = api_query_int64(req, "min_bytes", 1, 0, BROKER_MAX_REQUEST_BYTES,
 	                          &c->min_bytes)) ||
-	    (rc = api_query_int64(req, "max_wait_ms", 0, 0, FETCH_MAX_WAIT_MS, &c->max_wait_ms)))
+	    (rc = api_query_int64(req, "max_wait_ms", 0, 0, api_options(req->api)->max_wait_ms,
+	                          &c->max_wait_ms)))
 		return rc;
 	rc = fetch_hold_topic(c);
 	if (rc || api_responded(req))

@@ -53,6 +53,9 @@ typedef struct api_req {
 
 	char                   topic_buf[256], group_buf[256], member_buf[256];
 	char                  *path_copy;
+
+	api_client_t          *client;         /* the connection's client address (limits.c) */
+	int                    sse_held;       /* counted as one of its SSE streams */
 } api_req_t;
 
 #define REQ(p) ((api_req_t *)(p))   /* pub is the first member */
@@ -842,6 +845,84 @@ static enum MHD_Result request_flush(api_req_t *r)
 	return ok;
 }
 
+/* ---- limits ------------------------------------------------------------ */
+
+typedef struct size_count { size_t bytes; int count; } size_count_t;
+
+static enum MHD_Result sum_values(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+	size_count_t *sc = cls;
+
+	(void)kind;
+	sc->bytes += strlen(key) + (value ? strlen(value) + 1 : 0) + 1;
+	sc->count++;
+	return MHD_YES;
+}
+
+/*
+ * The limits a request meets before routing (docs/SECURITY.md): connections
+ * in all and per client (429, and the connection is closed), URL length
+ * (414), header count and size (431). Larger request lines and header
+ * blocks than MHD's connection pool holds are answered by MHD itself.
+ * Returns 0, or -1 with the answer set.
+ */
+static int request_check_limits(api_req_t *r, const char *url)
+{
+	api_t *api = r->pub.api;
+	const api_options_t *o = &api->opts;
+	const union MHD_ConnectionInfo *ci;
+	size_count_t q = { 0, 0 }, h = { 0, 0 };
+	char why[160];
+
+	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	r->client = ci != NULL ? ci->socket_context : NULL;
+	if (api_limits_check_connection(api->limits, r->client, o->max_connections,
+	                                o->max_connections_per_client, why, sizeof why) != 0) {
+		api_add_header(&r->pub, MHD_HTTP_HEADER_CONNECTION, "close");
+		api_respond_problem(&r->pub, 429, API_PROBLEM_THROTTLED, why, NULL);
+		return -1;
+	}
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, sum_values, &q);
+	if (strlen(url) + q.bytes > o->max_url_bytes) {
+		snprintf(why, sizeof why, "the URL (path and query) is longer than %zu bytes",
+		         o->max_url_bytes);
+		api_respond_problem(&r->pub, 414, API_PROBLEM_INVALID_REQUEST, why, NULL);
+		return -1;
+	}
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, sum_values, &h);
+	if (h.count > o->max_headers || h.bytes > o->max_header_bytes) {
+		snprintf(why, sizeof why, "%d headers of %zu bytes: the limits are %d headers and %zu bytes",
+		         h.count, h.bytes, o->max_headers, o->max_header_bytes);
+		api_respond_problem(&r->pub, 431, API_PROBLEM_INVALID_REQUEST, why, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+int api_sse_acquire(api_request_t *req)
+{
+	api_req_t *r = REQ(req);
+	int rc;
+
+	if (r->sse_held)
+		return 0;
+	rc = api_limits_sse_acquire(req->api->limits, r->client, req->api->opts.max_sse_per_client);
+	if (rc == 0)
+		r->sse_held = 1;
+	return rc;
+}
+
+void api_sse_release(api_request_t *req)
+{
+	api_req_t *r = REQ(req);
+
+	if (!r->sse_held)
+		return;
+	api_limits_sse_release(req->api->limits, r->client);
+	r->sse_held = 0;
+}
+
 /* Does the request announce a body (Content-Length > 0 or chunked)? */
 static int request_has_body(api_req_t *r)
 {
@@ -865,7 +946,8 @@ static enum MHD_Result request_start(api_t *api, struct MHD_Connection *conn,
 		api_respond_problem(&r->pub, 503, API_PROBLEM_UNAVAILABLE, "shutting down", NULL);
 		return request_flush(r);
 	}
-	if (request_route(r, method) == 0 && api_auth_check(&r->pub) == 0 &&
+	if (request_check_limits(r, url) == 0 && request_route(r, method) == 0 &&
+	    api_auth_check(&r->pub) == 0 &&
 	    request_check_length(r) == 0 &&
 	    (r->pub.route->flags & API_ROUTE_STREAM))
 		after_callback(r, r->pub.route->handler(&r->pub), 0);
@@ -982,6 +1064,7 @@ void api_request_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 	*con_cls = NULL;
 	if (r->pub.on_cleanup)
 		r->pub.on_cleanup(&r->pub);
+	api_sse_release(&r->pub);   /* if on_cleanup did not */
 	seconds = (double)(api_now_ns() - r->start_ns) / 1e9;
 	/* status 0: no answer was sent (connection lost, or closed by us) */
 	api_metrics_observe_request(api->metrics, r->route_index, r->queued ? r->status : 0,

@@ -118,6 +118,15 @@ typedef struct api_options {
 	acl_t      *acl;                 /* tokens and ACLs (api/auth.c); taken by api_start
 	                                    even on failure; NULL: no authentication */
 	int         metrics_require_auth;/* /metrics needs `describe cluster` (else open) */
+	/* Limits (docs/SECURITY.md); 0 takes the default in brackets. */
+	int         max_connections;     /* in all; over: 429 THROTTLED [16384] */
+	int         max_connections_per_client; /* per client address; over: 429 [4096] */
+	int         max_sse_per_client;  /* SSE streams per client address; over: 429 [64] */
+	size_t      max_url_bytes;       /* path + query; over: 414 [8192] */
+	int         max_headers;         /* request header count; over: 431 [100] */
+	size_t      max_header_bytes;    /* names + values in all; over: 431 [16384] */
+	size_t      max_records_per_request; /* produce; over: 413 REQUEST_TOO_LARGE [1000000] */
+	int64_t     max_wait_ms;         /* long-poll ceiling, <= 60000 [60000] */
 } api_options_t;
 
 /*
@@ -379,6 +388,15 @@ int api_suspend(api_request_t *req);
  * rule. A request not currently suspended is left alone.
  */
 void api_resume(api_request_t *req);
+
+/*
+ * Count the request as one of its client address's SSE streams (limit
+ * max_sse_per_client): 0, or STRAND_EAGAIN when the client has as many as
+ * allowed (answer 429). api_sse_release (safe to call when not acquired)
+ * gives it back; call it from on_cleanup.
+ */
+int  api_sse_acquire(api_request_t *req);
+void api_sse_release(api_request_t *req);
 
 /* Number of parked requests right now (the /metrics gauge). */
 int64_t api_parked_count(const api_t *api);

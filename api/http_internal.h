@@ -15,6 +15,8 @@
 #include "api/metrics.h"
 
 struct api_req;
+typedef struct api_limits api_limits_t;   /* limits.c */
+typedef struct api_client api_client_t;   /* one client address's counts */
 
 struct api {
 	api_options_t      opts;          /* strings point to the copies below */
@@ -33,6 +35,8 @@ struct api {
 	atomic_int         stopping;
 	atomic_int_fast64_t inflight;     /* requests created and not yet completed */
 
+	api_limits_t      *limits;        /* per-client connection and stream counts */
+
 	/* Authentication (api/auth.c): read-locked per request, swapped on reload. */
 	pthread_rwlock_t   acl_lock;
 	acl_t             *acl;           /* owned; NULL: open */
@@ -50,6 +54,23 @@ enum MHD_Result api_access_handler(void *cls, struct MHD_Connection *conn,
                                    size_t *upload_data_size, void **con_cls);
 void api_request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                            enum MHD_RequestTerminationCode toe);
+
+/* ---- per-client limits (limits.c) ---- */
+
+int  api_limits_new(api_limits_t **out);
+void api_limits_free(api_limits_t *l);
+/* A connection from sa opened / closed (MHD's notify callback). The entry
+ * returned (NULL on ENOMEM) is the connection's socket context. */
+api_client_t *api_limits_connection_opened(api_limits_t *l, const struct sockaddr *sa);
+void api_limits_connection_closed(api_limits_t *l, api_client_t *c);
+/* 0, or STRAND_EAGAIN (why says which limit) when the broker or this client
+ * holds more connections than allowed (<= 0: no limit). */
+int  api_limits_check_connection(api_limits_t *l, const api_client_t *c, int max_total,
+                                 int max_per_client, char *why, size_t whylen);
+/* One more SSE stream for c: 0, or STRAND_EAGAIN at max_per_client. */
+int  api_limits_sse_acquire(api_limits_t *l, api_client_t *c, int max_per_client);
+void api_limits_sse_release(api_limits_t *l, api_client_t *c);
+int  api_limits_connections(api_limits_t *l);
 
 /* After routing: 0 when the request may go on, else -1 with 401/403 answered (auth.c). */
 int api_auth_check(api_request_t *req);

@@ -21,7 +21,7 @@
 /* Statuses with their own series; anything else counts as "other". */
 static const unsigned status_codes[] = {
 	0, 200, 201, 202, 204, 206, 304, 400, 401, 403, 404, 405, 406, 409, 413,
-	415, 416, 421, 429, 431, 500, 503, 507,
+	414, 415, 416, 421, 429, 431, 500, 503, 507,
 };
 #define NSTATUS (sizeof status_codes / sizeof status_codes[0] + 1)   /* + other */
 

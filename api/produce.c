@@ -197,14 +197,33 @@ static int produce_on_record(void *ctx, const produce_record_t *rec)
 	return produce_entry_push(c, (uint32_t)(s - c->slots), (uint32_t)s->count++);
 }
 
+/*
+ * The parser says ETOOBIG both for a record over max_message_bytes (413
+ * RECORD_TOO_LARGE, the core's mapping) and for one record more than
+ * max_records_per_request: that one is the request's size (413
+ * REQUEST_TOO_LARGE).
+ */
+static int produce_parse_error(produce_ctx_t *c, int rc)
+{
+	size_t max = api_options(c->req->api)->max_records_per_request;
+
+	if (rc == STRAND_ETOOBIG && max > 0 && records_parser_count(c->parser) >= max)
+		return api_respond_problem(c->req, 413, API_PROBLEM_REQUEST_TOO_LARGE, c->req->err,
+		                           NULL);
+	return rc;
+}
+
 static int produce_on_body(api_request_t *req, const char *data, size_t len)
 {
 	produce_ctx_t *c = req->ctx;
 
+	int rc;
+
 	if (c->binary)
 		return buf_append(&c->body, data, len);
-	return records_parser_feed(c->parser, data, len, produce_on_record, c,
-	                           req->err, sizeof req->err);
+	rc = records_parser_feed(c->parser, data, len, produce_on_record, c,
+	                         req->err, sizeof req->err);
+	return produce_parse_error(c, rc);
 }
 
 /* ---- answers ------------------------------------------------------------ */
@@ -345,7 +364,7 @@ static int produce_on_complete(api_request_t *req)
 		return produce_complete_binary(c);
 	rc = records_parser_finish(c->parser, produce_on_record, c, req->err, sizeof req->err);
 	if (rc)
-		return rc;
+		return produce_parse_error(c, rc);
 	/* The whole body parsed: only now touch the logs, one batch per partition. */
 	for (i = 0; i < c->nslots; i++) {
 		rc = batch_builder_finish(&c->slots[i].builder, NULL);
@@ -440,6 +459,7 @@ int api_produce_records(api_request_t *req)
 			return STRAND_ENOMEM;
 		memset(&limits, 0, sizeof limits);
 		limits.max_record_bytes = (size_t)c->cfg.max_message_bytes;
+		limits.max_records = api_options(req->api)->max_records_per_request;
 		rc = records_parser_new(kind, c->cfg.key_format, c->cfg.value_format, &limits,
 		                        &c->parser);
 		if (rc)

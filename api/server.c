@@ -82,6 +82,7 @@ static void api_free(api_t *api)
 	if (api == NULL)
 		return;
 	api_metrics_free(api->metrics);
+	api_limits_free(api->limits);
 	pthread_mutex_destroy(&api->park_lock);
 	pthread_rwlock_destroy(&api->acl_lock);
 	acl_free(api->acl);
@@ -167,6 +168,22 @@ static int api_copy_options(api_t *api, const api_options_t *opts, char *err, si
 		                      "connection_memory must be at least 8192");
 	if (api->opts.connection_timeout == 0)
 		api->opts.connection_timeout = 60;
+	if (api->opts.max_connections <= 0)
+		api->opts.max_connections = 16384;
+	if (api->opts.max_connections_per_client <= 0)
+		api->opts.max_connections_per_client = 4096;
+	if (api->opts.max_sse_per_client <= 0)
+		api->opts.max_sse_per_client = 64;
+	if (api->opts.max_url_bytes == 0)
+		api->opts.max_url_bytes = 8192;
+	if (api->opts.max_headers <= 0)
+		api->opts.max_headers = 100;
+	if (api->opts.max_header_bytes == 0)
+		api->opts.max_header_bytes = 16384;
+	if (api->opts.max_records_per_request == 0)
+		api->opts.max_records_per_request = 1000000;
+	if (api->opts.max_wait_ms <= 0 || api->opts.max_wait_ms > 60000)
+		api->opts.max_wait_ms = 60000;   /* API.md: max_wait_ms at most 60000 */
 	return 0;
 }
 
@@ -190,6 +207,24 @@ static int api_resolve(const char *host, uint16_t port, struct sockaddr_storage 
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
 	freeaddrinfo(res);
 	return 0;
+}
+
+/* MHD: a connection opened or closed; its socket context is its client's counts. */
+static void api_connection_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                                  enum MHD_ConnectionNotificationCode toe)
+{
+	api_t *api = cls;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+		*socket_context = api_limits_connection_opened(api->limits,
+		                                               ci != NULL ? ci->client_addr : NULL);
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		api_limits_connection_closed(api->limits, *socket_context);
+		*socket_context = NULL;
+	}
 }
 
 int api_start(const api_options_t *opts, broker_t *broker, api_t **out,
@@ -230,6 +265,10 @@ int api_start(const api_options_t *opts, broker_t *broker, api_t **out,
 		strand_err_set(err, errlen, rc, "out of memory");
 		goto fail;
 	}
+	if (api_limits_new(&api->limits) != 0) {
+		rc = strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
+		goto fail;
+	}
 	rc = api_resolve(api->listen_host, opts->listen_port, &ss, err, errlen);
 	if (rc)
 		goto fail;
@@ -268,6 +307,10 @@ int api_start(const api_options_t *opts, broker_t *broker, api_t **out,
 		MHD_OPTION_CONNECTION_TIMEOUT, api->opts.connection_timeout,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
 		MHD_OPTION_NOTIFY_COMPLETED, api_request_completed, api,
+		MHD_OPTION_NOTIFY_CONNECTION, api_connection_notify, api,
+		/* MHD's own hard cap, above ours: past max_connections requests get
+		 * a 429 (limits.c); past this MHD refuses the accept */
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)(api->opts.max_connections + 256),
 		MHD_OPTION_ARRAY, tls_opts,
 		MHD_OPTION_END);
 	if (api->daemon == NULL) {

@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,15 @@ typedef enum serve_opt {
 	OPT_AUTH_FILE,
 	OPT_ACL_FILE,
 	OPT_METRICS_REQUIRE_AUTH,
+	OPT_MAX_CONNECTIONS,
+	OPT_MAX_CONNECTIONS_PER_CLIENT,
+	OPT_MAX_SSE_PER_CLIENT,
+	OPT_MAX_URL_BYTES,
+	OPT_MAX_HEADERS,
+	OPT_MAX_HEADER_BYTES,
+	OPT_MAX_RECORDS_PER_REQUEST,
+	OPT_MAX_WAIT_MS,
+	OPT_IDLE_TIMEOUT_S,
 	OPT__COUNT
 } serve_opt_t;
 
@@ -90,6 +100,27 @@ static const serve_opt_def_t serve_opts[OPT__COUNT] = {
 	[OPT_METRICS_REQUIRE_AUTH] = { "metrics_require_auth", "--metrics-require-auth",
 	                            "STRAND_METRICS_REQUIRE_AUTH", "0",
 	                            "1: /metrics needs a token with describe on the cluster" },
+	[OPT_MAX_CONNECTIONS]   = { "max_connections", "--max-connections", "STRAND_MAX_CONNECTIONS",
+	                            "16384", "open connections in all (over: 429; capped by the fd limit)" },
+	[OPT_MAX_CONNECTIONS_PER_CLIENT] = { "max_connections_per_client",
+	                            "--max-connections-per-client", "STRAND_MAX_CONNECTIONS_PER_CLIENT",
+	                            "4096", "open connections per client address (over: 429)" },
+	[OPT_MAX_SSE_PER_CLIENT] = { "max_sse_per_client", "--max-sse-per-client",
+	                            "STRAND_MAX_SSE_PER_CLIENT", "64",
+	                            "live SSE tails per client address (over: 429)" },
+	[OPT_MAX_URL_BYTES]     = { "max_url_bytes", "--max-url-bytes", "STRAND_MAX_URL_BYTES", "8192",
+	                            "path and query bytes (over: 414)" },
+	[OPT_MAX_HEADERS]       = { "max_headers", "--max-headers", "STRAND_MAX_HEADERS", "100",
+	                            "request headers (over: 431)" },
+	[OPT_MAX_HEADER_BYTES]  = { "max_header_bytes", "--max-header-bytes", "STRAND_MAX_HEADER_BYTES",
+	                            "16384", "request header bytes in all (over: 431)" },
+	[OPT_MAX_RECORDS_PER_REQUEST] = { "max_records_per_request", "--max-records-per-request",
+	                            "STRAND_MAX_RECORDS_PER_REQUEST", "1000000",
+	                            "records in one JSON/NDJSON produce request (over: 413)" },
+	[OPT_MAX_WAIT_MS]       = { "max_wait_ms", "--max-wait-ms", "STRAND_MAX_WAIT_MS", "60000",
+	                            "ceiling of a long poll's max_wait_ms (at most 60000)" },
+	[OPT_IDLE_TIMEOUT_S]    = { "idle_timeout_s", "--idle-timeout-s", "STRAND_IDLE_TIMEOUT_S", "60",
+	                            "close a connection idle (or sending headers) this long" },
 };
 
 typedef struct serve_values {
@@ -318,6 +349,35 @@ static int serve_load_acl(serve_values_t *sv, acl_t **out, char *err, size_t err
 	return acl_load(sv->v[OPT_AUTH_FILE], sv->v[OPT_ACL_FILE], out, err, errlen);
 }
 
+/*
+ * Raise the open-file limit to its hard maximum and fit max_connections
+ * under it (segments, indexes and listening sockets need descriptors too:
+ * a quarter is kept for them). Says so when it has to lower the limit.
+ */
+static int64_t serve_fit_fd_limit(int64_t max_conn)
+{
+	struct rlimit rl;
+	int64_t room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return max_conn;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return max_conn;
+	room = (int64_t)rl.rlim_cur - (int64_t)rl.rlim_cur / 4;
+	if (max_conn > room) {
+		fprintf(stderr, "strand: max_connections lowered from %" PRId64 " to %" PRId64
+		        " to fit the open-file limit of %" PRId64 "\n", max_conn, room,
+		        (int64_t)rl.rlim_cur);
+		return room < 16 ? 16 : room;
+	}
+	return max_conn;
+}
+
 /* Is host a loopback address (127.0.0.0/8, ::1, localhost)? */
 static int serve_host_is_loopback(const char *host)
 {
@@ -335,6 +395,8 @@ int cli_serve(int argc, char **argv)
 	sigset_t sigs;
 	char err[512], *host = NULL;
 	int64_t max_req, threads, tick, grace = 0, metrics_auth = 0;
+	int64_t max_conn, max_conn_client, max_sse, max_url, max_hdrs, max_hdr_bytes, max_recs;
+	int64_t max_wait, idle_s;
 	acl_t *acl = NULL;
 	int i, sig, rc, status = 1;
 
@@ -367,8 +429,18 @@ int cli_serve(int argc, char **argv)
 	    serve_int(&sv, OPT_THREADS, 0, 256, &threads) ||
 	    serve_int(&sv, OPT_TICK_MS, 10, 3600000, &tick) ||
 	    serve_int(&sv, OPT_SHUTDOWN_GRACE_MS, 0, 600000, &grace) ||
-	    serve_int(&sv, OPT_METRICS_REQUIRE_AUTH, 0, 1, &metrics_auth))
+	    serve_int(&sv, OPT_METRICS_REQUIRE_AUTH, 0, 1, &metrics_auth) ||
+	    serve_int(&sv, OPT_MAX_CONNECTIONS, 16, 1000000, &max_conn) ||
+	    serve_int(&sv, OPT_MAX_CONNECTIONS_PER_CLIENT, 1, 1000000, &max_conn_client) ||
+	    serve_int(&sv, OPT_MAX_SSE_PER_CLIENT, 1, 100000, &max_sse) ||
+	    serve_int(&sv, OPT_MAX_URL_BYTES, 256, 60000, &max_url) ||
+	    serve_int(&sv, OPT_MAX_HEADERS, 8, 10000, &max_hdrs) ||
+	    serve_int(&sv, OPT_MAX_HEADER_BYTES, 1024, 60000, &max_hdr_bytes) ||
+	    serve_int(&sv, OPT_MAX_RECORDS_PER_REQUEST, 1, 100000000, &max_recs) ||
+	    serve_int(&sv, OPT_MAX_WAIT_MS, 0, 60000, &max_wait) ||
+	    serve_int(&sv, OPT_IDLE_TIMEOUT_S, 1, 86400, &idle_s))
 		goto out;
+	max_conn = serve_fit_fd_limit(max_conn);
 	if (serve_load_acl(&sv, &acl, err, sizeof err) != 0) {
 		fprintf(stderr, "strand: serve: %s\n", err);
 		goto out;
@@ -398,7 +470,15 @@ int cli_serve(int argc, char **argv)
 	aopts.threads = (int)threads;
 	aopts.max_request_bytes = (size_t)max_req;
 	aopts.connection_memory = 0;
-	aopts.connection_timeout = 0;
+	aopts.connection_timeout = (unsigned)idle_s;
+	aopts.max_connections = (int)max_conn;
+	aopts.max_connections_per_client = (int)max_conn_client;
+	aopts.max_sse_per_client = (int)max_sse;
+	aopts.max_url_bytes = (size_t)max_url;
+	aopts.max_headers = (int)max_hdrs;
+	aopts.max_header_bytes = (size_t)max_hdr_bytes;
+	aopts.max_records_per_request = (size_t)max_recs;
+	aopts.max_wait_ms = max_wait > 0 ? max_wait : 1;   /* 0 would mean the default */
 	aopts.openapi_path = sv.v[OPT_OPENAPI_PATH];
 	aopts.advertised_url = sv.v[OPT_ADVERTISED_URL];
 	aopts.tls_cert_path = sv.v[OPT_TLS_CERT];

@@ -228,7 +228,7 @@ long http_request(harness_t *h, const char *method, const char *path,
                   const char *const *headers, http_response_t *out)
 {
 	struct curl_slist *hl = NULL;
-	char url[2048], line[256];
+	char url[16384], line[256];   /* url: room for over-limit URLs (test_limits) */
 	CURLcode cc;
 	CURL *c;
 	size_t i;
