@@ -55,6 +55,7 @@ typedef enum serve_opt {
 	OPT_MAX_RECORDS_PER_REQUEST,
 	OPT_MAX_WAIT_MS,
 	OPT_IDLE_TIMEOUT_S,
+	OPT_CONNECTION_MEMORY,
 	OPT__COUNT
 } serve_opt_t;
 
@@ -121,6 +122,10 @@ static const serve_opt_def_t serve_opts[OPT__COUNT] = {
 	                            "ceiling of a long poll's max_wait_ms (at most 60000)" },
 	[OPT_IDLE_TIMEOUT_S]    = { "idle_timeout_s", "--idle-timeout-s", "STRAND_IDLE_TIMEOUT_S", "60",
 	                            "close a connection idle (or sending headers) this long" },
+	[OPT_CONNECTION_MEMORY] = { "connection_memory_bytes", "--connection-memory-bytes",
+	                            "STRAND_CONNECTION_MEMORY_BYTES", "65536",
+	                            "libmicrohttpd's buffer per connection: request line, headers, "
+	                            "I/O (resident per keep-alive connection)" },
 };
 
 typedef struct serve_values {
@@ -396,7 +401,7 @@ int cli_serve(int argc, char **argv)
 	char err[512], *host = NULL;
 	int64_t max_req, threads, tick, grace = 0, metrics_auth = 0;
 	int64_t max_conn, max_conn_client, max_sse, max_url, max_hdrs, max_hdr_bytes, max_recs;
-	int64_t max_wait, idle_s;
+	int64_t max_wait, idle_s, conn_mem;
 	acl_t *acl = NULL;
 	int i, sig, rc, status = 1;
 
@@ -438,7 +443,8 @@ int cli_serve(int argc, char **argv)
 	    serve_int(&sv, OPT_MAX_HEADER_BYTES, 1024, 60000, &max_hdr_bytes) ||
 	    serve_int(&sv, OPT_MAX_RECORDS_PER_REQUEST, 1, 100000000, &max_recs) ||
 	    serve_int(&sv, OPT_MAX_WAIT_MS, 0, 60000, &max_wait) ||
-	    serve_int(&sv, OPT_IDLE_TIMEOUT_S, 1, 86400, &idle_s))
+	    serve_int(&sv, OPT_IDLE_TIMEOUT_S, 1, 86400, &idle_s) ||
+	    serve_int(&sv, OPT_CONNECTION_MEMORY, 8192, 16 << 20, &conn_mem))
 		goto out;
 	max_conn = serve_fit_fd_limit(max_conn);
 	if (serve_load_acl(&sv, &acl, err, sizeof err) != 0) {
@@ -469,7 +475,7 @@ int cli_serve(int argc, char **argv)
 	aopts.listen_host = host;
 	aopts.threads = (int)threads;
 	aopts.max_request_bytes = (size_t)max_req;
-	aopts.connection_memory = 0;
+	aopts.connection_memory = (size_t)conn_mem;
 	aopts.connection_timeout = (unsigned)idle_s;
 	aopts.max_connections = (int)max_conn;
 	aopts.max_connections_per_client = (int)max_conn_client;
