@@ -15,4 +15,7 @@ int cli_serve(int argc, char **argv);
 /* `strand log dump|check|bench`: operator tools for partition logs (cli_log.c). */
 int cli_log(int argc, char **argv);
 
+/* `strand bench produce|consume|e2e`: HTTP load and latency (cli_bench.c). */
+int cli_bench(int argc, char **argv);
+
 #endif
