@@ -1104,20 +1104,6 @@ int records_parser_finish(records_parser_t *p, records_on_record_fn on_record,
 
 /* ---- fetch views ---------------------------------------------------------- */
 
-static int buf_append_i64(buf_t *b, int64_t v)
-{
-	char tmp[24], *o = tmp + sizeof(tmp);
-	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-
-	do {
-		*--o = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (v < 0)
-		*--o = '-';
-	return buf_append(b, o, (size_t)(tmp + sizeof(tmp) - o));
-}
-
 static int buf_append_base64_string(buf_t *out, const uint8_t *s, size_t len)
 {
 	if (buf_append(out, "\"", 1) || base64_encode_append(out, s, len) ||
@@ -1209,14 +1195,14 @@ static int view_record(buf_t *out, const batch_record_t *rec, record_format_t ke
 	int key_b64, value_b64, hdr_b64, rc;
 
 	if (sse) {
-		if (buf_append_str(out, "id: ") || buf_append_i64(out, rec->offset) ||
+		if (buf_append_str(out, "id: ") || buf_append_int64(out, rec->offset) ||
 		    buf_append_str(out, "\ndata: "))
 			return STRAND_ENOMEM;
 	} else if (comma && buf_append(out, ",", 1)) {
 		return STRAND_ENOMEM;
 	}
-	if (buf_append_str(out, "{\"offset\":") || buf_append_i64(out, rec->offset) ||
-	    buf_append_str(out, ",\"timestamp\":") || buf_append_i64(out, rec->timestamp) ||
+	if (buf_append_str(out, "{\"offset\":") || buf_append_int64(out, rec->offset) ||
+	    buf_append_str(out, ",\"timestamp\":") || buf_append_int64(out, rec->timestamp) ||
 	    buf_append_str(out, ",\"key\":") ||
 	    view_field(out, rec->key, rec->key_len, key_format, &key_b64) ||
 	    buf_append_str(out, ",\"value\":") ||

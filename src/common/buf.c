@@ -56,6 +56,20 @@ int buf_append(buf_t *b, const void *data, size_t len)
 	return 0;
 }
 
+int buf_append_int64(buf_t *b, int64_t v)
+{
+	char tmp[24], *o = tmp + sizeof(tmp);
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+	do {
+		*--o = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--o = '-';
+	return buf_append(b, o, (size_t)(tmp + sizeof(tmp) - o));
+}
+
 int buf_append_str(buf_t *b, const char *s)
 {
 	return buf_append(b, s, strlen(s));

@@ -23,6 +23,8 @@ void buf_reset(buf_t *b);
 int  buf_reserve(buf_t *b, size_t extra);
 int  buf_append(buf_t *b, const void *data, size_t len);
 int  buf_append_str(buf_t *b, const char *s);
+/* Append v in decimal. No printf: hot paths format one number per record. */
+int  buf_append_int64(buf_t *b, int64_t v);
 int  buf_appendf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Append s as a JSON string literal (quotes, escapes; bytes >= 0x80 copied as they are). */
 int  buf_append_json_string(buf_t *b, const char *s, size_t len);
