@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -405,6 +406,12 @@ int cli_serve(int argc, char **argv)
 	acl_t *acl = NULL;
 	int i, sig, rc, status = 1;
 
+	/* Request bodies, batches and answers are 0.1-64 MiB and freed per
+	 * request. glibc would mmap each one past 128 KiB and return freed heap
+	 * tops to the kernel, so every request page-faults its buffers in
+	 * afresh; keep such memory in the heap for reuse instead. */
+	mallopt(M_MMAP_THRESHOLD, BROKER_MAX_BATCH_BYTES);
+	mallopt(M_TRIM_THRESHOLD, 4 * BROKER_MAX_BATCH_BYTES);
 	memset(&sv, 0, sizeof sv);
 	rc = serve_parse_flags(argc, argv, &sv);
 	if (rc != 0) {
