@@ -167,6 +167,9 @@ const api_options_t *api_options(const api_t *api);
 /* The parking module's state slot (api/parking.c owns what it points to). */
 void *api_parking_state(api_t *api);
 void  api_set_parking_state(api_t *api, void *state);
+/* The acks=all flusher's slot (api/flusher.h; set up by api_parking_init). */
+void *api_flush_state(api_t *api);
+void  api_set_flush_state(api_t *api, void *state);
 
 /* ---- routes ------------------------------------------------------------ */
 

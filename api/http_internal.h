@@ -31,6 +31,7 @@ struct api {
 	size_t             nroutes;
 	api_metrics_t     *metrics;
 	void              *parking_state; /* api/parking.c's */
+	void              *flush_state;   /* api/flusher.c's (acks=all group commit) */
 
 	atomic_int         stopping;
 	atomic_int_fast64_t inflight;     /* requests created and not yet completed */

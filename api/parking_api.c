@@ -1,9 +1,11 @@
 /*
- * parking_api.c — the HTTP edge's one waiter registry (handlers.h:
- * api_parking_init/wake_all/free): created at api_start, fed by the
- * broker's append hook, emptied at shutdown. Kept apart from parking.c so
+ * parking_api.c — the HTTP edge's waiter registries (handlers.h:
+ * api_parking_init/wake_all/free): the long-poll registry, fed by the
+ * broker's append hook, and the acks=all flusher with its own registry
+ * (api/flusher.h); created at api_start, emptied at shutdown. Kept apart from parking.c so
  * the registry itself links and tests without the server.
  */
+#include "api/flusher.h"
 #include "api/handlers.h"
 #include "api/http.h"
 #include "api/parking.h"
@@ -17,11 +19,18 @@ static void parking_on_append(void *ctx, const char *topic, int32_t partition, i
 int api_parking_init(api_t *api, char *err, size_t errlen)
 {
 	parking_t *pk;
+	flusher_t *fl;
 	int rc = parking_new(&pk, err, errlen);
 
 	if (rc)
 		return rc;
+	rc = flusher_new(api_broker(api), &fl, err, errlen);
+	if (rc) {
+		parking_free(pk);
+		return rc;
+	}
 	api_set_parking_state(api, pk);
+	api_set_flush_state(api, fl);
 	broker_set_append_hook(api_broker(api), parking_on_append, pk);
 	return 0;
 }
@@ -29,9 +38,12 @@ int api_parking_init(api_t *api, char *err, size_t errlen)
 void api_parking_wake_all(api_t *api)
 {
 	parking_t *pk = api_parking_state(api);
+	flusher_t *fl = api_flush_state(api);
 
 	if (pk != NULL)
 		parking_wake_all(pk);
+	if (fl != NULL)
+		parking_wake_all(flusher_parking(fl));
 }
 
 void api_parking_free(api_t *api)
@@ -43,4 +55,6 @@ void api_parking_free(api_t *api)
 	broker_set_append_hook(api_broker(api), NULL, NULL);
 	api_set_parking_state(api, NULL);
 	parking_free(pk);
+	flusher_free(api_flush_state(api));
+	api_set_flush_state(api, NULL);
 }

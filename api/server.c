@@ -61,6 +61,8 @@ broker_t *api_broker(api_t *api) { return api->broker; }
 const api_options_t *api_options(const api_t *api) { return &api->opts; }
 void *api_parking_state(api_t *api) { return api->parking_state; }
 void api_set_parking_state(api_t *api, void *state) { api->parking_state = state; }
+void *api_flush_state(api_t *api) { return api->flush_state; }
+void api_set_flush_state(api_t *api, void *state) { api->flush_state = state; }
 api_metrics_t *api_metrics(api_t *api) { return api->metrics; }
 
 /* ---- start ------------------------------------------------------------- */
