@@ -99,6 +99,35 @@ static int json_hex4(const char *s, uint32_t *out)
 	return 0;
 }
 
+/* SWAR: the bytes of word w equal to c have their top bit set (bytes after
+ * a match may be flagged too: callers only use "any" to leave a fast path). */
+static inline uint64_t json_word_eq(uint64_t w, unsigned char c)
+{
+	uint64_t x = w ^ (0x0101010101010101ull * c);
+
+	return (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
+}
+
+/*
+ * Hot path: step over plain string text, 8 bytes at a time, stopping at the
+ * first word holding a quote, a backslash, a control or a non-ASCII byte
+ * (the byte-wise code handles those). Values are mostly such text.
+ */
+static const char *json_skip_plain(const char *p, const char *end)
+{
+	uint64_t w;
+
+	while (end - p >= 8) {
+		memcpy(&w, p, 8);
+		if ((w & 0x8080808080808080ull) ||
+		    ((w - 0x2020202020202020ull) & ~w & 0x8080808080808080ull) ||
+		    json_word_eq(w, '"') || json_word_eq(w, '\\'))
+			break;
+		p += 8;
+	}
+	return p;
+}
+
 /*
  * Check the string at r->p (on its opening quote) and step past it.
  * Rejects raw control characters, bad escapes, lone surrogate escapes and
@@ -111,7 +140,12 @@ static int jr_string(jreader_t *r)
 	size_t n;
 
 	while (p < r->end) {
-		unsigned char c = (unsigned char)*p;
+		unsigned char c;
+
+		p = json_skip_plain(p, r->end);
+		if (p >= r->end)
+			break;
+		c = (unsigned char)*p;
 
 		if (c == '"') {
 			r->p = p + 1;
@@ -579,6 +613,16 @@ static int field_convert(records_parser_t *p, record_format_t fmt, const char *s
 		out->data[n] = '\0';
 		break;
 	default:
+		if (*s != '{' && *s != '[') {
+			/* a string, number or literal has no insignificant whitespace:
+			 * store the request's own bytes (hot path: no copy) */
+			if (e - s > INT32_MAX)
+				return strand_err_set(err, errlen, STRAND_ETOOBIG,
+				                      "record %zu: %s too large", idx, what);
+			*ptr = (const uint8_t *)s;
+			*len = (int32_t)(e - s);
+			return 0;
+		}
 		if (json_minify_append(out, s, (size_t)(e - s)))
 			return STRAND_ENOMEM;
 		break;
@@ -848,8 +892,22 @@ static int json_capture(records_parser_t *p, const char *data, size_t len, size_
 
 	/* hot loop: every byte of every record passes here; no allocation */
 	for (k = start; k < len; k++) {
-		char c = data[k];
+		char c;
 
+		if (p->in_string && !p->escape) {
+			/* skip string text 8 bytes at a time up to a quote or backslash */
+			uint64_t w;
+
+			while (len - k >= 8 && k - start + 8 < room) {
+				memcpy(&w, data + k, 8);
+				if (json_word_eq(w, '"') || json_word_eq(w, '\\'))
+					break;
+				k += 8;
+			}
+			if (k >= len)
+				break;
+		}
+		c = data[k];
 		if (k - start >= room)
 			return too_big(p, err, errlen);
 		if (p->in_string) {
