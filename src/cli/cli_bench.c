@@ -154,7 +154,8 @@ static void bench_usage(FILE *f)
 	        "  --quiet              no progress line\n"
 	        "\n"
 	        "Latency is per request for produce and consume (from when it was due, so a\n"
-	        "fixed rate that falls behind shows it), and record due -> consumed for e2e.\n");
+	        "fixed rate that falls behind shows it), and record due -> consumed for e2e.\n"
+	        "MB/s counts value bytes for produce and e2e, response bytes for consume.\n");
 }
 
 static int bench_parse_i64(const char *flag, const char *v, int64_t min, int64_t max,
@@ -791,7 +792,7 @@ static void bench_done(bench_run_t *r, bench_conn_t *c, CURLcode cc, int64_t now
 			next = p->end;
 		hist_add(&r->hist, (uint64_t)(now - c->due_ns));
 		r->records += next - c->offset;
-		r->bytes += (next - c->offset) * o->record_size;
+		r->bytes += (int64_t)c->bytes_in;
 		p->next = next;
 	}
 }
