@@ -1183,9 +1183,14 @@ static int view_field(buf_t *out, const uint8_t *s, int32_t len, record_format_t
 		return buf_append(out, "null", 4);
 	switch (fmt) {
 	case RECORD_FORMAT_JSON:
-		if (json_is_valid(s, (size_t)len))
-			return json_minify_append(out, (const char *)s, (size_t)len);
-		break;
+		if (!json_is_valid(s, (size_t)len))
+			break;
+		/* hot path: a string, number or literal stored without surrounding
+		 * whitespace (what JSON produce stores) is already minified */
+		if (len > 0 && s[0] != '{' && s[0] != '[' && !json_is_ws((char)s[0]) &&
+		    !json_is_ws((char)s[len - 1]))
+			return buf_append(out, s, (size_t)len);
+		return json_minify_append(out, (const char *)s, (size_t)len);
 	case RECORD_FORMAT_STRING:
 		if (utf8_is_valid(s, (size_t)len))
 			return buf_append_json_string(out, (const char *)s, (size_t)len);

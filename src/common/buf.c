@@ -58,13 +58,25 @@ int buf_append(buf_t *b, const void *data, size_t len)
 
 int buf_append_int64(buf_t *b, int64_t v)
 {
+	static const char pairs[] =
+		"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+		"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+		"8081828384858687888990919293949596979899";
 	char tmp[24], *o = tmp + sizeof(tmp);
 	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
 
-	do {
-		*--o = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
+	/* two digits per division: offsets and timestamps go out per record */
+	while (u >= 100) {
+		o -= 2;
+		memcpy(o, pairs + 2 * (u % 100), 2);
+		u /= 100;
+	}
+	if (u >= 10) {
+		o -= 2;
+		memcpy(o, pairs + 2 * u, 2);
+	} else {
+		*--o = (char)('0' + u);
+	}
 	if (v < 0)
 		*--o = '-';
 	return buf_append(b, o, (size_t)(tmp + sizeof(tmp) - o));
