@@ -129,6 +129,17 @@ wrk_run() {
 		printf "%.1f", n * m / 1e6 }')"
 }
 
+# curl_rate VAR URL [CURL ARGS...]: MB/s (1e6 B/s) of 8 downloads of URL in a row
+# by curl to /dev/null; sets VAR. The sendfile comparison: one big response
+# each, the same client for nginx and strand.
+curl_rate() {
+	local var=$1 url=$2 i
+	shift 2
+	printf -v "$var" '%s' "$(for i in 1 2 3 4 5 6 7 8; do
+		curl -s -o /dev/null -w '%{size_download} %{time_total}\n' "$@" "$url"
+	done | awk '{b += $1; t += $2} END {printf "%.1f", t > 0 ? b / t / 1e6 : 0}')"
+}
+
 # kv VAR KEY: a key=value field of the last `strand bench --kv` output.
 kv() { echo "$2" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k {print $2}'; }
 
@@ -175,6 +186,8 @@ fbin_url="$SURL/v1/topics/bench/partitions/0/records?offset=0&max_bytes=4194304"
 fbin_next=$(curl -s -D - -o /dev/null -H 'Accept: application/vnd.strand.batch' "$fbin_url" |
 	awk -F': ' 'tolower($1) == "strand-next-offset" {print $2 + 0}')
 wrk_run w_fbin -t1 -c4 -H 'Accept: application/vnd.strand.batch' "$fbin_url"
+curl_rate s_sendfile "$SURL/v1/topics/bench/partitions/0/records?offset=0&max_bytes=67108864" \
+	-H 'Accept: application/vnd.strand.batch'
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 
 # ---- bare libmicrohttpd -------------------------------------------------------
@@ -211,7 +224,7 @@ kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 say "nginx sendfile"
 NPORT=$(free_port)
 mkdir -p "$tmp/www" "$tmp/nginx"
-dd if=/dev/zero of="$tmp/www/big" bs=1M count=256 status=none
+dd if=/dev/zero of="$tmp/www/big" bs=1M count=64 status=none
 user_line=""; [ "$(id -u)" -eq 0 ] && user_line="user root;"
 cat > "$tmp/nginx.conf" <<EOF
 $user_line
@@ -231,7 +244,7 @@ EOF
 "$NGINX" -c "$tmp/nginx.conf" -p "$tmp/nginx" 2>/dev/null &
 pids+=($!)
 for i in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$NPORT/big" -r 0-0 && break; sleep 0.05; done
-wrk_run n_big -t1 -c4 "http://127.0.0.1:$NPORT/big"
+curl_rate n_sendfile "http://127.0.0.1:$NPORT/big"
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 
 # ---- the table ---------------------------------------------------------------------
@@ -263,9 +276,9 @@ row "fetch JSON 1000/req (wrk, same offset)" "$(mul "$w_fjson_rps" $BATCH)" \
 row "fetch binary 1 MiB/req (strand bench)" "$(kv records_per_s "$s_fbin")" \
 	"Redis XRANGE COUNT 1000 (rec/s)" "$r_xrange" 5
 row "fetch binary 4 MiB/req (wrk, same offset)" "$(mul "$w_fbin_rps" "${fbin_next:-0}")" \
-	"Redis XRANGE COUNT 1000 (rec/s)" "$r_xrange" 5
-row "fetch binary 4 MiB/req (wrk) MB/s" "$w_fbin_mbs" "nginx sendfile 256 MiB (MB/s)" \
-	"$n_big_mbs" -
+	"Redis XRANGE COUNT 1000 (rec/s)" "$r_xrange" -
+row "fetch binary 64 MiB/req (curl) MB/s" "$s_sendfile" "nginx sendfile 64 MiB (curl, MB/s)" \
+	"$n_sendfile" -
 row "one record per POST, requests/s (wrk)" "$w_one_rps" "bare MHD, same body (req/s)" \
 	"$b_one_rps" 0.5
 row "one record per POST (strand bench)" "$(kv requests_per_s "$s_one")" \

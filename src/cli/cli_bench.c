@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -505,6 +506,7 @@ typedef struct bench_run {
 	int64_t            produced, sent_records;
 	int64_t            next_due_ns;   /* at a rate: when the next request is due */
 	int32_t            rr;            /* round-robin partition of binary produce */
+	int                timer_fd;      /* at a rate: wakes the loop at the next send */
 	int                stop;
 } bench_run_t;
 
@@ -859,14 +861,24 @@ static int bench_loop(bench_run_t *r)
 		}
 		now = bench_now_ns();
 		bench_dispatch(r, now);
-		if (r->o->rate > 0 && r->next_due_ns > now) {
-			int64_t ms = (r->next_due_ns - now) / 1000000;
+		if (r->o->rate > 0 && r->next_due_ns > now && r->timer_fd >= 0) {
+			/* wake at the next send to the microsecond, without spinning
+			 * (the broker shares the machine's cores): a timerfd polled
+			 * alongside curl's sockets */
+			struct itimerspec its;
+			struct curl_waitfd wfd = { r->timer_fd, CURL_WAIT_POLLIN, 0 };
+			uint64_t ticks;
 
-			timeout_ms = ms < timeout_ms ? (int)ms : timeout_ms;
-		} else if (r->o->rate > 0) {
-			timeout_ms = 0;
+			memset(&its, 0, sizeof its);
+			its.it_value.tv_sec = r->next_due_ns / 1000000000;
+			its.it_value.tv_nsec = r->next_due_ns % 1000000000;
+			timerfd_settime(r->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+			curl_multi_poll(r->multi, &wfd, 1, timeout_ms, NULL);
+			if (read(r->timer_fd, &ticks, sizeof ticks) < 0)
+				ticks = 0;   /* not fired yet: nothing to drain */
+		} else {
+			curl_multi_poll(r->multi, NULL, 0, r->o->rate > 0 ? 0 : timeout_ms, NULL);
 		}
-		curl_multi_poll(r->multi, NULL, 0, timeout_ms, NULL);
 		now = bench_now_ns();
 		if (tty && now - last_ns >= 1000000000)
 			bench_progress(r, now, &last_ns, &last_records);
@@ -931,6 +943,8 @@ static void bench_free(bench_run_t *r)
 	batch_builder_free(&r->bb);
 	free(r->value);
 	free(r->parts);
+	if (r->timer_fd >= 0)
+		close(r->timer_fd);
 }
 
 static int bench_setup(bench_run_t *r, const bench_opts_t *o)
@@ -939,6 +953,7 @@ static int bench_setup(bench_run_t *r, const bench_opts_t *o)
 
 	r->o = o;
 	batch_builder_init(&r->bb);
+	r->timer_fd = o->rate > 0 ? timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC) : -1;
 	if (bench_topic(o, &r->parts, &r->nparts) != 0)
 		return -1;
 	if (o->mode == BENCH_E2E) {
