@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/fetch.h"
 #include "api/handlers.h"
 #include "api/metrics.h"
 #include "api/parking.h"
@@ -123,28 +124,72 @@ static int fetch_respond_out_of_range(fetch_ctx_t *c, int64_t offset)
 	return api_respond_problem(req, 416, API_PROBLEM_OFFSET_OUT_OF_RANGE, req->err, extra);
 }
 
-/* Read a slice's bytes into c->raw (one pread per slice, not per record). */
-static int fetch_read_slice(fetch_ctx_t *c, const log_slice_t *s)
+/* Read a slice's bytes into raw (one pread per slice, not per record). */
+static int fetch_read_slice(buf_t *raw, const log_slice_t *s, char *err, size_t errlen)
 {
 	size_t got = 0;
 	ssize_t n;
 
-	buf_reset(&c->raw);
-	if (buf_reserve(&c->raw, s->len) != 0)
+	buf_reset(raw);
+	if (buf_reserve(raw, s->len) != 0)
 		return STRAND_ENOMEM;
 	while (got < s->len) {
-		n = pread(s->fd, c->raw.data + got, s->len - got, s->pos + (off_t)got);
+		n = pread(s->fd, raw->data + got, s->len - got, s->pos + (off_t)got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return strand_err_set(c->req->err, sizeof c->req->err, STRAND_EIO,
+			return strand_err_set(err, errlen, STRAND_EIO,
 			                      "reading the log: %s", strerror(errno));
 		if (n == 0)
 			break;   /* truncated meanwhile: the view stops at the last whole batch */
 		got += (size_t)n;
 	}
-	c->raw.len = got;
+	raw->len = got;
 	return 0;
+}
+
+/*
+ * See fetch.h. Slices are read across segments until max_records or
+ * max_bytes (of stored batches) is reached or the high watermark.
+ * Hot path: one pread per slice, records rendered into one buffer.
+ */
+int fetch_json_append(buf_t *out, buf_t *raw, log_t *log, int64_t hw, const char *tag,
+                      record_format_t key_format, record_format_t value_format,
+                      int64_t max_records, int64_t max_bytes, int64_t *next, size_t *count,
+                      int64_t *bytes, char *err, size_t errlen)
+{
+	size_t first = *count, before, slice_len;
+	int64_t slice_next;
+	log_slice_t s;
+	int rc = 0;
+
+	while ((int64_t)*count < max_records && *next < hw && *bytes < max_bytes) {
+		rc = log_read(log, *next, (size_t)(max_bytes - *bytes), hw, &s, err, errlen);
+		if (rc == STRAND_ERANGE && *count == first)
+			return rc;
+		if (rc == STRAND_ERANGE) {   /* retention moved under us: answer what we have */
+			rc = 0;
+			break;
+		}
+		if (rc || s.len == 0)
+			break;
+		slice_len = s.len;
+		slice_next = s.next_offset;
+		rc = fetch_read_slice(raw, &s, err, errlen);
+		log_slice_release(&s);
+		if (rc)
+			break;
+		before = *count;
+		rc = records_json_append_tagged(out, tag, (const uint8_t *)raw->data, raw->len, *next,
+		                                hw, (size_t)(max_records - (int64_t)*count),
+		                                key_format, value_format, count, next);
+		*bytes += (int64_t)slice_len;
+		if (rc == 0 && (int64_t)*count < max_records && *next < slice_next)
+			*next = slice_next;   /* the slice's tail held nothing more for us */
+		if (rc == 0 && *count == before && *next < slice_next)
+			break;
+	}
+	return rc;
 }
 
 /* ---- long polls --------------------------------------------------------- */
@@ -226,50 +271,24 @@ static int fetch_respond_binary(fetch_ctx_t *c, log_t *log, int64_t hw)
 	return api_respond_fd(req, 200, "application/vnd.strand.batch", s.fd, s.pos, s.len);
 }
 
-/*
- * The JSON view: slices read across segments until max_records or
- * max_bytes (of stored batches) is reached or the high watermark.
- * Hot path: one pread per slice, records rendered into one buffer.
- */
+/* The JSON view (fetch_json_append). */
 static int fetch_respond_json(fetch_ctx_t *c, log_t *log, int64_t hw)
 {
 	api_request_t *req = c->req;
 	buf_t out = BUF_INIT;
-	size_t count = 0, before, slice_len;
-	int64_t next = c->offset, bytes = 0, slice_next;
-	log_slice_t s;
+	size_t count = 0;
+	int64_t next = c->offset, bytes = 0;
 	int rc;
 
 	rc = buf_appendf(&out, "{\"topic\":\"%s\",\"partition\":%d,\"records\":[", req->topic,
 	                 (int)req->partition);
-	while (rc == 0 && (int64_t)count < c->max_records && next < hw && bytes < c->max_bytes) {
-		rc = log_read(log, next, (size_t)(c->max_bytes - bytes), hw, &s,
-		              req->err, sizeof req->err);
-		if (rc == STRAND_ERANGE && count == 0) {
-			buf_free(&out);
-			return fetch_respond_out_of_range(c, next);
-		}
-		if (rc == STRAND_ERANGE) {   /* retention moved under us: answer what we have */
-			rc = 0;
-			break;
-		}
-		if (rc || s.len == 0)
-			break;
-		slice_len = s.len;
-		slice_next = s.next_offset;
-		rc = fetch_read_slice(c, &s);
-		log_slice_release(&s);
-		if (rc)
-			break;
-		before = count;
-		rc = records_json_append(&out, (const uint8_t *)c->raw.data, c->raw.len, next, hw,
-		                         (size_t)c->max_records - count, c->key_format,
-		                         c->value_format, &count, &next);
-		bytes += (int64_t)slice_len;
-		if (rc == 0 && (int64_t)count < c->max_records && next < slice_next)
-			next = slice_next;   /* the slice's tail held nothing more for us */
-		if (rc == 0 && count == before && next < slice_next)
-			break;
+	if (rc == 0)
+		rc = fetch_json_append(&out, &c->raw, log, hw, NULL, c->key_format, c->value_format,
+		                       c->max_records, c->max_bytes, &next, &count, &bytes,
+		                       req->err, sizeof req->err);
+	if (rc == STRAND_ERANGE) {
+		buf_free(&out);
+		return fetch_respond_out_of_range(c, next);
 	}
 	if (rc == 0)
 		rc = buf_appendf(&out, "],\"next_offset\":%" PRId64 ",\"high_watermark\":%" PRId64
@@ -358,7 +377,7 @@ static int fetch_sse_fill(fetch_ctx_t *c)
 	if (rc)
 		return rc;
 	slice_next = s.next_offset;
-	rc = fetch_read_slice(c, &s);
+	rc = fetch_read_slice(&c->raw, &s, req->err, sizeof req->err);
 	log_slice_release(&s);
 	if (rc)
 		return rc;

@@ -36,13 +36,22 @@ int  api_parking_init(api_t *api, char *err, size_t errlen);
 void api_parking_wake_all(api_t *api);
 /* Called by api_stop after MHD has stopped (no request is alive): free. */
 void api_parking_free(api_t *api);
+/* The registry key that waiters on a group's changes use ("group:<name>";
+ * ':' cannot occur in topic names, so it never meets a partition's key). */
+void api_group_wait_key(const char *group, char *out, size_t cap);
 
-/* ---- api/offsets.c: simple (member-less) group offsets ------------------ */
+/* ---- api/offsets.c: group offsets (fenced commits) and group views ------ */
 int api_group_offsets_commit(api_request_t *req); /* POST   /v1/groups/{group}/offsets */
 int api_group_offsets_get(api_request_t *req);    /* GET    /v1/groups/{group}/offsets */
 int api_groups_list(api_request_t *req);          /* GET    /v1/groups */
 int api_group_describe(api_request_t *req);       /* GET    /v1/groups/{group} */
 int api_group_delete(api_request_t *req);         /* DELETE /v1/groups/{group} */
+
+/* ---- api/groups.c: consumer group members ------------------------------- */
+int api_group_join(api_request_t *req);         /* POST   /v1/groups/{group}/members */
+int api_group_heartbeat(api_request_t *req);    /* POST   .../members/{member}/heartbeat */
+int api_group_leave(api_request_t *req);        /* DELETE .../members/{member} */
+int api_group_member_fetch(api_request_t *req); /* GET    .../members/{member}/records */
 
 /* ---- api/ops.c: operations --------------------------------------------- */
 int api_ops_healthz(api_request_t *req);     /* GET /healthz */

@@ -1,10 +1,9 @@
 /*
- * offsets.c — simple (member-less) group offsets and the group views of
- * API.md "Consumer groups": commit, read back with lag, list, describe,
- * delete. Group membership comes in a later issue: until then every group
- * is "Empty" (Kafka's state for a group with committed offsets and no
- * members), a commit with a member_id answers 404 UNKNOWN_MEMBER, and a
- * member-less commit is always allowed.
+ * offsets.c — group offsets and the group views of API.md "Consumer
+ * groups": commits (fenced by member and generation, or simple while the
+ * group has no members), committed offsets with lag, list, describe (state,
+ * generation, members, assignments, lag), delete. Membership itself is
+ * api/groups.c over the coordinator (src/broker/group.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,10 +112,8 @@ int api_group_offsets_commit(api_request_t *req)
 	rc = api_json_int64(req, body, "generation", 0, -1, -1, INT32_MAX, &generation);
 	if (rc)
 		goto out;
-	if (cJSON_IsString(member)) {
-		rc = api_respond_problem(req, 404, API_PROBLEM_UNKNOWN_MEMBER,
-		                         "unknown member: this group has no members; "
-		                         "commit without member_id", NULL);
+	if (cJSON_IsString(member) && generation < 0) {
+		rc = invalid(req, "a commit with member_id needs the member's generation");
 		goto out;
 	}
 	list = cJSON_GetObjectItemCaseSensitive(body, "offsets");
@@ -139,7 +136,12 @@ int api_group_offsets_commit(api_request_t *req)
 			goto out;
 		i++;
 	}
-	rc = broker_offsets_commit(req->broker, req->group, offs, n, req->err, sizeof req->err);
+	/* fenced: UNKNOWN_MEMBER, ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS,
+	 * GROUP_NOT_EMPTY come back as codes the core's table answers */
+	rc = broker_group_commit(req->broker, req->group,
+	                         cJSON_IsString(member) ? member->valuestring : NULL,
+	                         (int32_t)generation, offs, n, broker_now_ms(),
+	                         req->err, sizeof req->err);
 	if (rc == 0)
 		rc = api_respond_empty(req, 204);
 out:
@@ -148,13 +150,63 @@ out:
 	return rc;
 }
 
+/* The member owning (topic, p) in the described generation, or NULL. */
+static const char *owner_of(const group_desc_t *d, const char *topic, int32_t p)
+{
+	for (size_t i = 0; i < d->nmembers; i++) {
+		const group_member_info_t *m = &d->members[i].info;
+
+		for (size_t k = 0; k < m->nparts; k++)
+			if (m->parts[k].partition == p && strcmp(m->topics[m->parts[k].topic], topic) == 0)
+				return m->member_id;
+	}
+	return NULL;
+}
+
+/* One member of a describe: id, subscription, timeouts, assignment. */
+static cJSON *member_view(const group_member_desc_t *md)
+{
+	const group_member_info_t *m = &md->info;
+	cJSON *o = cJSON_CreateObject(), *subs, *asg, *entry = NULL, *parts = NULL;
+	uint32_t cur = UINT32_MAX;
+
+	if (o == NULL || !cJSON_AddStringToObject(o, "member_id", m->member_id) ||
+	    !cJSON_AddNumberToObject(o, "generation", m->generation) ||
+	    (subs = cJSON_AddArrayToObject(o, "topics")) == NULL ||
+	    !cJSON_AddNumberToObject(o, "session_timeout_ms", (double)m->session_timeout_ms) ||
+	    !cJSON_AddNumberToObject(o, "rebalance_timeout_ms", (double)md->rebalance_timeout_ms) ||
+	    !cJSON_AddStringToObject(o, "auto_offset_reset",
+	                             m->reset == GROUP_RESET_EARLIEST ? "earliest" : "latest") ||
+	    (asg = cJSON_AddArrayToObject(o, "assignment")) == NULL)
+		goto fail;
+	for (size_t i = 0; i < md->nsubscription; i++)
+		if (!cJSON_AddItemToArray(subs, cJSON_CreateString(md->subscription[i])))
+			goto fail;
+	for (size_t k = 0; k < m->nparts; k++) {
+		if (m->parts[k].topic != cur) {
+			cur = m->parts[k].topic;
+			entry = cJSON_CreateObject();
+			if (entry == NULL || !cJSON_AddItemToArray(asg, entry) ||
+			    !cJSON_AddStringToObject(entry, "topic", m->topics[cur]) ||
+			    (parts = cJSON_AddArrayToObject(entry, "partitions")) == NULL)
+				goto fail;
+		}
+		if (!cJSON_AddItemToArray(parts, cJSON_CreateNumber(m->parts[k].partition)))
+			goto fail;
+	}
+	return o;
+fail:
+	cJSON_Delete(o);
+	return NULL;
+}
+
 /*
  * The committed offsets of group with lag (high watermark - committed,
  * never negative) per partition, into arr; *total_lag sums them.
  * A topic deleted since the commit shows high_watermark and lag as null.
  */
 static int offsets_view(api_request_t *req, const committed_offset_t *offs, size_t n,
-                        cJSON *arr, int64_t *total_lag)
+                        const group_desc_t *desc, cJSON *arr, int64_t *total_lag)
 {
 	size_t i;
 
@@ -181,6 +233,12 @@ static int offsets_view(api_request_t *req, const committed_offset_t *offs, size
 		              : cJSON_AddNullToObject(o, "high_watermark") != NULL) &&
 		     (lag >= 0 ? cJSON_AddNumberToObject(o, "lag", (double)lag) != NULL
 		               : cJSON_AddNullToObject(o, "lag") != NULL);
+		if (ok && desc != NULL) {
+			const char *owner = owner_of(desc, offs[i].topic, offs[i].partition);
+
+			ok = owner ? cJSON_AddStringToObject(o, "member_id", owner) != NULL
+			           : cJSON_AddNullToObject(o, "member_id") != NULL;
+		}
 		if (!ok)
 			return STRAND_ENOMEM;
 	}
@@ -188,21 +246,28 @@ static int offsets_view(api_request_t *req, const committed_offset_t *offs, size
 }
 
 /*
- * The group document: {"group", ["state","members",] "offsets", "lag"}.
- * describe adds the state and members. *found 0 when the group has no
- * committed offsets.
+ * The group document: {"group", [describe: "state","generation","assignor",
+ * "members",] "offsets", "lag"}. *found 0 when the group has neither
+ * committed offsets nor coordinator state.
  */
 static int group_doc(api_request_t *req, int describe, cJSON **out, int *found)
 {
 	committed_offset_t *offs = NULL;
+	group_desc_t desc;
 	size_t n = 0;
-	cJSON *doc = cJSON_CreateObject(), *arr;
+	cJSON *doc = cJSON_CreateObject(), *arr, *members;
 	int64_t total;
-	int rc;
+	int rc, known;
 
 	*out = NULL;
+	rc = group_describe(broker_groups(req->broker), req->group, broker_now_ms(), &desc);
+	known = rc == 0;
+	if (rc != 0 && rc != STRAND_ENOENT) {
+		cJSON_Delete(doc);
+		return rc;
+	}
 	rc = broker_offsets_fetch(req->broker, req->group, &offs, &n);
-	*found = rc == 0;
+	*found = rc == 0 || known;
 	if (rc == STRAND_ENOENT) {
 		rc = 0;
 		n = 0;
@@ -212,13 +277,22 @@ static int group_doc(api_request_t *req, int describe, cJSON **out, int *found)
 	rc = STRAND_ENOMEM;
 	if (doc == NULL || !cJSON_AddStringToObject(doc, "group", req->group))
 		goto fail;
-	if (describe && (!cJSON_AddStringToObject(doc, "state", "Empty") ||
-	                 !cJSON_AddArrayToObject(doc, "members")))
-		goto fail;
+	if (describe) {
+		if (!cJSON_AddStringToObject(doc, "state",
+		                             group_state_name(known ? desc.state : GROUP_EMPTY)) ||
+		    !cJSON_AddNumberToObject(doc, "generation", known ? desc.generation : 0) ||
+		    !(known ? cJSON_AddStringToObject(doc, "assignor", assignor_name(desc.assignor))
+		            : cJSON_AddNullToObject(doc, "assignor")) ||
+		    (members = cJSON_AddArrayToObject(doc, "members")) == NULL)
+			goto fail;
+		for (size_t i = 0; known && i < desc.nmembers; i++)
+			if (!cJSON_AddItemToArray(members, member_view(&desc.members[i])))
+				goto fail;
+	}
 	arr = cJSON_AddArrayToObject(doc, "offsets");
 	if (arr == NULL)
 		goto fail;
-	rc = offsets_view(req, offs, n, arr, &total);
+	rc = offsets_view(req, offs, n, describe && known ? &desc : NULL, arr, &total);
 	if (rc)
 		goto fail;
 	if (!cJSON_AddNumberToObject(doc, "lag", (double)total)) {
@@ -226,10 +300,14 @@ static int group_doc(api_request_t *req, int describe, cJSON **out, int *found)
 		goto fail;
 	}
 	free(offs);
+	if (known)
+		group_desc_free(&desc);
 	*out = doc;
 	return 0;
 fail:
 	free(offs);
+	if (known)
+		group_desc_free(&desc);
 	cJSON_Delete(doc);
 	return rc;
 }
@@ -268,33 +346,56 @@ int api_group_describe(api_request_t *req)
 	return api_respond_json(req, 200, doc);
 }
 
-/* GET /v1/groups -> [{"group","state"}] */
+static int list_add(cJSON *arr, const char *name, const group_summary_t *s)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	return o != NULL && cJSON_AddItemToArray(arr, o) &&
+	       cJSON_AddStringToObject(o, "group", name) &&
+	       cJSON_AddStringToObject(o, "state", group_state_name(s ? s->state : GROUP_EMPTY)) &&
+	       cJSON_AddNumberToObject(o, "generation", s ? s->generation : 0) &&
+	       cJSON_AddNumberToObject(o, "members", s ? (double)s->nmembers : 0);
+}
+
+/*
+ * GET /v1/groups -> [{"group","state","generation","members"}]: groups the
+ * coordinator knows and groups with committed offsets, merged by name.
+ */
 int api_groups_list(api_request_t *req)
 {
+	group_summary_t *sums = NULL;
 	char **names = NULL;
-	size_t n = 0, i;
-	cJSON *arr, *o;
-	int rc = broker_group_names(req->broker, &names, &n);
+	size_t n = 0, ns = 0, i = 0, j = 0;
+	cJSON *arr = NULL;
+	int rc, c, ok = 1;
 
-	if (rc)
-		return rc;
-	arr = cJSON_CreateArray();
-	for (i = 0; arr != NULL && i < n; i++) {
-		o = cJSON_CreateObject();
-		if (o == NULL || !cJSON_AddItemToArray(arr, o) ||
-		    !cJSON_AddStringToObject(o, "group", names[i]) ||
-		    !cJSON_AddStringToObject(o, "state", "Empty")) {
-			cJSON_Delete(arr);
-			arr = NULL;
+	rc = broker_group_names(req->broker, &names, &n);
+	if (rc == 0)
+		rc = group_list(broker_groups(req->broker), broker_now_ms(), &sums, &ns);
+	if (rc == 0 && (arr = cJSON_CreateArray()) == NULL)
+		rc = STRAND_ENOMEM;
+	while (rc == 0 && ok && (i < n || j < ns)) {
+		c = i == n ? 1 : j == ns ? -1 : strcmp(names[i], sums[j].name);
+		if (c < 0) {
+			ok = list_add(arr, names[i++], NULL);
+		} else {
+			ok = list_add(arr, sums[j].name, &sums[j]);
+			i += c == 0;
+			j++;
 		}
 	}
 	free(names);
-	if (arr == NULL)
-		return STRAND_ENOMEM;
+	free(sums);
+	if (rc == 0 && !ok)
+		rc = STRAND_ENOMEM;
+	if (rc) {
+		cJSON_Delete(arr);
+		return rc;
+	}
 	return api_respond_json(req, 200, arr);
 }
 
-/* DELETE /v1/groups/{group} -> 204 (no members exist yet, so never GROUP_NOT_EMPTY) */
+/* DELETE /v1/groups/{group} -> 204; 409 GROUP_NOT_EMPTY while members remain */
 int api_group_delete(api_request_t *req)
 {
 	int rc = broker_group_delete(req->broker, req->group, req->err, sizeof req->err);

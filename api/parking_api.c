@@ -1,10 +1,14 @@
 /*
  * parking_api.c — the HTTP edge's waiter registries (handlers.h:
  * api_parking_init/wake_all/free): the long-poll registry, fed by the
- * broker's append hook, and the acks=all flusher with its own registry
- * (api/flusher.h); created at api_start, emptied at shutdown. Kept apart from parking.c so
+ * broker's append hook and the group coordinator's change hook (a group's
+ * version plays the part of a high watermark under the group's key), and
+ * the acks=all flusher with its own registry (api/flusher.h); created at
+ * api_start, emptied at shutdown. Kept apart from parking.c so
  * the registry itself links and tests without the server.
  */
+#include <stdio.h>
+
 #include "api/flusher.h"
 #include "api/handlers.h"
 #include "api/http.h"
@@ -14,6 +18,20 @@
 static void parking_on_append(void *ctx, const char *topic, int32_t partition, int64_t hw)
 {
 	parking_notify(ctx, topic, partition, hw);
+}
+
+void api_group_wait_key(const char *group, char *out, size_t cap)
+{
+	snprintf(out, cap, "group:%s", group);
+}
+
+/* The coordinator's change hook: the changing thread, no coordinator lock held. */
+static void parking_on_group_change(void *ctx, const char *group, uint64_t version)
+{
+	char key[300];
+
+	api_group_wait_key(group, key, sizeof key);
+	parking_notify(ctx, key, 0, (int64_t)version);
 }
 
 int api_parking_init(api_t *api, char *err, size_t errlen)
@@ -32,6 +50,7 @@ int api_parking_init(api_t *api, char *err, size_t errlen)
 	api_set_parking_state(api, pk);
 	api_set_flush_state(api, fl);
 	broker_set_append_hook(api_broker(api), parking_on_append, pk);
+	group_coord_set_hook(broker_groups(api_broker(api)), parking_on_group_change, pk);
 	return 0;
 }
 
@@ -53,6 +72,7 @@ void api_parking_free(api_t *api)
 	if (pk == NULL)
 		return;
 	broker_set_append_hook(api_broker(api), NULL, NULL);
+	group_coord_set_hook(broker_groups(api_broker(api)), NULL, NULL);
 	api_set_parking_state(api, NULL);
 	parking_free(pk);
 	flusher_free(api_flush_state(api));

@@ -1253,7 +1253,7 @@ static int view_headers(buf_t *out, const batch_record_t *rec, int *base64)
 
 /* One record's JSON object (SSE: its whole event). */
 static int view_record(buf_t *out, const batch_record_t *rec, record_format_t key_format,
-                       record_format_t value_format, int comma, int sse)
+                       record_format_t value_format, int comma, int sse, const char *tag)
 {
 	int key_b64, value_b64, hdr_b64, rc;
 
@@ -1264,7 +1264,8 @@ static int view_record(buf_t *out, const batch_record_t *rec, record_format_t ke
 	} else if (comma && buf_append(out, ",", 1)) {
 		return STRAND_ENOMEM;
 	}
-	if (buf_append_str(out, "{\"offset\":") || buf_append_int64(out, rec->offset) ||
+	if (buf_append(out, "{", 1) || (tag != NULL && buf_append_str(out, tag)) ||
+	    buf_append_str(out, "\"offset\":") || buf_append_int64(out, rec->offset) ||
 	    buf_append_str(out, ",\"timestamp\":") || buf_append_int64(out, rec->timestamp) ||
 	    buf_append_str(out, ",\"key\":") ||
 	    view_field(out, rec->key, rec->key_len, key_format, &key_b64) ||
@@ -1291,7 +1292,7 @@ static int view_record(buf_t *out, const batch_record_t *rec, record_format_t ke
 static int view_append(buf_t *out, const uint8_t *batches, size_t len,
                        int64_t from_offset, int64_t below_offset, size_t max_records,
                        record_format_t key_format, record_format_t value_format,
-                       size_t *count, int64_t *next_offset, int sse)
+                       size_t *count, int64_t *next_offset, int sse, const char *tag)
 {
 	size_t pos = 0, total, written = 0, mark;
 	batch_header_t h;
@@ -1325,7 +1326,7 @@ static int view_append(buf_t *out, const uint8_t *batches, size_t len,
 			if (rec.offset >= below_offset || (max_records && written >= max_records))
 				return 0;
 			mark = out->len;
-			rc = view_record(out, &rec, key_format, value_format, *count > 0, sse);
+			rc = view_record(out, &rec, key_format, value_format, *count > 0, sse, tag);
 			if (rc) {
 				out->len = mark;       /* no half record */
 				if (out->data != NULL)
@@ -1355,7 +1356,16 @@ int records_json_append(buf_t *out, const uint8_t *batches, size_t len,
                         size_t *count, int64_t *next_offset)
 {
 	return view_append(out, batches, len, from_offset, below_offset, max_records,
-	                   key_format, value_format, count, next_offset, 0);
+	                   key_format, value_format, count, next_offset, 0, NULL);
+}
+
+int records_json_append_tagged(buf_t *out, const char *tag, const uint8_t *batches, size_t len,
+                               int64_t from_offset, int64_t below_offset, size_t max_records,
+                               record_format_t key_format, record_format_t value_format,
+                               size_t *count, int64_t *next_offset)
+{
+	return view_append(out, batches, len, from_offset, below_offset, max_records,
+	                   key_format, value_format, count, next_offset, 0, tag);
 }
 
 int records_sse_append(buf_t *out, const uint8_t *batches, size_t len,
@@ -1364,5 +1374,5 @@ int records_sse_append(buf_t *out, const uint8_t *batches, size_t len,
                        size_t *count, int64_t *next_offset)
 {
 	return view_append(out, batches, len, from_offset, below_offset, max_records,
-	                   key_format, value_format, count, next_offset, 1);
+	                   key_format, value_format, count, next_offset, 1, NULL);
 }

@@ -98,6 +98,16 @@ int records_json_append(buf_t *out, const uint8_t *batches, size_t len,
                         size_t *count, int64_t *next_offset);
 
 /*
+ * As records_json_append, with tag (JSON members followed by a comma, e.g.
+ * "\"topic\":\"t\",\"partition\":0,"; NULL: none) written first in
+ * every record object. Member fetches tag records with their partition.
+ */
+int records_json_append_tagged(buf_t *out, const char *tag, const uint8_t *batches, size_t len,
+                               int64_t from_offset, int64_t below_offset, size_t max_records,
+                               record_format_t key_format, record_format_t value_format,
+                               size_t *count, int64_t *next_offset);
+
+/*
  * As records_json_append but as Server-Sent Events, one per record:
  *   "id: <offset>\ndata: <record JSON on one line>\n\n"
  */

@@ -49,6 +49,14 @@ static const api_route_t api_routes[] = {
 	{ API_DELETE, "/v1/groups/{group}",         "group_delete",   api_group_delete,         API_BODY_NONE, 0 },
 	{ API_GET,    "/v1/groups/{group}/offsets", "offsets_fetch",  api_group_offsets_get,    API_BODY_NONE, 0 },
 	{ API_POST,   "/v1/groups/{group}/offsets", "offsets_commit", api_group_offsets_commit, API_BODY_ADMIN_MAX, 0 },
+	/* group members (api/groups.c) */
+	{ API_POST,   "/v1/groups/{group}/members", "group_join", api_group_join, API_BODY_ADMIN_MAX, 0 },
+	{ API_POST,   "/v1/groups/{group}/members/{member}/heartbeat", "group_heartbeat",
+	  api_group_heartbeat, API_BODY_NONE, 0 },
+	{ API_DELETE, "/v1/groups/{group}/members/{member}", "group_leave",
+	  api_group_leave, API_BODY_NONE, 0 },
+	{ API_GET,    "/v1/groups/{group}/members/{member}/records", "group_fetch",
+	  api_group_member_fetch, API_BODY_NONE, 0 },
 };
 
 #define API_NROUTES (sizeof api_routes / sizeof api_routes[0])

@@ -97,6 +97,7 @@ struct broker {
 	void                 *hook_ctx;
 
 	offsets_store_t *offsets;
+	group_coord_t   *groups;            /* the group coordinator (group.h) */
 
 	atomic_uint_fast64_t records_appended, bytes_appended;
 };
@@ -301,6 +302,15 @@ static int64_t now_wall_ms(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The group coordinator's clock (group.h: monotonic milliseconds). */
+int64_t broker_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -1131,6 +1141,8 @@ static void *ticker_main(void *arg)
 			}
 			free(snap);
 		}
+		/* sessions and rebalance deadlines (callers also tick their group) */
+		group_coord_tick(b->groups, broker_now_ms());
 		pthread_mutex_lock(&b->lock);
 		deadline_after_ms(&deadline, b->tick_ms);
 	}
@@ -1139,6 +1151,19 @@ static void *ticker_main(void *arg)
 }
 
 /* ---- open / close ------------------------------------------------------------- */
+
+/* The coordinator's partition-count callback (runs under its lock). */
+static int32_t broker_group_partitions(void *ctx, const char *topic)
+{
+	topic_t *t = broker_topic_get(ctx, topic);
+	int32_t n;
+
+	if (t == NULL)
+		return -1;
+	n = topic_partition_count(t);
+	topic_release(t);
+	return n;
+}
 
 static int cond_init_monotonic(pthread_cond_t *cond)
 {
@@ -1214,6 +1239,8 @@ int broker_open(const broker_options_t *opts, broker_t **out, char *err, size_t 
 	}
 	if (rc == 0)
 		rc = offsets_prune(b, err, errlen);
+	if (rc == 0 && group_coord_new(broker_group_partitions, b, &b->groups) != 0)
+		rc = strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
 	if (rc != 0)
 		goto fail;
 	if (pthread_create(&b->ticker, NULL, ticker_main, b) != 0) {
@@ -1247,6 +1274,7 @@ void broker_close(broker_t *b)
 		topic_release(b->topics[i]);
 	free(b->topics);
 	offsets_store_close(b->offsets);
+	group_coord_free(b->groups);
 	if (b->lock_fd >= 0)
 		close(b->lock_fd);     /* drops the flock */
 	pthread_cond_destroy(&b->tick_cond);
@@ -1373,6 +1401,49 @@ int broker_offsets_commit(broker_t *b, const char *group,
 	return rc;
 }
 
+int broker_group_commit(broker_t *b, const char *group, const char *member_id,
+                        int32_t generation, const committed_offset_t *offs, size_t n,
+                        int64_t now_ms, char *err, size_t errlen)
+{
+	const char **topics = malloc((n + 1) * sizeof *topics);
+	int32_t *parts = malloc((n + 1) * sizeof *parts);
+	int rc;
+
+	if (topics == NULL || parts == NULL) {
+		rc = strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		topics[i] = offs[i].topic;
+		parts[i] = offs[i].partition;
+	}
+	if (!broker_name_valid(group)) {
+		rc = strand_err_set(err, errlen, STRAND_EINVAL,
+		                    "group names are [A-Za-z0-9._-]{1,249}, not . or ..");
+		goto out;
+	}
+	/* Fence and write under one lock: once a newer generation owns a
+	 * partition, no commit validated against the old one can land after
+	 * the new owner's (they queue on meta_lock in check order). */
+	pthread_mutex_lock(&b->meta_lock);
+	rc = offsets_validate(b, offs, n, err, errlen);
+	if (rc == 0)
+		rc = group_commit_check(b->groups, group, member_id, generation, topics, parts, n,
+		                        now_ms, err, errlen);
+	if (rc == 0)
+		rc = offsets_store_commit(b->offsets, group, offs, n, err, errlen);
+	pthread_mutex_unlock(&b->meta_lock);
+out:
+	free(topics);
+	free(parts);
+	return rc;
+}
+
+group_coord_t *broker_groups(broker_t *b)
+{
+	return b->groups;
+}
+
 int broker_offsets_fetch(broker_t *b, const char *group,
                          committed_offset_t **out, size_t *n_out)
 {
@@ -1386,10 +1457,19 @@ int broker_group_names(broker_t *b, char ***names_out, size_t *n_out)
 
 int broker_group_delete(broker_t *b, const char *group, char *err, size_t errlen)
 {
-	int rc;
+	int rc, grc;
 
 	pthread_mutex_lock(&b->meta_lock);
-	rc = offsets_store_group_delete(b->offsets, group, err, errlen);
+	/* the coordinator refuses while members remain; then the offsets go */
+	grc = group_delete(b->groups, group, broker_now_ms());
+	if (grc == STRAND_ENOTEMPTY) {
+		rc = strand_err_set(err, errlen, STRAND_ENOTEMPTY,
+		                    "group %s still has members", group);
+	} else {
+		rc = offsets_store_group_delete(b->offsets, group, err, errlen);
+		if (rc == STRAND_ENOENT && grc == 0)
+			rc = 0;    /* a group with members once, but no offsets */
+	}
 	pthread_mutex_unlock(&b->meta_lock);
 	return rc;
 }

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "broker/group.h"
 #include "log/log.h"
 
 typedef struct broker broker_t;
@@ -179,7 +180,7 @@ typedef struct broker_stats {
 } broker_stats_t;
 void broker_stats(broker_t *b, broker_stats_t *out);
 
-/* ---- simple committed offsets (member-less; groups come later) ---------- */
+/* ---- committed offsets and the group coordinator ------------------------ */
 
 typedef struct committed_offset {
 	char    topic[256];
@@ -206,7 +207,30 @@ int broker_offsets_fetch(broker_t *b, const char *group,
 /* Sorted names of groups with committed offsets (one allocation, as topic names). */
 int broker_group_names(broker_t *b, char ***names_out, size_t *n_out);
 
-/* Delete a group's offsets. Returns 0 or STRAND_ENOENT. */
+/*
+ * Delete a group: its committed offsets and its coordinator state (it
+ * becomes Dead). Returns 0, STRAND_ENOTEMPTY (members remain),
+ * STRAND_ENOENT (neither offsets nor coordinator state).
+ */
 int broker_group_delete(broker_t *b, const char *group, char *err, size_t errlen);
+
+/* The group coordinator (borrowed; lives as long as the broker). It is
+ * ticked by the broker's ticker thread with broker_now_ms(). */
+group_coord_t *broker_groups(broker_t *b);
+
+/* The coordinator's clock: CLOCK_MONOTONIC in milliseconds. */
+int64_t broker_now_ms(void);
+
+/*
+ * A group offset commit, fenced (group_commit_check) and written under the
+ * same lock, so a commit checked against a generation is on disk before any
+ * commit of a later generation. member_id NULL: a simple commit, refused
+ * with STRAND_ENOTEMPTY while the group has members. Otherwise as
+ * group_commit_check (STRAND_ENOMEMBER, STRAND_EGENERATION,
+ * STRAND_EREBALANCE), then as broker_offsets_commit.
+ */
+int broker_group_commit(broker_t *b, const char *group, const char *member_id,
+                        int32_t generation, const committed_offset_t *offs, size_t n,
+                        int64_t now_ms, char *err, size_t errlen);
 
 #endif

@@ -20,6 +20,10 @@ const char *strand_strerror(int code)
 	case STRAND_ENOSPC:    return "storage full";
 	case STRAND_ETIMEDOUT: return "timed out";
 	case STRAND_ECLOSED:   return "closed";
+	case STRAND_ENOMEMBER: return "unknown group member";
+	case STRAND_EGENERATION: return "illegal generation";
+	case STRAND_EREBALANCE: return "rebalance in progress";
+	case STRAND_ENOTEMPTY: return "group not empty";
 	}
 	return "unknown error";
 }

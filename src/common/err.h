@@ -25,6 +25,11 @@ enum strand_err {
 	STRAND_ENOSPC     = -10, /* storage full */
 	STRAND_ETIMEDOUT  = -11, /* deadline passed */
 	STRAND_ECLOSED    = -12, /* object is closing or closed */
+	/* consumer groups (src/broker/group.h) */
+	STRAND_ENOMEMBER  = -13, /* unknown or expired group member */
+	STRAND_EGENERATION = -14, /* stale generation: fenced by a newer one */
+	STRAND_EREBALANCE = -15, /* the group is rebalancing: rejoin */
+	STRAND_ENOTEMPTY  = -16, /* the group still has members */
 };
 
 /* A short constant description of an error code ("corrupt data", ...). */
