@@ -6,6 +6,8 @@ PKGS="build-essential autoconf automake pkg-config libmicrohttpd-dev libcjson-de
       libcurl4-openssl-dev check curl"
 # openssl: tests/api/test_tls makes its own CA and server certificate with it
 PKGS="$PKGS openssl"
+# jq: the curl-only consumer example (scripts/group-consumer.sh) and its test
+PKGS="$PKGS jq"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -5,10 +5,9 @@
  *
  * Every change rewrites the whole file atomically (broker_file_write_atomic)
  * before it becomes visible, so a commit is all or nothing and durable when
- * it returns. That costs O(all offsets) per commit, fine for the simple
- * (member-less) commits of this stage; Kafka keeps offsets in a compacted
- * internal log (__consumer_offsets), which will replace this file when the
- * group coordinator arrives.
+ * it returns. That costs O(all offsets) per commit; Kafka keeps offsets in a
+ * compacted internal log (__consumer_offsets). docs/GROUPS.md says why the
+ * file stays for now and when it must go (replication).
  *
  * Changes are copy-on-write: a writer clones the state, changes the clone,
  * writes it to disk, then swaps it in under the store's mutex. Writers are
