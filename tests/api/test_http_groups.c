@@ -269,9 +269,18 @@ static cJSON *describe(harness_t *h, const char *group)
  * partitions exactly once. */
 static int stable_and_complete(harness_t *h, const char *group, int n, int nparts)
 {
-	cJSON *doc = describe(h, group), *m, *a, *p;
 	int owners_count[64] = { 0 }, ok;
+	http_response_t r;
+	cJSON *doc, *m, *a, *p;
+	char path[128];
 
+	snprintf(path, sizeof path, "/v1/groups/%s", group);
+	if (http_get(h, path, &r) != 200) {   /* 404 until the first join */
+		http_response_free(&r);
+		return 0;
+	}
+	doc = http_body_json(&r);
+	http_response_free(&r);
 	ok = strcmp(cJSON_GetObjectItem(doc, "state")->valuestring, "Stable") == 0 &&
 	     cJSON_GetArraySize(cJSON_GetObjectItem(doc, "members")) == n;
 	cJSON_ArrayForEach(m, cJSON_GetObjectItem(doc, "members"))
