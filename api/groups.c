@@ -26,7 +26,6 @@
 #define MFETCH_DEFAULT_MAX_RECORDS 500
 #define MFETCH_MAX_MAX_RECORDS     100000
 #define MFETCH_DEFAULT_MAX_BYTES   (1024 * 1024)
-#define MFETCH_MAX_WAIT_MS         60000
 #define JOIN_RETRY_MS              1000   /* re-poll a join without a known deadline */
 
 static int invalid(api_request_t *req, const char *detail)
@@ -614,7 +613,8 @@ int api_group_member_fetch(api_request_t *req)
 	                          MFETCH_MAX_MAX_RECORDS, &c->max_records)) ||
 	    (rc = api_query_int64(req, "max_bytes", MFETCH_DEFAULT_MAX_BYTES, 1,
 	                          BROKER_MAX_REQUEST_BYTES, &c->max_bytes)) ||
-	    (rc = api_query_int64(req, "max_wait_ms", 0, 0, MFETCH_MAX_WAIT_MS, &c->max_wait_ms)))
+	    (rc = api_query_int64(req, "max_wait_ms", 0, 0, api_options(req->api)->max_wait_ms,
+	                          &c->max_wait_ms)))
 		return rc;
 	c->deadline_ms = parking_now_ms() + c->max_wait_ms;
 	return mfetch_attempt(c);
