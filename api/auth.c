@@ -163,6 +163,7 @@ int api_auth_check(api_request_t *req)
 		                    "this broker needs `Authorization: Bearer TOKEN`", NULL);
 		return -1;
 	}
+	snprintf(req->principal, sizeof req->principal, "%s", principal);
 	allowed = acl_allows(api->acl, principal, need.op, need.type, need.name);
 	if (!allowed)
 		snprintf(detail, sizeof detail, "%s may not %s %s%s%s", principal, op_word(need.op),
@@ -173,6 +174,25 @@ int api_auth_check(api_request_t *req)
 		return -1;
 	}
 	return 0;
+}
+
+int api_auth_require(api_request_t *req, acl_op_t op, acl_resource_t type, const char *name)
+{
+	api_t *api = req->api;
+	char detail[400];
+	int allowed;
+
+	pthread_rwlock_rdlock(&api->acl_lock);
+	allowed = api->acl == NULL ||       /* authentication off */
+	          (req->principal[0] != '\0' &&  /* "": it was off when the request came */
+	           acl_allows(api->acl, req->principal, op, type, name));
+	pthread_rwlock_unlock(&api->acl_lock);
+	if (allowed)
+		return 0;
+	snprintf(detail, sizeof detail, "%s may not %s %s%s%s", req->principal, op_word(op),
+	         type_word(type), name ? " " : "", name ? name : "");
+	api_respond_problem(req, 403, API_PROBLEM_FORBIDDEN, detail, NULL);
+	return STRAND_EINVAL;
 }
 
 int api_set_acl(api_t *api, acl_t *acl)

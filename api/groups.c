@@ -249,6 +249,8 @@ int api_group_join(api_request_t *req)
 	if (rc)
 		return rc;
 	rc = join_parse(req, body, &p, topics);
+	for (size_t t = 0; rc == 0 && t < p.ntopics; t++)
+		rc = api_auth_require(req, ACL_READ, ACL_TOPIC, topics[t]);
 	if (rc)
 		goto out;
 	c = calloc(1, sizeof *c);
@@ -563,6 +565,11 @@ static int mfetch_attempt(mfetch_ctx_t *c)
 		                       broker_now_ms(), c->deadline_ms, &c->info);
 		if (rc)
 			return respond_group_error(req, rc);
+		/* the topics were checked at join; a reloaded ACL may have
+		 * taken one away since */
+		for (size_t t = 0; t < c->info.ntopics; t++)
+			if ((rc = api_auth_require(req, ACL_READ, ACL_TOPIC, c->info.topics[t])))
+				return rc;
 		rc = mfetch_prepare(c);
 		if (rc)
 			return respond_group_error(req, rc);

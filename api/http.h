@@ -148,6 +148,16 @@ int api_start(const api_options_t *opts, broker_t *broker, api_t **out,
  */
 int api_set_acl(api_t *api, acl_t *acl);
 
+/*
+ * For resources beyond the route's own (the topics a group member reads or
+ * commits, checked as Kafka's OffsetCommit and Fetch check them): 0 when
+ * the request's principal holds op on (type, name) or authentication is
+ * off; else answers 403 FORBIDDEN naming what is missing and returns
+ * STRAND_EINVAL (the handler just returns it). The rules are read at the
+ * time of the call, so a SIGHUP reload applies to parked requests too.
+ */
+int api_auth_require(api_request_t *req, acl_op_t op, acl_resource_t type, const char *name);
+
 /* The bound TCP port (the real one when listen_port was 0). */
 uint16_t api_port(const api_t *api);
 
@@ -219,6 +229,8 @@ struct api_request {
 	int32_t            partition;   /* {p}; -1 when the route has none */
 	const char        *group;       /* {group}, valid name; NULL when none */
 	const char        *member;      /* {member} as given (opaque id); NULL when none */
+	char               principal[ACL_MAX_PRINCIPAL + 1]; /* authenticated caller; ""
+	                                    when auth is off or the route is open */
 
 	/* Buffered routes: the whole body (NUL-terminated, len bytes) when the
 	 * handler runs. Owned by the core; a handler may take body.data (set it

@@ -130,6 +130,8 @@ int api_group_offsets_commit(api_request_t *req)
 	}
 	cJSON_ArrayForEach(item, list) {
 		rc = parse_offset(req, item, i, &offs[i]);
+		if (rc == 0)   /* Kafka's OffsetCommit: read on the group (route) and topic */
+			rc = api_auth_require(req, ACL_READ, ACL_TOPIC, offs[i].topic);
 		if (rc == 0)
 			rc = check_exists(req, &offs[i]);
 		if (rc)

@@ -202,6 +202,60 @@ START_TEST(test_sighup_rereads_and_keeps_rules_when_broken)
 }
 END_TEST
 
+/*
+ * A group member reads and commits topics, so (as in Kafka's Fetch and
+ * OffsetCommit) read on the group is not enough: each topic needs read
+ * too, at join, at every member fetch (a SIGHUP may take it away), and at
+ * every commit.
+ */
+START_TEST(test_group_members_need_read_on_their_topics)
+{
+	http_response_t r;
+	char member[128], path[300], commit[400];
+	const char *p, *q;
+
+	expect(ALICE, "POST", "/v1/topics", "{\"name\":\"orders\",\"partitions\":1}", 201, NULL);
+	expect(ALICE, "POST", "/v1/topics", "{\"name\":\"payments\",\"partitions\":1}", 201, NULL);
+	expect(ALICE, "POST", "/v1/topics/payments/records", PRODUCE, 403, "FORBIDDEN");
+
+	/* bob may read group billing and topic orders, not topic payments */
+	as(BOB, "POST", "/v1/groups/billing/members", "{\"topics\":[\"orders\",\"payments\"]}", &r);
+	ck_assert_msg(http_is_problem(&r, 403, "FORBIDDEN", NULL, 0) &&
+	              strstr(r.body.data, "bob may not read topic payments") != NULL,
+	              "join with an unreadable topic: %s", r.body.data);
+	http_response_free(&r);
+
+	ck_assert_int_eq(as(BOB, "POST", "/v1/groups/billing/members",
+	                    "{\"topics\":[\"orders\"],\"auto_offset_reset\":\"earliest\"}", &r), 200);
+	p = strstr(r.body.data, "\"member_id\":\"");
+	ck_assert_ptr_nonnull(p);
+	p += strlen("\"member_id\":\"");
+	q = strchr(p, '"');
+	ck_assert(q != NULL && (size_t)(q - p) < sizeof member);
+	memcpy(member, p, (size_t)(q - p));
+	member[q - p] = '\0';
+	http_response_free(&r);
+	snprintf(path, sizeof path, "/v1/groups/billing/members/%s/records", member);
+	expect(BOB, "GET", path, NULL, 200, NULL);
+
+	/* commits name their topics: payments is refused, orders is not */
+	snprintf(commit, sizeof commit, "{\"member_id\":\"%s\",\"generation\":1,"
+	         "\"offsets\":[{\"topic\":\"payments\",\"partition\":0,\"offset\":0}]}", member);
+	expect(BOB, "POST", "/v1/groups/billing/offsets", commit, 403, "FORBIDDEN");
+	snprintf(commit, sizeof commit, "{\"member_id\":\"%s\",\"generation\":1,"
+	         "\"offsets\":[{\"topic\":\"orders\",\"partition\":0,\"offset\":0}]}", member);
+	expect(BOB, "POST", "/v1/groups/billing/offsets", commit, 204, NULL);
+
+	/* read on orders taken away: the member's next fetch is refused */
+	write_file(acl_path, "alice admin cluster *\nbob read group billing\n", "w");
+	ck_assert_int_eq(kill(srv.pid, SIGHUP), 0);
+	ck_assert_msg(eventually(BOB, "GET", path, NULL, 403),
+	              "member fetch still allowed after the ACL lost the topic: %s",
+	              harness_log_tail(&srv));
+	expect(BOB, "GET", path, NULL, 403, "FORBIDDEN");
+}
+END_TEST
+
 START_TEST(test_metrics_behind_auth_when_configured)
 {
 	ck_assert_int_eq(harness_stop(&srv, SIGTERM), 0);
@@ -227,6 +281,7 @@ int main(void)
 	tcase_add_test(tc, test_tokens_and_acls_decide);
 	tcase_add_test(tc, test_sighup_rereads_and_keeps_rules_when_broken);
 	tcase_add_test(tc, test_metrics_behind_auth_when_configured);
+	tcase_add_test(tc, test_group_members_need_read_on_their_topics);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
