@@ -59,6 +59,5 @@ int api_ops_readyz(api_request_t *req);      /* GET /readyz */
 int api_ops_metrics(api_request_t *req);     /* GET /metrics */
 int api_ops_openapi(api_request_t *req);     /* GET /openapi.yaml */
 int api_ops_cluster(api_request_t *req);     /* GET /v1/cluster */
-int api_ops_index(api_request_t *req);       /* GET / */
 
 #endif

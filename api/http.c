@@ -693,6 +693,14 @@ static int request_route(api_req_t *r, const char *method)
 			chosen = rp;
 		}
 	}
+	if (found < 0 && allowed == 0 && m == API_GET &&
+	    api_static_claims(api->statics, r->pub.path)) {
+		for (i = 0; i < api->nroutes; i++)
+			if (api->routes[i].flags & API_ROUTE_FALLBACK) {
+				found = (int)i;
+				break;
+			}
+	}
 	if (found < 0 && allowed == 0) {
 		api_respond_problem(&r->pub, 404, API_PROBLEM_NOT_FOUND,
 		                    "no such resource; see /openapi.yaml", NULL);

@@ -112,6 +112,9 @@ typedef struct api_options {
 	size_t      connection_memory;   /* MHD pool per connection; 0: 64 KiB */
 	unsigned    connection_timeout;  /* idle seconds before MHD closes; 0: 60 */
 	const char *openapi_path;        /* file served at /openapi.yaml; NULL: built-in search */
+	const char *www_dir;             /* the dashboard, served at / (api/static.h); NULL:
+	                                    api_static_default_www_dir(); "": none */
+	const char *static_mounts;       /* more: "PREFIX=PATH[,PREFIX=PATH...]"; NULL: none */
 	const char *advertised_url;      /* this broker's URL in /v1/cluster; NULL: from listen */
 	const char *tls_cert_path;       /* PEM certificate (chain): serve HTTPS; NULL: plain HTTP */
 	const char *tls_key_path;        /* PEM private key of tls_cert_path (both or neither) */
@@ -200,6 +203,8 @@ typedef int (*api_handler_fn)(api_request_t *req);
 typedef int (*api_body_fn)(api_request_t *req, const char *data, size_t len);
 
 #define API_ROUTE_STREAM 1u       /* handler runs at headers; body via on_body */
+#define API_ROUTE_FALLBACK 2u     /* GET/HEAD of a path no route's pattern matches and
+                                     the static mounts claim (api/static.h) */
 
 /* Route body caps: bytes, or the server-wide max_request_bytes option. */
 #define API_BODY_NONE        ((size_t)0)          /* any body byte: 413 */

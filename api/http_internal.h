@@ -13,6 +13,7 @@
 
 #include "api/http.h"
 #include "api/metrics.h"
+#include "api/static.h"
 
 struct api_req;
 typedef struct api_limits api_limits_t;   /* limits.c */
@@ -37,6 +38,7 @@ struct api {
 	atomic_int_fast64_t inflight;     /* requests created and not yet completed */
 
 	api_limits_t      *limits;        /* per-client connection and stream counts */
+	api_static_t      *statics;       /* files served outside /v1 (api/static.c) */
 
 	/* Authentication (api/auth.c): read-locked per request, swapped on reload. */
 	pthread_rwlock_t   acl_lock;

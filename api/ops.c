@@ -2,8 +2,8 @@
  * ops.c — operations endpoints: /healthz (the process answers), /readyz
  * (able to serve: not stopping), /metrics (Prometheus text), /openapi.yaml
  * (the contract, served from the installed file with sendfile), /v1/cluster
- * (one broker, id 0, its own controller) and / (a placeholder page until
- * the dashboard exists).
+ * (one broker, id 0, its own controller). The dashboard and other files
+ * are api/static.c's.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -162,28 +162,4 @@ int api_ops_cluster(api_request_t *req)
 		return STRAND_ENOMEM;
 	}
 	return api_respond_json(req, 200, doc);
-}
-
-/* GET /: until the dashboard (www/) exists, a page pointing at the API. */
-int api_ops_index(api_request_t *req)
-{
-	static const char page[] =
-		"<!doctype html>\n"
-		"<html lang=\"en\"><head><meta charset=\"utf-8\"><title>strand</title></head>\n"
-		"<body>\n"
-		"<h1>strand</h1>\n"
-		"<p>A Kafka-style log broker over HTTP. The dashboard is not built yet.</p>\n"
-		"<ul>\n"
-		"<li><a href=\"/v1/topics\">/v1/topics</a> &mdash; topics</li>\n"
-		"<li><a href=\"/v1/groups\">/v1/groups</a> &mdash; consumer groups</li>\n"
-		"<li><a href=\"/v1/cluster\">/v1/cluster</a> &mdash; brokers</li>\n"
-		"<li><a href=\"/openapi.yaml\">/openapi.yaml</a> &mdash; the API contract</li>\n"
-		"<li><a href=\"/metrics\">/metrics</a> &mdash; Prometheus metrics</li>\n"
-		"</ul>\n"
-		"</body></html>\n";
-	buf_t b = BUF_INIT;
-
-	if (buf_append(&b, page, sizeof page - 1) != 0)
-		return STRAND_ENOMEM;
-	return api_respond_buf(req, 200, "text/html; charset=utf-8", &b);
 }

@@ -22,7 +22,9 @@
 
 static const api_route_t api_routes[] = {
 	/* operations */
-	{ API_GET,    "/",             "index",   api_ops_index,   API_BODY_NONE, 0 },
+	/* the dashboard and other mounted files (api/static.c): `/`, and any
+	 * GET/HEAD that no other pattern matches, outside /v1 */
+	{ API_GET,    "/",             "static",  api_static_serve, API_BODY_NONE, API_ROUTE_FALLBACK },
 	{ API_GET,    "/healthz",      "healthz", api_ops_healthz, API_BODY_NONE, 0 },
 	{ API_GET,    "/readyz",       "readyz",  api_ops_readyz,  API_BODY_NONE, 0 },
 	{ API_GET,    "/metrics",      "metrics", api_ops_metrics, API_BODY_NONE, 0 },
@@ -93,6 +95,7 @@ static void api_free(api_t *api)
 		return;
 	api_metrics_free(api->metrics);
 	api_limits_free(api->limits);
+	api_static_free(api->statics);
 	pthread_mutex_destroy(&api->park_lock);
 	pthread_rwlock_destroy(&api->acl_lock);
 	acl_free(api->acl);
@@ -219,6 +222,25 @@ static int api_resolve(const char *host, uint16_t port, struct sockaddr_storage 
 	return 0;
 }
 
+/* The mount table: the dashboard at / (configured, else found), then the
+ * extra mounts. */
+static int api_static_setup(api_t *api, const api_options_t *opts, char *err, size_t errlen)
+{
+	const char *www = opts->www_dir ? opts->www_dir : api_static_default_www_dir();
+	int rc = api_static_new(&api->statics);
+
+	if (rc)
+		return strand_err_set(err, errlen, rc, "out of memory");
+	if (www != NULL && www[0] != '\0') {
+		rc = api_static_mount(api->statics, "/", www, err, errlen);
+		if (rc)
+			return rc;
+	}
+	if (opts->static_mounts != NULL)
+		rc = api_static_mount_list(api->statics, opts->static_mounts, err, errlen);
+	return rc;
+}
+
 /* MHD: a connection opened or closed; its socket context is its client's counts. */
 static void api_connection_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
                                   enum MHD_ConnectionNotificationCode toe)
@@ -279,6 +301,9 @@ int api_start(const api_options_t *opts, broker_t *broker, api_t **out,
 		rc = strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
 		goto fail;
 	}
+	rc = api_static_setup(api, opts, err, errlen);
+	if (rc)
+		goto fail;
 	rc = api_resolve(api->listen_host, opts->listen_port, &ss, err, errlen);
 	if (rc)
 		goto fail;

@@ -57,6 +57,8 @@ typedef enum serve_opt {
 	OPT_MAX_WAIT_MS,
 	OPT_IDLE_TIMEOUT_S,
 	OPT_CONNECTION_MEMORY,
+	OPT_WWW_DIR,
+	OPT_MOUNTS,
 	OPT__COUNT
 } serve_opt_t;
 
@@ -127,6 +129,12 @@ static const serve_opt_def_t serve_opts[OPT__COUNT] = {
 	                            "STRAND_CONNECTION_MEMORY_BYTES", "65536",
 	                            "libmicrohttpd's buffer per connection: request line, headers, "
 	                            "I/O (resident per keep-alive connection)" },
+	[OPT_WWW_DIR]           = { "www_dir", "--www-dir", "STRAND_WWW_DIR", NULL,
+	                            "the dashboard's built files, served at / (default: the installed "
+	                            "ones, else the build tree's from `make www`; \"\": none)" },
+	[OPT_MOUNTS]            = { "mounts", "--mounts", "STRAND_MOUNTS", NULL,
+	                            "more files or directories to serve: PREFIX=PATH[,PREFIX=PATH...] "
+	                            "(e.g. /docs=/srv/docs)" },
 };
 
 typedef struct serve_values {
@@ -494,6 +502,8 @@ int cli_serve(int argc, char **argv)
 	aopts.max_wait_ms = max_wait > 0 ? max_wait : 1;   /* 0 would mean the default */
 	aopts.openapi_path = sv.v[OPT_OPENAPI_PATH];
 	aopts.advertised_url = sv.v[OPT_ADVERTISED_URL];
+	aopts.www_dir = sv.v[OPT_WWW_DIR];
+	aopts.static_mounts = sv.v[OPT_MOUNTS];
 	aopts.tls_cert_path = sv.v[OPT_TLS_CERT];
 	aopts.tls_key_path = sv.v[OPT_TLS_KEY];
 	aopts.metrics_require_auth = (int)metrics_auth;
