@@ -29,6 +29,7 @@ SIZE=100
 BATCH=1000
 
 say() { echo "bench: $*" >&2; }
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)   # the machine is shared: say how busy
 
 # ---- references from Debian, only when missing ----------------------------
 need=""
@@ -137,7 +138,7 @@ curl_rate() {
 	shift 2
 	printf -v "$var" '%s' "$(for i in 1 2 3 4 5 6 7 8; do
 		curl -s -o /dev/null -w '%{size_download} %{time_total}\n' "$@" "$url"
-	done | awk '{b += $1; t += $2} END {printf "%.1f", t > 0 ? b / t / 1e6 : 0}')"
+	done | awk '{b += $1; t += $2} END {printf "%.1f", (t > 0 ? b / t / 1e6 : 0)}')"
 }
 
 # kv VAR KEY: a key=value field of the last `strand bench --kv` output.
@@ -260,7 +261,8 @@ row() {  # what strand_value ref_name ref_value target_ratio unit
 cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 echo
 echo "strand bench — $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) x ${cpu:-unknown CPU}," \
-	"load $(cut -d' ' -f1-3 /proc/loadavg), ${SIZE}-byte values, $PARTS partitions"
+	"load $load_start at start, $(cut -d' ' -f1-3 /proc/loadavg) at end," \
+	"${SIZE}-byte values, $PARTS partitions"
 printf "%-44s %12s  %-30s %12s  %8s %8s\n" "strand figure (records/s unless stated)" "strand" \
 	"reference" "ref" "ratio" "target"
 row "produce JSON 1000/req acks=1 (strand bench)" "$(kv records_per_s "$s_json")" \
