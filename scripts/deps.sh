@@ -8,6 +8,9 @@ PKGS="build-essential autoconf automake pkg-config libmicrohttpd-dev libcjson-de
 PKGS="$PKGS openssl"
 # jq: the curl-only consumer example (scripts/group-consumer.sh) and its test
 PKGS="$PKGS jq"
+# etcd-server: cluster mode's coordination store (src/cluster/etcd.c talks to
+# its v3 JSON gateway); the cluster tests start a private etcd on loopback
+PKGS="$PKGS etcd-server"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

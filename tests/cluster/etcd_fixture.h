@@ -1,0 +1,61 @@
+/*
+ * etcd_fixture.h — one private etcd per test program (tests/cluster/):
+ * started in a temporary directory on ports chosen at run time before the
+ * tests fork (Check's unchecked fixture), stopped and removed after.
+ * A program calls etcd_fixture_start() from main and exits 77 (skip) when
+ * etcd is not installed. Static inline: included by one program each.
+ */
+#ifndef STRAND_TESTS_ETCD_FIXTURE_H
+#define STRAND_TESTS_ETCD_FIXTURE_H
+
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cluster/etcd_local.h"
+#include "common/err.h"
+#include "common/proc.h"
+
+static char fixture_dir[] = "/tmp/strand-etcd-XXXXXX";
+static etcd_local_t fixture_etcd;
+
+static int fixture_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st; (void)flag; (void)f;
+	return remove(path);
+}
+
+/* 0 started, 77 no etcd binary, 99 it would not start. */
+static inline int etcd_fixture_start(void)
+{
+	char err[512];
+	int rc;
+
+	if (!etcd_local_available()) {
+		fprintf(stderr, "etcd not installed (scripts/deps.sh): skipping\n");
+		return 77;
+	}
+	if (mkdtemp(fixture_dir) == NULL) {
+		perror("mkdtemp");
+		return 99;
+	}
+	rc = etcd_local_start(fixture_dir, 0, 20000, &fixture_etcd, err, sizeof err);
+	if (rc != 0) {
+		fprintf(stderr, "cannot start etcd: %s\n", err);
+		return 99;
+	}
+	return 0;
+}
+
+static inline void etcd_fixture_stop(void)
+{
+	if (fixture_etcd.pid > 0)
+		proc_stop(fixture_etcd.pid, SIGTERM, 5000);
+	fixture_etcd.pid = 0;
+	nftw(fixture_dir, fixture_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+#endif
