@@ -151,7 +151,7 @@ const char *api_static_default_www_dir(void)
 	static const char *const candidates[] = {
 		STRAND_DATADIR "/www",
 #ifdef STRAND_BUILDDIR
-		STRAND_BUILDDIR "/www",
+		STRAND_BUILDDIR "/www/dist",
 #endif
 	};
 	char index[PATH_MAX];

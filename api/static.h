@@ -60,8 +60,8 @@ int api_static_mount_list(api_static_t *s, const char *list, char *err, size_t e
 
 /*
  * The dashboard's directory when none is configured: the first of the
- * installed one (pkgdatadir/www) and the build tree's (BUILDDIR/www, made
- * by `make www`) that holds an index.html; NULL when neither does.
+ * installed one (pkgdatadir/www) and the build tree's (BUILDDIR/www/dist,
+ * made by `make www`) that holds an index.html; NULL when neither does.
  * Static string.
  */
 const char *api_static_default_www_dir(void);

@@ -11,6 +11,13 @@ PKGS="$PKGS jq"
 # etcd-server: cluster mode's coordination store (src/cluster/etcd.c talks to
 # its v3 JSON gateway); the cluster tests start a private etcd on loopback
 PKGS="$PKGS etcd-server"
+# chromium: the dashboard's browser tests (tests/www/), driven by npm's
+# playwright-core, which downloads no browser of its own
+PKGS="$PKGS chromium"
+# node and npm build the dashboard (www/, `npm ci`); the machine image may
+# carry them from elsewhere, so only ask Debian when they are absent
+command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

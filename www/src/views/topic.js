@@ -1,0 +1,96 @@
+// topic.js — one topic: a bar per partition from its log start offset to
+// its high watermark to its log end offset (Kafka's three positions of a
+// partition log), every group's committed offset drawn on it with its lag,
+// and the topic's configs.
+
+import { get, enc } from '../api.js';
+import { html, usePoll, ErrorBox } from '../ui.js';
+import * as fmt from '../format.js';
+
+// Committed offsets of every group on this topic: [{group, partition, offset, lag}].
+async function groupOffsets(topic) {
+  const groups = await get('/v1/groups');
+  const all = await Promise.all(groups.map((g) =>
+    get(`/v1/groups/${enc(g.group)}/offsets`).catch(() => null)));
+  const out = [];
+  all.forEach((o) => o && o.offsets.forEach((c) => {
+    if (c.topic === topic) out.push({ group: o.group, partition: c.partition, offset: c.offset, lag: c.lag });
+  }));
+  return out;
+}
+
+const W = 1000, BAR = 26, GAP = 30, LEFT = 0;
+
+function PartitionBars({ topic, partitions, commits }) {
+  const max = Math.max(1, ...partitions.map((p) => p.log_end_offset));
+  const x = (o) => LEFT + (W - LEFT) * (o / max);
+  const height = partitions.length * (BAR + GAP) + 10;
+  const groups = [...new Set(commits.map((c) => c.group))].sort();
+  // markers take the colours after --c1, which is close to the readable bar's
+  const color = (g) => `var(--c${(groups.indexOf(g) % 5) + 2})`;
+  return html`<figure class="bars">
+    <figcaption>Each bar is one partition's log, from offset 0 to ${fmt.count(max)}:
+      <span class="key deleted">removed by retention</span>
+      <span class="key committed">readable (log start offset → high watermark)</span>
+      <span class="key pending">not yet replicated (high watermark → log end offset)</span>
+      ${groups.map((g) => html`<span class="key marker" style=${`--m:${color(g)}`}>group ${g}</span>`)}
+    </figcaption>
+    <svg viewBox=${`0 0 ${W} ${height}`} preserveAspectRatio="none" role="img"
+         aria-label=${`Offsets of the ${partitions.length} partitions of ${topic}`}>
+      ${partitions.map((p, i) => {
+        const y = i * (BAR + GAP) + 18;
+        const marks = commits.filter((c) => c.partition === p.partition);
+        return html`<g key=${p.partition} class="pbar" data-partition=${p.partition}>
+          <text x="2" y=${y - 5} class="plabel">partition ${p.partition}: ${fmt.count(p.log_start_offset)} → ${fmt.count(p.high_watermark)} → ${fmt.count(p.log_end_offset)}</text>
+          <rect x="0" y=${y} width=${W} height=${BAR} class="track" />
+          <rect x="0" y=${y} width=${x(p.log_start_offset)} height=${BAR} class="deleted" />
+          <rect x=${x(p.log_start_offset)} y=${y} width=${x(p.high_watermark) - x(p.log_start_offset)}
+                height=${BAR} class="committed"><title>readable: ${p.log_start_offset} to ${p.high_watermark}</title></rect>
+          <rect x=${x(p.high_watermark)} y=${y} width=${x(p.log_end_offset) - x(p.high_watermark)}
+                height=${BAR} class="pending" />
+          ${marks.map((c) => html`<g class="commit" data-group=${c.group}>
+            <line x1=${x(c.offset)} x2=${x(c.offset)} y1=${y - 4} y2=${y + BAR + 4}
+                  style=${`stroke:${color(c.group)}`} stroke-width="4" />
+            <text x=${Math.min(x(c.offset) + 6, W - 150)} y=${y + BAR - 7} class="mlabel">${c.group}: lag ${c.lag}</text>
+            <title>${c.group}: committed ${c.offset}, lag ${c.lag}</title></g>`)}
+        </g>`;
+      })}
+    </svg>
+  </figure>`;
+}
+
+export function Topic({ name }) {
+  const { data, error } = usePoll(async () => {
+    const [topic, commits] = await Promise.all([get(`/v1/topics/${enc(name)}`), groupOffsets(name)]);
+    return { topic, commits };
+  }, 1000, [name]);
+  const t = data && data.topic;
+  return html`<section aria-labelledby="h-topic">
+    <p class="crumbs"><a href="#/topics">Topics</a> /</p>
+    <h1 id="h-topic">${name}</h1>
+    <${ErrorBox} error=${error} />
+    ${t && html`
+      <p><a class="button" href=${`#/topics/${enc(name)}/records`}>Browse records</a></p>
+      <${PartitionBars} topic=${name} partitions=${t.partitions} commits=${data.commits} />
+      <div class="table-wrap"><table id="partitions-table">
+        <caption>Partitions</caption>
+        <thead><tr><th scope="col">Partition</th><th scope="col">Leader</th><th scope="col">ISR</th>
+          <th scope="col" class="num">Log start</th><th scope="col" class="num">High watermark</th>
+          <th scope="col" class="num">Log end</th><th scope="col" class="num">Size</th>
+          <th scope="col">Groups (committed offset, lag)</th></tr></thead>
+        <tbody>${t.partitions.map((p) => html`<tr key=${p.partition}>
+          <th scope="row"><a href=${`#/topics/${enc(name)}/records?partition=${p.partition}`}>${p.partition}</a></th>
+          <td>${p.leader}</td><td>${p.isr.join(', ')}</td>
+          <td class="num">${fmt.count(p.log_start_offset)}</td>
+          <td class="num">${fmt.count(p.high_watermark)}</td>
+          <td class="num">${fmt.count(p.log_end_offset)}</td>
+          <td class="num">${fmt.bytes(p.size_bytes)}</td>
+          <td class="lagcell">${data.commits.filter((c) => c.partition === p.partition).map((c) =>
+            html`<span class="chip"><a href=${`#/groups/${enc(c.group)}`}>${c.group}</a>
+              ${' '}${fmt.count(c.offset)}, lag <strong class="lag">${fmt.count(c.lag)}</strong></span>`)}</td>
+        </tr>`)}</tbody></table></div>
+      <h2>Configs</h2>
+      <dl class="configs">${Object.entries(t.configs).map(([k, v]) =>
+        html`<div><dt>${k}</dt><dd>${String(v)}</dd></div>`)}</dl>`}
+  </section>`;
+}
