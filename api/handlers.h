@@ -22,6 +22,7 @@ int api_topic_delete(api_request_t *req);    /* DELETE /v1/topics/{topic} */
 /* POST /v1/topics/{topic}/records (req->partition -1) and
  * POST /v1/topics/{topic}/partitions/{p}/records */
 int api_produce_records(api_request_t *req);
+int api_producers_create(api_request_t *req);  /* POST /v1/producers */
 
 /* ---- api/fetch.c ------------------------------------------------------- */
 int api_fetch_records(api_request_t *req);   /* GET /v1/topics/{topic}/partitions/{p}/records */

@@ -362,7 +362,8 @@ int api_respond_problem(api_request_t *req, unsigned status, api_problem_t code,
  * RECORD_TOO_LARGE, ENOSPC 507 STORAGE_FULL, ETIMEDOUT 503
  * REQUEST_TIMED_OUT, ECLOSED 503 UNAVAILABLE, ENOMEMBER 404 UNKNOWN_MEMBER,
  * EGENERATION 409 ILLEGAL_GENERATION, EREBALANCE 409 REBALANCE_IN_PROGRESS,
- * ENOTEMPTY 409 GROUP_NOT_EMPTY, others 500 INTERNAL).
+ * ENOTEMPTY 409 GROUP_NOT_EMPTY, ESEQUENCE 409 OUT_OF_ORDER_SEQUENCE, EFENCED
+ * 409 PRODUCER_FENCED, others 500 INTERNAL).
  * ENOENT is ambiguous: handlers that know it means a partition, group or
  * member call api_respond_problem with the precise code instead.
  * message may be NULL or empty (strand_strerror(rc) is used).

@@ -16,7 +16,15 @@
  * Binary bodies (application/vnd.strand.batch, partition path only) are
  * collected (bounded by the route's cap, the broker-wide max request size),
  * validated batch by batch, checked record by record against
- * max_message_bytes, and appended as sent.
+ * max_message_bytes, and appended as sent. A batch with a producer id is
+ * an idempotent producer's (KIP-98; broker_append checks its epoch and
+ * sequence): a duplicate is answered with the original offsets, a gap is
+ * 409 OUT_OF_ORDER_SEQUENCE, a stale epoch 409 PRODUCER_FENCED. JSON and
+ * NDJSON bodies have no sequences: producer_id, producer_epoch and
+ * base_sequence query parameters are refused (400) there, and their safe
+ * retry is the Idempotency-Key header.
+ *
+ * POST /v1/producers hands out producer ids (api_producers_create).
  *
  * acks=all (durability on a single node): the batches are appended
  * without flushing, then the request parks in the flusher's registry
@@ -254,6 +262,9 @@ static int produce_on_body(api_request_t *req, const char *data, size_t len)
 static int produce_respond_append_error(api_request_t *req, int rc)
 {
 	switch (rc) {
+	case STRAND_ESEQUENCE:
+	case STRAND_EFENCED:
+		return api_respond_error(req, rc, req->err);
 	case STRAND_ECORRUPT:
 	case STRAND_EINVAL:   /* a batch the client sent failed validation */
 		return api_respond_problem(req, 400, API_PROBLEM_INVALID_REQUEST, req->err, NULL);
@@ -529,7 +540,7 @@ static int produce_binary_check(produce_ctx_t *c, int64_t *count)
 static int produce_complete_binary(produce_ctx_t *c)
 {
 	api_request_t *req = c->req;
-	log_append_info_t info;
+	broker_append_info_t info;
 	int64_t count;
 	int rc;
 
@@ -540,7 +551,8 @@ static int produce_complete_binary(produce_ctx_t *c)
 	                   c->body.len, 0, &info, req->err, sizeof req->err);
 	if (rc)
 		return produce_respond_append_error(req, rc);
-	api_metrics_add_records_produced(req->api, (uint64_t)count);
+	if (!info.duplicate)     /* a retry of an idempotent batch: the original's offsets */
+		api_metrics_add_records_produced(req->api, (uint64_t)count);
 	c->binary_first = info.first_offset;
 	c->binary_count = count;
 	return produce_finish(c, 0);
@@ -549,7 +561,7 @@ static int produce_complete_binary(produce_ctx_t *c)
 static int produce_on_complete(api_request_t *req)
 {
 	produce_ctx_t *c = req->ctx;
-	log_append_info_t info;
+	broker_append_info_t info;
 	size_t i;
 	int rc;
 
@@ -645,6 +657,14 @@ int api_produce_records(api_request_t *req)
 	rc = produce_content_kind(req, &binary, &kind);
 	if (rc || api_responded(req))
 		return rc;
+	if (!binary && (api_query(req, "producer_id") != NULL ||
+	                api_query(req, "producer_epoch") != NULL ||
+	                api_query(req, "base_sequence") != NULL))
+		return api_respond_problem(req, 400, API_PROBLEM_INVALID_REQUEST,
+		                           "producer_id, producer_epoch and base_sequence travel in "
+		                           "binary batch headers (application/vnd.strand.batch); "
+		                           "retry JSON and NDJSON produce safely with an "
+		                           "Idempotency-Key header", NULL);
 	c->binary = binary;
 	if (binary && api_header(req, "Content-Length") != NULL) {
 		/* The core checked the length against the route's cap: take the
@@ -674,4 +694,26 @@ int api_produce_records(api_request_t *req)
 	req->on_body = produce_on_body;
 	req->on_complete = produce_on_complete;
 	return 0;
+}
+
+/* ---- POST /v1/producers ------------------------------------------------- */
+
+/* {"producer_id","producer_epoch"}: a new idempotent producer (KIP-98). */
+int api_producers_create(api_request_t *req)
+{
+	cJSON *doc;
+	int64_t id;
+	int16_t epoch;
+	int rc;
+
+	rc = broker_producer_new(req->broker, &id, &epoch, req->err, sizeof req->err);
+	if (rc)
+		return rc;
+	doc = cJSON_CreateObject();
+	if (doc == NULL || cJSON_AddNumberToObject(doc, "producer_id", (double)id) == NULL ||
+	    cJSON_AddNumberToObject(doc, "producer_epoch", epoch) == NULL) {
+		cJSON_Delete(doc);
+		return STRAND_ENOMEM;
+	}
+	return api_respond_json(req, 200, doc);
 }

@@ -41,6 +41,8 @@ static const api_route_t api_routes[] = {
 	  api_produce_records, API_BODY_REQUEST_MAX, API_ROUTE_STREAM },
 	{ API_POST, "/v1/topics/{topic}/partitions/{p}/records", "produce_partition",
 	  api_produce_records, API_BODY_REQUEST_MAX, API_ROUTE_STREAM },
+	{ API_POST, "/v1/producers", "producers_create",
+	  api_producers_create, API_BODY_ADMIN_MAX, 0 },
 	{ API_GET,  "/v1/topics/{topic}/partitions/{p}/records", "fetch",
 	  api_fetch_records, API_BODY_NONE, 0 },
 	{ API_GET,  "/v1/topics/{topic}/partitions/{p}/offsets", "list_offsets",

@@ -14,6 +14,12 @@
  *              held only for in-memory work, never across I/O.
  *   topic->lock guards that topic's config.
  *   hook_lock  guards the append hook pair (taken alone).
+ *   pid_lock   guards the producer id counter; held across the rare rewrite
+ *              of DATA/meta/producer_ids (once per PRODUCER_ID_BLOCK ids).
+ *   a partition's producer table lock (producer.h) serialises the check,
+ *              append and record of idempotent batches; it is held across
+ *              that log_append, as Kafka holds its log lock across the
+ *              producer-state check and the append. Other batches skip it.
  *
  * Topic handles are reference counted (atomic). The map holds one
  * reference; broker_topic_get adds one under `lock`, so a topic in the map
@@ -33,6 +39,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
@@ -45,6 +52,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker/producer.h"
 #include "common/err.h"
 
 #define TOPICS_FILE        "topics.json"
@@ -53,11 +61,20 @@
 #define LOCK_FILE          "lock"
 #define MAX_PARTITIONS     10000
 #define BURY_WAIT_MS       10000   /* how long create waits for a deleted namesake's cleanup */
+#define PRODUCER_IDS_FILE  "producer_ids"
+#define PRODUCER_ID_BLOCK  1000    /* ids reserved per write of producer_ids (Kafka's block size) */
+#define PRODUCER_EXPIRATION_DEFAULT_MS 86400000  /* Kafka's producer.id.expiration.ms */
+
+/* One partition: its log and its idempotent producers (producer.h). */
+typedef struct partition_slot {
+	log_t            *log;
+	producer_table_t *producers;
+} partition_slot_t;
 
 typedef struct partitions {
 	int32_t            count;
 	struct partitions *prev;   /* older, smaller array: freed with the topic */
-	log_t             *logs[]; /* count logs, shared with the arrays before it */
+	partition_slot_t   slot[]; /* count partitions, shared with the arrays before it */
 } partitions_t;
 
 struct topic {
@@ -100,6 +117,13 @@ struct broker {
 	group_coord_t   *groups;            /* the group coordinator (group.h) */
 
 	atomic_uint_fast64_t records_appended, bytes_appended;
+
+	/* Producer ids (POST /v1/producers): handed out from a block reserved
+	 * in DATA/meta/producer_ids, so an id is never given twice, even
+	 * across restarts. pid_lock is held across that file's rare rewrite. */
+	pthread_mutex_t pid_lock;
+	int64_t         pid_next, pid_reserved;
+	int64_t         producer_expiration_ms;   /* -1: never */
 };
 
 /* ---- files ---------------------------------------------------------------- */
@@ -329,7 +353,7 @@ static void deadline_after_ms(struct timespec *ts, int64_t ms)
 
 static partitions_t *partitions_new(int32_t count)
 {
-	partitions_t *parts = calloc(1, sizeof(*parts) + (size_t)count * sizeof(log_t *));
+	partitions_t *parts = calloc(1, sizeof(*parts) + (size_t)count * sizeof(partition_slot_t));
 
 	if (parts != NULL)
 		parts->count = count;
@@ -384,8 +408,10 @@ static void topic_free(topic_t *t)
 	partitions_t *parts = topic_parts(t);
 	int32_t count = parts->count;
 
-	for (int32_t p = 0; p < count; p++)
-		log_close(parts->logs[p]);
+	for (int32_t p = 0; p < count; p++) {
+		log_close(parts->slot[p].log);
+		producer_table_free(parts->slot[p].producers);
+	}
 	while (parts != NULL) {
 		partitions_t *prev = parts->prev;
 
@@ -443,7 +469,7 @@ log_t *topic_partition_log(topic_t *t, int32_t p)
 
 	if (p < 0 || p >= parts->count)
 		return NULL;
-	return parts->logs[p];
+	return parts->slot[p].log;
 }
 
 int64_t topic_partition_hw(topic_t *t, int32_t p)
@@ -647,8 +673,36 @@ static int topics_write(broker_t *b, const topics_change_t *change, char *err, s
 	return rc;
 }
 
+static int producers_rebuild_one(void *ctx, const batch_header_t *h)
+{
+	return producer_table_record(ctx, h);
+}
+
 /*
- * Open the logs of partitions [from, to) into parts->logs. fresh: the
+ * The idempotent-producer state of a partition, rebuilt from the headers of
+ * its stored batches (producer.h): the log is the only record of it.
+ */
+static int producers_rebuild(log_t *log, producer_table_t **out, char *err, size_t errlen)
+{
+	producer_table_t *t;
+	int rc;
+
+	if (producer_table_new(&t) != 0)
+		return strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
+	rc = log_scan_headers(log, 0, producers_rebuild_one, t, err, errlen);
+	if (rc == STRAND_ENOMEM)
+		strand_err_set(err, errlen, rc, "out of memory rebuilding producer state");
+	if (rc != 0) {
+		producer_table_free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+/*
+ * Open the logs of partitions [from, to) into parts->slot, with their
+ * producer state. fresh: the
  * partitions are new, so any directory already there is debris of a crash
  * (a create or delete cut short) and is removed first.
  */
@@ -665,7 +719,9 @@ static int partitions_open(broker_t *b, const char *name, partitions_t *parts,
 		if (fresh && rm_tree(dir) < 0)
 			return strand_err_set(err, errlen, STRAND_EIO, "remove stale %s: %s",
 			                      dir, strerror(errno));
-		rc = log_open(dir, cfg, &parts->logs[p], err, errlen);
+		rc = log_open(dir, cfg, &parts->slot[p].log, err, errlen);
+		if (rc == 0)
+			rc = producers_rebuild(parts->slot[p].log, &parts->slot[p].producers, err, errlen);
 		if (rc != 0)
 			return rc;
 	}
@@ -678,8 +734,10 @@ static int partitions_open(broker_t *b, const char *name, partitions_t *parts,
 static void partitions_close(partitions_t *parts, int32_t from, int32_t to)
 {
 	for (int32_t p = from; p < to; p++) {
-		log_close(parts->logs[p]);
-		parts->logs[p] = NULL;
+		log_close(parts->slot[p].log);
+		parts->slot[p].log = NULL;
+		producer_table_free(parts->slot[p].producers);
+		parts->slot[p].producers = NULL;
 	}
 }
 
@@ -847,7 +905,7 @@ static int topic_apply_config(topic_t *t, partitions_t *parts, const topic_confi
 	int rc;
 
 	for (int32_t p = 0; p < parts->count; p++) {
-		rc = log_set_config(parts->logs[p], &cfg->log, err, errlen);
+		rc = log_set_config(parts->slot[p].log, &cfg->log, err, errlen);
 		if (rc != 0)
 			return rc;
 	}
@@ -908,7 +966,7 @@ int broker_topic_alter(broker_t *b, const char *name, int32_t new_partitions,
 			rc = strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
 			goto out;
 		}
-		memcpy(grown->logs, old->logs, (size_t)cur * sizeof(log_t *));
+		memcpy(grown->slot, old->slot, (size_t)cur * sizeof(partition_slot_t));
 		rc = partitions_open(b, name, grown, cur, target, &next_cfg.log, 1, err, errlen);
 		if (rc != 0)
 			goto fail;
@@ -1094,6 +1152,73 @@ static int cluster_id_load(broker_t *b, char *err, size_t errlen)
 	return broker_file_write_atomic(path, b->cluster_id, strlen(b->cluster_id), err, errlen);
 }
 
+/* ---- producer ids ------------------------------------------------------------ */
+
+/*
+ * DATA/meta/producer_ids: a version line (0) and the end of the last
+ * reserved block. Ids below it may have been handed out before a restart,
+ * so this run starts there (the rest of the old block is skipped).
+ */
+static int producer_ids_load(broker_t *b, char *err, size_t errlen)
+{
+	char path[PATH_MAX], *text = NULL, *end;
+	long long v;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s", b->meta_dir, PRODUCER_IDS_FILE);
+	rc = broker_file_read(path, &text, NULL, err, errlen);
+	if (rc == STRAND_ENOENT)
+		return 0;
+	if (rc != 0)
+		return rc;
+	errno = 0;
+	v = strncmp(text, "0\n", 2) == 0 ? strtoll(text + 2, &end, 10) : -1;
+	if (errno != 0 || v < 0 || (*end != '\n' && *end != '\0')) {
+		free(text);
+		return strand_err_set(err, errlen, STRAND_ECORRUPT,
+		                      "%s: not a version line 0 and a producer id", path);
+	}
+	free(text);
+	b->pid_next = b->pid_reserved = v;
+	return 0;
+}
+
+int broker_producer_new(broker_t *b, int64_t *id_out, int16_t *epoch_out,
+                        char *err, size_t errlen)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&b->pid_lock);
+	if (b->pid_next == b->pid_reserved) {
+		char path[PATH_MAX], text[32];
+		int n;
+
+		snprintf(path, sizeof(path), "%s/%s", b->meta_dir, PRODUCER_IDS_FILE);
+		n = snprintf(text, sizeof(text), "0\n%" PRId64 "\n",
+		             b->pid_reserved + PRODUCER_ID_BLOCK);
+		rc = broker_file_write_atomic(path, text, (size_t)n, err, errlen);
+		if (rc == 0)
+			b->pid_reserved += PRODUCER_ID_BLOCK;
+	}
+	if (rc == 0) {
+		*id_out = b->pid_next++;
+		*epoch_out = 0;
+	}
+	pthread_mutex_unlock(&b->pid_lock);
+	return rc;
+}
+
+/* Was id handed out by this data directory's broker? */
+static int producer_id_issued(broker_t *b, int64_t id)
+{
+	int issued;
+
+	pthread_mutex_lock(&b->pid_lock);
+	issued = id >= 0 && id < b->pid_next;
+	pthread_mutex_unlock(&b->pid_lock);
+	return issued;
+}
+
 /* ---- ticker ------------------------------------------------------------------- */
 
 /* Tick every partition of t unless the broker is stopping. */
@@ -1102,8 +1227,18 @@ static void topic_tick(broker_t *b, topic_t *t, int64_t now)
 	partitions_t *parts = topic_parts(t);
 	char err[256];
 
-	for (int32_t p = 0; p < parts->count && !atomic_load(&b->stopping); p++)
-		log_tick(parts->logs[p], now, NULL, err, sizeof(err));  /* retried next tick */
+	int64_t min_ts = b->producer_expiration_ms < 0 ? INT64_MIN
+	                 : now - b->producer_expiration_ms;
+
+	for (int32_t p = 0; p < parts->count && !atomic_load(&b->stopping); p++) {
+		partition_slot_t *s = &parts->slot[p];
+
+		log_tick(s->log, now, NULL, err, sizeof(err));  /* retried next tick */
+		/* producers whose batches retention deleted, or idle too long */
+		producer_table_lock(s->producers);
+		producer_table_expire(s->producers, log_start_offset(s->log), min_ts);
+		producer_table_unlock(s->producers);
+	}
 }
 
 /*
@@ -1208,6 +1343,7 @@ int broker_open(const broker_options_t *opts, broker_t **out, char *err, size_t 
 	pthread_mutex_init(&b->meta_lock, NULL);
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_mutex_init(&b->hook_lock, NULL);
+	pthread_mutex_init(&b->pid_lock, NULL);
 	cond_init_monotonic(&b->tick_cond);
 	cond_init_monotonic(&b->dead_cond);
 	atomic_init(&b->stopping, 0);
@@ -1215,6 +1351,8 @@ int broker_open(const broker_options_t *opts, broker_t **out, char *err, size_t 
 	atomic_init(&b->bytes_appended, 0);
 	b->broker_id = opts->broker_id;
 	b->tick_ms = opts->tick_ms > 0 ? opts->tick_ms : 1000;
+	b->producer_expiration_ms = opts->producer_expiration_ms == 0
+	                            ? PRODUCER_EXPIRATION_DEFAULT_MS : opts->producer_expiration_ms;
 	b->data_dir = strdup(opts->data_dir);
 	b->advertised_url = strdup(opts->advertised_url ? opts->advertised_url : "");
 	if (b->data_dir == NULL || b->advertised_url == NULL ||
@@ -1231,6 +1369,8 @@ int broker_open(const broker_options_t *opts, broker_t **out, char *err, size_t 
 	rc = data_dir_lock(b, err, errlen);
 	if (rc == 0)
 		rc = cluster_id_load(b, err, errlen);
+	if (rc == 0)
+		rc = producer_ids_load(b, err, errlen);
 	if (rc == 0)
 		rc = topics_load(b, err, errlen);
 	if (rc == 0) {
@@ -1280,6 +1420,7 @@ void broker_close(broker_t *b)
 	pthread_cond_destroy(&b->tick_cond);
 	pthread_cond_destroy(&b->dead_cond);
 	pthread_mutex_destroy(&b->hook_lock);
+	pthread_mutex_destroy(&b->pid_lock);
 	pthread_mutex_destroy(&b->lock);
 	pthread_mutex_destroy(&b->meta_lock);
 	free(b->advertised_url);
@@ -1304,36 +1445,134 @@ void broker_set_append_hook(broker_t *b, broker_append_hook_fn fn, void *ctx)
 }
 
 /*
+ * Does buf hold an idempotent batch (producer_id != -1)? Walks the batch
+ * headers only. Such a batch must come alone, as Kafka's produce v3+
+ * requires (one batch per partition and request): *h gets its header.
+ * Bodies that do not frame are left to log_append to refuse.
+ */
+static int append_find_idempotent(const uint8_t *buf, size_t len, batch_header_t *h,
+                                  char *err, size_t errlen)
+{
+	size_t pos = 0, nbatches = 0;
+	int idempotent = 0;
+	batch_header_t cur;
+
+	while (pos < len && batch_header_decode(buf + pos, len - pos, 0, &cur, NULL, 0) == 0 &&
+	       batch_total_size(&cur) <= len - pos) {
+		if (nbatches++ == 0)
+			*h = cur;
+		if (cur.producer_id != -1)
+			idempotent = 1;
+		pos += batch_total_size(&cur);
+	}
+	if (idempotent && (nbatches != 1 || pos != len))
+		return strand_err_set(err, errlen, STRAND_EINVAL,
+		                      "a body with an idempotent batch (producer_id set) must hold "
+		                      "that one batch only");
+	return idempotent;
+}
+
+/*
+ * An idempotent batch (producer.h): under the partition's producer lock,
+ * judge it, then append and record it, or answer a duplicate with the
+ * original's offsets (its base_offset in buf is set to the original's).
+ */
+static int append_idempotent(broker_t *b, partition_slot_t *s, uint8_t *buf, size_t len,
+                             const batch_header_t *h, broker_append_info_t *info,
+                             char *err, size_t errlen)
+{
+	producer_batch_meta_t dup;
+	log_append_info_t done;
+	batch_header_t stored;
+	int rc;
+
+	if (!producer_id_issued(b, h->producer_id))
+		return strand_err_set(err, errlen, STRAND_EINVAL,
+		                      "unknown producer_id %" PRId64 ": take one from POST /v1/producers",
+		                      h->producer_id);
+	producer_table_lock(s->producers);
+	rc = producer_table_check(s->producers, h, &dup, err, errlen);
+	if (rc == 1) {
+		/* a retry: answer as the first time, if it is a sound batch */
+		rc = batch_validate(buf, len, 0, NULL, err, errlen);
+		if (rc == 0) {
+			batch_set_base_offset(buf, dup.first_offset);
+			info->first_offset = dup.first_offset;
+			info->last_offset = dup.last_offset;
+			info->record_count = dup.last_offset - dup.first_offset + 1;
+			info->max_timestamp = h->max_timestamp;
+			info->duplicate = 1;
+		}
+		goto out;
+	}
+	if (rc == 0)
+		rc = producer_table_reserve(s->producers);
+	if (rc == 0)
+		rc = log_append(s->log, buf, len, 0, &done, err, errlen);
+	if (rc == 0) {
+		stored = *h;
+		stored.base_offset = done.first_offset;
+		producer_table_record(s->producers, &stored);   /* cannot fail: reserved */
+		info->first_offset = done.first_offset;
+		info->last_offset = done.last_offset;
+		info->record_count = done.record_count;
+		info->max_timestamp = done.max_timestamp;
+	}
+out:
+	producer_table_unlock(s->producers);
+	return rc;
+}
+
+/*
  * Hot path. The log assigns offsets (leader epoch 0 on a single node);
  * durable appends then wait for a group-committed fsync covering them. The
  * hook fires after any successful append, even when the flush then fails:
- * the records are in the log and readers may see them.
+ * the records are in the log and readers may see them. A duplicate
+ * idempotent batch appends nothing, and its flush wait covers the original.
  */
 int broker_append(broker_t *b, topic_t *t, int32_t p, uint8_t *buf, size_t len,
-                  int durable, log_append_info_t *info, char *err, size_t errlen)
+                  int durable, broker_append_info_t *info, char *err, size_t errlen)
 {
-	log_append_info_t local;
+	broker_append_info_t local;
+	log_append_info_t plain;
 	broker_append_hook_fn hook;
+	batch_header_t h;
+	partitions_t *parts;
 	void *hook_ctx;
 	log_t *log;
 	int rc;
 
 	if (atomic_load_explicit(&t->deleted, memory_order_relaxed))
 		return strand_err_set(err, errlen, STRAND_ENOENT, "topic %s was deleted", t->name);
-	log = topic_partition_log(t, p);
-	if (log == NULL)
+	parts = topic_parts(t);
+	if (p < 0 || p >= parts->count)
 		return strand_err_set(err, errlen, STRAND_ENOENT,
 		                      "topic %s has no partition %d", t->name, (int)p);
-	rc = log_append(log, buf, len, 0, &local, err, errlen);
+	log = parts->slot[p].log;
+	memset(&local, 0, sizeof(local));
+	rc = append_find_idempotent(buf, len, &h, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (rc == 1) {
+		rc = append_idempotent(b, &parts->slot[p], buf, len, &h, &local, err, errlen);
+	} else {
+		rc = log_append(log, buf, len, 0, &plain, err, errlen);
+		local.first_offset = plain.first_offset;
+		local.last_offset = plain.last_offset;
+		local.record_count = plain.record_count;
+		local.max_timestamp = plain.max_timestamp;
+	}
 	if (rc != 0)
 		return rc;
-	atomic_fetch_add_explicit(&b->records_appended, (uint64_t)local.record_count,
-	                          memory_order_relaxed);
-	atomic_fetch_add_explicit(&b->bytes_appended, (uint64_t)len, memory_order_relaxed);
 	if (info != NULL)
 		*info = local;
 	if (durable)
 		rc = log_flush(log, local.last_offset + 1, err, errlen);
+	if (local.duplicate)
+		return rc;
+	atomic_fetch_add_explicit(&b->records_appended, (uint64_t)local.record_count,
+	                          memory_order_relaxed);
+	atomic_fetch_add_explicit(&b->bytes_appended, (uint64_t)len, memory_order_relaxed);
 
 	pthread_mutex_lock(&b->hook_lock);
 	hook = b->hook;
@@ -1342,6 +1581,19 @@ int broker_append(broker_t *b, topic_t *t, int32_t p, uint8_t *buf, size_t len,
 	if (hook != NULL)
 		hook(hook_ctx, t->name, p, log_end_offset(log));
 	return rc;
+}
+
+int broker_partition_producer_count(topic_t *t, int32_t p)
+{
+	partitions_t *parts = topic_parts(t);
+	size_t n;
+
+	if (p < 0 || p >= parts->count)
+		return -1;
+	producer_table_lock(parts->slot[p].producers);
+	n = producer_table_count(parts->slot[p].producers);
+	producer_table_unlock(parts->slot[p].producers);
+	return (int)n;
 }
 
 void broker_stats(broker_t *b, broker_stats_t *out)

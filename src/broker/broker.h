@@ -82,6 +82,10 @@ typedef struct broker_options {
 	int32_t     broker_id;       /* 0 single-node */
 	const char *advertised_url;  /* e.g. "http://127.0.0.1:8080" */
 	int         tick_ms;         /* background tick period; default 1000 */
+	int64_t     producer_expiration_ms; /* forget an idempotent producer idle this long
+	                                       (its newest batch's max timestamp); 0: the
+	                                       default 86400000 (Kafka's
+	                                       producer.id.expiration.ms); -1: never */
 } broker_options_t;
 
 /*
@@ -163,15 +167,48 @@ typedef void (*broker_append_hook_fn)(void *ctx, const char *topic, int32_t part
                                       int64_t hw);
 void broker_set_append_hook(broker_t *b, broker_append_hook_fn fn, void *ctx);
 
+typedef struct broker_append_info {
+	int64_t first_offset;   /* offset of the first record (as log_append_info_t) */
+	int64_t last_offset;
+	int64_t record_count;
+	int64_t max_timestamp;
+	int     duplicate;      /* 1: an idempotent retry; nothing was appended and the
+	                           offsets are the original batch's */
+} broker_append_info_t;
+
 /*
  * Append batches to a partition and, for acks=all (durable != 0), wait
  * until they are fsync'd (group commit: log_flush). Offsets are assigned
- * by the log; info as log_append. Fires the append hook.
- * Returns log_append's codes, STRAND_ENOENT (partition out of range),
- * STRAND_EIO when the flush failed.
+ * by the log and written into buf's base_offset fields. Fires the append
+ * hook (not for a duplicate).
+ *
+ * Idempotent producers (KIP-98, src/broker/producer.h): a batch whose
+ * producer_id is set must be the body's only batch and its producer id one
+ * that broker_producer_new handed out (else STRAND_EINVAL); it is checked
+ * against the partition's producer state: a duplicate of one of the
+ * producer's last 5 batches is not appended again (info->duplicate, the
+ * original's offsets, buf's base_offset set to the original's); a stale
+ * epoch is STRAND_EFENCED; a sequence that does not follow is
+ * STRAND_ESEQUENCE.
+ * Returns 0, log_append's codes, those above, STRAND_ENOENT (partition out
+ * of range), STRAND_EIO when the flush failed.
  */
 int broker_append(broker_t *b, topic_t *t, int32_t p, uint8_t *buf, size_t len,
-                  int durable, log_append_info_t *info, char *err, size_t errlen);
+                  int durable, broker_append_info_t *info, char *err, size_t errlen);
+
+/*
+ * A new idempotent producer (POST /v1/producers): a producer id never
+ * handed out before by this data directory (ids are reserved in blocks in
+ * DATA/meta/producer_ids, so a restart skips the rest of a block) and
+ * epoch 0. A producer bumps its epoch itself (KIP-360) and restarts its
+ * sequences at 0. Returns 0 or STRAND_EIO/STRAND_ENOSPC (the block could
+ * not be reserved).
+ */
+int broker_producer_new(broker_t *b, int64_t *id_out, int16_t *epoch_out,
+                        char *err, size_t errlen);
+
+/* Idempotent producers the partition keeps state for; -1 if p is out of range. */
+int broker_partition_producer_count(topic_t *t, int32_t p);
 
 /* Totals since broker_open, for /metrics (read without locks: relaxed atomics). */
 typedef struct broker_stats {

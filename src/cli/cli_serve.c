@@ -59,6 +59,7 @@ typedef enum serve_opt {
 	OPT_CONNECTION_MEMORY,
 	OPT_WWW_DIR,
 	OPT_MOUNTS,
+	OPT_PRODUCER_EXPIRATION_MS,
 	OPT__COUNT
 } serve_opt_t;
 
@@ -135,6 +136,10 @@ static const serve_opt_def_t serve_opts[OPT__COUNT] = {
 	[OPT_MOUNTS]            = { "mounts", "--mounts", "STRAND_MOUNTS", NULL,
 	                            "more files or directories to serve: PREFIX=PATH[,PREFIX=PATH...] "
 	                            "(e.g. /docs=/srv/docs)" },
+	[OPT_PRODUCER_EXPIRATION_MS] = { "producer_id_expiration_ms", "--producer-id-expiration-ms",
+	                            "STRAND_PRODUCER_ID_EXPIRATION_MS", "86400000",
+	                            "forget an idempotent producer's sequences after this long "
+	                            "without a batch (-1: never)" },
 };
 
 typedef struct serve_values {
@@ -410,7 +415,7 @@ int cli_serve(int argc, char **argv)
 	char err[512], *host = NULL;
 	int64_t max_req, threads, tick, grace = 0, metrics_auth = 0;
 	int64_t max_conn, max_conn_client, max_sse, max_url, max_hdrs, max_hdr_bytes, max_recs;
-	int64_t max_wait, idle_s, conn_mem;
+	int64_t max_wait, idle_s, conn_mem, producer_exp;
 	acl_t *acl = NULL;
 	int i, sig, rc, status = 1;
 
@@ -459,7 +464,8 @@ int cli_serve(int argc, char **argv)
 	    serve_int(&sv, OPT_MAX_RECORDS_PER_REQUEST, 1, 100000000, &max_recs) ||
 	    serve_int(&sv, OPT_MAX_WAIT_MS, 0, 60000, &max_wait) ||
 	    serve_int(&sv, OPT_IDLE_TIMEOUT_S, 1, 86400, &idle_s) ||
-	    serve_int(&sv, OPT_CONNECTION_MEMORY, 8192, 16 << 20, &conn_mem))
+	    serve_int(&sv, OPT_CONNECTION_MEMORY, 8192, 16 << 20, &conn_mem) ||
+	    serve_int(&sv, OPT_PRODUCER_EXPIRATION_MS, -1, INT64_MAX / 2, &producer_exp))
 		goto out;
 	max_conn = serve_fit_fd_limit(max_conn);
 	if (serve_load_acl(&sv, &acl, err, sizeof err) != 0) {
@@ -481,6 +487,7 @@ int cli_serve(int argc, char **argv)
 	bopts.broker_id = 0;
 	bopts.advertised_url = sv.v[OPT_ADVERTISED_URL];
 	bopts.tick_ms = (int)tick;
+	bopts.producer_expiration_ms = producer_exp == 0 ? 1 : producer_exp;
 	rc = broker_open(&bopts, &broker, err, sizeof err);
 	if (rc != 0) {
 		fprintf(stderr, "strand: error: cannot open data directory %s: %s\n",

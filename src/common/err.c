@@ -24,6 +24,8 @@ const char *strand_strerror(int code)
 	case STRAND_EGENERATION: return "illegal generation";
 	case STRAND_EREBALANCE: return "rebalance in progress";
 	case STRAND_ENOTEMPTY: return "group not empty";
+	case STRAND_ESEQUENCE: return "out of order sequence";
+	case STRAND_EFENCED:   return "producer fenced";
 	}
 	return "unknown error";
 }

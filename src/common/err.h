@@ -30,6 +30,9 @@ enum strand_err {
 	STRAND_EGENERATION = -14, /* stale generation: fenced by a newer one */
 	STRAND_EREBALANCE = -15, /* the group is rebalancing: rejoin */
 	STRAND_ENOTEMPTY  = -16, /* the group still has members */
+	/* idempotent producers (src/broker/producer.h, KIP-98) */
+	STRAND_ESEQUENCE  = -17, /* a batch's sequence does not follow its producer's last one */
+	STRAND_EFENCED    = -18, /* a batch from an older producer epoch than one already seen */
 };
 
 /* A short constant description of an error code ("corrupt data", ...). */

@@ -839,6 +839,59 @@ int log_offset_for_timestamp(log_t *log, int64_t ts, int64_t *offset_out,
 	return rc;
 }
 
+/* ---- header scan ---------------------------------------------------------- */
+
+int log_scan_headers(log_t *log, int64_t from_offset,
+                     int (*fn)(void *ctx, const batch_header_t *h), void *ctx,
+                     char *err, size_t errlen)
+{
+	seg_reader_t *r = malloc(sizeof(*r));
+	int64_t next = from_offset;
+	int rc = 0;
+
+	if (r == NULL)
+		return strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
+	for (;;) {
+		segment_t *seg;
+		batch_header_t h;
+		int64_t seg_next;
+		off_t pos, end;
+		int fd;
+
+		pthread_mutex_lock(&log->lock);
+		if (next < log->segs[0]->base_offset)
+			next = log->segs[0]->base_offset;
+		if (next >= leo_locked(log)) {
+			pthread_mutex_unlock(&log->lock);
+			break;
+		}
+		seg = log->segs[seg_find(log, next)];
+		pos = segment_index_floor(seg, next);
+		end = (off_t)seg->size;
+		seg_next = seg->next_offset;
+		fd = fcntl(seg->fd, F_DUPFD_CLOEXEC, 0);
+		pthread_mutex_unlock(&log->lock);
+		if (fd < 0) {
+			rc = strand_err_set(err, errlen, STRAND_EIO, "dup: %s", strerror(errno));
+			break;
+		}
+		seg_reader_init(r, fd, end);
+		while ((rc = seg_reader_header(r, pos, &h, err, errlen)) == 0) {
+			if (batch_last_offset(&h) >= next && (rc = fn(ctx, &h)) != 0)
+				break;
+			pos += (off_t)batch_total_size(&h);
+		}
+		close(fd);
+		if (rc == STRAND_EAGAIN)
+			rc = 0;         /* the segment's end */
+		if (rc != 0 || seg_next <= next)
+			break;
+		next = seg_next;
+	}
+	free(r);
+	return rc;
+}
+
 /* ---- accessors ----------------------------------------------------------- */
 
 int64_t log_start_offset(log_t *log)

@@ -122,6 +122,20 @@ void log_slice_release(log_slice_t *slice);
 int log_offset_for_timestamp(log_t *log, int64_t ts, int64_t *offset_out,
                              int64_t *ts_out, char *err, size_t errlen);
 
+/*
+ * Call fn with the header of every batch holding offsets at or after
+ * from_offset (clamped to the log start offset), in offset order, up to the
+ * log end offset as it was when each segment was reached. Only headers are
+ * read (a buffered reader, no record parsing): the broker rebuilds its
+ * idempotent-producer state this way at open. fn returning non-zero stops
+ * the scan with that value. Returns 0, fn's value, STRAND_EIO,
+ * STRAND_ECORRUPT, STRAND_ENOMEM.
+ */
+struct batch_header;
+int log_scan_headers(log_t *log, int64_t from_offset,
+                     int (*fn)(void *ctx, const struct batch_header *h), void *ctx,
+                     char *err, size_t errlen);
+
 int64_t log_start_offset(log_t *log);
 int64_t log_end_offset(log_t *log);
 int64_t log_size_bytes(log_t *log);

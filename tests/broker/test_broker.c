@@ -42,7 +42,7 @@ static void teardown(void)
 
 static broker_t *open_broker_tick(int tick_ms)
 {
-	broker_options_t opts = { data_dir, 0, "http://127.0.0.1:0", tick_ms };
+	broker_options_t opts = { data_dir, 0, "http://127.0.0.1:0", tick_ms, 0 };
 	broker_t *b = NULL;
 	int rc = broker_open(&opts, &b, errbuf, sizeof(errbuf));
 
@@ -464,7 +464,7 @@ START_TEST(test_deleted_topic_handle_usable_until_release)
 {
 	broker_t *b = open_broker();
 	batch_builder_t bb;
-	log_append_info_t info;
+	broker_append_info_t info;
 	pthread_t thr;
 	topic_t *t, *again;
 
@@ -527,7 +527,7 @@ START_TEST(test_append_fires_hook_with_hw)
 	broker_t *b = open_broker();
 	hook_seen_t seen = { 0 };
 	batch_builder_t bb;
-	log_append_info_t info;
+	broker_append_info_t info;
 	broker_stats_t stats;
 	size_t total = 0;
 	topic_t *t;
@@ -586,7 +586,7 @@ START_TEST(test_durable_append_is_flushed)
 {
 	broker_t *b = open_broker();
 	batch_builder_t bb;
-	log_append_info_t info;
+	broker_append_info_t info;
 	topic_t *t;
 	log_t *log;
 
@@ -625,7 +625,7 @@ START_TEST(test_failed_fsync_fences_partition_until_reopen)
 {
 	broker_t *b = open_broker();
 	batch_builder_t bb;
-	log_append_info_t info;
+	broker_append_info_t info;
 	topic_t *t;
 	log_t *log;
 	int64_t leo;
@@ -821,7 +821,7 @@ static void write_meta(const char *file, const char *text)
 
 static void expect_corrupt(const char *file)
 {
-	broker_options_t opts = { data_dir, 0, "", 1000 };
+	broker_options_t opts = { data_dir, 0, "", 1000, 0 };
 	broker_t *b = NULL;
 	int rc = broker_open(&opts, &b, errbuf, sizeof(errbuf));
 
@@ -883,7 +883,7 @@ END_TEST
 
 START_TEST(test_second_broker_on_same_dir_is_refused)
 {
-	broker_options_t opts = { data_dir, 0, "", 1000 };
+	broker_options_t opts = { data_dir, 0, "", 1000, 0 };
 	broker_t *b = open_broker(), *b2 = NULL;
 
 	ck_assert_int_eq(broker_open(&opts, &b2, errbuf, sizeof(errbuf)), STRAND_EIO);
