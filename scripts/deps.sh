@@ -29,3 +29,6 @@ if [ -n "$missing" ]; then
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $missing
 fi
+# npm tools of the contract tests (Redocly CLI, Prism, openapi-typescript):
+# `npm ci` from tests/contract/package-lock.json, skipped when installed
+"$(dirname "$0")/../tests/contract/npm-deps.sh"
