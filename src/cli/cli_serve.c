@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "api/http.h"
+#include "api/static.h"
 #include "broker/broker.h"
 #include "cli/cli.h"
 #include "common/err.h"
@@ -417,6 +418,7 @@ int cli_serve(int argc, char **argv)
 	int64_t max_conn, max_conn_client, max_sse, max_url, max_hdrs, max_hdr_bytes, max_recs;
 	int64_t max_wait, idle_s, conn_mem, producer_exp;
 	acl_t *acl = NULL;
+	const char *www;
 	int i, sig, rc, status = 1;
 
 	/* Request bodies, batches and answers are 0.1-64 MiB and freed per
@@ -536,6 +538,11 @@ int cli_serve(int argc, char **argv)
 	fprintf(stderr, strchr(host, ':') ? "strand: listening on %s://[%s]:%u\n"
 	                                  : "strand: listening on %s://%s:%u\n",
 	        aopts.tls_cert_path != NULL ? "https" : "http", host, (unsigned)api_port(api));
+	www = aopts.www_dir != NULL ? aopts.www_dir : api_static_default_www_dir();
+	if (www != NULL && www[0] != '\0')
+		fprintf(stderr, "strand: dashboard at / (files from %s)\n", www);
+	else
+		fprintf(stderr, "strand: no dashboard built (make www): / lists the API\n");
 
 	do {
 		if (sigwait(&sigs, &sig) != 0)
