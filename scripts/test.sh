@@ -20,7 +20,7 @@ if [ $rc -eq 0 ]; then
 fi
 for f in $(find tests -name '*.log' 2>/dev/null | sort); do
 	case "$f" in test-suite.log) continue ;; esac
-	if [ $rc -ne 0 ] && grep -q '^FAIL\|^ERROR' "${f%.log}.trs" 2>/dev/null; then
+	if [ $rc -ne 0 ] && grep -q '^:test-result: \(FAIL\|ERROR\)' "${f%.log}.trs" 2>/dev/null; then
 		echo "==== $f"; tail -n 60 "$f"
 	fi
 done

@@ -213,8 +213,12 @@ START_TEST(test_sse_tails_per_client)
 			ok = strncmp(head, "HTTP/1.1 200", 12) == 0;
 			close(fd);
 			if (!ok) {   /* wake the dead tail so it notices: an append writes to it */
-				ck_assert_int_eq(http_json(&srv, "POST", "/v1/topics/s/records",
-				                           "{\"records\":[{\"value\":1}]}", &r), 200);
+				long st = http_json(&srv, "POST", "/v1/topics/s/records",
+				                    "{\"records\":[{\"value\":1}]}", &r);
+
+				/* 429: the closes above are not all noticed yet, so this
+				 * connection is over the per-address limit; try again */
+				ck_assert_msg(st == 200 || st == 429, "append: %ld", st);
 				http_response_free(&r);
 			}
 		}
