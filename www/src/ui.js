@@ -47,9 +47,17 @@ export function ErrorBox({ error }) {
 
 const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 
+// The x axis shows the samples, and at least the last minute (so a first
+// sample is not spread over years).
+function showWindow(u, t) {
+  const last = t.length ? t[t.length - 1] : Date.now() / 1000;
+  u.setScale('x', { min: Math.min(t.length ? t[0] : last, last - 60), max: last });
+}
+
 // A time-series chart. series: [{label, color (CSS variable), values}],
-// t: seconds since the epoch; fmt formats the y values.
-export function Chart({ title, t, series, fmt, height = 180 }) {
+// t: seconds since the epoch; fmt formats the y values; the y axis reaches
+// at least `floor` so an idle broker's ticks stay whole numbers.
+export function Chart({ title, t, series, fmt, floor = 10, height = 180 }) {
   const box = useRef(null);
   const plot = useRef(null);
   const labels = series.map((s) => s.label).join('|');
@@ -61,21 +69,24 @@ export function Chart({ title, t, series, fmt, height = 180 }) {
       width: Math.max(200, el.clientWidth), height,
       legend: { live: true },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
-      axes: [axis, { ...axis, size: 70, values: (u, vals) => vals.map(fmt) }],
+      scales: { x: { time: true, auto: false }, y: { range: (u, min, max) => [0, Math.max(floor, max * 1.1)] } },
+      axes: [axis, { ...axis, size: 90, values: (u, vals) => vals.map(fmt) }],
       series: [{}, ...series.map((s) => ({
         label: s.label, stroke: css(s.color), width: 2,
         value: (u, v) => (v == null ? '–' : fmt(v)),
       }))],
     };
     plot.current = new uPlot(opts, [t, ...series.map((s) => s.values)], el);
+    showWindow(plot.current, t);
     const ro = new ResizeObserver(() => plot.current &&
       plot.current.setSize({ width: Math.max(200, el.clientWidth), height }));
     ro.observe(el);
     return () => { ro.disconnect(); plot.current.destroy(); plot.current = null; };
-  }, [labels, height]);
+  }, [labels, height, floor]);
   useEffect(() => {
-    if (plot.current) plot.current.setData([t, ...series.map((s) => s.values)]);
+    if (!plot.current) return;
+    plot.current.setData([t, ...series.map((s) => s.values)]);
+    showWindow(plot.current, t);
   });
   return html`<figure class="chart">
     <figcaption>${title}</figcaption>

@@ -47,7 +47,7 @@ export function Overview() {
       <${Chart} title="Records per second" t=${m.t} fmt=${fmt.rate} series=${[
         { label: 'in (appended)', color: '--c1', values: m.recIn },
         { label: 'out (fetched)', color: '--c2', values: m.recOut }]} />
-      <${Chart} title="Bytes per second" t=${m.t} fmt=${fmt.byteRate} series=${[
+      <${Chart} title="Bytes per second" t=${m.t} fmt=${fmt.byteRate} floor=${1024} series=${[
         { label: 'in (appended)', color: '--c1', values: m.bytesIn },
         { label: 'out (responses)', color: '--c2', values: m.bytesOut }]} />
     </div>`}

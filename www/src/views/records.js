@@ -192,7 +192,8 @@ export function Records({ topic, query }) {
       <label>Partition
         <select name="partition" value=${partition} onChange=${(e) => setPartition(Number(e.target.value))}>
           ${t.partitions.map((p) => html`<option value=${p.partition}>${
-            `${p.partition} (offsets ${fmt.count(p.log_start_offset)}–${fmt.count(p.high_watermark)})`}</option>`)}
+            `${p.partition} (${p.high_watermark > p.log_start_offset ?
+              `offsets ${fmt.count(p.log_start_offset)}–${fmt.count(p.high_watermark - 1)}` : 'empty'})`}</option>`)}
         </select></label>
       <label>Start at
         <select name="mode" value=${mode} onChange=${(e) => setMode(e.target.value)}>
