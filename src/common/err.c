@@ -26,6 +26,7 @@ const char *strand_strerror(int code)
 	case STRAND_ENOTEMPTY: return "group not empty";
 	case STRAND_ESEQUENCE: return "out of order sequence";
 	case STRAND_EFENCED:   return "producer fenced";
+	case STRAND_EDEPOSED:  return "deposed by a newer controller or leader";
 	}
 	return "unknown error";
 }

@@ -33,6 +33,8 @@ enum strand_err {
 	/* idempotent producers (src/broker/producer.h, KIP-98) */
 	STRAND_ESEQUENCE  = -17, /* a batch's sequence does not follow its producer's last one */
 	STRAND_EFENCED    = -18, /* a batch from an older producer epoch than one already seen */
+	/* cluster mode (src/cluster/cluster.h) */
+	STRAND_EDEPOSED   = -19, /* a newer controller (or, later, leader) has taken over */
 };
 
 /* A short constant description of an error code ("corrupt data", ...). */

@@ -1,0 +1,127 @@
+/*
+ * cluster.h — cluster mode's membership in etcd (docs/REPLICATION.md): the
+ * cluster id, this broker's registration under a lease, the local lease
+ * deadline, and the controller election with its fencing revision.
+ *
+ * Key layout (all under CLUSTER_ETCD_PREFIX, "/strand/"):
+ *   cluster_id        the cluster's id, created once (txn: create_revision == 0)
+ *   brokers/<id>      {"id","url"} of each live broker, attached to its lease
+ *   controller        {"id"} of the controller, attached to its lease; the
+ *                     key's create_revision is the controller's election
+ *                     revision, its fencing token
+ *
+ * One session = one lease. A background thread renews it every
+ * lease_ttl/3; when etcd says it expired (this process was paused, or cut
+ * off), the thread starts a new session: new lease, registration again,
+ * controllership lost (a new election is needed). While not controller it
+ * campaigns whenever the controller key is deleted (it watches it).
+ *
+ * A lease is not a lock: etcd may expire it while this process is paused
+ * and another broker takes over, with no message to us. So:
+ *   - cluster_lease_valid says whether the lease may still be alive by OUR
+ *     clock: last renewal *sent* + TTL - margin, on the monotonic clock. It
+ *     turns false on time even while etcd is unreachable; a broker must not
+ *     act as leader of anything once it is false.
+ *   - every controller write goes through cluster_controller_txn, which
+ *     compares the controller key's create_revision with our election
+ *     revision inside etcd's transaction: a deposed controller's write
+ *     fails there even if it still believes it leads.
+ *
+ * Threads: every function may be called from any thread.
+ */
+#ifndef STRAND_CLUSTER_H
+#define STRAND_CLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cluster/etcd.h"
+
+typedef struct cluster cluster_t;
+
+#define CLUSTER_ETCD_PREFIX          "/strand/"
+#define CLUSTER_DEFAULT_LEASE_TTL_S  4       /* failover within ~this (issue 10: aim <= 5 s) */
+#define CLUSTER_MAX_LEASE_TTL_S      300
+#define CLUSTER_LEASE_MARGIN_MS      500     /* local deadline: this much before etcd's */
+#define CLUSTER_MAX_BROKER_ID        1000000
+
+typedef struct cluster_options {
+	const char *etcd_endpoints;   /* "http://h:p[,...]" (required) */
+	int32_t     broker_id;        /* >= 0, unique among live brokers */
+	const char *advertised_url;   /* how other brokers and clients reach this one */
+	const char *proposed_cluster_id; /* used if the cluster has none yet (the broker's own) */
+	int         lease_ttl_s;      /* 0: CLUSTER_DEFAULT_LEASE_TTL_S */
+	int         keepalive_ms;     /* renewal period; 0: lease_ttl/3 (tests stretch it) */
+	int         register_wait_ms; /* how long to wait for a previous holder of this
+	                                 broker id to expire; 0: lease_ttl + 2 s */
+	int         campaign;         /* 1: stand for controller (cluster_open sets it
+	                                 from the options; every broker does by default) */
+} cluster_options_t;
+
+/* Fill the defaults (campaign = 1, zeros elsewhere). */
+void cluster_options_init(cluster_options_t *o);
+
+/*
+ * Join the cluster: create the cluster id if there is none, grant the lease,
+ * register brokers/<id> (waiting up to register_wait_ms while a live
+ * registration of the same id from another lease exists), start the
+ * session thread. *out is freed by cluster_close. Returns 0 or
+ *   STRAND_EINVAL   bad options
+ *   STRAND_EEXIST   another live broker holds this broker id
+ *   STRAND_EIO, STRAND_ETIMEDOUT   etcd unreachable (etcd.h)
+ */
+int cluster_open(const cluster_options_t *opts, cluster_t **out, char *err, size_t errlen);
+
+/* Stop the thread, resign (revoke the lease: registration and
+ * controllership disappear at once, no waiting for the TTL). */
+void cluster_close(cluster_t *c);
+
+/* The cluster id from etcd (borrowed, lives as long as c). */
+const char *cluster_id(const cluster_t *c);
+int32_t cluster_broker_id(const cluster_t *c);
+
+/* 1 while this broker's lease may still be alive by the local deadline. */
+int cluster_lease_valid(cluster_t *c);
+
+/* The monotonic-clock millisecond after which the lease may have expired
+ * (0 before the first grant). */
+int64_t cluster_lease_deadline_ms(cluster_t *c);
+
+/* The current lease id (0 while there is none). */
+int64_t cluster_lease_id(cluster_t *c);
+
+/* 1 if this broker won the controller election and its lease is locally
+ * valid; *election_revision (may be NULL) gets the fencing revision. */
+int cluster_is_controller(cluster_t *c, int64_t *election_revision);
+
+/*
+ * A controller write: the compares and ops of etcd_txn, with one more
+ * compare added: controller.create_revision == our election revision.
+ * Returns 0 with res->succeeded saying whether the caller's compares held,
+ * STRAND_EDEPOSED when this broker is not (or no longer) the controller —
+ * locally known, or found by etcd's compare (then controllership is
+ * dropped here too) — or an etcd error. *res as etcd_txn (caller frees kvs).
+ */
+int cluster_controller_txn(cluster_t *c, const etcd_compare_t *cmp, size_t ncmp,
+                           const etcd_op_t *ops, size_t nops,
+                           etcd_txn_result_t *res, char *err, size_t errlen);
+
+/* ---- what the cluster looks like ---------------------------------------- */
+
+typedef struct cluster_broker {
+	int32_t id;
+	char   *url;      /* owned */
+} cluster_broker_t;
+
+typedef struct cluster_view {
+	int32_t           controller;  /* broker id, -1: none elected right now */
+	cluster_broker_t *brokers;     /* live registrations, by id */
+	size_t            n;
+} cluster_view_t;
+
+/* Read the live brokers and the controller from etcd (one read). *out is
+ * freed by cluster_view_free. */
+int cluster_describe(cluster_t *c, cluster_view_t *out, char *err, size_t errlen);
+void cluster_view_free(cluster_view_t *v);
+
+#endif

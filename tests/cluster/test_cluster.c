@@ -1,0 +1,313 @@
+/*
+ * test_cluster.c — Check suite for src/cluster/cluster.c against a real
+ * etcd (etcd_fixture.h): the cluster id created once, registration and the
+ * live-broker view, a duplicate broker id refused, one controller and its
+ * successor, a deposed controller's writes fenced by etcd, and the local
+ * lease deadline running out while etcd is paused (SIGSTOP).
+ *
+ * Every test works in the same etcd: each one closes its brokers (which
+ * revokes their leases), so the next starts from no brokers and no
+ * controller; the cluster id stays, as it does in a real cluster.
+ */
+#include <check.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "cluster/cluster.h"
+#include "cluster/etcd.h"
+#include "common/clock.h"
+#include "common/err.h"
+#include "etcd_fixture.h"
+
+static char errbuf[512];
+
+static cluster_t *join(int32_t id, int ttl_s, int keepalive_ms)
+{
+	char url[64];
+	cluster_options_t o;
+	cluster_t *c = NULL;
+	int rc;
+
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", 9000 + id);
+	cluster_options_init(&o);
+	o.etcd_endpoints = fixture_etcd.client_url;
+	o.broker_id = id;
+	o.advertised_url = url;
+	o.proposed_cluster_id = id == 1 ? "cluster-one" : "cluster-other";
+	o.lease_ttl_s = ttl_s;
+	o.keepalive_ms = keepalive_ms;
+	rc = cluster_open(&o, &c, errbuf, sizeof errbuf);
+	ck_assert_msg(rc == 0, "broker %d: cluster_open: %s", id, errbuf);
+	return c;
+}
+
+static etcd_t *raw_etcd(void)
+{
+	etcd_options_t o = { fixture_etcd.client_url, 2000, 0 };
+	etcd_t *e = NULL;
+
+	ck_assert_int_eq(etcd_open(&o, &e, errbuf, sizeof errbuf), 0);
+	return e;
+}
+
+/* Wait (deadline ms) until exactly one of cs[0..n) is controller; its index or -1. */
+static int wait_one_controller(cluster_t **cs, int n, int64_t ms)
+{
+	int64_t end = clock_now_ms() + ms;
+	int i, count, who;
+
+	do {
+		count = 0;
+		who = -1;
+		for (i = 0; i < n; i++)
+			if (cs[i] != NULL && cluster_is_controller(cs[i], NULL)) {
+				count++;
+				who = i;
+			}
+		if (count == 1)
+			return who;
+		ck_assert_msg(count <= 1, "%d controllers at once", count);
+		clock_sleep_ms(20);
+	} while (clock_now_ms() < end);
+	return -1;
+}
+
+START_TEST(test_cluster_id_is_created_once)
+{
+	cluster_t *a = join(1, 0, 0), *b = join(2, 0, 0);
+
+	/* the first proposal in this etcd wins; the second broker adopts it */
+	ck_assert_str_eq(cluster_id(a), "cluster-one");
+	ck_assert_str_eq(cluster_id(b), "cluster-one");
+	cluster_close(b);
+	cluster_close(a);
+}
+END_TEST
+
+START_TEST(test_live_brokers_are_listed_and_leave_on_close)
+{
+	cluster_t *a = join(1, 0, 0), *b = join(2, 0, 0), *c = join(10, 0, 0);
+	cluster_t *all[] = { a, b, c };
+	cluster_view_t v;
+	int who;
+
+	who = wait_one_controller(all, 3, 5000);
+	ck_assert_int_ge(who, 0);
+	ck_assert_int_eq(cluster_describe(a, &v, errbuf, sizeof errbuf), 0);
+	ck_assert_uint_eq(v.n, 3);
+	ck_assert_int_eq(v.brokers[0].id, 1);           /* by id, not by key text */
+	ck_assert_int_eq(v.brokers[1].id, 2);
+	ck_assert_int_eq(v.brokers[2].id, 10);
+	ck_assert_str_eq(v.brokers[2].url, "http://127.0.0.1:9010");
+	ck_assert_int_eq(v.controller, cluster_broker_id(all[who]));
+	cluster_view_free(&v);
+
+	cluster_close(b);                                 /* revokes: gone at once */
+	ck_assert_int_eq(cluster_describe(a, &v, errbuf, sizeof errbuf), 0);
+	ck_assert_uint_eq(v.n, 2);
+	ck_assert_int_eq(v.brokers[0].id, 1);
+	ck_assert_int_eq(v.brokers[1].id, 10);
+	cluster_view_free(&v);
+	cluster_close(c);
+	cluster_close(a);
+}
+END_TEST
+
+START_TEST(test_duplicate_broker_id_is_refused)
+{
+	cluster_t *a = join(3, 0, 0), *dup = NULL;
+	cluster_options_t o;
+	int64_t t0 = clock_now_ms();
+
+	cluster_options_init(&o);
+	o.etcd_endpoints = fixture_etcd.client_url;
+	o.broker_id = 3;
+	o.advertised_url = "http://127.0.0.1:9999";
+	o.proposed_cluster_id = "x";
+	o.register_wait_ms = 600;
+	ck_assert_int_eq(cluster_open(&o, &dup, errbuf, sizeof errbuf), STRAND_EEXIST);
+	ck_assert_ptr_null(dup);
+	ck_assert_msg(strstr(errbuf, "broker id 3") != NULL, "%s", errbuf);
+	ck_assert_int_ge(clock_now_ms() - t0, 600);      /* it waited for the holder to expire */
+	ck_assert(cluster_lease_valid(a));
+	cluster_close(a);
+
+	/* once the holder has left, the id is free */
+	ck_assert_int_eq(cluster_open(&o, &dup, errbuf, sizeof errbuf), 0);
+	cluster_close(dup);
+}
+END_TEST
+
+START_TEST(test_controller_moves_when_it_leaves)
+{
+	cluster_t *cs[3] = { join(1, 0, 0), join(2, 0, 0), join(3, 0, 0) };
+	int64_t rev_old, rev_new, t0;
+	int first, second;
+
+	first = wait_one_controller(cs, 3, 5000);
+	ck_assert_int_ge(first, 0);
+	ck_assert(cluster_is_controller(cs[first], &rev_old));
+	t0 = clock_now_ms();
+	cluster_close(cs[first]);
+	cs[first] = NULL;
+	/* the others watch the controller key: a deletion elects at once */
+	second = wait_one_controller(cs, 3, 3000);
+	ck_assert_msg(second >= 0, "no new controller within 3 s");
+	ck_assert_int_lt(clock_now_ms() - t0, 1500);
+	ck_assert(cluster_is_controller(cs[second], &rev_new));
+	ck_assert_int_gt(rev_new, rev_old);
+	for (int i = 0; i < 3; i++)
+		cluster_close(cs[i]);
+}
+END_TEST
+
+START_TEST(test_deposed_controller_writes_are_fenced)
+{
+	/* a renews only every 20 s: it will not notice losing its lease */
+	cluster_t *a = join(1, 60, 20000), *b;
+	cluster_t *both[2];
+	etcd_t *e = raw_etcd();
+	etcd_op_t put = { ETCD_OP_PUT, "/strand/test/state", 0, "from-a", 6, 0 };
+	etcd_txn_result_t r;
+	etcd_kvs_t kvs;
+	int64_t rev_a, rev_b;
+
+	both[0] = a;
+	both[1] = NULL;
+	ck_assert_int_eq(wait_one_controller(both, 1, 5000), 0);
+	ck_assert(cluster_is_controller(a, &rev_a));
+	ck_assert_int_eq(cluster_controller_txn(a, NULL, 0, &put, 1, &r, errbuf, sizeof errbuf), 0);
+	ck_assert_int_eq(r.succeeded, 1);
+	etcd_kvs_free(&r.kvs);
+
+	/* a is cut off as a pause would: etcd drops its lease; b takes over */
+	b = join(2, 0, 0);
+	ck_assert_int_eq(etcd_lease_revoke(e, cluster_lease_id(a), errbuf, sizeof errbuf), 0);
+	both[0] = NULL;
+	both[1] = b;
+	ck_assert_int_eq(wait_one_controller(both, 2, 3000), 1);
+	ck_assert(cluster_is_controller(b, &rev_b));
+	ck_assert_int_gt(rev_b, rev_a);
+
+	/* a still believes it leads (its local deadline is far off) ... */
+	ck_assert(cluster_is_controller(a, NULL));
+	/* ... but etcd refuses its write */
+	put.value = "from-deposed-a";
+	put.value_len = strlen(put.value);
+	ck_assert_int_eq(cluster_controller_txn(a, NULL, 0, &put, 1, &r, errbuf, sizeof errbuf),
+	                 STRAND_EDEPOSED);
+	ck_assert(!cluster_is_controller(a, NULL));        /* and now it knows */
+	ck_assert_int_eq(etcd_range(e, "/strand/test/state", 0, &kvs, errbuf, sizeof errbuf), 0);
+	ck_assert_uint_eq(kvs.n, 1);
+	ck_assert_str_eq(kvs.kvs[0].value, "from-a");
+	etcd_kvs_free(&kvs);
+
+	/* the new controller writes; its own compares still decide success */
+	put.value = "from-b";
+	put.value_len = 6;
+	{
+		etcd_compare_t stale = { "/strand/test/state", ETCD_TARGET_VERSION, ETCD_CMP_EQUAL, 99 };
+
+		ck_assert_int_eq(cluster_controller_txn(b, &stale, 1, &put, 1, &r, errbuf,
+		                                        sizeof errbuf), 0);
+		ck_assert_int_eq(r.succeeded, 0);
+		ck_assert(cluster_is_controller(b, NULL));  /* a failed compare is not fencing */
+	}
+	ck_assert_int_eq(cluster_controller_txn(b, NULL, 0, &put, 1, &r, errbuf, sizeof errbuf), 0);
+	ck_assert_int_eq(r.succeeded, 1);
+	etcd_kvs_free(&r.kvs);
+
+	ck_assert_int_eq(etcd_delete(e, "/strand/test/", 1, NULL, errbuf, sizeof errbuf), 0);
+	etcd_close(e);
+	cluster_close(b);
+	cluster_close(a);
+}
+END_TEST
+
+static void resume_etcd(void)
+{
+	kill(fixture_etcd.pid, SIGCONT);
+}
+
+START_TEST(test_lease_runs_out_locally_while_etcd_is_paused)
+{
+	cluster_t *a = join(1, 2, 0);
+	cluster_t *one[1] = { a };
+	cluster_view_t v;
+	int64_t paused_at, invalid_at, deadline, end;
+
+	ck_assert_int_eq(wait_one_controller(one, 1, 5000), 0);
+	ck_assert(cluster_lease_valid(a));
+	ck_assert_int_eq(kill(fixture_etcd.pid, SIGSTOP), 0);
+	paused_at = clock_now_ms();
+	deadline = cluster_lease_deadline_ms(a);
+	/* no renewal can succeed now: the deadline is at most one TTL away */
+	ck_assert_int_le(deadline, paused_at + 2000);
+	end = paused_at + 2000 + 1000;
+	while (cluster_lease_valid(a) && clock_now_ms() < end)
+		clock_sleep_ms(10);
+	invalid_at = clock_now_ms();
+	ck_assert_msg(!cluster_lease_valid(a), "lease still valid %" PRId64 " ms after the pause",
+	              invalid_at - paused_at);
+	ck_assert_int_le(invalid_at - deadline, 100);     /* on time, by the local clock */
+	ck_assert(!cluster_is_controller(a, NULL));        /* a stale leader stops at once */
+
+	/* etcd back: the broker renews or registers again, and is listed */
+	resume_etcd();
+	end = clock_now_ms() + 8000;
+	while (!cluster_lease_valid(a) && clock_now_ms() < end)
+		clock_sleep_ms(20);
+	ck_assert_msg(cluster_lease_valid(a), "no valid lease 8 s after etcd resumed");
+	ck_assert_int_ge(wait_one_controller(one, 1, 5000), 0);
+	ck_assert_int_eq(cluster_describe(a, &v, errbuf, sizeof errbuf), 0);
+	ck_assert_uint_eq(v.n, 1);
+	ck_assert_int_eq(v.brokers[0].id, 1);
+	ck_assert_int_eq(v.controller, 1);
+	cluster_view_free(&v);
+	cluster_close(a);
+}
+END_TEST
+
+static Suite *cluster_suite(void)
+{
+	Suite *s = suite_create("cluster");
+	TCase *tc = tcase_create("membership");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_cluster_id_is_created_once);
+	tcase_add_test(tc, test_live_brokers_are_listed_and_leave_on_close);
+	tcase_add_test(tc, test_duplicate_broker_id_is_refused);
+	tcase_add_test(tc, test_controller_moves_when_it_leaves);
+	tcase_add_test(tc, test_deposed_controller_writes_are_fenced);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("paused");
+	tcase_set_timeout(tc, 30);
+	tcase_add_checked_fixture(tc, NULL, resume_etcd);
+	tcase_add_test(tc, test_lease_runs_out_locally_while_etcd_is_paused);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed, rc;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = etcd_fixture_start();
+	if (rc != 0)
+		return rc;
+	sr = srunner_create(cluster_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	etcd_fixture_stop();
+	curl_global_cleanup();
+	return failed == 0 ? 0 : 1;
+}
