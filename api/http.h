@@ -97,6 +97,7 @@
 
 #include "broker/acl.h"
 #include "broker/broker.h"
+#include "cluster/cluster.h"
 #include "common/buf.h"
 
 typedef struct api api_t;
@@ -150,6 +151,14 @@ int api_start(const api_options_t *opts, broker_t *broker, api_t **out,
  * Any thread. Returns 0.
  */
 int api_set_acl(api_t *api, acl_t *acl);
+
+/*
+ * Cluster mode (src/cluster/cluster.h): /v1/cluster reads the live brokers
+ * from etcd through cluster. Borrowed: call api_stop before cluster_close.
+ * Any thread; NULL (the default): single node.
+ */
+void api_set_cluster(api_t *api, cluster_t *cluster);
+cluster_t *api_cluster(api_t *api);
 
 /*
  * For resources beyond the route's own (the topics a group member reads or

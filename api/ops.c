@@ -142,12 +142,50 @@ int api_ops_openapi(api_request_t *req)
 	return api_respond_fd(req, 200, "application/yaml", fd, 0, (size_t)st.st_size);
 }
 
-/* GET /v1/cluster: this broker alone, controller of itself. */
+/* GET /v1/cluster in cluster mode: the live registrations in etcd (every
+ * one alive: a broker's key goes with its lease) and the controller's id,
+ * -1 while none is elected. 503 while etcd cannot be read. */
+static int ops_cluster_from_etcd(api_request_t *req, cluster_t *c)
+{
+	cJSON *doc, *brokers, *b;
+	cluster_view_t v;
+	char err[256];
+	size_t i;
+	int ok;
+
+	if (cluster_describe(c, &v, err, sizeof err) != 0)
+		return api_respond_problem(req, 503, API_PROBLEM_UNAVAILABLE, err, NULL);
+	doc = cJSON_CreateObject();
+	ok = doc && cJSON_AddStringToObject(doc, "cluster_id", cluster_id(c)) &&
+	     cJSON_AddNumberToObject(doc, "controller", v.controller);
+	brokers = ok ? cJSON_AddArrayToObject(doc, "brokers") : NULL;
+	ok = brokers != NULL;
+	for (i = 0; ok && i < v.n; i++) {
+		b = cJSON_CreateObject();
+		ok = b && cJSON_AddItemToArray(brokers, b) &&
+		     cJSON_AddNumberToObject(b, "id", v.brokers[i].id) &&
+		     cJSON_AddStringToObject(b, "url", v.brokers[i].url) &&
+		     cJSON_AddBoolToObject(b, "alive", 1);
+	}
+	cluster_view_free(&v);
+	if (!ok) {
+		cJSON_Delete(doc);
+		return STRAND_ENOMEM;
+	}
+	return api_respond_json(req, 200, doc);
+}
+
+/* GET /v1/cluster: single node, this broker alone, controller of itself. */
 int api_ops_cluster(api_request_t *req)
 {
 	const api_options_t *opts = api_options(req->api);
-	cJSON *doc = cJSON_CreateObject(), *brokers, *b;
+	cluster_t *cluster = api_cluster(req->api);
+	cJSON *doc, *brokers, *b;
 	int ok;
+
+	if (cluster != NULL)
+		return ops_cluster_from_etcd(req, cluster);
+	doc = cJSON_CreateObject();
 
 	ok = doc && cJSON_AddStringToObject(doc, "cluster_id", broker_cluster_id(req->broker)) &&
 	     cJSON_AddNumberToObject(doc, "controller", 0);

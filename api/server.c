@@ -76,6 +76,8 @@ void api_set_parking_state(api_t *api, void *state) { api->parking_state = state
 void *api_flush_state(api_t *api) { return api->flush_state; }
 void api_set_flush_state(api_t *api, void *state) { api->flush_state = state; }
 api_metrics_t *api_metrics(api_t *api) { return api->metrics; }
+void api_set_cluster(api_t *api, cluster_t *cluster) { atomic_store(&api->cluster, cluster); }
+cluster_t *api_cluster(api_t *api) { return atomic_load(&api->cluster); }
 
 /* ---- start ------------------------------------------------------------- */
 

@@ -24,10 +24,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "api/http.h"
 #include "api/static.h"
 #include "broker/broker.h"
 #include "cli/cli.h"
+#include "cluster/cluster.h"
 #include "common/err.h"
 
 /* ---- the option table -------------------------------------------------- */
@@ -61,6 +64,9 @@ typedef enum serve_opt {
 	OPT_WWW_DIR,
 	OPT_MOUNTS,
 	OPT_PRODUCER_EXPIRATION_MS,
+	OPT_BROKER_ID,
+	OPT_ETCD,
+	OPT_LEASE_TTL_S,
 	OPT__COUNT
 } serve_opt_t;
 
@@ -70,6 +76,7 @@ typedef struct serve_opt_def {
 	const char *env;      /* environment variable */
 	const char *def;      /* default, NULL: unset */
 	const char *help;
+	const char *alias;    /* a second flag (--advertise for --advertised-url); NULL: none */
 } serve_opt_def_t;
 
 static const serve_opt_def_t serve_opts[OPT__COUNT] = {
@@ -89,7 +96,8 @@ static const serve_opt_def_t serve_opts[OPT__COUNT] = {
 	[OPT_OPENAPI_PATH]      = { "openapi_path", "--openapi-path", "STRAND_OPENAPI_PATH", NULL,
 	                            "openapi.yaml to serve (default: the installed one)" },
 	[OPT_ADVERTISED_URL]    = { "advertised_url", "--advertised-url", "STRAND_ADVERTISED_URL",
-	                            NULL, "URL clients reach this broker at (default: from listen)" },
+	                            NULL, "URL clients and brokers reach this broker at "
+	                            "(default: from listen; also --advertise)", "--advertise" },
 	[OPT_TICK_MS]           = { "tick_ms", "--tick-ms", "STRAND_TICK_MS", "1000",
 	                            "period of background flush/roll/retention work" },
 	[OPT_SHUTDOWN_GRACE_MS] = { "shutdown_grace_ms", "--shutdown-grace-ms",
@@ -141,6 +149,13 @@ static const serve_opt_def_t serve_opts[OPT__COUNT] = {
 	                            "STRAND_PRODUCER_ID_EXPIRATION_MS", "86400000",
 	                            "forget an idempotent producer's sequences after this long "
 	                            "without a batch (-1: never)" },
+	[OPT_BROKER_ID]         = { "broker_id", "--broker-id", "STRAND_BROKER_ID", "0",
+	                            "this broker's id, unique in its cluster (docs/REPLICATION.md)" },
+	[OPT_ETCD]              = { "etcd", "--etcd", "STRAND_ETCD", NULL,
+	                            "etcd client URLs, comma-separated: cluster mode (unset: single node)" },
+	[OPT_LEASE_TTL_S]       = { "lease_ttl_s", "--lease-ttl-s", "STRAND_LEASE_TTL_S", "4",
+	                            "cluster mode: the broker's etcd lease; it stops leading once "
+	                            "this may have lapsed" },
 };
 
 typedef struct serve_values {
@@ -173,6 +188,7 @@ static void serve_usage(FILE *f)
 	int i;
 
 	fprintf(f, "usage: strand serve [--listen HOST:PORT] [--data-dir DIR] [--config FILE] [options]\n"
+	           "       cluster mode: --broker-id N --etcd URL[,URL...] [--advertise URL]\n"
 	           "options (flag, environment variable, config file key):\n");
 	for (i = 0; i < OPT__COUNT; i++)
 		fprintf(f, "  %-22s %-26s %-18s %s%s%s\n", serve_opts[i].flag, serve_opts[i].env,
@@ -192,8 +208,10 @@ static int serve_parse_flags(int argc, char **argv, serve_values_t *sv)
 		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
 			return 1;
 		for (i = 0; i < OPT__COUNT; i++)
-			if (strlen(serve_opts[i].flag) == nlen &&
-			    strncmp(arg, serve_opts[i].flag, nlen) == 0)
+			if ((strlen(serve_opts[i].flag) == nlen &&
+			     strncmp(arg, serve_opts[i].flag, nlen) == 0) ||
+			    (serve_opts[i].alias != NULL && strlen(serve_opts[i].alias) == nlen &&
+			     strncmp(arg, serve_opts[i].alias, nlen) == 0))
 				break;
 		if (i == OPT__COUNT) {
 			fprintf(stderr, "strand: serve: unknown option %s (see strand serve --help)\n", arg);
@@ -405,6 +423,36 @@ static int serve_host_is_loopback(const char *host)
 	       strcmp(host, "localhost") == 0;
 }
 
+/*
+ * Cluster mode: join through etcd as broker_id, advertising the API's URL
+ * (known only once it listens: port 0), and let /v1/cluster read from etcd.
+ */
+static int serve_join_cluster(serve_values_t *sv, broker_t *broker, api_t *api,
+                              int32_t broker_id, int lease_ttl_s, cluster_t **out)
+{
+	cluster_options_t co;
+	char err[512];
+	int rc;
+
+	cluster_options_init(&co);
+	co.etcd_endpoints = sv->v[OPT_ETCD];
+	co.broker_id = broker_id;
+	co.advertised_url = api_options(api)->advertised_url;
+	co.proposed_cluster_id = broker_cluster_id(broker);
+	co.lease_ttl_s = lease_ttl_s;
+	curl_global_init(CURL_GLOBAL_DEFAULT);   /* the etcd client is libcurl */
+	rc = cluster_open(&co, out, err, sizeof err);
+	if (rc != 0) {
+		fprintf(stderr, "strand: error: cannot join the cluster at %s: %s\n",
+		        sv->v[OPT_ETCD], err);
+		return rc;
+	}
+	api_set_cluster(api, *out);
+	fprintf(stderr, "strand: cluster: broker %" PRId32 " joined cluster %s as %s\n",
+	        broker_id, cluster_id(*out), co.advertised_url);
+	return 0;
+}
+
 int cli_serve(int argc, char **argv)
 {
 	serve_values_t sv;
@@ -416,9 +464,10 @@ int cli_serve(int argc, char **argv)
 	char err[512], *host = NULL;
 	int64_t max_req, threads, tick, grace = 0, metrics_auth = 0;
 	int64_t max_conn, max_conn_client, max_sse, max_url, max_hdrs, max_hdr_bytes, max_recs;
-	int64_t max_wait, idle_s, conn_mem, producer_exp;
+	int64_t max_wait, idle_s, conn_mem, producer_exp, broker_id, lease_ttl;
 	acl_t *acl = NULL;
 	const char *www;
+	cluster_t *cluster = NULL;
 	int i, sig, rc, status = 1;
 
 	/* Request bodies, batches and answers are 0.1-64 MiB and freed per
@@ -467,7 +516,9 @@ int cli_serve(int argc, char **argv)
 	    serve_int(&sv, OPT_MAX_WAIT_MS, 0, 60000, &max_wait) ||
 	    serve_int(&sv, OPT_IDLE_TIMEOUT_S, 1, 86400, &idle_s) ||
 	    serve_int(&sv, OPT_CONNECTION_MEMORY, 8192, 16 << 20, &conn_mem) ||
-	    serve_int(&sv, OPT_PRODUCER_EXPIRATION_MS, -1, INT64_MAX / 2, &producer_exp))
+	    serve_int(&sv, OPT_PRODUCER_EXPIRATION_MS, -1, INT64_MAX / 2, &producer_exp) ||
+	    serve_int(&sv, OPT_BROKER_ID, 0, CLUSTER_MAX_BROKER_ID, &broker_id) ||
+	    serve_int(&sv, OPT_LEASE_TTL_S, 1, CLUSTER_MAX_LEASE_TTL_S, &lease_ttl))
 		goto out;
 	max_conn = serve_fit_fd_limit(max_conn);
 	if (serve_load_acl(&sv, &acl, err, sizeof err) != 0) {
@@ -486,7 +537,7 @@ int cli_serve(int argc, char **argv)
 
 	memset(&bopts, 0, sizeof bopts);
 	bopts.data_dir = sv.v[OPT_DATA_DIR];
-	bopts.broker_id = 0;
+	bopts.broker_id = (int32_t)broker_id;
 	bopts.advertised_url = sv.v[OPT_ADVERTISED_URL];
 	bopts.tick_ms = (int)tick;
 	bopts.producer_expiration_ms = producer_exp == 0 ? 1 : producer_exp;
@@ -535,6 +586,9 @@ int cli_serve(int argc, char **argv)
 		        sv.v[OPT_PORT_FILE], strerror(errno));
 		goto out;
 	}
+	if (sv.v[OPT_ETCD] != NULL && serve_join_cluster(&sv, broker, api, (int32_t)broker_id,
+	                                                 (int)lease_ttl, &cluster) != 0)
+		goto out;
 	fprintf(stderr, strchr(host, ':') ? "strand: listening on %s://[%s]:%u\n"
 	                                  : "strand: listening on %s://%s:%u\n",
 	        aopts.tls_cert_path != NULL ? "https" : "http", host, (unsigned)api_port(api));
@@ -563,6 +617,7 @@ int cli_serve(int argc, char **argv)
 	status = 0;
 out:
 	api_stop(api, (int)grace);
+	cluster_close(cluster);     /* after the API: it reads the cluster until stopped */
 	broker_close(broker);
 	if (status == 0)
 		fprintf(stderr, "strand: stopped\n");
