@@ -18,4 +18,7 @@ int cli_log(int argc, char **argv);
 /* `strand bench produce|consume|e2e`: HTTP load and latency (cli_bench.c). */
 int cli_bench(int argc, char **argv);
 
+/* `strand cluster up|down`: etcd and N brokers on this machine (cli_cluster.c). */
+int cli_cluster(int argc, char **argv);
+
 #endif

@@ -22,6 +22,7 @@ static const cli_command_t cli_commands[] = {
 	{ "serve", cli_serve, "run a broker: the HTTP API over a data directory" },
 	{ "log",   cli_log,   "partition log tools: dump, check, bench" },
 	{ "bench", cli_bench, "load a broker over HTTP: produce, consume, e2e latency" },
+	{ "cluster", cli_cluster, "a local cluster for trying cluster mode: up, down" },
 };
 
 #define CLI_NCOMMANDS (sizeof(cli_commands) / sizeof(cli_commands[0]))

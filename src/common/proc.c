@@ -52,6 +52,24 @@ int proc_spawn(char *const argv[], const char *log_path, int detach, pid_t *pid,
 	return 0;
 }
 
+/* An exited process whose parent has not reaped it yet (a container's
+ * pid 1 may never do so) still answers kill(pid, 0): look at its state. */
+static int proc_is_zombie(pid_t pid)
+{
+	char path[64], line[512], *close;
+	FILE *f;
+	int zombie = 0;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	if (fgets(line, sizeof line, f) != NULL && (close = strrchr(line, ')')) != NULL)
+		zombie = close[1] == ' ' && close[2] == 'Z';
+	fclose(f);
+	return zombie;
+}
+
 int proc_alive(pid_t pid)
 {
 	pid_t r;
@@ -63,8 +81,10 @@ int proc_alive(pid_t pid)
 		return 0;        /* our child, exited just now: reaped */
 	if (r == 0)
 		return 1;        /* our child, running */
-	/* not our child (ECHILD): is the id still in use? */
-	return kill(pid, 0) == 0 || errno == EPERM;
+	/* not our child (ECHILD): is the id still in use, by a live process? */
+	if (kill(pid, 0) != 0 && errno != EPERM)
+		return 0;
+	return !proc_is_zombie(pid);
 }
 
 static void proc_nap_ms(int ms)

@@ -1,0 +1,97 @@
+#!/bin/sh
+# test_cluster_up.sh — `strand cluster up --brokers 3` as a new user runs
+# it: a private etcd and three brokers on run-time ports. /v1/cluster on any
+# broker lists three live brokers and one controller; the controller is
+# killed (-9: no goodbye, its lease must run out) and another broker is
+# elected within a deadline; `strand cluster down` stops everything.
+#
+# Automake test: exit 0 pass, 1 fail, 77 skip. STRAND_BIN is the binary.
+set -u
+
+STRAND=${STRAND_BIN:-./strand}
+if [ ! -x "$STRAND" ]; then
+	echo "SKIP: no strand binary at $STRAND (set STRAND_BIN)"
+	exit 77
+fi
+for tool in curl jq "${STRAND_ETCD_BIN:-etcd}"; do
+	command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/strand-cluster.XXXXXX") || exit 99
+cleanup() {
+	"$STRAND" cluster down --dir "$tmp/c" >/dev/null 2>&1
+	rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+fail() {
+	echo "FAIL: $*"
+	for f in "$tmp"/c/broker-*/strand.log "$tmp/c/etcd.log"; do
+		[ -f "$f" ] && { echo "--- $f"; tail -15 "$f"; }
+	done
+	exit 1
+}
+
+now_ms() { date +%s%3N; }
+
+# until SECONDS COMMAND...: run COMMAND until it succeeds or SECONDS pass
+until_ok() {
+	limit=$(($(date +%s) + $1)); shift
+	while ! "$@"; do
+		[ "$(date +%s)" -lt "$limit" ] || return 1
+		sleep 0.05
+	done
+}
+
+"$STRAND" cluster up --brokers 3 --dir "$tmp/c" >"$tmp/up.out" 2>"$tmp/up.err" ||
+	{ cat "$tmp/up.err"; fail "cluster up"; }
+grep -q '^etcd http://127.0.0.1:' "$tmp/up.out" || fail "no etcd URL printed"
+[ "$(grep -c '^broker [123] http://127.0.0.1:[0-9]*$' "$tmp/up.out")" = 3 ] ||
+	{ cat "$tmp/up.out"; fail "three broker URLs expected"; }
+url() { awk -v id="$1" '$1 == "broker" && $2 == id { print $3 }' "$tmp/up.out"; }
+for i in 1 2 3; do
+	test -s "$tmp/c/broker-$i.pid" || fail "no pid file for broker $i"
+done
+test -s "$tmp/c/etcd.pid" || fail "no etcd pid file"
+
+# cluster_is URL BROKERS: /v1/cluster lists BROKERS (ids, space-separated)
+# and a controller among them
+cluster_is() {
+	curl -sf "$1/v1/cluster" >"$tmp/cluster.json" || return 1
+	ids=$(jq -r '[.brokers[] | select(.alive) | .id] | map(tostring) | join(" ")' "$tmp/cluster.json")
+	ctl=$(jq -r '.controller' "$tmp/cluster.json")
+	[ "$ids" = "$2" ] || return 1
+	case " $2 " in *" $ctl "*) return 0 ;; esac
+	return 1
+}
+
+until_ok 10 cluster_is "$(url 1)" "1 2 3" || { cat "$tmp/cluster.json"; fail "1 2 3 and a controller"; }
+# every broker sees the same cluster
+cid=$(jq -r .cluster_id "$tmp/cluster.json")
+controller=$(jq -r .controller "$tmp/cluster.json")
+for i in 2 3; do
+	curl -sf "$(url $i)/v1/cluster" | jq -e --arg cid "$cid" --argjson c "$controller" \
+		'.cluster_id == $cid and .controller == $c and (.brokers | length) == 3' >/dev/null ||
+		fail "broker $i sees another cluster"
+done
+jq -e --arg u "$(url 2)" '.brokers[] | select(.id == 2) | .url == $u' "$tmp/cluster.json" \
+	>/dev/null || fail "broker 2 advertises another URL"
+
+# kill the controller without a goodbye: its lease (4 s) must run out
+survivors=$(echo 1 2 3 | tr ' ' '\n' | grep -vx "$controller" | tr '\n' ' ' | sed 's/ $//')
+other=$(echo "$survivors" | cut -d' ' -f1)
+start=$(now_ms)
+kill -9 "$(cat "$tmp/c/broker-$controller.pid")" || fail "kill the controller"
+until_ok 15 cluster_is "$(url "$other")" "$survivors" ||
+	{ cat "$tmp/cluster.json"; fail "no new controller among $survivors within 15 s"; }
+took=$(($(now_ms) - start))
+new=$(jq -r .controller "$tmp/cluster.json")
+echo "controller $controller killed; broker $new elected after $took ms"
+
+"$STRAND" cluster down --dir "$tmp/c" >"$tmp/down.out" || fail "cluster down"
+grep -q "stopped 3 processes" "$tmp/down.out" || { cat "$tmp/down.out"; fail "two brokers and etcd to stop"; }
+for f in "$tmp"/c/*.pid; do
+	[ -e "$f" ] && fail "pid file $f left behind"
+done
+echo "PASS"
+exit 0
