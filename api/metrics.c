@@ -3,7 +3,8 @@
  * counts and latency histograms by route and status, bytes in and out,
  * records appended (the broker's own count), produced and fetched, and
  * gauges read at scrape time (per-partition offsets and sizes, parked long
- * polls, in-flight requests).
+ * polls, in-flight requests; in cluster mode the broker's lease and
+ * controllership, from its own state: a scrape never waits on etcd).
  *
  * Hot path: api_metrics_observe_request runs once per request on MHD's
  * workers: relaxed atomic adds into fixed arrays, no lock, no allocation.
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "api/http_internal.h"
+#include "common/clock.h"
 #include "common/err.h"
 
 /* Statuses with their own series; anything else counts as "other". */
@@ -240,6 +242,25 @@ static int render_partitions(api_t *api, buf_t *out)
 	return rc ? STRAND_ENOMEM : 0;
 }
 
+/* Cluster mode: what this broker believes about its own standing
+ * (docs/REPLICATION.md, the local-deadline rule). */
+static int render_cluster(cluster_t *c, buf_t *out)
+{
+	int64_t left = cluster_lease_deadline_ms(c) - clock_now_ms();
+	int rc;
+
+	rc = render_gauge(out, "strand_cluster_lease_valid",
+	                  "1 while this broker's etcd lease may still be alive by its own clock.",
+	                  cluster_lease_valid(c));
+	rc |= render_gauge(out, "strand_cluster_lease_remaining_ms",
+	                   "Milliseconds until the lease may have expired (0: it may have).",
+	                   left > 0 ? left : 0);
+	rc |= render_gauge(out, "strand_cluster_controller",
+	                   "1 while this broker is the elected controller.",
+	                   cluster_is_controller(c, NULL));
+	return rc;
+}
+
 int api_metrics_render(api_t *api, buf_t *out)
 {
 	api_metrics_t *m = api->metrics;
@@ -265,6 +286,8 @@ int api_metrics_render(api_t *api, buf_t *out)
 	                   "Long polls parked (suspended) waiting for data.", api_parked_count(api));
 	rc |= render_gauge(out, "strand_http_inflight_requests",
 	                   "Requests being served now.", atomic_load(&api->inflight));
+	if (atomic_load(&api->cluster) != NULL)
+		rc |= render_cluster(atomic_load(&api->cluster), out);
 	if (rc == 0)
 		rc = render_partitions(api, out);
 	return rc ? STRAND_ENOMEM : 0;

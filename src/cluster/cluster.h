@@ -54,8 +54,8 @@ typedef struct cluster_options {
 	int         keepalive_ms;     /* renewal period; 0: lease_ttl/3 (tests stretch it) */
 	int         register_wait_ms; /* how long to wait for a previous holder of this
 	                                 broker id to expire; 0: lease_ttl + 2 s */
-	int         campaign;         /* 1: stand for controller (cluster_open sets it
-	                                 from the options; every broker does by default) */
+	int         campaign;         /* 1: stand for controller (the default: every
+	                                 broker does); 0: never lead, only register */
 } cluster_options_t;
 
 /* Fill the defaults (campaign = 1, zeros elsewhere). */

@@ -77,6 +77,16 @@ done
 jq -e --arg u "$(url 2)" '.brokers[] | select(.id == 2) | .url == $u' "$tmp/cluster.json" \
 	>/dev/null || fail "broker 2 advertises another URL"
 
+# each broker's own view in /metrics: a valid lease, and only the controller says so
+for i in 1 2 3; do
+	curl -sf "$(url $i)/metrics" >"$tmp/metrics" || fail "metrics of broker $i"
+	grep -qx 'strand_cluster_lease_valid 1' "$tmp/metrics" || fail "broker $i: lease not valid"
+	want=0
+	[ "$i" = "$controller" ] && want=1
+	grep -qx "strand_cluster_controller $want" "$tmp/metrics" ||
+		fail "broker $i: strand_cluster_controller should be $want"
+done
+
 # kill the controller without a goodbye: its lease (4 s) must run out
 survivors=$(echo 1 2 3 | tr ' ' '\n' | grep -vx "$controller" | tr '\n' ' ' | sed 's/ $//')
 other=$(echo "$survivors" | cut -d' ' -f1)
