@@ -143,6 +143,39 @@ START_TEST(test_duplicate_broker_id_is_refused)
 }
 END_TEST
 
+START_TEST(test_id_of_a_crashed_broker_is_taken_once_its_lease_expires)
+{
+	etcd_t *e = raw_etcd();
+	cluster_options_t o;
+	cluster_t *c = NULL;
+	cluster_view_t v;
+	int64_t lease, ttl, t0;
+	const char *stale = "{\"id\":4,\"url\":\"http://127.0.0.1:1\"}";
+
+	/* what a broker killed with -9 leaves behind: its registration, its
+	 * lease no longer renewed */
+	ck_assert_int_eq(etcd_lease_grant(e, 2, &lease, &ttl, errbuf, sizeof errbuf), 0);
+	ck_assert_int_eq(etcd_put(e, "/strand/brokers/4", stale, strlen(stale), lease, NULL,
+	                          errbuf, sizeof errbuf), 0);
+	cluster_options_init(&o);
+	o.etcd_endpoints = fixture_etcd.client_url;
+	o.broker_id = 4;
+	o.advertised_url = "http://127.0.0.1:9004";
+	o.proposed_cluster_id = "x";
+	o.register_wait_ms = (int)ttl * 1000 + 3000;
+	t0 = clock_now_ms();
+	ck_assert_msg(cluster_open(&o, &c, errbuf, sizeof errbuf) == 0, "%s", errbuf);
+	ck_assert_int_le(clock_now_ms() - t0, ttl * 1000 + 3000);
+	ck_assert_int_eq(cluster_describe(c, &v, errbuf, sizeof errbuf), 0);
+	ck_assert_uint_eq(v.n, 1);
+	ck_assert_int_eq(v.brokers[0].id, 4);
+	ck_assert_str_eq(v.brokers[0].url, "http://127.0.0.1:9004");   /* the new one's */
+	cluster_view_free(&v);
+	cluster_close(c);
+	etcd_close(e);
+}
+END_TEST
+
 START_TEST(test_controller_moves_when_it_leaves)
 {
 	cluster_t *cs[3] = { join(1, 0, 0), join(2, 0, 0), join(3, 0, 0) };
@@ -282,6 +315,7 @@ static Suite *cluster_suite(void)
 	tcase_add_test(tc, test_cluster_id_is_created_once);
 	tcase_add_test(tc, test_live_brokers_are_listed_and_leave_on_close);
 	tcase_add_test(tc, test_duplicate_broker_id_is_refused);
+	tcase_add_test(tc, test_id_of_a_crashed_broker_is_taken_once_its_lease_expires);
 	tcase_add_test(tc, test_controller_moves_when_it_leaves);
 	tcase_add_test(tc, test_deposed_controller_writes_are_fenced);
 	suite_add_tcase(s, tc);

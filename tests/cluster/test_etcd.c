@@ -5,8 +5,12 @@
  * keys, revocation), watches from a revision, endpoint failover, and bounded
  * errors from an etcd that is gone or paused.
  */
+#include <arpa/inet.h>
 #include <check.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -308,6 +312,58 @@ START_TEST(test_failover_to_the_next_endpoint)
 }
 END_TEST
 
+/*
+ * A listening socket that never accepts: connections complete (the kernel's
+ * backlog) and requests are never answered, as with a member that hangs.
+ * Its URL into out; the socket to close.
+ */
+static int blackhole(char *out, size_t cap)
+{
+	struct sockaddr_in a;
+	socklen_t alen = sizeof a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	memset(&a, 0, sizeof a);
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	ck_assert_int_eq(listen(fd, 16), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	snprintf(out, cap, "http://127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
+	return fd;
+}
+
+START_TEST(test_hung_endpoint_reads_fail_over_writes_are_not_replayed)
+{
+	char hung[64];
+	int fd = blackhole(hung, sizeof hung);
+	etcd_t *e = client(hung, 300);
+	etcd_compare_t absent = { "/t9/once", ETCD_TARGET_CREATE, ETCD_CMP_EQUAL, 0 };
+	etcd_op_t put = { ETCD_OP_PUT, "/t9/once", 0, "x", 1, 0 };
+	etcd_txn_result_t r;
+	etcd_kvs_t kvs;
+	int64_t t0 = clock_now_ms();
+
+	/* a write txn sent to the hung member may have been applied: not replayed */
+	ck_assert_int_eq(etcd_txn(e, &absent, 1, &put, 1, NULL, 0, &r, errbuf, sizeof errbuf),
+	                 STRAND_ETIMEDOUT);
+	ck_assert_str_eq(etcd_current_endpoint(e), hung);
+	/* a read times out there and is answered by the next member */
+	ck_assert_int_eq(etcd_range(e, "/t9/once", 0, &kvs, errbuf, sizeof errbuf), 0);
+	ck_assert_uint_eq(kvs.n, 0);
+	etcd_kvs_free(&kvs);
+	ck_assert_str_eq(etcd_current_endpoint(e), fixture_etcd.client_url);
+	/* from now on the live member is asked first: no more waiting */
+	ck_assert_int_eq(etcd_txn(e, &absent, 1, &put, 1, NULL, 0, &r, errbuf, sizeof errbuf), 0);
+	ck_assert_int_eq(r.succeeded, 1);
+	etcd_kvs_free(&r.kvs);
+	ck_assert_int_lt(clock_now_ms() - t0, 3 * 300 + 500);
+	etcd_close(e);
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_unreachable_etcd_fails_fast)
 {
 	char dead[64];
@@ -392,6 +448,7 @@ static Suite *etcd_suite(void)
 	tcase_add_test(tc, test_lease_keepalive_expiry_and_revoke);
 	tcase_add_test(tc, test_watch_from_revision_sees_puts_and_deletes_in_order);
 	tcase_add_test(tc, test_failover_to_the_next_endpoint);
+	tcase_add_test(tc, test_hung_endpoint_reads_fail_over_writes_are_not_replayed);
 	tcase_add_test(tc, test_unreachable_etcd_fails_fast);
 	tcase_add_test(tc, test_bad_endpoint_lists_are_refused);
 	suite_add_tcase(s, tc);
