@@ -177,6 +177,8 @@ test('the overview updates live as records arrive', async () => {
   await call(broker, 'POST', '/v1/topics/live/records', { records });
   await until('the appended count to grow by 50', async () => (await appended()) >= before0.v + 50);
   await until('a non-zero records-in rate', async () => (await text(page, '#stat-records-in .stat-value')) !== '0/s');
+  const broker0 = await text(page, '#brokers-table tbody tr');
+  assert.match(broker0, new RegExp(`0\\s+${broker.url}\\s+yes\\s+controller`));
   await shot(page, 'overview-live');
   await closePage(page);
 });
@@ -191,7 +193,10 @@ test('a topic is created through the form, with configs, and deleted after confi
   await page.getByLabel('Value format').selectOption('string');
   await shot(page, 'topic-create-form');
   await page.getByRole('button', { name: 'Create topic' }).click();
-  await page.locator('#topics-table a', { hasText: 'made-in-browser' }).waitFor({ timeout: WAIT });
+  const row = page.locator('#topics-table tr', { hasText: 'made-in-browser' });
+  await row.waitFor({ timeout: WAIT });
+  await until('its size and record count from /metrics', async () =>
+    /made-in-browser\s+4\s+1\s+0\s+0 B/.test(await row.innerText()));
   const t = await call(broker, 'GET', '/v1/topics/made-in-browser');
   assert.equal(t.partitions.length, 4);
   assert.equal(t.configs.retention_ms, 3600000);

@@ -32,10 +32,12 @@ function summarize(samples) {
       case 'strand_records_fetched_total': s.recOut = value; break;
       case 'strand_http_response_bytes_total': s.bytesOut = value; break;
       case 'strand_partition_log_end_offset':
+      case 'strand_partition_log_start_offset':
       case 'strand_partition_size_bytes': {
-        const t = s.topics[labels.topic] ||= { leo: 0, size: 0, partitions: 0 };
+        const t = s.topics[labels.topic] ||= { leo: 0, lso: 0, size: 0 };
         if (name === 'strand_partition_size_bytes') t.size += value;
-        else { t.leo += value; t.partitions++; }
+        else if (name === 'strand_partition_log_start_offset') t.lso += value;
+        else t.leo += value;
         break;
       }
     }
@@ -45,7 +47,7 @@ function summarize(samples) {
 
 const state = {
   t: [], recIn: [], recOut: [], bytesIn: [], bytesOut: [],
-  topics: {},      // name -> { size, leo, partitions, rate, byteRate }
+  topics: {},      // name -> { size, leo, lso (sums over partitions), rate, byteRate }
   error: null,
   last: null,
 };

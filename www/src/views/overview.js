@@ -41,8 +41,15 @@ export function Overview() {
       ${stat('stat-appended', 'Records appended since start',
              m && m.last ? fmt.count(m.last.recIn) : '…')}
     </div>
-    ${data && html`<p class="muted">Cluster <code>${data.cluster.cluster_id}</code>,
-      controller broker ${data.cluster.controller}.</p>`}
+    ${data && html`<div class="table-wrap"><table id="brokers-table">
+      <caption>Brokers of cluster <code>${data.cluster.cluster_id}</code></caption>
+      <thead><tr><th scope="col" class="num">Id</th><th scope="col">URL</th>
+        <th scope="col">Alive</th><th scope="col">Role</th></tr></thead>
+      <tbody>${data.cluster.brokers.map((b) => html`<tr key=${b.id}>
+        <th scope="row" class="num">${b.id}</th><td><code>${b.url}</code></td>
+        <td>${b.alive ? 'yes' : 'no'}</td>
+        <td>${b.id === data.cluster.controller ? 'controller' : ''}</td></tr>`)}</tbody>
+    </table></div>`}
     ${m && html`<div class="charts">
       <${Chart} title="Records per second" t=${m.t} fmt=${fmt.rate} series=${[
         { label: 'in (appended)', color: '--c1', values: m.recIn },

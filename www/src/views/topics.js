@@ -116,7 +116,8 @@ export function Topics() {
     ${topics.length > 0 && html`<div class="table-wrap"><table id="topics-table">
       <caption class="sr-only">Topics</caption>
       <thead><tr><th scope="col">Name</th><th scope="col" class="num">Partitions</th>
-        <th scope="col" class="num">Replication</th><th scope="col" class="num">Size</th>
+        <th scope="col" class="num">Replication</th><th scope="col" class="num">Records</th>
+        <th scope="col" class="num">Size</th>
         <th scope="col" class="num">Records in</th><th scope="col" class="num">Bytes in</th>
         <th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
       <tbody>${topics.map((t) => {
@@ -124,6 +125,7 @@ export function Topics() {
         return html`<tr key=${t.name}>
           <th scope="row"><a href=${`#/topics/${enc(t.name)}`}>${t.name}</a></th>
           <td class="num">${t.partitions}</td><td class="num">${t.replication_factor}</td>
+          <td class="num">${s ? fmt.count(s.leo - s.lso) : '–'}</td>
           <td class="num">${s ? fmt.bytes(s.size) : '–'}</td>
           <td class="num">${s ? fmt.rate(s.rate) : '–'}</td>
           <td class="num">${s ? fmt.byteRate(s.byteRate) : '–'}</td>
