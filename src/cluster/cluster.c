@@ -34,7 +34,7 @@ struct cluster {
 	char            reg_key[64];        /* /strand/brokers/<id> */
 	char           *reg_value;          /* owned: {"id","url"} */
 	char            cluster_id[CLUSTER_MAX_ID_BYTES];
-	int             ttl_s, keepalive_ms, campaign;
+	int             ttl_s, keepalive_ms;
 
 	pthread_mutex_t lock;               /* guards the fields below */
 	pthread_cond_t  wake;               /* CLOCK_MONOTONIC; signalled by close */
@@ -51,7 +51,6 @@ struct cluster {
 void cluster_options_init(cluster_options_t *o)
 {
 	memset(o, 0, sizeof *o);
-	o->campaign = 1;
 }
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -361,7 +360,7 @@ static void *cluster_thread(void *arg)
 			cluster_keepalive(c, lease);
 			continue;
 		}
-		if (c->campaign && rev == 0 && cluster_lease_valid(c)) {
+		if (rev == 0 && cluster_lease_valid(c)) {
 			if (from == 0) {
 				cluster_campaign(c, lease);
 				pthread_mutex_lock(&c->lock);
@@ -421,7 +420,6 @@ int cluster_open(const cluster_options_t *opts, cluster_t **out, char *err, size
 	pthread_cond_init(&c->wake, &ca);
 	pthread_condattr_destroy(&ca);
 	c->broker_id = opts->broker_id;
-	c->campaign = opts->campaign;
 	c->ttl_s = opts->lease_ttl_s > 0 ? opts->lease_ttl_s : CLUSTER_DEFAULT_LEASE_TTL_S;
 	c->keepalive_ms = opts->keepalive_ms > 0 ? opts->keepalive_ms : c->ttl_s * 1000 / 3;
 	snprintf(c->reg_key, sizeof c->reg_key, KEY_BROKERS "%" PRId32, c->broker_id);
@@ -515,15 +513,21 @@ static int32_t cluster_value_id(const etcd_kv_t *kv, char **url)
 
 int cluster_describe(cluster_t *c, cluster_view_t *out, char *err, size_t errlen)
 {
+	etcd_op_t reads[2] = {
+		{ ETCD_OP_RANGE, KEY_BROKERS, 1, NULL, 0, 0 },
+		{ ETCD_OP_RANGE, KEY_CONTROLLER, 0, NULL, 0, 0 },
+	};
+	etcd_txn_result_t r;
 	etcd_kvs_t kvs;
 	size_t i, blen = strlen(KEY_BROKERS);
 	int rc;
 
 	memset(out, 0, sizeof *out);
 	out->controller = -1;
-	rc = etcd_range(c->etcd, CLUSTER_ETCD_PREFIX, 1, &kvs, err, errlen);
+	rc = etcd_txn(c->etcd, NULL, 0, reads, 2, NULL, 0, &r, err, errlen);
 	if (rc)
 		return rc;
+	kvs = r.kvs;
 	out->brokers = calloc(kvs.n > 0 ? kvs.n : 1, sizeof *out->brokers);
 	if (out->brokers == NULL) {
 		etcd_kvs_free(&kvs);

@@ -54,11 +54,9 @@ typedef struct cluster_options {
 	int         keepalive_ms;     /* renewal period; 0: lease_ttl/3 (tests stretch it) */
 	int         register_wait_ms; /* how long to wait for a previous holder of this
 	                                 broker id to expire; 0: lease_ttl + 2 s */
-	int         campaign;         /* 1: stand for controller (the default: every
-	                                 broker does); 0: never lead, only register */
 } cluster_options_t;
 
-/* Fill the defaults (campaign = 1, zeros elsewhere). */
+/* Fill the defaults (all zero: each field's comment says what zero means). */
 void cluster_options_init(cluster_options_t *o);
 
 /*
@@ -119,8 +117,8 @@ typedef struct cluster_view {
 	size_t            n;
 } cluster_view_t;
 
-/* Read the live brokers and the controller from etcd (one read). *out is
- * freed by cluster_view_free. */
+/* Read the live brokers and the controller from etcd (one consistent read:
+ * a txn of two ranges). *out is freed by cluster_view_free. */
 int cluster_describe(cluster_t *c, cluster_view_t *out, char *err, size_t errlen);
 void cluster_view_free(cluster_view_t *v);
 

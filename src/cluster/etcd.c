@@ -344,6 +344,15 @@ static int etcd_curl_not_connected(CURLcode cc)
 	       cc == CURLE_COULDNT_RESOLVE_PROXY;
 }
 
+/* Did the request not leave (e.g. the connection never completed)? Then
+ * even a write may go to the next endpoint. */
+static int etcd_curl_sent_nothing(CURL *c)
+{
+	long sent = 0;
+
+	return curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent) == CURLE_OK && sent == 0;
+}
+
 static void etcd_curl_setup(etcd_t *e, CURL *c, const char *url, int timeout_ms)
 {
 	curl_easy_setopt(c, CURLOPT_URL, url);
@@ -398,7 +407,7 @@ static int etcd_call(etcd_t *e, const char *path, const char *body, int idempote
 			rc = strand_err_set(err, errlen, cc == CURLE_OPERATION_TIMEDOUT ?
 			                    STRAND_ETIMEDOUT : STRAND_EIO, "etcd %s%s: %s",
 			                    e->endpoints[i], path, curl_easy_strerror(cc));
-			if (etcd_curl_not_connected(cc) || idempotent)
+			if (etcd_curl_not_connected(cc) || etcd_curl_sent_nothing(c) || idempotent)
 				continue;
 			if (cc != CURLE_OPERATION_TIMEDOUT)
 				rc = STRAND_ETIMEDOUT;   /* sent, answer lost: outcome unknown */

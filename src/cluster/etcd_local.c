@@ -94,10 +94,30 @@ static int etcd_local_wait(const etcd_local_t *l, int64_t deadline, char *err, s
 	return rc;
 }
 
+/* Spawn etcd as l describes (URLs, data dir) with its output in DIR/etcd.log. */
+static int etcd_local_spawn(const char *dir, int detach, etcd_local_t *l,
+                            char *err, size_t errlen)
+{
+	char logp[PATH_MAX], cluster[160];
+	char *argv[] = {
+		(char *)etcd_local_bin(), "--name", "strand", "--data-dir", l->data_dir,
+		"--listen-client-urls", l->client_url,
+		"--advertise-client-urls", l->client_url,
+		"--listen-peer-urls", l->peer_url,
+		"--initial-advertise-peer-urls", l->peer_url,
+		"--initial-cluster", cluster,
+		"--logger", "zap", "--log-level", "warn",
+		NULL
+	};
+
+	snprintf(logp, sizeof logp, "%s/etcd.log", dir);
+	snprintf(cluster, sizeof cluster, "strand=%s", l->peer_url);
+	return proc_spawn(argv, logp, detach, &l->pid, err, errlen);
+}
+
 int etcd_local_start(const char *dir, int detach, int deadline_ms, etcd_local_t *out,
                      char *err, size_t errlen)
 {
-	char data[PATH_MAX], logp[PATH_MAX], cluster[160];
 	int64_t deadline = clock_now_ms() + deadline_ms;
 	int attempt, rc = STRAND_EIO, cport, pport;
 
@@ -105,34 +125,19 @@ int etcd_local_start(const char *dir, int detach, int deadline_ms, etcd_local_t 
 	if (!etcd_local_available())
 		return strand_err_set(err, errlen, STRAND_ENOENT, "no %s binary (install etcd-server: "
 		                      "scripts/deps.sh)", etcd_local_bin());
-	snprintf(logp, sizeof logp, "%s/etcd.log", dir);
 	for (attempt = 0; attempt < ETCD_LOCAL_ATTEMPTS; attempt++) {
 		/* a fresh data dir per attempt: a failed one may have recorded its peer URL */
 		if (attempt == 0)
-			snprintf(data, sizeof data, "%s/etcd.data", dir);
+			snprintf(out->data_dir, sizeof out->data_dir, "%s/etcd.data", dir);
 		else
-			snprintf(data, sizeof data, "%s/etcd.data.%d", dir, attempt);
+			snprintf(out->data_dir, sizeof out->data_dir, "%s/etcd.data.%d", dir, attempt);
 		cport = etcd_local_free_port();
 		pport = etcd_local_free_port();
 		if (cport <= 0 || pport <= 0 || cport == pport)
 			continue;
 		snprintf(out->client_url, sizeof out->client_url, "http://127.0.0.1:%d", cport);
 		snprintf(out->peer_url, sizeof out->peer_url, "http://127.0.0.1:%d", pport);
-		snprintf(cluster, sizeof cluster, "strand=%s", out->peer_url);
-		{
-			char *argv[] = {
-				(char *)etcd_local_bin(), "--name", "strand", "--data-dir", data,
-				"--listen-client-urls", out->client_url,
-				"--advertise-client-urls", out->client_url,
-				"--listen-peer-urls", out->peer_url,
-				"--initial-advertise-peer-urls", out->peer_url,
-				"--initial-cluster", cluster,
-				"--logger", "zap", "--log-level", "warn",
-				NULL
-			};
-
-			rc = proc_spawn(argv, logp, detach, &out->pid, err, errlen);
-		}
+		rc = etcd_local_spawn(dir, detach, out, err, errlen);
 		if (rc)
 			return rc;
 		rc = etcd_local_wait(out, deadline, err, errlen);
@@ -144,5 +149,23 @@ int etcd_local_start(const char *dir, int detach, int deadline_ms, etcd_local_t 
 			return rc;
 	}
 	return strand_err_set(err, errlen, rc ? rc : STRAND_EIO,
-	                      "etcd did not start (see %s)", logp);
+	                      "etcd did not start (see %s/etcd.log)", dir);
+}
+
+int etcd_local_restart(const char *dir, int detach, int deadline_ms, etcd_local_t *l,
+                       char *err, size_t errlen)
+{
+	int rc;
+
+	if (proc_alive(l->pid))
+		return strand_err_set(err, errlen, STRAND_EEXIST, "etcd %ld still runs",
+		                      (long)l->pid);
+	rc = etcd_local_spawn(dir, detach, l, err, errlen);
+	if (rc == 0)
+		rc = etcd_local_wait(l, clock_now_ms() + deadline_ms, err, errlen);
+	if (rc != 0 && l->pid > 0) {
+		proc_stop(l->pid, SIGKILL, 1000);
+		l->pid = 0;
+	}
+	return rc;
 }

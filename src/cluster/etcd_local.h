@@ -10,6 +10,7 @@
 #ifndef STRAND_ETCD_LOCAL_H
 #define STRAND_ETCD_LOCAL_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -17,6 +18,7 @@ typedef struct etcd_local {
 	pid_t pid;
 	char  client_url[64];   /* "http://127.0.0.1:PORT" */
 	char  peer_url[64];
+	char  data_dir[PATH_MAX];
 } etcd_local_t;
 
 /*
@@ -30,6 +32,14 @@ typedef struct etcd_local {
  */
 int etcd_local_start(const char *dir, int detach, int deadline_ms, etcd_local_t *out,
                      char *err, size_t errlen);
+
+/*
+ * Start a stopped etcd again on the same ports and data (an etcd restart:
+ * the tests' "etcd killed and restarted"). The ports may have been taken
+ * meanwhile: then STRAND_EIO. 0, STRAND_EEXIST (it still runs) or as above.
+ */
+int etcd_local_restart(const char *dir, int detach, int deadline_ms, etcd_local_t *l,
+                       char *err, size_t errlen);
 
 /* Is the etcd binary there? 1 or 0. */
 int etcd_local_available(void);

@@ -50,11 +50,36 @@ static inline int etcd_fixture_start(void)
 	return 0;
 }
 
+/*
+ * Restart the etcd from a test (a forked child): kill it, start it again on
+ * the same ports and data, and leave its new pid in DIR/restarted.pid for
+ * etcd_fixture_stop in the parent, which still knows only the first pid.
+ */
+static inline int etcd_fixture_kill_and_restart(char *err, size_t errlen)
+{
+	char path[sizeof fixture_dir + 32];
+	int rc;
+
+	proc_stop(fixture_etcd.pid, SIGKILL, 5000);
+	rc = etcd_local_restart(fixture_dir, 0, 20000, &fixture_etcd, err, errlen);
+	snprintf(path, sizeof path, "%s/restarted.pid", fixture_dir);
+	if (rc == 0 && proc_write_pid_file(path, fixture_etcd.pid) != 0)
+		rc = STRAND_EIO;
+	return rc;
+}
+
 static inline void etcd_fixture_stop(void)
 {
+	char path[sizeof fixture_dir + 32];
+	pid_t restarted;
+
 	if (fixture_etcd.pid > 0)
 		proc_stop(fixture_etcd.pid, SIGTERM, 5000);
 	fixture_etcd.pid = 0;
+	snprintf(path, sizeof path, "%s/restarted.pid", fixture_dir);
+	restarted = proc_read_pid_file(path);
+	if (restarted > 0)
+		proc_stop(restarted, SIGTERM, 5000);
 	nftw(fixture_dir, fixture_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 

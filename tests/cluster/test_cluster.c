@@ -3,7 +3,8 @@
  * etcd (etcd_fixture.h): the cluster id created once, registration and the
  * live-broker view, a duplicate broker id refused, one controller and its
  * successor, a deposed controller's writes fenced by etcd, and the local
- * lease deadline running out while etcd is paused (SIGSTOP).
+ * lease deadline running out while etcd is paused (SIGSTOP), and the
+ * broker carrying on by itself after etcd is killed and restarted.
  *
  * Every test works in the same etcd: each one closes its brokers (which
  * revokes their leases), so the next starts from no brokers and no
@@ -306,6 +307,38 @@ START_TEST(test_lease_runs_out_locally_while_etcd_is_paused)
 }
 END_TEST
 
+START_TEST(test_broker_survives_an_etcd_restart)
+{
+	cluster_t *a = join(1, 2, 0);
+	cluster_t *one[1] = { a };
+	cluster_view_t v;
+	int64_t end;
+
+	ck_assert_int_eq(wait_one_controller(one, 1, 5000), 0);
+	/* etcd gone (kill -9) until the broker's own deadline has passed */
+	ck_assert_int_eq(proc_stop(fixture_etcd.pid, SIGKILL, 5000), 0);
+	end = clock_now_ms() + 2000 + 1000;
+	while (cluster_lease_valid(a) && clock_now_ms() < end)
+		clock_sleep_ms(10);
+	ck_assert(!cluster_lease_valid(a));
+	ck_assert(!cluster_is_controller(a, NULL));
+
+	/* back on the same ports and data: no restart of the broker needed */
+	ck_assert_msg(etcd_fixture_kill_and_restart(errbuf, sizeof errbuf) == 0, "%s", errbuf);
+	end = clock_now_ms() + 10000;
+	while (!cluster_lease_valid(a) && clock_now_ms() < end)
+		clock_sleep_ms(20);
+	ck_assert_msg(cluster_lease_valid(a), "no valid lease 10 s after etcd came back");
+	ck_assert_int_ge(wait_one_controller(one, 1, 5000), 0);
+	ck_assert_int_eq(cluster_describe(a, &v, errbuf, sizeof errbuf), 0);
+	ck_assert_uint_eq(v.n, 1);
+	ck_assert_int_eq(v.controller, 1);
+	ck_assert_str_eq(cluster_id(a), "cluster-one");   /* persisted by etcd */
+	cluster_view_free(&v);
+	cluster_close(a);
+}
+END_TEST
+
 static Suite *cluster_suite(void)
 {
 	Suite *s = suite_create("cluster");
@@ -324,6 +357,12 @@ static Suite *cluster_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_checked_fixture(tc, NULL, resume_etcd);
 	tcase_add_test(tc, test_lease_runs_out_locally_while_etcd_is_paused);
+	suite_add_tcase(s, tc);
+
+	/* last: the etcd it restarts has a pid the other tests do not know */
+	tc = tcase_create("restart");
+	tcase_set_timeout(tc, 40);
+	tcase_add_test(tc, test_broker_survives_an_etcd_restart);
 	suite_add_tcase(s, tc);
 	return s;
 }
