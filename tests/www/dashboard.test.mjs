@@ -307,6 +307,8 @@ test("a group's members, assignment and lag are shown, now and over time", async
   await call(broker, 'POST', '/v1/topics/lagging/partitions/0/records',
     { records: Array.from({ length: 5 }, (_, i) => ({ value: i })) });
   await until('lag 53', async () => (await text(page, '#group-lag')) === '53');
+  assert.equal(await text(page, '#members-table td.member-lag'), '53');
+  assert.match(await page.locator('.assign[data-partition="0"]').innerText(), /lag 11/);
   await shot(page, 'group-detail');
 
   // the list and the topic's partition bars carry the lag too

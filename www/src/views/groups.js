@@ -35,6 +35,22 @@ export function Groups() {
   </section>`;
 }
 
+// Lag of a topic's partition from the group's committed offsets, or null.
+function lagOf(group, topic, partition) {
+  const o = group.offsets.find((x) => x.topic === topic && x.partition === Number(partition));
+  return o ? o.lag : null;
+}
+
+// A member's lag: the sum over its assigned partitions that have commits.
+function memberLag(group, m) {
+  let sum = 0, any = false;
+  for (const a of m.assignment || []) for (const p of a.partitions) {
+    const l = lagOf(group, a.topic, p);
+    if (l != null) { sum += l; any = true; }
+  }
+  return any ? sum : null;
+}
+
 function Assignment({ group }) {
   // partition -> member, per topic
   const owners = {};
@@ -48,7 +64,9 @@ function Assignment({ group }) {
     <ul class="assign-list">${Object.entries(owners[t]).sort((a, b) => a[0] - b[0]).map(([p, o]) =>
       html`<li class="assign" data-partition=${p} style=${`--m:var(--c${(o.index % 6) + 1})`}>
         <span class="assign-p">partition ${p}</span><span aria-hidden="true"> → </span>
-        <span class="sr-only"> is owned by </span><code>${o.member}</code></li>`)}</ul>
+        <span class="sr-only"> is owned by </span><code>${o.member}</code>
+        <span class="assign-lag">lag ${lagOf(group, t, p) == null ? 'unknown (no commit)' :
+          fmt.count(lagOf(group, t, p))}</span></li>`)}</ul>
   </div>`)}</div>`;
 }
 
@@ -90,11 +108,13 @@ export function Group({ name }) {
       <h2>Members</h2>
       ${g.members.length ? html`<div class="table-wrap"><table id="members-table">
         <thead><tr><th scope="col">Member</th><th scope="col">Topics</th>
-          <th scope="col" class="num">Session timeout</th><th scope="col">Assignment</th></tr></thead>
+          <th scope="col" class="num">Session timeout</th><th scope="col">Assignment</th>
+          <th scope="col" class="num">Lag</th></tr></thead>
         <tbody>${g.members.map((m) => html`<tr key=${m.member_id}>
           <th scope="row"><code>${m.member_id}</code></th><td>${m.topics.join(', ')}</td>
           <td class="num">${m.session_timeout_ms} ms</td>
           <td>${(m.assignment || []).map((a) => html`<span class="chip">${a.topic}: ${a.partitions.join(', ') || 'none'}</span>`)}</td>
+          <td class="num member-lag">${memberLag(g, m) == null ? '–' : fmt.count(memberLag(g, m))}</td>
         </tr>`)}</tbody></table></div>` : html`<p class="muted">No members: the group is empty.</p>`}
       <h2>Assignment</h2>
       <${Assignment} group=${g} />
