@@ -18,6 +18,8 @@ PKGS="$PKGS chromium"
 # carry them from elsewhere, so only ask Debian when they are absent
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
+# libtool: libstrand (src/client/) is built and installed as a shared library
+PKGS="$PKGS libtool"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,0 +1,138 @@
+/*
+ * strand.h — libstrand, the C client of the strand broker (docs/CLIENT.md).
+ *
+ * Build against the installed library with
+ *     cc prog.c $(pkg-config --cflags --libs strand)
+ *
+ * Conventions (read once, they hold for every function below):
+ * - Handles are opaque: strand_conf, strand_producer, strand_message.
+ * - Functions that can fail return an int: 0 (STRAND_ERR_NONE) or one of
+ *   the negative strand_errcode values, and fill errbuf (errlen bytes,
+ *   NUL-terminated, may be NULL) with words for a person when they have it.
+ *   strand_err2str names a code; strand_err_is_retriable classifies it.
+ * - Ownership is stated on each function: "copied" means the library keeps
+ *   its own copy and the caller may free or reuse its memory on return;
+ *   "borrowed" means the pointer stays valid only for the stated span.
+ * - Configuration uses Kafka's own names and defaults (see strand_conf_set).
+ *
+ * ABI: this interface only grows. Existing functions, their signatures and
+ * the numeric values of error codes never change; new codes and functions
+ * are added at the end. The shared object's soname changes only if that
+ * promise is ever broken.
+ */
+#ifndef STRAND_H
+#define STRAND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- errors --------------------------------------------------------------
+ * Local errors (detected by the library) and broker errors (the `code` of
+ * the broker's problem+json answer, shared/API.md) share one enum, as in
+ * librdkafka. Values are fixed forever.
+ */
+typedef enum strand_errcode {
+	STRAND_ERR_NONE                  = 0,
+	/* local */
+	STRAND_ERR_INVALID_ARG           = -1,   /* fatal: a bad argument (NULL, negative length ...) */
+	STRAND_ERR_UNKNOWN_CONFIG        = -2,   /* fatal: strand_conf_set with a name it does not know */
+	STRAND_ERR_INVALID_CONFIG        = -3,   /* fatal: a config value out of range or malformed */
+	STRAND_ERR_NO_MEMORY             = -4,   /* fatal: allocation failed */
+	STRAND_ERR_QUEUE_FULL            = -5,   /* retriable: buffer.memory stayed full for max.block.ms */
+	STRAND_ERR_MSG_TIMED_OUT         = -6,   /* fatal: delivery.timeout.ms passed before an acknowledgement */
+	STRAND_ERR_TIMED_OUT             = -7,   /* retriable: a call's own timeout passed (flush, produce_sync, metadata) */
+	STRAND_ERR_TRANSPORT             = -8,   /* retriable: connection refused, reset, or no answer */
+	STRAND_ERR_BAD_RESPONSE          = -9,   /* fatal: the broker's answer could not be understood */
+	STRAND_ERR_DESTROYED             = -10,  /* fatal: the producer was destroyed before the record was sent */
+	STRAND_ERR_IO                    = -11,  /* fatal: a local file could not be read or written */
+	STRAND_ERR_TLS                   = -12,  /* fatal: TLS handshake or certificate check failed */
+	/* broker (API.md error codes) */
+	STRAND_ERR_INVALID_REQUEST       = -100, /* fatal */
+	STRAND_ERR_UNKNOWN_TOPIC         = -101, /* fatal */
+	STRAND_ERR_UNKNOWN_PARTITION     = -102, /* fatal */
+	STRAND_ERR_TOPIC_EXISTS          = -103, /* fatal */
+	STRAND_ERR_OFFSET_OUT_OF_RANGE   = -104, /* fatal */
+	STRAND_ERR_RECORD_TOO_LARGE      = -105, /* fatal (also local: a record over buffer.memory) */
+	STRAND_ERR_REQUEST_TOO_LARGE     = -106, /* fatal */
+	STRAND_ERR_NOT_LEADER            = -107, /* retriable */
+	STRAND_ERR_NOT_ENOUGH_REPLICAS   = -108, /* retriable */
+	STRAND_ERR_REQUEST_TIMED_OUT     = -109, /* retriable */
+	STRAND_ERR_UNKNOWN_MEMBER        = -110, /* fatal for the member: join again */
+	STRAND_ERR_ILLEGAL_GENERATION    = -111, /* fatal for the member: join again */
+	STRAND_ERR_REBALANCE_IN_PROGRESS = -112, /* retriable: rejoin */
+	STRAND_ERR_GROUP_NOT_EMPTY       = -113, /* fatal */
+	STRAND_ERR_OUT_OF_ORDER_SEQUENCE = -114, /* fatal (retried inside while an earlier batch is retried) */
+	STRAND_ERR_PRODUCER_FENCED       = -115, /* fatal */
+	STRAND_ERR_UNAUTHORIZED          = -116, /* fatal: missing or bad bearer token */
+	STRAND_ERR_FORBIDDEN             = -117, /* fatal: the ACLs refuse */
+	STRAND_ERR_THROTTLED             = -118, /* retriable */
+	STRAND_ERR_STORAGE_FULL          = -119, /* retriable: the broker's disk is full */
+	STRAND_ERR_INTERNAL              = -120, /* retriable: the broker failed (5xx) */
+	STRAND_ERR_UNKNOWN_BROKER_ERROR  = -121  /* fatal: a code this library does not know */
+} strand_errcode;
+
+/* A constant, human-readable description of code; never NULL. */
+const char *strand_err2str(int code);
+/* The code's name without the STRAND_ERR_ prefix ("QUEUE_FULL"); never NULL. */
+const char *strand_err_name(int code);
+/* 1 when retrying the same operation may succeed, 0 when it cannot. */
+int strand_err_is_retriable(int code);
+
+/* ---- configuration -------------------------------------------------------
+ * Names and defaults (Kafka's; docs/CLIENT.md explains each):
+ *   bootstrap.servers                      (none: required) comma-separated http:// or https:// URLs
+ *   acks                                   all       0 | 1 | all | -1
+ *   batch.size                             16384     bytes per partition batch, 1..2^30
+ *   linger.ms                              0         wait for more records, 0..900000
+ *   buffer.memory                          33554432  bytes of unsent records, 1024..2^40
+ *   max.block.ms                           60000     strand_produce's wait for room / metadata
+ *   retries                                2147483647
+ *   delivery.timeout.ms                    120000    produce call to final outcome, >= linger.ms + request.timeout.ms
+ *   request.timeout.ms                     30000     one HTTP request
+ *   retry.backoff.ms                       100
+ *   max.in.flight.requests.per.connection  5         1..5 with enable.idempotence
+ *   enable.idempotence                     true
+ *   dead.letter.path                       (none)    file where records that finally fail are appended
+ *   group.id                               (none)
+ *   auto.offset.reset                      latest    earliest | latest
+ *   enable.auto.commit                     true
+ *   auto.commit.interval.ms                5000
+ *   session.timeout.ms                     45000
+ *   ssl.ca.location                        (none)    PEM CA file to verify https:// brokers with
+ *   sasl.oauthbearer.token                 (none)    a static bearer token sent as "Authorization: Bearer"
+ * Booleans accept true/false; integers are decimal.
+ */
+typedef struct strand_conf strand_conf;
+
+/* A configuration holding every default. NULL only when out of memory. */
+strand_conf *strand_conf_new(void);
+/* Frees conf (NULL is fine). */
+void strand_conf_destroy(strand_conf *conf);
+/* An independent copy (NULL when out of memory). */
+strand_conf *strand_conf_dup(const strand_conf *conf);
+
+/*
+ * Set name to value (both copied). Returns 0, STRAND_ERR_UNKNOWN_CONFIG
+ * for a name not in the list above, STRAND_ERR_INVALID_CONFIG for a value
+ * that does not parse or is out of range (errbuf says which and why), or
+ * STRAND_ERR_INVALID_ARG for a NULL argument. On error conf is unchanged.
+ */
+int strand_conf_set(strand_conf *conf, const char *name, const char *value,
+                    char *errbuf, size_t errlen);
+
+/*
+ * The current value of name as text, written into buf (size bytes, always
+ * NUL-terminated). An unset string setting gives "". Returns 0,
+ * STRAND_ERR_UNKNOWN_CONFIG, or STRAND_ERR_INVALID_ARG (buf too small).
+ */
+int strand_conf_get(const strand_conf *conf, const char *name, char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
