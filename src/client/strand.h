@@ -131,6 +131,103 @@ int strand_conf_set(strand_conf *conf, const char *name, const char *value,
  */
 int strand_conf_get(const strand_conf *conf, const char *name, char *buf, size_t size);
 
+/* ---- messages ------------------------------------------------------------
+ * A record as the library hands it back: to a delivery callback (borrowed
+ * for the duration of the callback only) or, for the consumer, owned by the
+ * caller. Accessors never fail on a valid handle.
+ */
+typedef struct strand_message strand_message;
+
+/* STRAND_ERR_NONE when delivered (or fetched), else why it failed. */
+int strand_message_err(const strand_message *m);
+/* The broker's or library's words about the error ("" when none); borrowed like m. */
+const char *strand_message_errstr(const strand_message *m);
+const char *strand_message_topic(const strand_message *m);
+int32_t strand_message_partition(const strand_message *m);
+/* The record's offset; -1 when unknown (failed, or acks=0). */
+int64_t strand_message_offset(const strand_message *m);
+/* Milliseconds since the epoch (the producer's create time). */
+int64_t strand_message_timestamp(const strand_message *m);
+/* Key and value bytes, borrowed like m; NULL with *len 0 for a null key/value. len may be NULL. */
+const void *strand_message_key(const strand_message *m, size_t *len);
+const void *strand_message_value(const strand_message *m, size_t *len);
+
+/* ---- producer ------------------------------------------------------------
+ * strand_produce copies the record into its partition's open batch in a
+ * buffer bounded by buffer.memory and returns at once; a sender thread
+ * sends a batch when it reaches batch.size or linger.ms has passed, as a
+ * binary RecordBatch v2 over keep-alive HTTP connections, retries
+ * retriable failures with retry.backoff.ms until delivery.timeout.ms, and
+ * then calls the record's callback exactly once with the outcome.
+ *
+ * Threads: every producer function may be called from any thread at once,
+ * except strand_producer_destroy. Callbacks run on the producer's sender
+ * thread, one at a time, in per-partition order; a callback may call
+ * strand_produce but must not call strand_flush, strand_produce_sync or
+ * strand_producer_destroy on its own producer.
+ */
+typedef struct strand_producer strand_producer;
+
+/* Delivery callback: m is borrowed for the call; opaque is strand_produce's. */
+typedef void strand_delivery_cb(const strand_message *m, void *opaque);
+
+/* Special partition: choose with the partitioner (murmur2 of the key, as
+ * Kafka's; keyless records stick to one partition per batch). */
+#define STRAND_PARTITION_ANY (-1)
+
+/*
+ * A producer configured by conf (copied: the caller still destroys conf).
+ * Needs bootstrap.servers. Starts the sender thread. Connects to nothing
+ * yet. Returns NULL with errbuf filled on a bad configuration or no memory.
+ */
+strand_producer *strand_producer_new(const strand_conf *conf, char *errbuf, size_t errlen);
+
+/*
+ * Queue one record for topic. partition: a partition number or
+ * STRAND_PARTITION_ANY. key (key_len bytes) may be NULL for a null key;
+ * value likewise. Both are copied before return. cb (may be NULL) is
+ * called once, later, with the outcome and opaque.
+ * Blocks up to max.block.ms for the topic's partition count (first use of a
+ * topic) and for room in buffer.memory.
+ * Returns 0 (queued: cb will be called), or, without queueing and without
+ * calling cb: STRAND_ERR_QUEUE_FULL (still no room after max.block.ms),
+ * STRAND_ERR_RECORD_TOO_LARGE (bigger than buffer.memory), STRAND_ERR_TIMED_OUT
+ * or a broker error while reading the topic's metadata (e.g.
+ * STRAND_ERR_UNKNOWN_TOPIC), STRAND_ERR_UNKNOWN_PARTITION, STRAND_ERR_INVALID_ARG,
+ * STRAND_ERR_DESTROYED (the producer is being destroyed).
+ */
+int strand_produce(strand_producer *p, const char *topic, int32_t partition,
+                   const void *key, size_t key_len, const void *value, size_t value_len,
+                   strand_delivery_cb *cb, void *opaque);
+
+/*
+ * strand_produce and wait for the outcome (Kafka's future.get()), up to
+ * timeout_ms (-1: until delivery.timeout.ms settles it). partition_out and
+ * offset_out (may be NULL) get where the record landed. Returns 0, an error
+ * of strand_produce, the record's delivery error, or STRAND_ERR_TIMED_OUT
+ * when timeout_ms passed first (the record stays queued and its outcome is
+ * then dropped).
+ */
+int strand_produce_sync(strand_producer *p, const char *topic, int32_t partition,
+                        const void *key, size_t key_len, const void *value, size_t value_len,
+                        int32_t *partition_out, int64_t *offset_out, int timeout_ms);
+
+/*
+ * Send every queued record now (linger.ms ignored) and wait until each has
+ * had its callback, up to timeout_ms (-1: no limit). Returns 0 or
+ * STRAND_ERR_TIMED_OUT.
+ */
+int strand_flush(strand_producer *p, int timeout_ms);
+
+/* Records queued or in flight whose callback has not run yet. */
+size_t strand_producer_outq_len(strand_producer *p);
+
+/*
+ * Flush (bounded by delivery.timeout.ms), stop the sender thread, fail what
+ * is still queued with STRAND_ERR_DESTROYED, free everything. NULL is fine.
+ */
+void strand_producer_destroy(strand_producer *p);
+
 #ifdef __cplusplus
 }
 #endif

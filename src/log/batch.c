@@ -602,6 +602,15 @@ int batch_builder_finish(batch_builder_t *b, size_t *size_out)
 	return 0;
 }
 
+void batch_set_producer(uint8_t *batch, size_t len, int64_t producer_id,
+                        int16_t producer_epoch, int32_t base_sequence)
+{
+	batch_wr64(batch + 43, (uint64_t)producer_id);
+	batch_wr16(batch + 51, (uint16_t)producer_epoch);
+	batch_wr32(batch + 53, (uint32_t)base_sequence);
+	batch_wr32(batch + 17, crc32c(batch + BATCH_CRC_START, len - BATCH_CRC_START));
+}
+
 size_t batch_builder_pending_size(const batch_builder_t *b)
 {
 	return b->len - b->start;

@@ -89,6 +89,14 @@ int batch_validate(const uint8_t *buf, size_t len, size_t max_batch_bytes,
 void batch_set_base_offset(uint8_t *batch, int64_t base_offset);
 void batch_set_leader_epoch(uint8_t *batch, int32_t leader_epoch);
 
+/*
+ * Rewrite the idempotent-producer fields of a finished batch (total size
+ * len) and recompute its CRC: a client that gets a new producer id sends
+ * its unacknowledged batches again under the new id and sequences.
+ */
+void batch_set_producer(uint8_t *batch, size_t len, int64_t producer_id,
+                        int16_t producer_epoch, int32_t base_sequence);
+
 /* ---- reading records ---------------------------------------------------- */
 
 typedef struct batch_record {

@@ -1,0 +1,104 @@
+/*
+ * producer_internal.h — the producer's state, shared by producer.c (the
+ * caller-side API: produce, flush, create, destroy) and sender.c (the
+ * sender thread). Everything here is guarded by strand_producer.lock
+ * unless a field says otherwise.
+ */
+#ifndef STRAND_CLIENT_PRODUCER_INTERNAL_H
+#define STRAND_CLIENT_PRODUCER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <curl/curl.h>
+
+#include "client/strand.h"
+#include "client/transport.h"
+#include "log/batch.h"
+
+/* What a record needs besides its bytes (which live in the batch). */
+typedef struct precord {
+	strand_delivery_cb *cb;
+	void               *opaque;
+} precord_t;
+
+struct ppart;
+
+/* A producer batch: one RecordBatch v2 for one partition, with its records'
+ * callbacks and, once sent, the request carrying it. */
+typedef struct pbatch {
+	struct pbatch   *next;          /* in its partition's queue or in-flight list, or the free list */
+	struct ppart    *part;
+	batch_builder_t  builder;       /* the encoded batch */
+	precord_t       *recs;
+	int32_t          nrecs, caprecs;
+	size_t           bytes;         /* accounted in used_bytes */
+	int64_t          created_ms;    /* monotonic */
+	int64_t          deadline_ms;   /* created + delivery.timeout.ms */
+	int64_t          retry_at_ms;   /* not sent again before this */
+	int              attempts;
+	int              finished;      /* header written: bytes and sequence fixed */
+	int              answered;      /* outcome known, waiting for earlier batches' */
+	size_t           size;          /* finished batch's size */
+	int64_t          producer_id;   /* as stamped in the header */
+	int32_t          base_sequence;
+	int              err;           /* final outcome */
+	char             errstr[256];   /* last failure's words */
+	int64_t          base_offset;   /* from the broker, -1 when unknown */
+	transport_req_t  req;           /* reused with the batch object (keep-alive) */
+} pbatch_t;
+
+typedef struct ptopic ptopic_t;
+
+typedef struct ppart {
+	ptopic_t *topic;
+	int32_t   id;
+	pbatch_t *open;                 /* accepting records */
+	pbatch_t *qhead;                /* closed, waiting to be sent, in sequence order */
+	pbatch_t *inflight;             /* sent, in send order; answered ones wait here for earlier ones */
+	int       ninflight;            /* of those, still waiting for an answer */
+	int32_t   next_seq;             /* idempotence: next batch's base_sequence */
+} ppart_t;
+
+struct ptopic {
+	ptopic_t *next;
+	char     *name;
+	int32_t   nparts;
+	int32_t   sticky;               /* keyless records' partition, -1: choose anew */
+	ppart_t  *parts;
+};
+
+struct strand_producer {
+	struct strand_conf *conf;       /* own copy, read-only */
+	transport_t        *tr;
+	CURLM              *multi;      /* sender thread only (curl_multi_wakeup: any thread) */
+	pthread_t           sender;
+	int                 sender_started, locks_ready;
+
+	pthread_mutex_t     lock;
+	pthread_cond_t      space_cv;   /* used_bytes went down, or closing */
+	pthread_cond_t      done_cv;    /* callbacks ran (outq went down) */
+	ptopic_t           *topics;
+	pbatch_t           *free_batches;
+	size_t              used_bytes; /* bytes of batches whose callbacks have not run */
+	size_t              outq;       /* records whose callbacks have not run */
+	int                 flushing;   /* callers waiting in flush/produce_sync: no lingering */
+	int                 closing;
+	uint32_t            round_robin;
+	int64_t             pid;        /* idempotence: producer id, -1 until known */
+	int16_t             epoch;
+	int64_t             pid_retry_at_ms;
+
+	pthread_mutex_t     meta_lock;  /* guards meta_req (metadata, producer id) */
+	transport_req_t     meta_req;
+};
+
+void    *producer_sender_main(void *arg);
+pbatch_t *producer_batch_new(strand_producer *p, ppart_t *part);
+void     producer_batch_recycle(strand_producer *p, pbatch_t *b);
+void     producer_queue_insert(ppart_t *part, pbatch_t *b);
+void     producer_close_open(strand_producer *p, ppart_t *part);
+int64_t  producer_now_ms(void);
+
+#endif

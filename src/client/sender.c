@@ -1,0 +1,435 @@
+/*
+ * sender.c — the producer's sender thread (producer.c has the overview).
+ *
+ * One loop: close batches that are full or have lingered, send queued
+ * batches while each partition has fewer than max.in.flight requests out,
+ * wait in curl_multi_poll until an answer, a deadline or a wake-up
+ * (curl_multi_wakeup from strand_produce/flush/destroy), then handle the
+ * answers: acknowledged, retried with backoff, or failed for good; and run
+ * the callbacks of finished batches with the lock released.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/conf.h"
+#include "client/error.h"
+#include "client/message.h"
+#include "client/producer_internal.h"
+
+#define SENDER_MAX_WAIT_MS 1000
+
+typedef struct done_list {
+	pbatch_t *head, **tail;
+} done_list_t;
+
+static void done_push(done_list_t *d, pbatch_t *b, int err)
+{
+	b->err = err;
+	b->next = NULL;
+	*d->tail = b;
+	d->tail = &b->next;
+}
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* ---- the producer id (enable.idempotence) ---------------------------------- */
+
+/*
+ * Ask the broker for a producer id (POST /v1/producers) with p->lock
+ * released. Returns 0, or an error with words in errbuf.
+ */
+static int sender_fetch_pid(strand_producer *p, char *errbuf, size_t errlen)
+{
+	cJSON *doc = NULL, *id, *epoch;
+	int rc;
+
+	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_lock(&p->meta_lock);
+	rc = transport_call(p->tr, &p->meta_req, "POST", "/v1/producers", "{}",
+	                     (long)p->conf->request_timeout_ms, &doc, errbuf, errlen);
+	pthread_mutex_unlock(&p->meta_lock);
+	pthread_mutex_lock(&p->lock);
+	if (rc)
+		goto out;
+	id = cJSON_GetObjectItemCaseSensitive(doc, "producer_id");
+	epoch = cJSON_GetObjectItemCaseSensitive(doc, "producer_epoch");
+	if (!cJSON_IsNumber(id) || !cJSON_IsNumber(epoch) || id->valuedouble < 0) {
+		snprintf(errbuf, errlen, "POST /v1/producers: no producer_id/producer_epoch in the answer");
+		rc = STRAND_ERR_BAD_RESPONSE;
+		goto out;
+	}
+	p->pid = (int64_t)id->valuedouble;
+	p->epoch = (int16_t)epoch->valueint;
+out:
+	cJSON_Delete(doc);
+	return rc;
+}
+
+/* ---- sending ---------------------------------------------------------------- */
+
+/* The lowest sequence of this partition still unacknowledged, INT32_MAX if none. */
+static int32_t part_lowest_unacked(const ppart_t *part)
+{
+	int32_t low = INT32_MAX;
+
+	for (const pbatch_t *b = part->inflight; b; b = b->next)
+		if (!b->answered) {
+			low = b->base_sequence;
+			break;
+		}
+	if (part->qhead && part->qhead->finished && part->qhead->base_sequence < low)
+		low = part->qhead->base_sequence;
+	return low;
+}
+
+/* Finish the batch's bytes: producer id, epoch and sequence stamped once,
+ * so that every retry sends the very same batch. */
+static void sender_finish(strand_producer *p, pbatch_t *b)
+{
+	ppart_t *part = b->part;
+	batch_builder_t *bb = &b->builder;
+
+	if (b->finished)
+		return;
+	if (p->conf->enable_idempotence && p->pid >= 0) {
+		bb->producer_id = p->pid;
+		bb->producer_epoch = p->epoch;
+		bb->base_sequence = part->next_seq;
+		b->base_sequence = part->next_seq;
+		/* Kafka wraps sequences at INT32_MAX */
+		part->next_seq = (int32_t)(((int64_t)part->next_seq + b->nrecs) % INT32_MAX);
+	}
+	b->producer_id = bb->producer_id;
+	batch_builder_finish(bb, &b->size);
+	b->finished = 1;
+}
+
+static int sender_launch(strand_producer *p, pbatch_t *b)
+{
+	ppart_t *part = b->part;
+	char path[400];
+	int rc;
+
+	sender_finish(p, b);
+	if (!b->req.easy && (rc = transport_req_init(p->tr, &b->req)))
+		return rc;
+	snprintf(path, sizeof path, "/v1/topics/%s/partitions/%" PRId32 "/records?acks=%s&timeout_ms=%" PRId64,
+	         part->topic->name, part->id,
+	         p->conf->acks == CONF_ACKS_ALL ? "all" : p->conf->acks == CONF_ACKS_LEADER ? "1" : "0",
+	         p->conf->request_timeout_ms);
+	if ((rc = transport_req_prepare(p->tr, &b->req, "POST", path, TRANSPORT_BATCH,
+	                                b->builder.buf, b->size, (long)p->conf->request_timeout_ms)))
+		return rc;
+	if (curl_multi_add_handle(p->multi, b->req.easy) != CURLM_OK)
+		return STRAND_ERR_NO_MEMORY;
+	b->attempts++;
+	b->answered = 0;
+	/* in-flight list in send order, which is sequence order */
+	pbatch_t **pp = &part->inflight;
+	while (*pp)
+		pp = &(*pp)->next;
+	b->next = NULL;
+	*pp = b;
+	part->ninflight++;
+	return 0;
+}
+
+/* May the partition send its queue head now? */
+static int part_may_send(strand_producer *p, const ppart_t *part, int64_t now)
+{
+	const pbatch_t *b = part->qhead;
+
+	if (!b || part->ninflight >= p->conf->max_in_flight || b->retry_at_ms > now)
+		return 0;
+	/* a retried batch goes alone, after everything before it came back, so
+	 * that the partition's order holds (Kafka's producer does the same) */
+	if (b->attempts > 0 && part->ninflight > 0)
+		return 0;
+	return 1;
+}
+
+/*
+ * One pass over every partition (p->lock held): close lingering batches,
+ * expire what waited past delivery.timeout.ms, send what may be sent.
+ * Returns the next time anything becomes due.
+ */
+static int64_t sender_pass(strand_producer *p, done_list_t *done, int64_t now)
+{
+	int64_t next = now + SENDER_MAX_WAIT_MS;
+	int hurry = p->flushing > 0 || p->closing;
+	int need_pid = p->conf->enable_idempotence && p->pid < 0;
+
+	for (ptopic_t *t = p->topics; t; t = t->next) {
+		for (int32_t i = 0; i < t->nparts; i++) {
+			ppart_t *part = &t->parts[i];
+			pbatch_t *b = part->open;
+
+			if (b && (hurry || now >= b->created_ms + p->conf->linger_ms))
+				producer_close_open(p, part);
+			else if (b)
+				next = min64(next, b->created_ms + p->conf->linger_ms);
+
+			/* delivery.timeout.ms: give up on queued batches that waited too long */
+			while (part->qhead && part->qhead->deadline_ms <= now) {
+				b = part->qhead;
+				part->qhead = b->next;
+				if (!b->errstr[0])
+					snprintf(b->errstr, sizeof b->errstr,
+					         "not sent within delivery.timeout.ms (%" PRId64 " ms)",
+					         p->conf->delivery_timeout_ms);
+				done_push(done, b, STRAND_ERR_MSG_TIMED_OUT);
+			}
+			while (!need_pid && part_may_send(p, part, now)) {
+				b = part->qhead;
+				part->qhead = b->next;
+				int rc = sender_launch(p, b);
+				if (rc) {
+					snprintf(b->errstr, sizeof b->errstr, "cannot send: %s",
+					         strand_err2str(rc));
+					done_push(done, b, rc);
+				}
+			}
+			if (part->qhead) {
+				next = min64(next, part->qhead->deadline_ms);
+				if (part->qhead->retry_at_ms > now)
+					next = min64(next, part->qhead->retry_at_ms);
+				if (need_pid)
+					next = min64(next, p->pid_retry_at_ms);
+			}
+		}
+	}
+	return next;
+}
+
+/* Anything queued that waits for a producer id? */
+static int sender_has_queued(strand_producer *p)
+{
+	for (ptopic_t *t = p->topics; t; t = t->next)
+		for (int32_t i = 0; i < t->nparts; i++)
+			if (t->parts[i].qhead)
+				return 1;
+	return 0;
+}
+
+/* Fail every queued batch with err (a fatal producer-id error). */
+static void sender_fail_queued(strand_producer *p, done_list_t *done, int err, const char *why)
+{
+	for (ptopic_t *t = p->topics; t; t = t->next)
+		for (int32_t i = 0; i < t->nparts; i++)
+			while (t->parts[i].qhead) {
+				pbatch_t *b = t->parts[i].qhead;
+				t->parts[i].qhead = b->next;
+				snprintf(b->errstr, sizeof b->errstr, "%s", why);
+				done_push(done, b, err);
+			}
+}
+
+/* ---- answers ------------------------------------------------------------------ */
+
+/* The first offset of a 200 answer {"offsets":[{"partition","offset"},...]}. */
+static int sender_parse_offset(pbatch_t *b)
+{
+	cJSON *doc = cJSON_ParseWithLength(b->req.resp.data, b->req.resp.len);
+	cJSON *offs = cJSON_GetObjectItemCaseSensitive(doc, "offsets");
+	cJSON *first = cJSON_GetArrayItem(offs, 0);
+	cJSON *off = cJSON_GetObjectItemCaseSensitive(first, "offset");
+	int rc = 0;
+
+	if (!cJSON_IsNumber(off) || cJSON_GetArraySize(offs) != b->nrecs) {
+		snprintf(b->errstr, sizeof b->errstr, "%s: answer without one offset per record",
+		         b->req.url.data);
+		rc = STRAND_ERR_BAD_RESPONSE;
+	} else {
+		b->base_offset = (int64_t)off->valuedouble;
+	}
+	cJSON_Delete(doc);
+	return rc;
+}
+
+static void part_unlink_inflight(ppart_t *part, pbatch_t *b)
+{
+	for (pbatch_t **pp = &part->inflight; *pp; pp = &(*pp)->next)
+		if (*pp == b) {
+			*pp = b->next;
+			return;
+		}
+}
+
+/*
+ * b has its final outcome. Answers on parallel connections come back in
+ * any order, but callbacks run in the partition's send order: b waits in
+ * the in-flight list until every batch sent before it has its outcome.
+ */
+static void part_pop_answered(ppart_t *part, done_list_t *done)
+{
+	while (part->inflight && part->inflight->answered) {
+		pbatch_t *head = part->inflight;
+		part->inflight = head->next;
+		done_push(done, head, head->err);
+	}
+}
+
+static void part_complete(ppart_t *part, pbatch_t *b, int err, done_list_t *done)
+{
+	b->err = err;
+	b->answered = 1;
+	part_pop_answered(part, done);
+}
+
+/* An answer (or a transport failure) for b (p->lock held). */
+static void sender_on_answer(strand_producer *p, pbatch_t *b, CURLcode cc, done_list_t *done)
+{
+	ppart_t *part = b->part;
+	int64_t now = producer_now_ms();
+	int rc, retriable;
+
+	curl_multi_remove_handle(p->multi, b->req.easy);
+	part->ninflight--;
+	rc = transport_req_result(p->tr, &b->req, cc, b->errstr, sizeof b->errstr);
+	if (rc == 0) {
+		b->errstr[0] = '\0';
+		if (p->conf->acks != CONF_ACKS_NONE)
+			rc = sender_parse_offset(b);
+		part_complete(part, b, rc, done);
+		return;
+	}
+	/* a sequence gap behind an earlier batch that is being retried is that
+	 * batch's doing: this one is retried after it */
+	retriable = strand_err_is_retriable(rc) ||
+	            (rc == STRAND_ERR_OUT_OF_ORDER_SEQUENCE &&
+	             part_lowest_unacked(part) < b->base_sequence);
+	if (!retriable) {
+		part_complete(part, b, rc, done);
+		return;
+	}
+	if (b->attempts > p->conf->retries || now + p->conf->retry_backoff_ms >= b->deadline_ms) {
+		size_t n = strlen(b->errstr);
+		snprintf(b->errstr + n, sizeof b->errstr - n, " (gave up after %d attempts)", b->attempts);
+		part_complete(part, b, b->attempts > p->conf->retries ? rc : STRAND_ERR_MSG_TIMED_OUT,
+		              done);
+		return;
+	}
+	part_unlink_inflight(part, b);
+	b->retry_at_ms = now + p->conf->retry_backoff_ms;
+	producer_queue_insert(part, b);
+	part_pop_answered(part, done);
+}
+
+/* ---- callbacks ------------------------------------------------------------------- */
+
+/* Run the callbacks of every batch in done (p->lock NOT held), then
+ * release their memory and wake waiters. */
+static void sender_deliver(strand_producer *p, done_list_t *done)
+{
+	size_t bytes = 0, recs = 0;
+	pbatch_t *b, *next;
+
+	for (b = done->head; b; b = b->next) {
+		batch_iter_t it;
+		batch_record_t rec;
+		strand_message m = { .err = b->err, .errstr = b->errstr,
+		                     .topic = b->part->topic->name, .partition = b->part->id };
+		int32_t i = 0;
+
+		if (!b->finished) {                  /* never sent: finish only to read it back */
+			batch_builder_finish(&b->builder, &b->size);
+			b->finished = 1;
+		}
+		batch_iter_init(&it, b->builder.buf, b->size);
+		while (i < b->nrecs && batch_iter_next(&it, &rec) == 1) {
+			m.offset = b->err == 0 && b->base_offset >= 0 ? b->base_offset + i : -1;
+			m.timestamp = rec.timestamp;
+			m.key = rec.key;
+			m.key_len = rec.key_len > 0 ? (size_t)rec.key_len : 0;
+			m.value = rec.value;
+			m.value_len = rec.value_len > 0 ? (size_t)rec.value_len : 0;
+			if (b->recs[i].cb)
+				b->recs[i].cb(&m, b->recs[i].opaque);
+			i++;
+		}
+		bytes += b->bytes;
+		recs += (size_t)b->nrecs;
+	}
+	if (!done->head)
+		return;
+	pthread_mutex_lock(&p->lock);
+	for (b = done->head; b; b = next) {
+		next = b->next;
+		producer_batch_recycle(p, b);
+	}
+	p->used_bytes -= bytes;
+	p->outq -= recs;
+	pthread_cond_broadcast(&p->space_cv);
+	pthread_cond_broadcast(&p->done_cv);
+	pthread_mutex_unlock(&p->lock);
+	done->head = NULL;
+	done->tail = &done->head;
+}
+
+/* At close: fail whatever is left (open, queued, in flight). p->lock held. */
+static void sender_fail_all(strand_producer *p, done_list_t *done)
+{
+	for (ptopic_t *t = p->topics; t; t = t->next)
+		for (int32_t i = 0; i < t->nparts; i++) {
+			ppart_t *part = &t->parts[i];
+			producer_close_open(p, part);
+			while (part->inflight) {
+				pbatch_t *b = part->inflight;
+				part->inflight = b->next;
+				if (!b->answered) {
+					curl_multi_remove_handle(p->multi, b->req.easy);
+					part->ninflight--;
+					snprintf(b->errstr, sizeof b->errstr, "producer destroyed while in flight");
+					b->err = STRAND_ERR_DESTROYED;
+				}
+				done_push(done, b, b->err);
+			}
+		}
+	sender_fail_queued(p, done, STRAND_ERR_DESTROYED, "producer destroyed before sending");
+}
+
+void *producer_sender_main(void *arg)
+{
+	strand_producer *p = arg;
+	done_list_t done = { NULL, &done.head };
+	char why[256];
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->closing) {
+		int64_t now = producer_now_ms();
+
+		if (p->conf->enable_idempotence && p->pid < 0 && now >= p->pid_retry_at_ms &&
+		    sender_has_queued(p)) {
+			int rc = sender_fetch_pid(p, why, sizeof why);
+			now = producer_now_ms();
+			if (rc && !strand_err_is_retriable(rc))
+				sender_fail_queued(p, &done, rc, why);
+			else if (rc)
+				p->pid_retry_at_ms = now + p->conf->retry_backoff_ms;
+		}
+		int64_t next = sender_pass(p, &done, now);
+		pthread_mutex_unlock(&p->lock);
+
+		sender_deliver(p, &done);
+		int64_t wait = next - producer_now_ms();
+		int running, left;
+		curl_multi_poll(p->multi, NULL, 0, wait < 0 ? 0 : (int)min64(wait, SENDER_MAX_WAIT_MS), NULL);
+		curl_multi_perform(p->multi, &running);
+		pthread_mutex_lock(&p->lock);
+		for (CURLMsg *msg; (msg = curl_multi_info_read(p->multi, &left));) {
+			transport_req_t *r = NULL;
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+			/* req is the first-class member of its batch: recover the batch */
+			pbatch_t *b = (pbatch_t *)((char *)r - offsetof(pbatch_t, req));
+			sender_on_answer(p, b, msg->data.result, &done);
+		}
+	}
+	sender_fail_all(p, &done);
+	pthread_mutex_unlock(&p->lock);
+	sender_deliver(p, &done);
+	return NULL;
+}

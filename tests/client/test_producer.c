@@ -1,0 +1,506 @@
+/*
+ * test_producer.c — libstrand's producer (src/client/) against a real
+ * `strand serve` (tests/api/harness.h): every record's callback fires
+ * exactly once with the offset the broker stored it at, keyed records land
+ * on Kafka's murmur2 partition, per-partition order holds, linger.ms and
+ * batch.size form batches, strand_produce_sync and strand_flush wait for
+ * the outcome, and the failure paths give their documented errors within
+ * their bounds: unknown topic/partition, a broker that went away
+ * (delivery.timeout.ms), a full buffer (buffer.memory + max.block.ms).
+ *
+ * Waits are on conditions with deadlines, never sleeps.
+ */
+#include <check.h>
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "broker/broker.h"
+#include "client/strand.h"
+#include "tests/api/harness.h"
+
+static harness_t srv;
+
+static void server_up(void)
+{
+	memset(&srv, 0, sizeof srv);
+	if (harness_start(&srv) != 0) {
+		fprintf(stderr, "cannot start strand serve\n");
+		exit(99);
+	}
+}
+
+static void server_down(void)
+{
+	harness_teardown(&srv);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void create_topic(const char *name, int partitions)
+{
+	http_response_t r;
+	char body[200];
+
+	snprintf(body, sizeof body, "{\"name\":\"%s\",\"partitions\":%d}", name, partitions);
+	http_json(&srv, "POST", "/v1/topics", body, &r);
+	ck_assert_msg(r.status == 201, "create %s: %ld %s", name, r.status, r.body.data);
+	http_response_free(&r);
+}
+
+/* a producer on srv with overrides given as name, value, ..., NULL */
+static strand_producer *producer_with(const char *name, ...)
+{
+	char err[256];
+	strand_conf *c = strand_conf_new();
+	va_list ap;
+
+	ck_assert_int_eq(strand_conf_set(c, "bootstrap.servers", srv.base_url, err, sizeof err), 0);
+	va_start(ap, name);
+	for (const char *n = name; n; n = va_arg(ap, const char *)) {
+		const char *v = va_arg(ap, const char *);
+		ck_assert_msg(strand_conf_set(c, n, v, err, sizeof err) == 0, "%s=%s: %s", n, v, err);
+	}
+	va_end(ap);
+	strand_producer *p = strand_producer_new(c, err, sizeof err);
+	ck_assert_msg(p != NULL, "producer_new: %s", err);
+	strand_conf_destroy(c);
+	return p;
+}
+
+/* high watermark of topic/partition over HTTP */
+static int64_t high_watermark(const char *topic, int partition)
+{
+	http_response_t r;
+	char path[200];
+	int64_t hw = -1;
+
+	snprintf(path, sizeof path, "/v1/topics/%s", topic);
+	http_get(&srv, path, &r);
+	cJSON *doc = http_body_json(&r);
+	cJSON *p = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "partitions"), partition);
+	cJSON *h = cJSON_GetObjectItem(p, "high_watermark");
+	if (cJSON_IsNumber(h))
+		hw = (int64_t)h->valuedouble;
+	cJSON_Delete(doc);
+	http_response_free(&r);
+	return hw;
+}
+
+/* ---- delivery bookkeeping shared by the callbacks -------------------------- */
+
+#define MAXREC 20000
+
+typedef struct tally {
+	pthread_mutex_t lock;
+	pthread_cond_t  cv;            /* broadcast on every callback */
+	int      calls[MAXREC];
+	int      err[MAXREC];
+	int32_t  partition[MAXREC];
+	int64_t  offset[MAXREC];
+	int64_t  at_ms[MAXREC];
+	int      total;
+	int      order_broken;
+	int64_t  last_offset[16];      /* per partition, in callback order */
+} tally_t;
+
+static tally_t *tally_new(void)
+{
+	tally_t *t = calloc(1, sizeof *t);
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->cv, NULL);
+	for (int i = 0; i < 16; i++)
+		t->last_offset[i] = -1;
+	return t;
+}
+
+typedef struct rec_ref {
+	tally_t *t;
+	int      i;
+} rec_ref_t;
+
+static void on_delivery(const strand_message *m, void *opaque)
+{
+	rec_ref_t *ref = opaque;
+	tally_t *t = ref->t;
+	size_t vlen;
+	const char *v = strand_message_value(m, &vlen);
+	char want[32];
+
+	pthread_mutex_lock(&t->lock);
+	t->calls[ref->i]++;
+	t->total++;
+	t->err[ref->i] = strand_message_err(m);
+	t->partition[ref->i] = strand_message_partition(m);
+	t->offset[ref->i] = strand_message_offset(m);
+	t->at_ms[ref->i] = now_ms();
+	/* the callback sees the record's own bytes */
+	snprintf(want, sizeof want, "value-%d", ref->i);
+	if (vlen != strlen(want) || memcmp(v, want, vlen) != 0)
+		t->order_broken |= 2;
+	if (strand_message_err(m) == 0) {
+		int32_t p = strand_message_partition(m);
+		if (p >= 0 && p < 16) {
+			if (strand_message_offset(m) != t->last_offset[p] + 1)
+				t->order_broken |= 1;
+			t->last_offset[p] = strand_message_offset(m);
+		}
+	}
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* Wait until n callbacks ran or timeout_ms passed; returns the count. */
+static int tally_wait(tally_t *t, int n, int timeout_ms)
+{
+	struct timespec until;
+	int got;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&t->lock);
+	while (t->total < n && pthread_cond_timedwait(&t->cv, &t->lock, &until) == 0)
+		;
+	got = t->total;
+	pthread_mutex_unlock(&t->lock);
+	return got;
+}
+
+static rec_ref_t *refs_new(tally_t *t, int n)
+{
+	rec_ref_t *r = calloc((size_t)n, sizeof *r);
+	for (int i = 0; i < n; i++) {
+		r[i].t = t;
+		r[i].i = i;
+	}
+	return r;
+}
+
+static int produce_numbered(strand_producer *p, const char *topic, int32_t partition,
+                            int i, int keyed, rec_ref_t *refs)
+{
+	char key[32], value[32];
+	snprintf(key, sizeof key, "key-%d", i % 97);
+	snprintf(value, sizeof value, "value-%d", i);
+	return strand_produce(p, topic, partition, keyed ? key : NULL, keyed ? strlen(key) : 0,
+	                      value, strlen(value), on_delivery, &refs[i]);
+}
+
+/* ---- tests ---------------------------------------------------------------------- */
+
+START_TEST(test_every_callback_fires_once_with_the_stored_offset)
+{
+	const int n = 10000;
+	tally_t *t = tally_new();
+	rec_ref_t *refs = refs_new(t, n);
+
+	create_topic("cb", 3);
+	/* without idempotence only one request in flight keeps the order (as in Kafka) */
+	strand_producer *p = producer_with("enable.idempotence", "false", "linger.ms", "5",
+	                                   "max.in.flight.requests.per.connection", "1", NULL);
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(produce_numbered(p, "cb", STRAND_PARTITION_ANY, i, 1, refs), 0);
+	ck_assert_int_eq(strand_flush(p, 30000), 0);
+	ck_assert_int_eq(strand_producer_outq_len(p), 0);
+	strand_producer_destroy(p);
+
+	int64_t per_part[3] = { 0, 0, 0 };
+	for (int i = 0; i < n; i++) {
+		char key[32];
+		snprintf(key, sizeof key, "key-%d", i % 97);
+		ck_assert_msg(t->calls[i] == 1, "record %d: %d callbacks", i, t->calls[i]);
+		ck_assert_msg(t->err[i] == 0, "record %d: %s", i, strand_err2str(t->err[i]));
+		ck_assert_int_eq(t->partition[i], broker_partition_for_key(key, strlen(key), 3));
+		per_part[t->partition[i]]++;
+	}
+	ck_assert_int_eq(t->total, n);
+	ck_assert_msg(t->order_broken == 0, "offsets out of order per partition or wrong bytes (%d)",
+	              t->order_broken);
+	for (int q = 0; q < 3; q++)
+		ck_assert_int_eq(high_watermark("cb", q), per_part[q]);
+	free(refs);
+	free(t);
+}
+END_TEST
+
+START_TEST(test_fetched_records_match_what_was_produced)
+{
+	char value[64];
+	strand_producer *p;
+	http_response_t r;
+
+	create_topic("roundtrip", 1);
+	p = producer_with("enable.idempotence", "false", NULL);
+	for (int i = 0; i < 50; i++) {
+		snprintf(value, sizeof value, "\"v%d\"", i);
+		ck_assert_int_eq(strand_produce(p, "roundtrip", 0, "k", 1, value, strlen(value),
+		                                NULL, NULL), 0);
+	}
+	ck_assert_int_eq(strand_flush(p, 10000), 0);
+	strand_producer_destroy(p);
+	http_get(&srv, "/v1/topics/roundtrip/partitions/0/records?offset=0&max_records=100", &r);
+	cJSON *doc = http_body_json(&r);
+	cJSON *recs = cJSON_GetObjectItem(doc, "records");
+	ck_assert_int_eq(cJSON_GetArraySize(recs), 50);
+	for (int i = 0; i < 50; i++) {
+		cJSON *v = cJSON_GetObjectItem(cJSON_GetArrayItem(recs, i), "value");
+		snprintf(value, sizeof value, "v%d", i);
+		ck_assert_msg(cJSON_IsString(v) && strcmp(v->valuestring, value) == 0,
+		              "record %d: %s", i, cJSON_PrintUnformatted(v));
+	}
+	cJSON_Delete(doc);
+	http_response_free(&r);
+}
+END_TEST
+
+START_TEST(test_produce_sync_returns_partition_and_offset)
+{
+	int32_t part = -2;
+	int64_t off = -2;
+	strand_producer *p;
+
+	create_topic("sync", 2);
+	p = producer_with("enable.idempotence", "false", "linger.ms", "10000",
+	                  "delivery.timeout.ms", "60000", NULL);
+	int64_t t0 = now_ms();
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(strand_produce_sync(p, "sync", 1, NULL, 0, "1", 1, &part, &off, 10000), 0);
+		ck_assert_int_eq(part, 1);
+		ck_assert_int_eq(off, i);
+	}
+	/* linger.ms=10 s does not hold a record someone waits for */
+	ck_assert_msg(now_ms() - t0 < 5000, "produce_sync lingered %" PRId64 " ms", now_ms() - t0);
+	ck_assert_int_eq(strand_produce_sync(p, "sync", 7, NULL, 0, "1", 1, NULL, NULL, 1000),
+	                 STRAND_ERR_UNKNOWN_PARTITION);
+	ck_assert_int_eq(strand_produce_sync(p, "nosuch", -1, NULL, 0, "1", 1, NULL, NULL, 1000),
+	                 STRAND_ERR_UNKNOWN_TOPIC);
+	ck_assert_int_eq(strand_produce(p, "bad/name", -1, NULL, 0, "1", 1, NULL, NULL),
+	                 STRAND_ERR_INVALID_ARG);
+	strand_producer_destroy(p);
+}
+END_TEST
+
+START_TEST(test_linger_and_batch_size_form_batches)
+{
+	/* linger.ms=200 and a large batch.size: 100 records go as one batch,
+	 * which the broker stores as one RecordBatch (one binary fetch batch) */
+	tally_t *t = tally_new();
+	rec_ref_t *refs = refs_new(t, 100);
+	http_response_t r;
+
+	create_topic("linger", 1);
+	strand_producer *p = producer_with("enable.idempotence", "false", "linger.ms", "200",
+	                                   "batch.size", "1000000", NULL);
+	int64_t t0 = now_ms();
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(produce_numbered(p, "linger", 0, i, 0, refs), 0);
+	/* wait for the callbacks, not with flush (which would not linger) */
+	tally_wait(t, 100, 10000);
+	ck_assert_int_eq(t->total, 100);
+	ck_assert_msg(t->at_ms[0] - t0 >= 190, "first callback after %" PRId64 " ms, linger.ms is 200",
+	              t->at_ms[0] - t0);
+	strand_producer_destroy(p);
+
+	const char *hdr[] = { "Accept: application/vnd.strand.batch", NULL };
+	http_request(&srv, "GET", "/v1/topics/linger/partitions/0/records?offset=0", NULL, NULL, 0,
+	             hdr, &r);
+	ck_assert_int_eq(r.status, 200);
+	{
+		/* one batch: its header says 100 records and it spans the whole body */
+		const uint8_t *b = (const uint8_t *)r.body.data;
+		ck_assert_uint_ge(r.body.len, 61);
+		uint32_t len = (uint32_t)b[8] << 24 | (uint32_t)b[9] << 16 | (uint32_t)b[10] << 8 | b[11];
+		uint32_t count = (uint32_t)b[57] << 24 | (uint32_t)b[58] << 16 | (uint32_t)b[59] << 8 | b[60];
+		ck_assert_uint_eq(len + 12, r.body.len);
+		ck_assert_uint_eq(count, 100);
+	}
+	http_response_free(&r);
+
+	/* batch.size small: the same 100 records need several requests */
+	create_topic("small", 1);
+	p = producer_with("enable.idempotence", "false", "linger.ms", "200", "batch.size", "300", NULL);
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(strand_produce(p, "small", 0, NULL, 0, "0123456789", 10, NULL, NULL), 0);
+	ck_assert_int_eq(strand_flush(p, 10000), 0);
+	strand_producer_destroy(p);
+	http_request(&srv, "GET", "/v1/topics/small/partitions/0/records?offset=0", NULL, NULL, 0,
+	             hdr, &r);
+	int batches = 0;
+	for (size_t off = 0; off + 12 <= r.body.len; batches++) {
+		const uint8_t *b = (const uint8_t *)r.body.data + off;
+		uint32_t len = (uint32_t)b[8] << 24 | (uint32_t)b[9] << 16 | (uint32_t)b[10] << 8 | b[11];
+		ck_assert_uint_le(len + 12, 300 + 32);
+		off += len + 12;
+	}
+	ck_assert_msg(batches >= 5, "%d batches for 100 records with batch.size=300", batches);
+	http_response_free(&r);
+	free(refs);
+	free(t);
+}
+END_TEST
+
+START_TEST(test_keyless_records_stick_to_a_partition_per_batch)
+{
+	strand_producer *p;
+	int32_t part;
+	int64_t off;
+
+	create_topic("sticky", 4);
+	p = producer_with("enable.idempotence", "false", NULL);
+	int seen[4] = { 0 };
+	for (int i = 0; i < 8; i++) {
+		ck_assert_int_eq(strand_produce_sync(p, "sticky", -1, NULL, 0, "x", 1, &part, &off, 5000), 0);
+		ck_assert(part >= 0 && part < 4);
+		seen[part] = 1;
+	}
+	/* each sync record closes its batch, so the sticky choice moves on */
+	ck_assert_int_ge(seen[0] + seen[1] + seen[2] + seen[3], 2);
+	strand_producer_destroy(p);
+}
+END_TEST
+
+/* A broker that went away: records fail with MSG_TIMED_OUT within
+ * delivery.timeout.ms (plus one retry backoff), each callback once. */
+START_TEST(test_delivery_timeout_bounds_a_dead_broker)
+{
+	tally_t *t = tally_new();
+	rec_ref_t *refs = refs_new(t, 20);
+
+	create_topic("gone", 1);
+	strand_producer *p = producer_with("enable.idempotence", "false", "delivery.timeout.ms", "1500",
+	                                   "request.timeout.ms", "500", "retry.backoff.ms", "50", NULL);
+	ck_assert_int_eq(strand_produce_sync(p, "gone", 0, NULL, 0, "a", 1, NULL, NULL, 5000), 0);
+	ck_assert_int_eq(harness_stop(&srv, SIGKILL), 128 + SIGKILL);
+	int64_t t0 = now_ms();
+	for (int i = 0; i < 20; i++)
+		ck_assert_int_eq(produce_numbered(p, "gone", 0, i, 0, refs), 0);
+	ck_assert_int_eq(strand_flush(p, 10000), 0);
+	int64_t took = now_ms() - t0;
+	for (int i = 0; i < 20; i++) {
+		ck_assert_int_eq(t->calls[i], 1);
+		ck_assert_msg(t->err[i] == STRAND_ERR_MSG_TIMED_OUT, "record %d: %s", i,
+		              strand_err_name(t->err[i]));
+		ck_assert_int_eq(t->offset[i], -1);
+	}
+	ck_assert_msg(took >= 1000 && took <= 1500 + 500 + 300,
+	              "records failed after %" PRId64 " ms with delivery.timeout.ms=1500", took);
+	strand_producer_destroy(p);
+	ck_assert_int_eq(harness_restart(&srv), 0);
+	free(refs);
+	free(t);
+}
+END_TEST
+
+/* A full buffer: strand_produce blocks max.block.ms, then QUEUE_FULL. */
+START_TEST(test_full_buffer_blocks_max_block_ms_then_queue_full)
+{
+	char value[200];
+	int rc = 0, queued = 0;
+
+	memset(value, 'v', sizeof value);
+	create_topic("full", 1);
+	strand_producer *p = producer_with("enable.idempotence", "false", "buffer.memory", "4096",
+	                                   "max.block.ms", "300", "delivery.timeout.ms", "60000",
+	                                   "request.timeout.ms", "30000", NULL);
+	ck_assert_int_eq(strand_produce_sync(p, "full", 0, NULL, 0, "a", 1, NULL, NULL, 5000), 0);
+	/* freeze the broker so nothing drains */
+	ck_assert_int_eq(kill(srv.pid, SIGSTOP), 0);
+	int64_t t0 = now_ms(), t_fail = 0;
+	while (queued < 1000) {
+		int64_t before = now_ms();
+		rc = strand_produce(p, "full", 0, NULL, 0, value, sizeof value, NULL, NULL);
+		if (rc) {
+			t_fail = now_ms() - before;
+			break;
+		}
+		queued++;
+	}
+	ck_assert_msg(rc == STRAND_ERR_QUEUE_FULL, "after %d records: %s", queued, strand_err_name(rc));
+	ck_assert_msg(queued >= 10 && queued < 4096 / 200, "%d records fit in 4096 bytes", queued);
+	ck_assert_msg(t_fail >= 290 && t_fail < 2000, "blocked %" PRId64 " ms, max.block.ms is 300",
+	              t_fail);
+	ck_assert(strand_err_is_retriable(rc));
+	(void)t0;
+	/* too large for the buffer at all: at once */
+	static char big[8192];
+	ck_assert_int_eq(strand_produce(p, "full", 0, NULL, 0, big, sizeof big, NULL, NULL),
+	                 STRAND_ERR_RECORD_TOO_LARGE);
+	ck_assert_int_eq(kill(srv.pid, SIGCONT), 0);
+	ck_assert_int_eq(strand_flush(p, 30000), 0);
+	ck_assert_int_eq(high_watermark("full", 0), 1 + queued);
+	strand_producer_destroy(p);
+}
+END_TEST
+
+START_TEST(test_producer_new_refuses_bad_combinations)
+{
+	char err[256];
+	strand_conf *c = strand_conf_new();
+
+	ck_assert_ptr_null(strand_producer_new(c, err, sizeof err));
+	ck_assert_msg(strstr(err, "bootstrap.servers"), "%s", err);
+	strand_conf_set(c, "bootstrap.servers", srv.base_url, NULL, 0);
+	strand_conf_set(c, "acks", "1", NULL, 0);
+	ck_assert_ptr_null(strand_producer_new(c, err, sizeof err));
+	ck_assert_msg(strstr(err, "acks=all"), "%s", err);
+	strand_conf_set(c, "enable.idempotence", "false", NULL, 0);
+	strand_conf_set(c, "delivery.timeout.ms", "1000", NULL, 0);
+	ck_assert_ptr_null(strand_producer_new(c, err, sizeof err));
+	ck_assert_msg(strstr(err, "delivery.timeout.ms"), "%s", err);
+	strand_conf_set(c, "delivery.timeout.ms", "40000", NULL, 0);
+	strand_producer *p = strand_producer_new(c, err, sizeof err);
+	ck_assert_msg(p != NULL, "%s", err);
+	strand_producer_destroy(p);
+	strand_conf_destroy(c);
+}
+END_TEST
+
+static Suite *producer_suite(void)
+{
+	Suite *s = suite_create("client_producer");
+	TCase *tc = tcase_create("shared_server");
+
+	tcase_add_unchecked_fixture(tc, server_up, server_down);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_every_callback_fires_once_with_the_stored_offset);
+	tcase_add_test(tc, test_fetched_records_match_what_was_produced);
+	tcase_add_test(tc, test_produce_sync_returns_partition_and_offset);
+	tcase_add_test(tc, test_linger_and_batch_size_form_batches);
+	tcase_add_test(tc, test_keyless_records_stick_to_a_partition_per_batch);
+	tcase_add_test(tc, test_producer_new_refuses_bad_combinations);
+	tcase_add_test(tc, test_full_buffer_blocks_max_block_ms_then_queue_full);
+	tcase_add_test(tc, test_delivery_timeout_bounds_a_dead_broker);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(producer_suite());
+	int failed;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	/* the server is shared: run the tests in this process, in order */
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	curl_global_cleanup();
+	return failed ? 1 : 0;
+}
