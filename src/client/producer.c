@@ -98,6 +98,8 @@ static pbatch_t *pbatch_get(strand_producer *p, ppart_t *part)
 		return NULL;
 	}
 	b->next = NULL;
+	b->next_sent = NULL;
+	b->on_sent_list = b->queued = b->in_multi = 0;
 	b->part = part;
 	b->nrecs = 0;
 	b->bytes = 0;
@@ -105,8 +107,11 @@ static pbatch_t *pbatch_get(strand_producer *p, ppart_t *part)
 	b->deadline_ms = b->created_ms + p->conf->delivery_timeout_ms;
 	b->retry_at_ms = 0;
 	b->attempts = 0;
+	b->oos_answers = 0;
 	b->finished = 0;
 	b->base_sequence = -1;
+	b->producer_id = -1;
+	b->producer_epoch = -1;
 	b->err = 0;
 	b->errstr[0] = '\0';
 	b->base_offset = -1;
@@ -127,20 +132,21 @@ static void pbatch_free(pbatch_t *b)
 	free(b);
 }
 
-/* Append b to the partition's send queue, in base_sequence order for
- * batches that already have one (retries), at the tail otherwise. */
+/* Append b to the partition's send queue, in send order for batches that
+ * were sent before (retries), at the tail otherwise. */
 static void queue_insert(ppart_t *part, pbatch_t *b)
 {
 	pbatch_t **pp = &part->qhead;
 
 	if (b->finished)
-		while (*pp && (*pp)->finished && (*pp)->base_sequence < b->base_sequence)
+		while (*pp && (*pp)->finished && (*pp)->order < b->order)
 			pp = &(*pp)->next;
 	else
 		while (*pp)
 			pp = &(*pp)->next;
 	b->next = *pp;
 	*pp = b;
+	b->queued = 1;
 }
 
 /* Close the partition's open batch: it will be sent as it is. */

@@ -28,7 +28,11 @@ struct ppart;
 /* A producer batch: one RecordBatch v2 for one partition, with its records'
  * callbacks and, once sent, the request carrying it. */
 typedef struct pbatch {
-	struct pbatch   *next;          /* in its partition's queue or in-flight list, or the free list */
+	struct pbatch   *next;          /* in its partition's queue, a done list or the free list */
+	struct pbatch   *next_sent;     /* in its partition's sent list */
+	int              on_sent_list;  /* sent at least once, callbacks not run yet */
+	int              queued;        /* in its partition's queue */
+	int              in_multi;      /* a request is in flight */
 	struct ppart    *part;
 	batch_builder_t  builder;       /* the encoded batch */
 	precord_t       *recs;
@@ -38,10 +42,13 @@ typedef struct pbatch {
 	int64_t          deadline_ms;   /* created + delivery.timeout.ms */
 	int64_t          retry_at_ms;   /* not sent again before this */
 	int              attempts;
+	int              oos_answers;   /* OUT_OF_ORDER_SEQUENCE answers so far */
 	int              finished;      /* header written: bytes and sequence fixed */
 	int              answered;      /* outcome known, waiting for earlier batches' */
 	size_t           size;          /* finished batch's size */
+	uint64_t         order;         /* the partition's send order, fixed at first send */
 	int64_t          producer_id;   /* as stamped in the header */
+	int16_t          producer_epoch;
 	int32_t          base_sequence;
 	int              err;           /* final outcome */
 	char             errstr[256];   /* last failure's words */
@@ -56,9 +63,13 @@ typedef struct ppart {
 	int32_t   id;
 	pbatch_t *open;                 /* accepting records */
 	pbatch_t *qhead;                /* closed, waiting to be sent, in sequence order */
-	pbatch_t *inflight;             /* sent, in send order; answered ones wait here for earlier ones */
-	int       ninflight;            /* of those, still waiting for an answer */
+	pbatch_t *sent;                 /* sent at least once, callbacks not run yet, in send
+	                                 * order: answered ones wait here for earlier ones,
+	                                 * retried ones keep their place (linked by next_sent) */
+	int       ninflight;            /* requests in flight */
 	int32_t   next_seq;             /* idempotence: next batch's base_sequence */
+	uint64_t  next_order;
+	int       broker_knows;         /* a batch of the current producer id and epoch was acknowledged */
 } ppart_t;
 
 struct ptopic {
@@ -89,6 +100,8 @@ struct strand_producer {
 	int64_t             pid;        /* idempotence: producer id, -1 until known */
 	int16_t             epoch;
 	int64_t             pid_retry_at_ms;
+	int                 need_bump;  /* a sent batch failed: sequences have a gap (KIP-360) */
+	int                 ninflight;  /* requests in flight, all partitions */
 
 	pthread_mutex_t     meta_lock;  /* guards meta_req (metadata, producer id) */
 	transport_req_t     meta_req;

@@ -24,6 +24,7 @@
 #include "broker/broker.h"
 #include "client/strand.h"
 #include "tests/api/harness.h"
+#include "tests/client/faultproxy.h"
 
 static harness_t srv;
 
@@ -112,6 +113,8 @@ typedef struct tally {
 	int64_t  at_ms[MAXREC];
 	int      total;
 	int      order_broken;
+	char     first_errstr[300];  /* the first failure's words */
+	int      unknown_offsets;
 	int64_t  last_offset[16];      /* per partition, in callback order */
 } tally_t;
 
@@ -142,6 +145,8 @@ static void on_delivery(const strand_message *m, void *opaque)
 	t->calls[ref->i]++;
 	t->total++;
 	t->err[ref->i] = strand_message_err(m);
+	if (strand_message_err(m) && !t->first_errstr[0])
+		snprintf(t->first_errstr, sizeof t->first_errstr, "%s", strand_message_errstr(m));
 	t->partition[ref->i] = strand_message_partition(m);
 	t->offset[ref->i] = strand_message_offset(m);
 	t->at_ms[ref->i] = now_ms();
@@ -149,10 +154,12 @@ static void on_delivery(const strand_message *m, void *opaque)
 	snprintf(want, sizeof want, "value-%d", ref->i);
 	if (vlen != strlen(want) || memcmp(v, want, vlen) != 0)
 		t->order_broken |= 2;
-	if (strand_message_err(m) == 0) {
+	if (strand_message_err(m) == 0 && strand_message_offset(m) < 0) {
+		t->unknown_offsets++;           /* stored, offset unknown (a late duplicate's answer) */
+	} else if (strand_message_err(m) == 0) {
 		int32_t p = strand_message_partition(m);
 		if (p >= 0 && p < 16) {
-			if (strand_message_offset(m) != t->last_offset[p] + 1)
+			if (strand_message_offset(m) <= t->last_offset[p])
 				t->order_broken |= 1;
 			t->last_offset[p] = strand_message_offset(m);
 		}
@@ -407,47 +414,6 @@ START_TEST(test_delivery_timeout_bounds_a_dead_broker)
 }
 END_TEST
 
-/* A full buffer: strand_produce blocks max.block.ms, then QUEUE_FULL. */
-START_TEST(test_full_buffer_blocks_max_block_ms_then_queue_full)
-{
-	char value[200];
-	int rc = 0, queued = 0;
-
-	memset(value, 'v', sizeof value);
-	create_topic("full", 1);
-	strand_producer *p = producer_with("enable.idempotence", "false", "buffer.memory", "4096",
-	                                   "max.block.ms", "300", "delivery.timeout.ms", "60000",
-	                                   "request.timeout.ms", "30000", NULL);
-	ck_assert_int_eq(strand_produce_sync(p, "full", 0, NULL, 0, "a", 1, NULL, NULL, 5000), 0);
-	/* freeze the broker so nothing drains */
-	ck_assert_int_eq(kill(srv.pid, SIGSTOP), 0);
-	int64_t t0 = now_ms(), t_fail = 0;
-	while (queued < 1000) {
-		int64_t before = now_ms();
-		rc = strand_produce(p, "full", 0, NULL, 0, value, sizeof value, NULL, NULL);
-		if (rc) {
-			t_fail = now_ms() - before;
-			break;
-		}
-		queued++;
-	}
-	ck_assert_msg(rc == STRAND_ERR_QUEUE_FULL, "after %d records: %s", queued, strand_err_name(rc));
-	ck_assert_msg(queued >= 10 && queued < 4096 / 200, "%d records fit in 4096 bytes", queued);
-	ck_assert_msg(t_fail >= 290 && t_fail < 2000, "blocked %" PRId64 " ms, max.block.ms is 300",
-	              t_fail);
-	ck_assert(strand_err_is_retriable(rc));
-	(void)t0;
-	/* too large for the buffer at all: at once */
-	static char big[8192];
-	ck_assert_int_eq(strand_produce(p, "full", 0, NULL, 0, big, sizeof big, NULL, NULL),
-	                 STRAND_ERR_RECORD_TOO_LARGE);
-	ck_assert_int_eq(kill(srv.pid, SIGCONT), 0);
-	ck_assert_int_eq(strand_flush(p, 30000), 0);
-	ck_assert_int_eq(high_watermark("full", 0), 1 + queued);
-	strand_producer_destroy(p);
-}
-END_TEST
-
 START_TEST(test_producer_new_refuses_bad_combinations)
 {
 	char err[256];
@@ -471,6 +437,341 @@ START_TEST(test_producer_new_refuses_bad_combinations)
 }
 END_TEST
 
+
+/* ---- faults: the same broker behind tests/client/faultproxy ------------------- */
+
+static faultproxy_t *proxy;
+
+static void proxy_up(void)
+{
+	ck_assert_int_eq(faultproxy_start(srv.base_url, &proxy), 0);
+}
+
+static void proxy_down(void)
+{
+	faultproxy_stop(proxy);
+	proxy = NULL;
+}
+
+static strand_producer *proxied_producer(const char *name, ...)
+{
+	char err[256];
+	strand_conf *c = strand_conf_new();
+	va_list ap;
+
+	ck_assert_int_eq(strand_conf_set(c, "bootstrap.servers", faultproxy_url(proxy), err,
+	                                 sizeof err), 0);
+	va_start(ap, name);
+	for (const char *n = name; n; n = va_arg(ap, const char *)) {
+		const char *v = va_arg(ap, const char *);
+		ck_assert_msg(strand_conf_set(c, n, v, err, sizeof err) == 0, "%s=%s: %s", n, v, err);
+	}
+	va_end(ap);
+	strand_producer *p = strand_producer_new(c, err, sizeof err);
+	ck_assert_msg(p != NULL, "producer_new: %s", err);
+	strand_conf_destroy(c);
+	return p;
+}
+
+static void set_rules(int drop_every, int fail_every, int delay_max_ms)
+{
+	faultproxy_rules_t r = { drop_every, fail_every, delay_max_ms, 0 };
+	faultproxy_set_rules(proxy, &r);
+}
+
+/* The values stored in topic/partition, in offset order, checked against
+ * "value-0".."value-(n-1)": returns how many there are, and sets *in_order. */
+static int stored_values(const char *topic, int partition, int n, int *in_order, int *dups)
+{
+	char path[256];
+	int64_t next = 0;
+	int count = 0, last = -1;
+	char *seen = calloc((size_t)n, 1);
+
+	*in_order = 1;
+	*dups = 0;
+	for (;;) {
+		http_response_t r;
+		snprintf(path, sizeof path, "/v1/topics/%s/partitions/%d/records?offset=%" PRId64
+		         "&max_records=1000", topic, partition, next);
+		http_get(&srv, path, &r);
+		ck_assert_int_eq(r.status, 200);
+		cJSON *doc = http_body_json(&r);
+		cJSON *recs = cJSON_GetObjectItem(doc, "records"), *rec;
+		int got = cJSON_GetArraySize(recs);
+		cJSON_ArrayForEach(rec, recs) {
+			cJSON *v = cJSON_GetObjectItem(rec, "value");
+			/* "value-i" as produced (the topic's value_format is string) */
+			const char *txt = cJSON_IsString(v) ? v->valuestring : "";
+			int i = -1;
+			ck_assert_msg(sscanf(txt, "value-%d", &i) == 1, "unexpected stored value %s", txt);
+			if (i <= last)
+				*in_order = 0;
+			if (i >= 0 && i < n) {
+				if (seen[i])
+					(*dups)++;
+				seen[i] = 1;
+			}
+			last = i;
+			count++;
+		}
+		next = (int64_t)cJSON_GetObjectItem(doc, "next_offset")->valuedouble;
+		cJSON_Delete(doc);
+		http_response_free(&r);
+		if (got == 0)
+			break;
+	}
+	free(seen);
+	return count;
+}
+
+static void create_string_topic(const char *name, int partitions)
+{
+	http_response_t r;
+	char body[300];
+
+	snprintf(body, sizeof body, "{\"name\":\"%s\",\"partitions\":%d,\"configs\":"
+	         "{\"value_format\":\"string\"}}", name, partitions);
+	http_json(&srv, "POST", "/v1/topics", body, &r);
+	ck_assert_msg(r.status == 201, "create %s: %ld %s", name, r.status, r.body.data);
+	http_response_free(&r);
+}
+
+START_TEST(test_503_answers_are_retried_and_each_callback_fires_once)
+{
+	const int n = 2000;
+	tally_t *t = tally_new();
+	rec_ref_t *refs = refs_new(t, n);
+	faultproxy_stats_t st;
+	int in_order, dups;
+
+	create_string_topic("f503", 1);
+	set_rules(0, 3, 0);
+	strand_producer *p = proxied_producer("enable.idempotence", "false", "retry.backoff.ms", "5",
+	                                      "max.in.flight.requests.per.connection", "1",
+	                                      "batch.size", "2000", NULL);
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(produce_numbered(p, "f503", 0, i, 0, refs), 0);
+	ck_assert_int_eq(strand_flush(p, 60000), 0);
+	strand_producer_destroy(p);
+	faultproxy_get_stats(proxy, &st);
+	set_rules(0, 0, 0);
+	ck_assert_msg(st.failed_503 >= 5, "only %" PRIu64 " injected 503s", st.failed_503);
+	for (int i = 0; i < n; i++) {
+		ck_assert_msg(t->calls[i] == 1, "record %d: %d callbacks", i, t->calls[i]);
+		ck_assert_msg(t->err[i] == 0, "record %d: %s", i, strand_err_name(t->err[i]));
+	}
+	ck_assert_int_eq(stored_values("f503", 0, n, &in_order, &dups), n);
+	ck_assert(in_order);
+	ck_assert_int_eq(dups, 0);
+	free(refs);
+	free(t);
+}
+END_TEST
+
+/* The proxy's dropped answers are real: without idempotence a retry of an
+ * appended batch stores its records twice (what idempotence is for). */
+START_TEST(test_dropped_answers_duplicate_without_idempotence)
+{
+	const int n = 1000;
+	tally_t *t = tally_new();
+	rec_ref_t *refs = refs_new(t, n);
+	faultproxy_stats_t st;
+	int in_order, dups;
+
+	create_string_topic("fdup", 1);
+	set_rules(4, 0, 0);
+	strand_producer *p = proxied_producer("enable.idempotence", "false", "retry.backoff.ms", "5",
+	                                      "max.in.flight.requests.per.connection", "1",
+	                                      "batch.size", "2000", NULL);
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(produce_numbered(p, "fdup", 0, i, 0, refs), 0);
+	ck_assert_int_eq(strand_flush(p, 60000), 0);
+	strand_producer_destroy(p);
+	faultproxy_get_stats(proxy, &st);
+	set_rules(0, 0, 0);
+	ck_assert_uint_ge(st.dropped, 2);
+	for (int i = 0; i < n; i++)
+		ck_assert_msg(t->calls[i] == 1 && t->err[i] == 0, "record %d: %d callbacks, %s (%s)", i,
+		              t->calls[i], strand_err_name(t->err[i]), t->first_errstr);
+	int stored = stored_values("fdup", 0, n, &in_order, &dups);
+	ck_assert_msg(dups > 0 && stored > n, "%d stored, %d duplicates after %" PRIu64 " drops",
+	              stored, dups, st.dropped);
+	free(refs);
+	free(t);
+}
+END_TEST
+
+/* Every produce answered 503: each record fails once, MSG_TIMED_OUT, within
+ * delivery.timeout.ms plus one backoff and one request. */
+START_TEST(test_delivery_timeout_bounds_total_time_under_503s)
+{
+	tally_t *t = tally_new();
+	rec_ref_t *refs = refs_new(t, 50);
+
+	create_string_topic("ftime", 2);
+	set_rules(0, 1, 0);
+	strand_producer *p = proxied_producer("enable.idempotence", "false", "retry.backoff.ms", "20",
+	                                      "delivery.timeout.ms", "1200",
+	                                      "request.timeout.ms", "1000", NULL);
+	int64_t t0 = now_ms();
+	for (int i = 0; i < 50; i++)
+		ck_assert_int_eq(produce_numbered(p, "ftime", i % 2, i, 0, refs), 0);
+	ck_assert_int_eq(tally_wait(t, 50, 10000), 50);
+	int64_t took = now_ms() - t0;
+	strand_producer_destroy(p);
+	set_rules(0, 0, 0);
+	for (int i = 0; i < 50; i++) {
+		ck_assert_int_eq(t->calls[i], 1);
+		ck_assert_msg(t->err[i] == STRAND_ERR_MSG_TIMED_OUT, "record %d: %s", i,
+		              strand_err_name(t->err[i]));
+		ck_assert_msg(t->at_ms[i] - t0 <= 1200 + 20 + 300,
+		              "record %d failed after %" PRId64 " ms", i, t->at_ms[i] - t0);
+	}
+	ck_assert_msg(took >= 1100, "gave up after %" PRId64 " ms, before delivery.timeout.ms", took);
+	ck_assert_int_eq(high_watermark("ftime", 0) + high_watermark("ftime", 1), 0);
+	free(refs);
+	free(t);
+}
+END_TEST
+
+/* With enable.idempotence (the default) the same dropped answers store
+ * every record once, in order, with 5 requests in flight. */
+START_TEST(test_dropped_answers_create_no_duplicates_with_idempotence)
+{
+	const int n = 3000;
+	tally_t *t = tally_new();
+	rec_ref_t *refs = refs_new(t, n);
+	faultproxy_stats_t st;
+	int in_order, dups;
+
+	create_string_topic("fidem", 1);
+	set_rules(4, 0, 0);
+	strand_producer *p = proxied_producer("retry.backoff.ms", "5", "batch.size", "2000", NULL);
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(produce_numbered(p, "fidem", 0, i, 0, refs), 0);
+	ck_assert_int_eq(strand_flush(p, 60000), 0);
+	strand_producer_destroy(p);
+	faultproxy_get_stats(proxy, &st);
+	set_rules(0, 0, 0);
+	ck_assert_uint_ge(st.dropped, 5);
+	for (int i = 0; i < n; i++)
+		ck_assert_msg(t->calls[i] == 1 && t->err[i] == 0, "record %d: %d callbacks, %s (%s)", i,
+		              t->calls[i], strand_err_name(t->err[i]), t->first_errstr);
+	ck_assert_msg(t->order_broken == 0, "callbacks out of offset order (%d)", t->order_broken);
+	ck_assert_int_eq(stored_values("fidem", 0, n, &in_order, &dups), n);
+	ck_assert_int_eq(dups, 0);
+	ck_assert(in_order);
+	free(refs);
+	free(t);
+}
+END_TEST
+
+/* 5 requests in flight per partition reach the broker out of order (random
+ * delays) and some get 503: the stored order is still the produce order. */
+START_TEST(test_partition_order_holds_with_5_in_flight)
+{
+	const int n = 4000;
+	tally_t *t = tally_new();
+	rec_ref_t *refs = refs_new(t, n);
+	faultproxy_stats_t st;
+	int in_order, dups;
+
+	create_string_topic("forder", 2);
+	set_rules(0, 7, 15);
+	strand_producer *p = proxied_producer("retry.backoff.ms", "2", "batch.size", "600",
+	                                      "max.in.flight.requests.per.connection", "5", NULL);
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(produce_numbered(p, "forder", i % 2, i, 0, refs), 0);
+	ck_assert_int_eq(strand_flush(p, 90000), 0);
+	strand_producer_destroy(p);
+	faultproxy_get_stats(proxy, &st);
+	set_rules(0, 0, 0);
+	ck_assert_uint_ge(st.failed_503, 5);
+	for (int i = 0; i < n; i++)
+		ck_assert_msg(t->calls[i] == 1 && t->err[i] == 0, "record %d: %d callbacks, %s (%s)", i,
+		              t->calls[i], strand_err_name(t->err[i]), t->first_errstr);
+	for (int q = 0; q < 2; q++) {
+		ck_assert_int_eq(stored_values("forder", q, n, &in_order, &dups), n / 2);
+		ck_assert_msg(in_order, "partition %d stored out of produce order", q);
+		ck_assert_int_eq(dups, 0);
+	}
+	free(refs);
+	free(t);
+}
+END_TEST
+
+/* Batches that failed for good after being sent leave a sequence gap; the
+ * producer bumps its epoch (KIP-360) and goes on without OUT_OF_ORDER_SEQUENCE. */
+START_TEST(test_epoch_bump_after_failed_batches)
+{
+	int64_t off = -1;
+
+	create_string_topic("fbump", 1);
+	strand_producer *p = proxied_producer("retry.backoff.ms", "20", "delivery.timeout.ms", "800",
+	                                      "request.timeout.ms", "500", NULL);
+	ck_assert_int_eq(strand_produce_sync(p, "fbump", 0, NULL, 0, "value-0", 7, NULL, &off, 5000), 0);
+	ck_assert_int_eq(off, 0);
+	set_rules(0, 1, 0);
+	ck_assert_int_eq(strand_produce_sync(p, "fbump", 0, NULL, 0, "value-1", 7, NULL, NULL, 5000),
+	                 STRAND_ERR_MSG_TIMED_OUT);
+	set_rules(0, 0, 0);
+	ck_assert_int_eq(strand_produce_sync(p, "fbump", 0, NULL, 0, "value-2", 7, NULL, &off, 5000), 0);
+	ck_assert_int_eq(off, 1);
+	strand_producer_destroy(p);
+}
+END_TEST
+
+/* A broker that stops answering fills the buffer: strand_produce blocks
+ * max.block.ms, then fails with QUEUE_FULL (retriable); what was queued is
+ * delivered once the broker answers again. */
+START_TEST(test_full_buffer_blocks_max_block_ms_then_queue_full)
+{
+	char value[200];
+	int rc = 0, queued = 0;
+	tally_t *t = tally_new();
+	rec_ref_t *refs = refs_new(t, 1000);
+	faultproxy_rules_t stall = { 0, 0, 0, 1 };
+
+	memset(value, 'v', sizeof value);
+	create_string_topic("full", 1);
+	strand_producer *p = proxied_producer("enable.idempotence", "false", "buffer.memory", "4096",
+	                                      "max.block.ms", "300", "delivery.timeout.ms", "60000",
+	                                      NULL);
+	ck_assert_int_eq(strand_produce_sync(p, "full", 0, NULL, 0, "a", 1, NULL, NULL, 5000), 0);
+	faultproxy_set_rules(proxy, &stall);
+	int64_t t_fail = 0;
+	while (queued < 1000) {
+		int64_t before = now_ms();
+		rc = strand_produce(p, "full", 0, NULL, 0, value, sizeof value, on_delivery, &refs[queued]);
+		if (rc) {
+			t_fail = now_ms() - before;
+			break;
+		}
+		queued++;
+	}
+	ck_assert_msg(rc == STRAND_ERR_QUEUE_FULL, "after %d records: %s (%d callbacks: %s)", queued,
+	              strand_err_name(rc), t->total, t->first_errstr);
+	ck_assert_msg(queued >= 10 && queued < 4096 / 200, "%d records fit in 4096 bytes", queued);
+	ck_assert_msg(t_fail >= 290 && t_fail < 3000, "blocked %" PRId64 " ms, max.block.ms is 300",
+	              t_fail);
+	ck_assert(strand_err_is_retriable(rc));
+	/* too large for the buffer at all: at once */
+	static char big[8192];
+	ck_assert_int_eq(strand_produce(p, "full", 0, NULL, 0, big, sizeof big, NULL, NULL),
+	                 STRAND_ERR_RECORD_TOO_LARGE);
+	set_rules(0, 0, 0);
+	ck_assert_int_eq(strand_flush(p, 30000), 0);
+	strand_producer_destroy(p);
+	ck_assert_int_eq(t->total, queued);
+	for (int i = 0; i < queued; i++)
+		ck_assert_int_eq(t->err[i], 0);
+	ck_assert_int_eq(high_watermark("full", 0), 1 + queued);
+	free(refs);
+	free(t);
+}
+END_TEST
+
 static Suite *producer_suite(void)
 {
 	Suite *s = suite_create("client_producer");
@@ -484,9 +785,21 @@ static Suite *producer_suite(void)
 	tcase_add_test(tc, test_linger_and_batch_size_form_batches);
 	tcase_add_test(tc, test_keyless_records_stick_to_a_partition_per_batch);
 	tcase_add_test(tc, test_producer_new_refuses_bad_combinations);
-	tcase_add_test(tc, test_full_buffer_blocks_max_block_ms_then_queue_full);
 	tcase_add_test(tc, test_delivery_timeout_bounds_a_dead_broker);
 	suite_add_tcase(s, tc);
+
+	TCase *tf = tcase_create("faults");
+	tcase_add_unchecked_fixture(tf, server_up, server_down);
+	tcase_add_checked_fixture(tf, proxy_up, proxy_down);
+	tcase_set_timeout(tf, 120);
+	tcase_add_test(tf, test_503_answers_are_retried_and_each_callback_fires_once);
+	tcase_add_test(tf, test_dropped_answers_duplicate_without_idempotence);
+	tcase_add_test(tf, test_delivery_timeout_bounds_total_time_under_503s);
+	tcase_add_test(tf, test_dropped_answers_create_no_duplicates_with_idempotence);
+	tcase_add_test(tf, test_partition_order_holds_with_5_in_flight);
+	tcase_add_test(tf, test_epoch_bump_after_failed_batches);
+	tcase_add_test(tf, test_full_buffer_blocks_max_block_ms_then_queue_full);
+	suite_add_tcase(s, tf);
 	return s;
 }
 
