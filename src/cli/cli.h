@@ -20,5 +20,10 @@ int cli_bench(int argc, char **argv);
 
 /* `strand cluster up|down`: etcd and N brokers on this machine (cli_cluster.c). */
 int cli_cluster(int argc, char **argv);
+/* libstrand clients (cli_client.c): `strand produce`, `strand replay`,
+ * `strand topic create|list|describe|delete`. */
+int cli_produce(int argc, char **argv);
+int cli_replay(int argc, char **argv);
+int cli_topic(int argc, char **argv);
 
 #endif

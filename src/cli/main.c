@@ -23,6 +23,9 @@ static const cli_command_t cli_commands[] = {
 	{ "log",   cli_log,   "partition log tools: dump, check, bench" },
 	{ "bench", cli_bench, "load a broker over HTTP: produce, consume, e2e latency" },
 	{ "cluster", cli_cluster, "a local cluster for trying cluster mode: up, down" },
+	{ "produce", cli_produce, "send stdin lines as records (libstrand producer)" },
+	{ "replay",  cli_replay,  "send again the records of a dead-letter file" },
+	{ "topic",   cli_topic,   "topics: create, list, describe, delete" },
 };
 
 #define CLI_NCOMMANDS (sizeof(cli_commands) / sizeof(cli_commands[0]))

@@ -509,6 +509,9 @@ strand_producer *strand_producer_new(const strand_conf *conf, char *errbuf, size
 		goto fail;
 	if (transport_req_init(p->tr, &p->meta_req) || !(p->multi = curl_multi_init()))
 		goto nomem;
+	if (p->conf->dead_letter_path &&
+	    deadletter_open(p->conf->dead_letter_path, &p->dead_letter, errbuf, errlen))
+		goto fail;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_mutex_init(&p->meta_lock, NULL);
 	pthread_condattr_init(&ca);
@@ -558,6 +561,7 @@ void strand_producer_destroy(strand_producer *p)
 		curl_multi_cleanup(p->multi);
 	transport_req_free(&p->meta_req);
 	transport_destroy(p->tr);
+	deadletter_close(p->dead_letter);
 	if (p->locks_ready) {
 		pthread_mutex_destroy(&p->lock);
 		pthread_mutex_destroy(&p->meta_lock);

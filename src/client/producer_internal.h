@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 
+#include "client/deadletter.h"
 #include "client/strand.h"
 #include "client/transport.h"
 #include "log/batch.h"
@@ -102,6 +103,8 @@ struct strand_producer {
 	int64_t             pid_retry_at_ms;
 	int                 need_bump;  /* a sent batch failed: sequences have a gap (KIP-360) */
 	int                 ninflight;  /* requests in flight, all partitions */
+
+	deadletter_t       *dead_letter; /* dead.letter.path, NULL: none; sender thread only */
 
 	pthread_mutex_t     meta_lock;  /* guards meta_req (metadata, producer id) */
 	transport_req_t     meta_req;

@@ -414,6 +414,7 @@ static void sender_deliver(strand_producer *p, done_list_t *done)
 		strand_message m = { .err = b->err, .errstr = b->errstr,
 		                     .topic = b->part->topic->name, .partition = b->part->id };
 		int32_t i = 0;
+		int dead = 0;
 
 		if (!b->finished) {                  /* never sent: finish only to read it back */
 			batch_builder_finish(&b->builder, &b->size);
@@ -427,10 +428,17 @@ static void sender_deliver(strand_producer *p, done_list_t *done)
 			m.key_len = rec.key_len > 0 ? (size_t)rec.key_len : 0;
 			m.value = rec.value;
 			m.value_len = rec.value_len > 0 ? (size_t)rec.value_len : 0;
+			/* the last resort first, so that a callback that exits finds it written */
+			if (b->err && p->dead_letter &&
+			    deadletter_write(p->dead_letter, m.topic, m.partition, m.timestamp,
+			                     m.key, m.key_len, m.value, m.value_len, b->err, b->errstr) == 0)
+				dead = 1;
 			if (b->recs[i].cb)
 				b->recs[i].cb(&m, b->recs[i].opaque);
 			i++;
 		}
+		if (dead)
+			deadletter_flush(p->dead_letter);
 		bytes += b->bytes;
 		recs += (size_t)b->nrecs;
 	}
