@@ -28,4 +28,26 @@ case "$flags" in *"$prefix"*) ;; *) echo "pkg-config flags do not point into the
 # shellcheck disable=SC2086
 ${CC:-cc} ${CFLAGS:-} -std=c11 -Wall -Wextra -Werror -o "$tmp/installed_api" \
 	"$abs_top_srcdir/tests/client/installed_api.c" $flags ${LDFLAGS:-}
-LD_LIBRARY_PATH="$prefix/lib" "$tmp/installed_api"
+LD_LIBRARY_PATH="$prefix/lib" "$tmp/installed_api" || exit 1
+
+# docs/CLIENT.md's example program, built the same way, against a real broker
+# shellcheck disable=SC2086
+${CC:-cc} ${CFLAGS:-} -Wall -Werror -o "$tmp/producer" "$abs_top_srcdir/docs/examples/producer.c" \
+	$flags ${LDFLAGS:-}
+"$prefix/bin/strand" serve --listen 127.0.0.1:0 --data-dir "$tmp/data" --port-file "$tmp/port" \
+	>"$tmp/server.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$tmp"' EXIT
+limit=$(($(date +%s) + 30))
+until [ -s "$tmp/port" ] && curl -sf -o /dev/null "http://127.0.0.1:$(cat "$tmp/port")/healthz"; do
+	[ "$(date +%s)" -lt "$limit" ] || { tail "$tmp/server.log"; echo "server did not start"; exit 1; }
+	sleep 0.1
+done
+url="http://127.0.0.1:$(cat "$tmp/port")"
+"$prefix/bin/strand" topic create events --partitions 3 --broker "$url" 2>/dev/null || exit 1
+out=$(LD_LIBRARY_PATH="$prefix/lib" "$tmp/producer" "$url" events 20000) ||
+	{ echo "example failed: $out"; exit 1; }
+[ "$out" = "20000 delivered, 0 failed" ] || { echo "example: $out"; exit 1; }
+stored=$(curl -sf "$url/v1/topics/events" | jq '[.partitions[].high_watermark] | add')
+[ "$stored" = 20000 ] || { echo "example: $stored records stored, expected 20000"; exit 1; }
+echo "example: $out"
