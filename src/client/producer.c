@@ -40,24 +40,18 @@
 
 #include "broker/broker.h"
 #include "client/conf.h"
-#include "common/err.h"
 #include "client/error.h"
 #include "client/message.h"
 #include "client/producer_internal.h"
 #include "client/transport.h"
+#include "common/clock.h"
+#include "common/err.h"
 #include "log/batch.h"
 
 /* bytes a record adds to a batch beyond key and value: varints of the
  * record length, offset/timestamp deltas, key/value lengths, header count,
  * and the attributes byte (at most) */
 #define RECORD_OVERHEAD_MAX 32
-
-static int64_t now_mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int64_t now_wall_ms(void)
 {
@@ -103,7 +97,7 @@ static pbatch_t *pbatch_get(strand_producer *p, ppart_t *part)
 	b->part = part;
 	b->nrecs = 0;
 	b->bytes = 0;
-	b->created_ms = now_mono_ms();
+	b->created_ms = clock_now_ms();
 	b->deadline_ms = b->created_ms + p->conf->delivery_timeout_ms;
 	b->retry_at_ms = 0;
 	b->attempts = 0;
@@ -591,9 +585,4 @@ void producer_queue_insert(ppart_t *part, pbatch_t *b)
 void producer_close_open(strand_producer *p, ppart_t *part)
 {
 	part_close_open(p, part);
-}
-
-int64_t producer_now_ms(void)
-{
-	return now_mono_ms();
 }

@@ -115,6 +115,5 @@ pbatch_t *producer_batch_new(strand_producer *p, ppart_t *part);
 void     producer_batch_recycle(strand_producer *p, pbatch_t *b);
 void     producer_queue_insert(ppart_t *part, pbatch_t *b);
 void     producer_close_open(strand_producer *p, ppart_t *part);
-int64_t  producer_now_ms(void);
 
 #endif

@@ -17,6 +17,7 @@
 #include "client/error.h"
 #include "client/message.h"
 #include "client/producer_internal.h"
+#include "common/clock.h"
 
 #define SENDER_MAX_WAIT_MS 1000
 
@@ -342,7 +343,7 @@ static void part_pop_answered(ppart_t *part, done_list_t *done)
 static void sender_on_answer(strand_producer *p, pbatch_t *b, CURLcode cc, done_list_t *done)
 {
 	ppart_t *part = b->part;
-	int64_t now = producer_now_ms();
+	int64_t now = clock_now_ms();
 	int rc, retriable;
 
 	curl_multi_remove_handle(p->multi, b->req.easy);
@@ -497,12 +498,12 @@ void *producer_sender_main(void *arg)
 
 	pthread_mutex_lock(&p->lock);
 	while (!p->closing) {
-		int64_t now = producer_now_ms();
+		int64_t now = clock_now_ms();
 
 		if (p->conf->enable_idempotence && p->pid < 0 && now >= p->pid_retry_at_ms &&
 		    sender_has_queued(p)) {
 			int rc = sender_fetch_pid(p, why, sizeof why);
-			now = producer_now_ms();
+			now = clock_now_ms();
 			if (rc && !strand_err_is_retriable(rc))
 				sender_fail_queued(p, &done, rc, why);
 			else if (rc)
@@ -512,7 +513,7 @@ void *producer_sender_main(void *arg)
 		pthread_mutex_unlock(&p->lock);
 
 		sender_deliver(p, &done);
-		int64_t wait = next - producer_now_ms();
+		int64_t wait = next - clock_now_ms();
 		int running, left;
 		curl_multi_poll(p->multi, NULL, 0, wait < 0 ? 0 : (int)min64(wait, SENDER_MAX_WAIT_MS), NULL);
 		curl_multi_perform(p->multi, &running);

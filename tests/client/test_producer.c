@@ -49,34 +49,54 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void create_topic(const char *name, int partitions)
+/* POST /v1/topics; configs is a JSON object's members or "" */
+static void create_topic_with(const char *name, int partitions, const char *configs)
 {
 	http_response_t r;
-	char body[200];
+	char body[300];
 
-	snprintf(body, sizeof body, "{\"name\":\"%s\",\"partitions\":%d}", name, partitions);
+	snprintf(body, sizeof body, "{\"name\":\"%s\",\"partitions\":%d,\"configs\":{%s}}",
+	         name, partitions, configs);
 	http_json(&srv, "POST", "/v1/topics", body, &r);
 	ck_assert_msg(r.status == 201, "create %s: %ld %s", name, r.status, r.body.data);
 	http_response_free(&r);
 }
 
-/* a producer on srv with overrides given as name, value, ..., NULL */
-static strand_producer *producer_with(const char *name, ...)
+static void create_topic(const char *name, int partitions)
+{
+	create_topic_with(name, partitions, "");
+}
+
+/* values stored as text, so that stored_values can read them back */
+static void create_string_topic(const char *name, int partitions)
+{
+	create_topic_with(name, partitions, "\"value_format\":\"string\"");
+}
+
+/* a producer on url with overrides given as name, value pairs */
+static strand_producer *producer_at(const char *url, const char *name, va_list ap)
 {
 	char err[256];
 	strand_conf *c = strand_conf_new();
-	va_list ap;
 
-	ck_assert_int_eq(strand_conf_set(c, "bootstrap.servers", srv.base_url, err, sizeof err), 0);
-	va_start(ap, name);
+	ck_assert_int_eq(strand_conf_set(c, "bootstrap.servers", url, err, sizeof err), 0);
 	for (const char *n = name; n; n = va_arg(ap, const char *)) {
 		const char *v = va_arg(ap, const char *);
 		ck_assert_msg(strand_conf_set(c, n, v, err, sizeof err) == 0, "%s=%s: %s", n, v, err);
 	}
-	va_end(ap);
 	strand_producer *p = strand_producer_new(c, err, sizeof err);
 	ck_assert_msg(p != NULL, "producer_new: %s", err);
 	strand_conf_destroy(c);
+	return p;
+}
+
+/* a producer on srv: producer_with("linger.ms", "5", ..., NULL) */
+static strand_producer *producer_with(const char *name, ...)
+{
+	va_list ap;
+	va_start(ap, name);
+	strand_producer *p = producer_at(srv.base_url, name, ap);
+	va_end(ap);
 	return p;
 }
 
@@ -453,23 +473,13 @@ static void proxy_down(void)
 	proxy = NULL;
 }
 
+/* a producer on the fault proxy in front of srv */
 static strand_producer *proxied_producer(const char *name, ...)
 {
-	char err[256];
-	strand_conf *c = strand_conf_new();
 	va_list ap;
-
-	ck_assert_int_eq(strand_conf_set(c, "bootstrap.servers", faultproxy_url(proxy), err,
-	                                 sizeof err), 0);
 	va_start(ap, name);
-	for (const char *n = name; n; n = va_arg(ap, const char *)) {
-		const char *v = va_arg(ap, const char *);
-		ck_assert_msg(strand_conf_set(c, n, v, err, sizeof err) == 0, "%s=%s: %s", n, v, err);
-	}
+	strand_producer *p = producer_at(faultproxy_url(proxy), name, ap);
 	va_end(ap);
-	strand_producer *p = strand_producer_new(c, err, sizeof err);
-	ck_assert_msg(p != NULL, "producer_new: %s", err);
-	strand_conf_destroy(c);
 	return p;
 }
 
@@ -525,23 +535,34 @@ static int stored_values(const char *topic, int partition, int n, int *in_order,
 	return count;
 }
 
-static void create_string_topic(const char *name, int partitions)
+/*
+ * Produce "value-0".."value-(n-1)" through p to partitions i % nparts,
+ * flush, destroy p, clear the proxy's rules, and check that every record
+ * had exactly one callback, a success. Returns the tally (caller frees)
+ * and the proxy's counters in *st.
+ */
+static tally_t *produce_through_faults(strand_producer *p, const char *topic, int nparts, int n,
+                                       faultproxy_stats_t *st)
 {
-	http_response_t r;
-	char body[300];
+	tally_t *t = tally_new();
+	rec_ref_t *refs = refs_new(t, n);
 
-	snprintf(body, sizeof body, "{\"name\":\"%s\",\"partitions\":%d,\"configs\":"
-	         "{\"value_format\":\"string\"}}", name, partitions);
-	http_json(&srv, "POST", "/v1/topics", body, &r);
-	ck_assert_msg(r.status == 201, "create %s: %ld %s", name, r.status, r.body.data);
-	http_response_free(&r);
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(produce_numbered(p, topic, i % nparts, i, 0, refs), 0);
+	ck_assert_int_eq(strand_flush(p, 90000), 0);
+	strand_producer_destroy(p);
+	faultproxy_get_stats(proxy, st);
+	set_rules(0, 0, 0);
+	for (int i = 0; i < n; i++)
+		ck_assert_msg(t->calls[i] == 1 && t->err[i] == 0, "record %d: %d callbacks, %s (%s)", i,
+		              t->calls[i], strand_err_name(t->err[i]), t->first_errstr);
+	free(refs);
+	return t;
 }
 
 START_TEST(test_503_answers_are_retried_and_each_callback_fires_once)
 {
 	const int n = 2000;
-	tally_t *t = tally_new();
-	rec_ref_t *refs = refs_new(t, n);
 	faultproxy_stats_t st;
 	int in_order, dups;
 
@@ -550,22 +571,11 @@ START_TEST(test_503_answers_are_retried_and_each_callback_fires_once)
 	strand_producer *p = proxied_producer("enable.idempotence", "false", "retry.backoff.ms", "5",
 	                                      "max.in.flight.requests.per.connection", "1",
 	                                      "batch.size", "2000", NULL);
-	for (int i = 0; i < n; i++)
-		ck_assert_int_eq(produce_numbered(p, "f503", 0, i, 0, refs), 0);
-	ck_assert_int_eq(strand_flush(p, 60000), 0);
-	strand_producer_destroy(p);
-	faultproxy_get_stats(proxy, &st);
-	set_rules(0, 0, 0);
+	free(produce_through_faults(p, "f503", 1, n, &st));
 	ck_assert_msg(st.failed_503 >= 5, "only %" PRIu64 " injected 503s", st.failed_503);
-	for (int i = 0; i < n; i++) {
-		ck_assert_msg(t->calls[i] == 1, "record %d: %d callbacks", i, t->calls[i]);
-		ck_assert_msg(t->err[i] == 0, "record %d: %s", i, strand_err_name(t->err[i]));
-	}
 	ck_assert_int_eq(stored_values("f503", 0, n, &in_order, &dups), n);
 	ck_assert(in_order);
 	ck_assert_int_eq(dups, 0);
-	free(refs);
-	free(t);
 }
 END_TEST
 
@@ -574,8 +584,6 @@ END_TEST
 START_TEST(test_dropped_answers_duplicate_without_idempotence)
 {
 	const int n = 1000;
-	tally_t *t = tally_new();
-	rec_ref_t *refs = refs_new(t, n);
 	faultproxy_stats_t st;
 	int in_order, dups;
 
@@ -584,21 +592,11 @@ START_TEST(test_dropped_answers_duplicate_without_idempotence)
 	strand_producer *p = proxied_producer("enable.idempotence", "false", "retry.backoff.ms", "5",
 	                                      "max.in.flight.requests.per.connection", "1",
 	                                      "batch.size", "2000", NULL);
-	for (int i = 0; i < n; i++)
-		ck_assert_int_eq(produce_numbered(p, "fdup", 0, i, 0, refs), 0);
-	ck_assert_int_eq(strand_flush(p, 60000), 0);
-	strand_producer_destroy(p);
-	faultproxy_get_stats(proxy, &st);
-	set_rules(0, 0, 0);
+	free(produce_through_faults(p, "fdup", 1, n, &st));
 	ck_assert_uint_ge(st.dropped, 2);
-	for (int i = 0; i < n; i++)
-		ck_assert_msg(t->calls[i] == 1 && t->err[i] == 0, "record %d: %d callbacks, %s (%s)", i,
-		              t->calls[i], strand_err_name(t->err[i]), t->first_errstr);
 	int stored = stored_values("fdup", 0, n, &in_order, &dups);
 	ck_assert_msg(dups > 0 && stored > n, "%d stored, %d duplicates after %" PRIu64 " drops",
 	              stored, dups, st.dropped);
-	free(refs);
-	free(t);
 }
 END_TEST
 
@@ -640,29 +638,18 @@ END_TEST
 START_TEST(test_dropped_answers_create_no_duplicates_with_idempotence)
 {
 	const int n = 3000;
-	tally_t *t = tally_new();
-	rec_ref_t *refs = refs_new(t, n);
 	faultproxy_stats_t st;
 	int in_order, dups;
 
 	create_string_topic("fidem", 1);
 	set_rules(4, 0, 0);
 	strand_producer *p = proxied_producer("retry.backoff.ms", "5", "batch.size", "2000", NULL);
-	for (int i = 0; i < n; i++)
-		ck_assert_int_eq(produce_numbered(p, "fidem", 0, i, 0, refs), 0);
-	ck_assert_int_eq(strand_flush(p, 60000), 0);
-	strand_producer_destroy(p);
-	faultproxy_get_stats(proxy, &st);
-	set_rules(0, 0, 0);
+	tally_t *t = produce_through_faults(p, "fidem", 1, n, &st);
 	ck_assert_uint_ge(st.dropped, 5);
-	for (int i = 0; i < n; i++)
-		ck_assert_msg(t->calls[i] == 1 && t->err[i] == 0, "record %d: %d callbacks, %s (%s)", i,
-		              t->calls[i], strand_err_name(t->err[i]), t->first_errstr);
 	ck_assert_msg(t->order_broken == 0, "callbacks out of offset order (%d)", t->order_broken);
 	ck_assert_int_eq(stored_values("fidem", 0, n, &in_order, &dups), n);
 	ck_assert_int_eq(dups, 0);
 	ck_assert(in_order);
-	free(refs);
 	free(t);
 }
 END_TEST
@@ -672,8 +659,6 @@ END_TEST
 START_TEST(test_partition_order_holds_with_5_in_flight)
 {
 	const int n = 4000;
-	tally_t *t = tally_new();
-	rec_ref_t *refs = refs_new(t, n);
 	faultproxy_stats_t st;
 	int in_order, dups;
 
@@ -681,22 +666,14 @@ START_TEST(test_partition_order_holds_with_5_in_flight)
 	set_rules(0, 7, 15);
 	strand_producer *p = proxied_producer("retry.backoff.ms", "2", "batch.size", "600",
 	                                      "max.in.flight.requests.per.connection", "5", NULL);
-	for (int i = 0; i < n; i++)
-		ck_assert_int_eq(produce_numbered(p, "forder", i % 2, i, 0, refs), 0);
-	ck_assert_int_eq(strand_flush(p, 90000), 0);
-	strand_producer_destroy(p);
-	faultproxy_get_stats(proxy, &st);
-	set_rules(0, 0, 0);
+	tally_t *t = produce_through_faults(p, "forder", 2, n, &st);
 	ck_assert_uint_ge(st.failed_503, 5);
-	for (int i = 0; i < n; i++)
-		ck_assert_msg(t->calls[i] == 1 && t->err[i] == 0, "record %d: %d callbacks, %s (%s)", i,
-		              t->calls[i], strand_err_name(t->err[i]), t->first_errstr);
+	ck_assert_msg(t->order_broken == 0, "callbacks out of offset order (%d)", t->order_broken);
 	for (int q = 0; q < 2; q++) {
 		ck_assert_int_eq(stored_values("forder", q, n, &in_order, &dups), n / 2);
 		ck_assert_msg(in_order, "partition %d stored out of produce order", q);
 		ck_assert_int_eq(dups, 0);
 	}
-	free(refs);
 	free(t);
 }
 END_TEST
