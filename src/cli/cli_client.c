@@ -228,7 +228,7 @@ int cli_produce(int argc, char **argv)
 			fprintf(stderr, "strand produce: record %" PRIu64 ": %s\n", queued + 1,
 			        strand_err2str(rc));
 			free(line);
-			client_finish(p, &out, "produce", queued);
+			strand_producer_destroy(p);   /* what was queued before is still delivered */
 			return 1;
 		}
 		queued++;
