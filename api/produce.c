@@ -46,7 +46,9 @@
 #include "api/handlers.h"
 #include "api/metrics.h"
 #include "api/records.h"
+#include "broker/idempotency.h"
 #include "common/err.h"
+#include "common/sha256.h"
 #include "log/batch.h"
 
 #define PRODUCE_DEFAULT_TIMEOUT_MS 30000
@@ -85,6 +87,14 @@ typedef struct produce_ctx {
 	produce_entry_t  *entries;
 	size_t            nentries, entries_cap;
 	int64_t           binary_first, binary_count;  /* a binary body's append */
+	size_t            nappended;    /* partitions appended to (binary: 0 or 1) */
+
+	/* Idempotency-Key (src/broker/idempotency.h) */
+	int               replay;       /* the key's answer is stored: only hash the body */
+	idem_entry_t     *idem_ticket;  /* in progress: ours to complete or release */
+	idem_answer_t     idem_answer;  /* replay: the stored answer */
+	sha256_t          idem_hash;    /* target, query and body */
+	uint8_t           idem_fp[SHA256_DIGEST_SIZE];
 
 	/* acks=all: parked until flushed (api/flusher.h) */
 	flusher_t        *flusher;
@@ -109,6 +119,8 @@ static int64_t produce_wall_ms(void)
 
 /* ---- request state ----------------------------------------------------- */
 
+static void produce_idem_abandon(produce_ctx_t *c);
+
 static void produce_cleanup(api_request_t *req)
 {
 	produce_ctx_t *c = req->ctx;
@@ -116,6 +128,9 @@ static void produce_cleanup(api_request_t *req)
 
 	if (c == NULL)
 		return;
+	if (c->idem_ticket != NULL)
+		produce_idem_abandon(c);
+	idem_answer_free(&c->idem_answer);
 	/* after these, neither the registry nor the flusher can touch c */
 	if (c->flusher != NULL) {
 		parking_cancel(flusher_parking(c->flusher), &c->waiter);
@@ -249,6 +264,10 @@ static int produce_on_body(api_request_t *req, const char *data, size_t len)
 
 	int rc;
 
+	if (c->replay || c->idem_ticket != NULL)
+		sha256_update(&c->idem_hash, data, len);
+	if (c->replay)
+		return 0;           /* answered from the window: nothing to parse */
 	if (c->binary)
 		return buf_append(&c->body, data, len);
 	rc = records_parser_feed(c->parser, data, len, produce_on_record, c,
@@ -336,8 +355,9 @@ static void produce_put_offset(buf_t *out, int first, const produce_dec_t *p,
 	out->len = (size_t)(w - out->data);
 }
 
-/* 200 {"offsets":[{"partition":p,"offset":o},...]} in request order, or 202. */
-static int produce_respond(produce_ctx_t *c, int64_t binary_first, int64_t binary_count)
+/* {"offsets":[{"partition":p,"offset":o},...]} in request order into out. */
+static int produce_offsets_build(produce_ctx_t *c, int64_t binary_first, int64_t binary_count,
+                                 buf_t *out_buf)
 {
 	api_request_t *req = c->req;
 	produce_dec_t pd, od;
@@ -345,8 +365,6 @@ static int produce_respond(produce_ctx_t *c, int64_t binary_first, int64_t binar
 	size_t i;
 	int rc;
 
-	if (c->acks == PRODUCE_ACKS_NONE)
-		return api_respond_empty(req, 202);
 	rc = buf_reserve(&out, 16 + (c->nentries + (size_t)binary_count) * PRODUCE_ENTRY_MAX);
 	rc = rc ? rc : buf_append_str(&out, "{\"offsets\":[");
 	/* nothing yet: the first entry sets both (offsets and partitions are >= 0) */
@@ -370,8 +388,156 @@ static int produce_respond(produce_ctx_t *c, int64_t binary_first, int64_t binar
 		produce_put_offset(&out, i == 0, &pd, &od);
 	}
 	rc = rc ? rc : buf_append_str(&out, "]}");
+	if (rc == 0) {
+		*out_buf = out;
+		return 0;
+	}
+	buf_free(&out);
+	return rc;
+}
+
+/* ---- Idempotency-Key ---------------------------------------------------- */
+
+/*
+ * Keep the request's answer in the window (journaled; fdatasync'd with
+ * acks=all, as durable as the records). A failure to journal leaves the
+ * answer in memory only: logged, the request is still answered.
+ */
+static void produce_idem_store(produce_ctx_t *c, unsigned status, const char *content_type,
+                               const buf_t *body, int flags)
+{
+	idem_answer_t a;
+	char err[256];
+
+	if (c->idem_ticket == NULL)
+		return;
+	memset(&a, 0, sizeof a);
+	memcpy(a.fingerprint, c->idem_fp, sizeof a.fingerprint);
+	a.status = status;
+	a.content_type = (char *)content_type;
+	a.body = body->data;
+	a.len = body->len;
+	a.flush = flags;
+	if (idem_store_complete(broker_idempotency(c->req->broker), c->idem_ticket, &a,
+	                        c->acks == PRODUCE_ACKS_ALL, broker_wall_ms(), err, sizeof err))
+		fprintf(stderr, "strand: idempotency window: %s\n", err);
+	c->idem_ticket = NULL;
+}
+
+/*
+ * The request ends without a stored answer. Appended everywhere it meant
+ * to (acks=all timed out or failed its flush): the offsets are its answer,
+ * kept with IDEM_FLUSH so a replay first makes them durable. Appended
+ * nowhere: forget the key, a retry runs anew. Appended to some partitions
+ * only (an I/O error between two): forgotten too (docs/PRODUCERS.md).
+ */
+static void produce_idem_abandon(produce_ctx_t *c)
+{
+	size_t want = c->binary ? 1 : c->nslots;
+	buf_t out = BUF_INIT;
+
+	if (want > 0 && c->nappended == want && c->acks != PRODUCE_ACKS_NONE &&
+	    produce_offsets_build(c, c->binary_first, c->binary_count, &out) == 0) {
+		produce_idem_store(c, 200, "application/json", &out, IDEM_FLUSH);
+		buf_free(&out);
+		return;
+	}
+	idem_store_release(broker_idempotency(c->req->broker), c->idem_ticket);
+	c->idem_ticket = NULL;
+}
+
+/*
+ * Headers time: a request with an Idempotency-Key either takes the key
+ * (in progress until answered), finds its answer (replayed once the body
+ * proves to be the same request), or finds it in progress (409).
+ * The fingerprint covers the target (path, content type, acks, timeout_ms)
+ * and, as it streams, the body.
+ */
+static int produce_idem_begin(produce_ctx_t *c)
+{
+	api_request_t *req = c->req;
+	const char *value = api_header(req, "Idempotency-Key");
+	const char *parts[4];
+	char key[IDEM_MAX_KEY_BYTES + 1], scope[IDEM_MAX_SCOPE_BYTES + 1];
+	int rc;
+
+	if (value == NULL)
+		return 0;
+	rc = idem_key_parse(value, key, sizeof key, req->err, sizeof req->err);
+	if (rc)
+		return api_respond_problem(req, 400, API_PROBLEM_INVALID_REQUEST, req->err, NULL);
+	/* per principal (when authentication is on) and topic */
+	snprintf(scope, sizeof scope, "%s\n%s", req->principal, req->topic);
+	sha256_init(&c->idem_hash);
+	parts[0] = req->path;
+	parts[1] = api_header(req, "Content-Type");
+	parts[2] = api_query(req, "acks");
+	parts[3] = api_query(req, "timeout_ms");
+	for (size_t i = 0; i < 4; i++) {
+		const char *v = parts[i] != NULL ? parts[i] : "";
+
+		sha256_update(&c->idem_hash, v, strlen(v) + 1);   /* with its NUL: unambiguous */
+	}
+	rc = idem_store_begin(broker_idempotency(req->broker), scope, key, broker_wall_ms(),
+	                      &c->idem_ticket, &c->idem_answer);
+	if (rc == STRAND_EAGAIN)
+		return api_respond_problem(req, 409, API_PROBLEM_IDEMPOTENCY_KEY_IN_PROGRESS,
+		                           "a request with this Idempotency-Key is still being "
+		                           "processed; retry once it has been answered", NULL);
+	if (rc == 1)
+		c->replay = 1;
+	return rc < 0 ? rc : 0;
+}
+
+/* The stored answer, if this request is the first one again (else 422). */
+static int produce_replay(produce_ctx_t *c)
+{
+	api_request_t *req = c->req;
+	const idem_answer_t *a = &c->idem_answer;
+	buf_t body = BUF_INIT;
+	int rc;
+
+	if (memcmp(c->idem_fp, a->fingerprint, sizeof c->idem_fp) != 0)
+		return api_respond_problem(req, 422, API_PROBLEM_IDEMPOTENCY_KEY_REUSED,
+		                           "this Idempotency-Key was first used for a different "
+		                           "request (target, query or body); a new request needs a "
+		                           "new key", NULL);
+	if (a->flush) {
+		/* the first attempt appended but did not see its fsync: make it durable */
+		for (int32_t p = 0; p < c->npartitions; p++) {
+			rc = log_flush(topic_partition_log(c->topic, p), -1, req->err, sizeof req->err);
+			if (rc)
+				return rc;
+		}
+	}
+	rc = api_add_header(req, "Idempotent-Replayed", "true");
+	if (rc)
+		return rc;
+	if (a->content_type[0] == '\0')
+		return api_respond_empty(req, a->status);
+	rc = buf_append(&body, a->body, a->len);
 	if (rc == 0)
-		rc = api_respond_buf(req, 200, "application/json", &out);
+		rc = api_respond_buf(req, a->status, a->content_type, &body);
+	buf_free(&body);
+	return rc;
+}
+
+/* 200 {"offsets":[...]} in request order, or 202; kept for the key if any. */
+static int produce_respond(produce_ctx_t *c, int64_t binary_first, int64_t binary_count)
+{
+	api_request_t *req = c->req;
+	buf_t out = BUF_INIT;
+	int rc;
+
+	if (c->acks == PRODUCE_ACKS_NONE) {
+		produce_idem_store(c, 202, "", &out, 0);
+		return api_respond_empty(req, 202);
+	}
+	rc = produce_offsets_build(c, binary_first, binary_count, &out);
+	if (rc)
+		return rc;
+	produce_idem_store(c, 200, "application/json", &out, 0);
+	rc = api_respond_buf(req, 200, "application/json", &out);
 	buf_free(&out);
 	return rc;
 }
@@ -551,6 +717,7 @@ static int produce_complete_binary(produce_ctx_t *c)
 	                   c->body.len, 0, &info, req->err, sizeof req->err);
 	if (rc)
 		return produce_respond_append_error(req, rc);
+	c->nappended = 1;
 	if (!info.duplicate)     /* a retry of an idempotent batch: the original's offsets */
 		api_metrics_add_records_produced(req->api, (uint64_t)count);
 	c->binary_first = info.first_offset;
@@ -565,6 +732,10 @@ static int produce_on_complete(api_request_t *req)
 	size_t i;
 	int rc;
 
+	if (c->replay || c->idem_ticket != NULL)
+		sha256_final(&c->idem_hash, c->idem_fp);
+	if (c->replay)
+		return produce_replay(c);
 	if (c->binary)
 		return produce_complete_binary(c);
 	rc = records_parser_finish(c->parser, produce_on_record, c, req->err, sizeof req->err);
@@ -584,6 +755,7 @@ static int produce_on_complete(api_request_t *req)
 		if (rc)
 			return produce_respond_append_error(req, rc);
 		s->first_offset = info.first_offset;
+		c->nappended++;
 	}
 	api_metrics_add_records_produced(req->api, c->nentries);
 	return produce_finish(c, 0);
@@ -691,6 +863,9 @@ int api_produce_records(api_request_t *req)
 		if (rc)
 			return rc;
 	}
+	rc = produce_idem_begin(c);
+	if (rc || api_responded(req))
+		return rc;
 	req->on_body = produce_on_body;
 	req->on_complete = produce_on_complete;
 	return 0;

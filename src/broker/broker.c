@@ -62,6 +62,7 @@
 #define MAX_PARTITIONS     10000
 #define BURY_WAIT_MS       10000   /* how long create waits for a deleted namesake's cleanup */
 #define PRODUCER_IDS_FILE  "producer_ids"
+#define IDEMPOTENCY_FILE   "idempotency.journal"
 #define PRODUCER_ID_BLOCK  1000    /* ids reserved per write of producer_ids (Kafka's block size) */
 #define PRODUCER_EXPIRATION_DEFAULT_MS 86400000  /* Kafka's producer.id.expiration.ms */
 
@@ -124,6 +125,8 @@ struct broker {
 	pthread_mutex_t pid_lock;
 	int64_t         pid_next, pid_reserved;
 	int64_t         producer_expiration_ms;   /* -1: never */
+
+	idem_store_t   *idempotency;              /* the Idempotency-Key window */
 };
 
 /* ---- files ---------------------------------------------------------------- */
@@ -321,7 +324,7 @@ char **broker_names_pack(char *const *names, size_t n)
 	return out;
 }
 
-static int64_t now_wall_ms(void)
+int64_t broker_wall_ms(void)
 {
 	struct timespec ts;
 
@@ -1268,13 +1271,19 @@ static void *ticker_main(void *arg)
 		}
 		pthread_mutex_unlock(&b->lock);
 		if (snap != NULL) {
-			int64_t now = now_wall_ms();
+			int64_t now = broker_wall_ms();
 
 			for (size_t i = 0; i < n; i++) {
 				topic_tick(b, snap[i], now);
 				topic_release(snap[i]);
 			}
 			free(snap);
+		}
+		{
+			char err[256];
+
+			if (idem_store_tick(b->idempotency, broker_wall_ms(), err, sizeof(err)) != 0)
+				fprintf(stderr, "strand: idempotency window: %s\n", err);
 		}
 		/* sessions and rebalance deadlines (callers also tick their group) */
 		group_coord_tick(b->groups, broker_now_ms());
@@ -1371,6 +1380,11 @@ int broker_open(const broker_options_t *opts, broker_t **out, char *err, size_t 
 		rc = cluster_id_load(b, err, errlen);
 	if (rc == 0)
 		rc = producer_ids_load(b, err, errlen);
+	if (rc == 0) {
+		snprintf(path, sizeof(path), "%s/%s", b->meta_dir, IDEMPOTENCY_FILE);
+		rc = idem_store_open(path, &opts->idempotency, broker_wall_ms(), &b->idempotency,
+		                     err, errlen);
+	}
 	if (rc == 0)
 		rc = topics_load(b, err, errlen);
 	if (rc == 0) {
@@ -1414,6 +1428,7 @@ void broker_close(broker_t *b)
 		topic_release(b->topics[i]);
 	free(b->topics);
 	offsets_store_close(b->offsets);
+	idem_store_close(b->idempotency);
 	group_coord_free(b->groups);
 	if (b->lock_fd >= 0)
 		close(b->lock_fd);     /* drops the flock */
@@ -1689,6 +1704,11 @@ out:
 	free(topics);
 	free(parts);
 	return rc;
+}
+
+idem_store_t *broker_idempotency(broker_t *b)
+{
+	return b->idempotency;
 }
 
 group_coord_t *broker_groups(broker_t *b)

@@ -7,6 +7,9 @@
  * Metadata lives in DATA/meta/topics.json and offsets in
  * DATA/meta/offsets.json, each written atomically (temp file, fsync,
  * rename, fsync dir). Partition logs live in DATA/<topic>-<p>/.
+ * DATA/meta/producer_ids reserves idempotent producer ids and
+ * DATA/meta/idempotency.journal keeps the Idempotency-Key window
+ * (docs/PRODUCERS.md).
  *
  * Threading: every call is safe from any thread. Topic handles are
  * reference counted: a topic deleted while a request holds it stays valid
@@ -19,6 +22,7 @@
 #include <stdint.h>
 
 #include "broker/group.h"
+#include "broker/idempotency.h"
 #include "log/log.h"
 
 typedef struct broker broker_t;
@@ -86,6 +90,7 @@ typedef struct broker_options {
 	                                       (its newest batch's max timestamp); 0: the
 	                                       default 86400000 (Kafka's
 	                                       producer.id.expiration.ms); -1: never */
+	idem_limits_t idempotency;   /* the Idempotency-Key window (0s: defaults) */
 } broker_options_t;
 
 /*
@@ -206,6 +211,16 @@ int broker_append(broker_t *b, topic_t *t, int32_t p, uint8_t *buf, size_t len,
  */
 int broker_producer_new(broker_t *b, int64_t *id_out, int16_t *epoch_out,
                         char *err, size_t errlen);
+
+/*
+ * The Idempotency-Key window (idempotency.h), journaled in
+ * DATA/meta/idempotency.journal; borrowed, lives as long as the broker.
+ * The ticker expires it and compacts its journal.
+ */
+idem_store_t *broker_idempotency(broker_t *b);
+
+/* Wall clock in milliseconds (the idempotency window's clock). */
+int64_t broker_wall_ms(void);
 
 /* Idempotent producers the partition keeps state for; -1 if p is out of range. */
 int broker_partition_producer_count(topic_t *t, int32_t p);

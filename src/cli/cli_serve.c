@@ -67,6 +67,9 @@ typedef enum serve_opt {
 	OPT_BROKER_ID,
 	OPT_ETCD,
 	OPT_LEASE_TTL_S,
+	OPT_IDEMPOTENCY_MAX_KEYS,
+	OPT_IDEMPOTENCY_MAX_AGE_MS,
+	OPT_IDEMPOTENCY_MAX_BYTES,
 	OPT__COUNT
 } serve_opt_t;
 
@@ -156,6 +159,16 @@ static const serve_opt_def_t serve_opts[OPT__COUNT] = {
 	[OPT_LEASE_TTL_S]       = { "lease_ttl_s", "--lease-ttl-s", "STRAND_LEASE_TTL_S", "4",
 	                            "cluster mode: the broker's etcd lease; it stops leading once "
 	                            "this may have lapsed" },
+	[OPT_IDEMPOTENCY_MAX_KEYS] = { "idempotency_max_keys", "--idempotency-max-keys",
+	                            "STRAND_IDEMPOTENCY_MAX_KEYS", "10000",
+	                            "Idempotency-Key answers kept (the oldest go first)" },
+	[OPT_IDEMPOTENCY_MAX_AGE_MS] = { "idempotency_max_age_ms", "--idempotency-max-age-ms",
+	                            "STRAND_IDEMPOTENCY_MAX_AGE_MS", "86400000",
+	                            "how long an Idempotency-Key answer is kept" },
+	[OPT_IDEMPOTENCY_MAX_BYTES] = { "idempotency_max_bytes", "--idempotency-max-bytes",
+	                            "STRAND_IDEMPOTENCY_MAX_BYTES", "67108864",
+	                            "bytes of Idempotency-Key answers kept in all (the oldest go "
+	                            "first)" },
 };
 
 typedef struct serve_values {
@@ -465,6 +478,7 @@ int cli_serve(int argc, char **argv)
 	int64_t max_req, threads, tick, grace = 0, metrics_auth = 0;
 	int64_t max_conn, max_conn_client, max_sse, max_url, max_hdrs, max_hdr_bytes, max_recs;
 	int64_t max_wait, idle_s, conn_mem, producer_exp, broker_id, lease_ttl;
+	int64_t idem_keys, idem_age, idem_bytes;
 	acl_t *acl = NULL;
 	const char *www;
 	cluster_t *cluster = NULL;
@@ -518,7 +532,10 @@ int cli_serve(int argc, char **argv)
 	    serve_int(&sv, OPT_CONNECTION_MEMORY, 8192, 16 << 20, &conn_mem) ||
 	    serve_int(&sv, OPT_PRODUCER_EXPIRATION_MS, -1, INT64_MAX / 2, &producer_exp) ||
 	    serve_int(&sv, OPT_BROKER_ID, 0, CLUSTER_MAX_BROKER_ID, &broker_id) ||
-	    serve_int(&sv, OPT_LEASE_TTL_S, 1, CLUSTER_MAX_LEASE_TTL_S, &lease_ttl))
+	    serve_int(&sv, OPT_LEASE_TTL_S, 1, CLUSTER_MAX_LEASE_TTL_S, &lease_ttl) ||
+	    serve_int(&sv, OPT_IDEMPOTENCY_MAX_KEYS, 1, 100000000, &idem_keys) ||
+	    serve_int(&sv, OPT_IDEMPOTENCY_MAX_AGE_MS, 1, INT64_MAX / 4, &idem_age) ||
+	    serve_int(&sv, OPT_IDEMPOTENCY_MAX_BYTES, 1024, INT64_MAX / 4, &idem_bytes))
 		goto out;
 	max_conn = serve_fit_fd_limit(max_conn);
 	if (serve_load_acl(&sv, &acl, err, sizeof err) != 0) {
@@ -541,6 +558,9 @@ int cli_serve(int argc, char **argv)
 	bopts.advertised_url = sv.v[OPT_ADVERTISED_URL];
 	bopts.tick_ms = (int)tick;
 	bopts.producer_expiration_ms = producer_exp == 0 ? 1 : producer_exp;
+	bopts.idempotency.max_keys = idem_keys;
+	bopts.idempotency.max_age_ms = idem_age;
+	bopts.idempotency.max_bytes = idem_bytes;
 	rc = broker_open(&bopts, &broker, err, sizeof err);
 	if (rc != 0) {
 		fprintf(stderr, "strand: error: cannot open data directory %s: %s\n",

@@ -166,7 +166,7 @@ END_TEST
 
 static broker_t *open_broker_opts(int tick_ms, int64_t expiration_ms)
 {
-	broker_options_t opts = { data_dir, 0, "", tick_ms, expiration_ms };
+	broker_options_t opts = { data_dir, 0, "", tick_ms, expiration_ms, { 0, 0, 0 } };
 	broker_t *b = NULL;
 	int rc = broker_open(&opts, &b, errbuf, sizeof(errbuf));
 
