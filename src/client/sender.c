@@ -264,7 +264,9 @@ static int64_t sender_pass(strand_producer *p, done_list_t *done, int64_t now)
 				next = min64(next, part->qhead->deadline_ms);
 				if (part->qhead->retry_at_ms > now)
 					next = min64(next, part->qhead->retry_at_ms);
-				if (need_pid)
+				/* waiting for a producer id: the next try; waiting for the
+				 * requests in flight before an epoch bump: their answers wake us */
+				if (p->conf->enable_idempotence && p->pid < 0)
 					next = min64(next, p->pid_retry_at_ms);
 			}
 		}
