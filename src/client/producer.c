@@ -52,6 +52,8 @@
  * record length, offset/timestamp deltas, key/value lengths, header count,
  * and the attributes byte (at most) */
 #define RECORD_OVERHEAD_MAX 32
+/* what a batch costs before its first record: its header and its object */
+#define BATCH_OVERHEAD (BATCH_HEADER_SIZE + sizeof(pbatch_t))
 
 static int64_t now_wall_ms(void)
 {
@@ -273,7 +275,7 @@ int strand_produce(strand_producer *p, const char *topic, int32_t partition,
 	    (!key && key_len) || (!value && value_len))
 		return STRAND_ERR_INVALID_ARG;
 	need = key_len + value_len + RECORD_OVERHEAD_MAX;
-	if (need + BATCH_HEADER_SIZE > (size_t)p->conf->buffer_memory)
+	if (need + BATCH_OVERHEAD > (size_t)p->conf->buffer_memory)
 		return STRAND_ERR_RECORD_TOO_LARGE;
 
 	/* hot path: one lock, a copy into the open batch, no allocation once warm */
@@ -293,10 +295,10 @@ int strand_produce(strand_producer *p, const char *topic, int32_t partition,
 	part = &t->parts[partition];
 
 	/* room in buffer.memory, waiting up to max.block.ms */
-	if (p->used_bytes + need + BATCH_HEADER_SIZE > (size_t)p->conf->buffer_memory) {
+	if (p->used_bytes + need + BATCH_OVERHEAD > (size_t)p->conf->buffer_memory) {
 		struct timespec until;
 		deadline_ts(&until, p->conf->max_block_ms);
-		while (p->used_bytes + need + BATCH_HEADER_SIZE > (size_t)p->conf->buffer_memory &&
+		while (p->used_bytes + need + BATCH_OVERHEAD > (size_t)p->conf->buffer_memory &&
 		       !p->closing)
 			if (pthread_cond_timedwait(&p->space_cv, &p->lock, &until) == ETIMEDOUT)
 				break;
@@ -304,7 +306,7 @@ int strand_produce(strand_producer *p, const char *topic, int32_t partition,
 			rc = STRAND_ERR_DESTROYED;
 			goto out;
 		}
-		if (p->used_bytes + need + BATCH_HEADER_SIZE > (size_t)p->conf->buffer_memory) {
+		if (p->used_bytes + need + BATCH_OVERHEAD > (size_t)p->conf->buffer_memory) {
 			rc = STRAND_ERR_QUEUE_FULL;
 			goto out;
 		}
@@ -332,7 +334,8 @@ int strand_produce(strand_producer *p, const char *topic, int32_t partition,
 			goto out;
 		}
 		part->open = b;
-		b->bytes = batch_builder_pending_size(&b->builder);
+		/* the batch object counts too: buffer.memory bounds the real use */
+		b->bytes = batch_builder_pending_size(&b->builder) + sizeof *b;
 		p->used_bytes += b->bytes;
 		if (p->conf->linger_ms == 0 || p->flushing)
 			wake = 1;

@@ -191,6 +191,14 @@ static void sender_bump_epoch(strand_producer *p)
 	p->need_bump = 0;
 }
 
+/* Could the partition send one more request now? */
+static int part_may_take(strand_producer *p, const ppart_t *part)
+{
+	if (part->ninflight >= p->conf->max_in_flight)
+		return 0;
+	return !(p->conf->enable_idempotence && !part->broker_knows && part->ninflight > 0);
+}
+
 /* May the partition send its queue head now? */
 static int part_may_send(strand_producer *p, const ppart_t *part, int64_t now)
 {
@@ -231,10 +239,16 @@ static int64_t sender_pass(strand_producer *p, done_list_t *done, int64_t now)
 			ppart_t *part = &t->parts[i];
 			pbatch_t *b = part->open;
 
-			if (b && (hurry || now >= b->created_ms + p->conf->linger_ms))
-				producer_close_open(p, part);
-			else if (b)
+			/* A batch that has lingered is closed only when it could go
+			 * now: while the partition's requests are all out, it keeps
+			 * filling (up to batch.size) instead of queueing as many tiny
+			 * batches — Kafka's accumulator closes batches as it drains. */
+			if (b && (hurry || now >= b->created_ms + p->conf->linger_ms)) {
+				if (!part->qhead && part_may_take(p, part))
+					producer_close_open(p, part);
+			} else if (b) {
 				next = min64(next, b->created_ms + p->conf->linger_ms);
+			}
 
 			/* delivery.timeout.ms: give up on queued batches that waited too long */
 			while (part->qhead && part->qhead->deadline_ms <= now) {
