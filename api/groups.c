@@ -317,6 +317,7 @@ typedef struct mfetch_ctx {
 	int                 woken;         /* set by a wake, under the registry lock */
 	char                key[300];
 	int64_t             max_records, max_bytes, max_wait_ms, deadline_ms;
+	int                 base64;        /* encoding=base64: keys and values always base64 */
 	buf_t               raw, out;
 } mfetch_ctx_t;
 
@@ -529,6 +530,8 @@ static int mfetch_respond(mfetch_ctx_t *c)
 		if (log == NULL || (int64_t)count >= c->max_records || bytes >= c->max_bytes)
 			continue;
 		topic_get_config(t, &cfg);
+		if (c->base64)          /* the bytes exactly, whatever the topic's formats */
+			cfg.key_format = cfg.value_format = RECORD_FORMAT_BINARY;
 		snprintf(tag, sizeof tag, "\"topic\":\"%s\",\"partition\":%d,",
 		         c->info.topics[tp->topic], (int)tp->partition);
 		rc = fetch_json_append(&c->out, &c->raw, log, topic_partition_hw(t, tp->partition),
@@ -603,6 +606,9 @@ static int mfetch_on_resume(api_request_t *req)
 /* GET /v1/groups/{group}/members/{member}/records */
 int api_group_member_fetch(api_request_t *req)
 {
+	/* "format": keys and values by the topic's key_format/value_format;
+	 * "base64": always base64 (libstrand's consumer: bytes round-trip) */
+	static const char *const encodings[] = { "format", "base64", NULL };
 	mfetch_ctx_t *c = calloc(1, sizeof *c);
 	int rc;
 
@@ -621,7 +627,8 @@ int api_group_member_fetch(api_request_t *req)
 	    (rc = api_query_int64(req, "max_bytes", MFETCH_DEFAULT_MAX_BYTES, 1,
 	                          BROKER_MAX_REQUEST_BYTES, &c->max_bytes)) ||
 	    (rc = api_query_int64(req, "max_wait_ms", 0, 0, api_options(req->api)->max_wait_ms,
-	                          &c->max_wait_ms)))
+	                          &c->max_wait_ms)) ||
+	    (rc = api_query_choice(req, "encoding", encodings, 0, &c->base64)))
 		return rc;
 	c->deadline_ms = parking_now_ms() + c->max_wait_ms;
 	return mfetch_attempt(c);

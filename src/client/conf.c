@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "client/conf.h"
+#include "client/transport.h"
 
 enum conf_kind { KIND_STR, KIND_INT, KIND_BOOL, KIND_ACKS, KIND_RESET, KIND_URLS };
 
@@ -306,5 +307,36 @@ int conf_check_producer(const struct strand_conf *c, char *errbuf, size_t errlen
 			                 "enable.idempotence=true needs "
 			                 "max.in.flight.requests.per.connection <= 5%s%s", "", "");
 	}
+	return 0;
+}
+
+/* the broker's bounds of session_timeout_ms (src/broker/group.h) */
+#define CONF_SESSION_MIN_MS 100
+#define CONF_SESSION_MAX_MS 1800000
+
+int conf_check_consumer(const struct strand_conf *c, char *errbuf, size_t errlen)
+{
+	const char *g = c->group_id;
+
+	if (!c->bootstrap_servers)
+		return conf_fail(errbuf, errlen, STRAND_ERR_INVALID_CONFIG,
+		                 "bootstrap.servers is required%s%s", "", "");
+	if (!g)
+		return conf_fail(errbuf, errlen, STRAND_ERR_INVALID_CONFIG,
+		                 "group.id is required for a consumer%s%s", "", "");
+	if (!transport_name_ok(g))
+		return conf_fail(errbuf, errlen, STRAND_ERR_INVALID_CONFIG,
+		                 "group.id: '%s' is not a group name ([A-Za-z0-9._-]{1,249})%s", g, "");
+	if (c->session_timeout_ms < CONF_SESSION_MIN_MS || c->session_timeout_ms > CONF_SESSION_MAX_MS) {
+		if (errbuf && errlen)
+			snprintf(errbuf, errlen, "session.timeout.ms: %" PRId64 " is outside the broker's "
+			         "range [%d, %d]", c->session_timeout_ms, CONF_SESSION_MIN_MS,
+			         CONF_SESSION_MAX_MS);
+		return STRAND_ERR_INVALID_CONFIG;
+	}
+	if (c->enable_auto_commit && c->auto_commit_interval_ms < 1)
+		return conf_fail(errbuf, errlen, STRAND_ERR_INVALID_CONFIG,
+		                 "auto.commit.interval.ms must be at least 1 with "
+		                 "enable.auto.commit=true%s%s", "", "");
 	return 0;
 }

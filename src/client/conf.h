@@ -49,4 +49,14 @@ struct strand_conf {
  */
 int conf_check_producer(const struct strand_conf *c, char *errbuf, size_t errlen);
 
+/*
+ * The consumer's cross-setting checks, made by strand_consumer_new:
+ * bootstrap.servers set; group.id set and a valid group name
+ * ([A-Za-z0-9._-]{1,249}); session.timeout.ms within the broker's range
+ * [100, 1800000] (Kafka's group.min/max.session.timeout.ms); with
+ * enable.auto.commit, auto.commit.interval.ms >= 1. Returns 0 or
+ * STRAND_ERR_INVALID_CONFIG with a message.
+ */
+int conf_check_consumer(const struct strand_conf *c, char *errbuf, size_t errlen);
+
 #endif

@@ -1,16 +1,28 @@
 /*
  * message.h — struct strand_message (internal): what a delivery callback
- * (producer) or strand_consumer_poll (consumer) hands back. Pointers are
- * borrowed from whoever built the message; the public accessors are in
- * message.c.
+ * (producer) or strand_consumer_poll (consumer) hands back. A producer's
+ * message borrows its pointers from the batch it was built for. A
+ * consumer's message lives in a message_block_t: one allocation per fetch
+ * answer holding all its messages, headers and bytes, freed when the last
+ * of its messages is destroyed (no allocation per record). The public
+ * accessors are in message.c.
  */
 #ifndef STRAND_CLIENT_MESSAGE_H
 #define STRAND_CLIENT_MESSAGE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "client/strand.h"
+
+typedef struct message_header {
+	const char *name;
+	const void *value;        /* NULL: null value */
+	size_t      value_len;
+} message_header_t;
+
+typedef struct message_block message_block_t;
 
 struct strand_message {
 	int         err;          /* strand_errcode */
@@ -23,6 +35,29 @@ struct strand_message {
 	size_t      key_len;
 	const void *value;        /* NULL: null value */
 	size_t      value_len;
+	const message_header_t *headers;
+	size_t      nheaders;
+	message_block_t *block;   /* consumer: the block it lives in; NULL: borrowed */
 };
+
+/* n messages, nh headers and len bytes of storage in one allocation. */
+struct message_block {
+	atomic_size_t     refs;   /* messages not destroyed, + 1 while the consumer holds it */
+	size_t            nmsgs, nhdrs, len, used;
+	strand_message   *msgs;
+	message_header_t *hdrs;
+	char             *bytes;
+};
+
+/* A block with room for n messages, nh headers and len bytes; refs = n + 1.
+ * NULL when out of memory. */
+message_block_t *message_block_new(size_t n, size_t nh, size_t len);
+
+/* Drop one reference; the last one frees the block. */
+void message_block_release(message_block_t *b);
+
+/* A standalone error message (its own block): err with errstr copied.
+ * NULL when out of memory. */
+strand_message *message_error_new(int err, const char *errstr);
 
 #endif

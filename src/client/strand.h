@@ -151,6 +151,23 @@ int64_t strand_message_timestamp(const strand_message *m);
 /* Key and value bytes, borrowed like m; NULL with *len 0 for a null key/value. len may be NULL. */
 const void *strand_message_key(const strand_message *m, size_t *len);
 const void *strand_message_value(const strand_message *m, size_t *len);
+/* Number of headers of a fetched record (0 for delivery callbacks' messages). */
+size_t strand_message_header_count(const strand_message *m);
+/*
+ * Header idx (0-based, in stored order; names may repeat): *name (a
+ * NUL-terminated string), *value and *value_len (NULL and 0 for a null
+ * value), all borrowed like m; any out-pointer may be NULL. Returns 0, or
+ * STRAND_ERR_INVALID_ARG when idx >= strand_message_header_count(m).
+ */
+int strand_message_headers(const strand_message *m, size_t idx, const char **name,
+                           const void **value, size_t *value_len);
+/*
+ * Free a message returned by strand_consumer_poll (NULL is fine). Never
+ * call it on a delivery callback's message (that one is borrowed). Any
+ * thread; messages of one consumer may be destroyed in any order, also
+ * after strand_consumer_close.
+ */
+void strand_message_destroy(strand_message *m);
 
 /* ---- producer ------------------------------------------------------------
  * strand_produce copies the record into its partition's open batch in a
@@ -227,6 +244,68 @@ size_t strand_producer_outq_len(strand_producer *p);
  * is still queued with STRAND_ERR_DESTROYED, free everything. NULL is fine.
  */
 void strand_producer_destroy(strand_producer *p);
+
+/* ---- consumer ------------------------------------------------------------
+ * A member of a consumer group (group.id): the broker's coordinator gives
+ * it partitions of the subscribed topics (docs/GROUPS.md), and
+ * strand_consumer_poll hands their records back one at a time, in offset
+ * order per partition.
+ *
+ * Threads: a consumer has no thread of its own. Joining, rejoining after a
+ * rebalance, heartbeats and auto-commits all happen inside
+ * strand_consumer_poll (and strand_commit / strand_consumer_close), so
+ * the application must call strand_consumer_poll more often than
+ * session.timeout.ms, or the broker drops the member and gives its
+ * partitions to others (the role of Kafka's max.poll.interval.ms). One
+ * consumer is used by one thread at a time.
+ */
+typedef struct strand_consumer strand_consumer;
+
+/*
+ * A consumer configured by conf (copied). Needs bootstrap.servers and
+ * group.id. Connects to nothing yet. Returns NULL with errbuf filled on a
+ * bad configuration or no memory.
+ */
+strand_consumer *strand_consumer_new(const strand_conf *conf, char *errbuf, size_t errlen);
+
+/*
+ * Subscribe to n topics (names copied), replacing an earlier subscription;
+ * the consumer (re)joins the group at the next poll. Returns 0 or
+ * STRAND_ERR_INVALID_ARG (no topics, more than 1000, or a bad name).
+ */
+int strand_subscribe(strand_consumer *c, const char *const *topics, size_t n);
+
+/*
+ * The next record, or NULL when none came within timeout_ms (0: only what
+ * is already here; -1: wait without limit). Caller frees the message with
+ * strand_message_destroy. A message whose strand_message_err is not 0
+ * reports a consumer error (the broker unreachable, a fatal answer);
+ * retriable errors are retried inside and not reported. Records are
+ * handed out at least once: after a crash or a failed commit, records
+ * since the last commit come again.
+ */
+strand_message *strand_consumer_poll(strand_consumer *c, int timeout_ms);
+
+/*
+ * Commit the positions of the records handed out so far (each partition's
+ * last polled offset + 1). async = 0 waits for the broker's answer;
+ * async = 1 starts the request and returns: later polls drive it, and its
+ * failure comes out of a poll as an error message. Returns 0 (also when
+ * there is nothing to commit), STRAND_ERR_INVALID_ARG (c is NULL), or
+ * (async = 0) the broker's or transport's error; ILLEGAL_GENERATION,
+ * UNKNOWN_MEMBER and REBALANCE_IN_PROGRESS mean the partitions moved: the
+ * consumer rejoins at the next poll.
+ */
+int strand_commit(strand_consumer *c, int async);
+
+/*
+ * Commit (when enable.auto.commit is on), leave the group (its partitions
+ * go to the other members at once, not after session.timeout.ms) and free
+ * the consumer. Messages not yet destroyed stay valid. Returns 0 or the
+ * error of the final commit (the consumer is freed all the same). NULL is
+ * fine.
+ */
+int strand_consumer_close(strand_consumer *c);
 
 #ifdef __cplusplus
 }

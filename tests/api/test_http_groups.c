@@ -874,6 +874,41 @@ START_TEST(test_restart_keeps_committed_offsets)
 }
 END_TEST
 
+/* encoding=base64: keys and values base64 whatever the topic's formats
+ * (libstrand's consumer reads bytes exactly); a bad value is a 400 */
+START_TEST(test_member_fetch_encoding_base64)
+{
+	consumer_t c = { &srv, "b64", "", 0, 0, { 0 } };
+	http_response_t r;
+	char path[256];
+	cJSON *doc, *rec;
+
+	create_topic(&srv, "b64-t", 1);
+	http_json(&srv, "POST", "/v1/topics/b64-t/records",
+	          "{\"records\":[{\"key\":\"k\",\"value\":{\"a\":1}},{\"value\":null}]}", &r);
+	ASSERT_STATUS(r, 200);
+	http_response_free(&r);
+	ck_assert_int_eq(consumer_join(&c, "b64-t", 10000, "range"), 200);
+	snprintf(path, sizeof path, "/v1/groups/b64/members/%s/records?encoding=base64", c.id);
+	http_get(&srv, path, &r);
+	ASSERT_STATUS(r, 200);
+	doc = http_body_json(&r);
+	rec = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "records"), 0);
+	ck_assert_str_eq(cJSON_GetObjectItem(rec, "key")->valuestring, "Imsi");   /* "k" as its JSON text */
+	ck_assert_str_eq(cJSON_GetObjectItem(rec, "value")->valuestring, "eyJhIjoxfQ=="); /* {"a":1} */
+	ck_assert_ptr_null(cJSON_GetObjectItem(rec, "value_encoding"));
+	rec = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "records"), 1);
+	ck_assert(cJSON_IsNull(cJSON_GetObjectItem(rec, "value")));
+	cJSON_Delete(doc);
+	http_response_free(&r);
+	snprintf(path, sizeof path, "/v1/groups/b64/members/%s/records?encoding=hex", c.id);
+	http_get(&srv, path, &r);
+	ASSERT_PROBLEM(r, 400, "INVALID_REQUEST");
+	http_response_free(&r);
+	ck_assert_int_eq(consumer_leave(&c), 204);
+}
+END_TEST
+
 static Suite *groups_http_suite(void)
 {
 	Suite *s = suite_create("groups_http");
@@ -882,6 +917,7 @@ static Suite *groups_http_suite(void)
 	tcase_add_unchecked_fixture(tc, server_up, server_down);
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, test_join_heartbeat_fetch_commit_leave);
+	tcase_add_test(tc, test_member_fetch_encoding_base64);
 	tcase_add_test(tc, test_join_errors);
 	tcase_add_test(tc, test_concurrent_joins_get_disjoint_complete_assignments);
 	tcase_add_test(tc, test_leave_and_expiry_reassign_everything);
