@@ -24,7 +24,7 @@ const STRAND_BIN = process.env.STRAND_BIN;
 const WWW_DIST = process.env.WWW_DIST;
 const SHOTS = process.env.SCREENSHOT_DIR;
 const TOKEN = 'dashboard-test-token-0123456789';
-const WAIT = 15000;   // ms: the longest any UI condition may take to show
+const WAIT = 30000;   // ms: the longest any UI condition may take to show (CI runs loaded)
 
 mkdirSync(SHOTS, { recursive: true });
 
@@ -201,6 +201,16 @@ test('a topic is created through the form, with configs, and deleted after confi
   assert.equal(t.partitions.length, 4);
   assert.equal(t.configs.retention_ms, 3600000);
   assert.equal(t.configs.value_format, 'string');
+
+  // partitions grow from the topic's page: one more bar
+  await page.locator('#topics-table a', { hasText: 'made-in-browser' }).click();
+  await page.locator('.pbar').nth(3).waitFor({ timeout: WAIT });
+  await page.getByLabel(/Partitions \(now 4/).fill('6');
+  await page.getByRole('button', { name: 'Add partitions' }).click();
+  await page.locator('.pbar[data-partition="5"]').waitFor({ timeout: WAIT });
+  assert.equal((await call(broker, 'GET', '/v1/topics/made-in-browser')).partitions.length, 6);
+  await shot(page, 'topic-grown');
+  await page.getByRole('link', { name: 'Topics', exact: true }).first().click();
 
   await page.getByRole('button', { name: 'Delete topic made-in-browser' }).click();
   const dialog = page.locator('dialog[open]');

@@ -3,7 +3,8 @@
 // partition log), every group's committed offset drawn on it with its lag,
 // and the topic's configs.
 
-import { get, enc } from '../api.js';
+import { useState } from 'preact/hooks';
+import { get, patch, enc } from '../api.js';
 import { html, usePoll, ErrorBox } from '../ui.js';
 import * as fmt from '../format.js';
 
@@ -59,8 +60,33 @@ function PartitionBars({ topic, partitions, commits }) {
   </figure>`;
 }
 
+// Partitions only grow (API.md, PATCH /v1/topics/{topic}): keys hash to
+// other partitions afterwards, as in Kafka.
+function AddPartitions({ name, count, onDone }) {
+  const [n, setN] = useState('');
+  const [error, setError] = useState(null);
+  const submit = async (e) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      await patch(`/v1/topics/${enc(name)}`, { partitions: Number(n) });
+      setN('');
+      onDone();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return html`<form class="card form controls" onSubmit=${submit} aria-label="Add partitions">
+    <label>Partitions (now ${count}; they can only grow)
+      <input name="new-partitions" type="number" min=${count + 1} max="10000" required
+        value=${n} onInput=${(e) => setN(e.target.value)} /></label>
+    <button type="submit">Add partitions</button>
+    <${ErrorBox} error=${error} />
+  </form>`;
+}
+
 export function Topic({ name }) {
-  const { data, error } = usePoll(async () => {
+  const { data, error, reload } = usePoll(async () => {
     const [topic, commits] = await Promise.all([get(`/v1/topics/${enc(name)}`), groupOffsets(name)]);
     return { topic, commits };
   }, 1000, [name]);
@@ -89,6 +115,7 @@ export function Topic({ name }) {
             html`<span class="chip"><a href=${`#/groups/${enc(c.group)}`}>${c.group}</a>
               ${' '}${fmt.count(c.offset)}, lag <strong class="lag">${fmt.count(c.lag)}</strong></span>`)}</td>
         </tr>`)}</tbody></table></div>
+      <${AddPartitions} name=${name} count=${t.partitions.length} onDone=${reload} />
       <h2>Configs</h2>
       <dl class="configs">${Object.entries(t.configs).map(([k, v]) =>
         html`<div><dt>${k}</dt><dd>${String(v)}</dd></div>`)}</dl>`}

@@ -62,7 +62,7 @@ function CreateTopic({ onCreated }) {
         onInput=${(e) => field('name', e.target.value)} /></label>
       <label>Partitions<input name="partitions" type="number" min="1" max="10000" required
         value=${form.partitions} onInput=${(e) => field('partitions', e.target.value)} /></label>
-      <label>Replication factor<input name="replication_factor" type="number" min="1" max="1"
+      <label>Replication factor<input name="replication_factor" type="number" min="1"
         required value=${form.replication_factor}
         onInput=${(e) => field('replication_factor', e.target.value)} /></label>
     </div>
