@@ -46,6 +46,7 @@ typedef struct fetch_ctx {
 	fetch_mode_t     mode;
 	topic_t         *topic;         /* held while a callback runs only */
 	record_format_t  key_format, value_format;
+	int              base64;          /* encoding=base64: keys and values always base64 */
 	int64_t          offset;        /* next offset to hand out */
 	int64_t          max_records, max_bytes, min_bytes;
 	int64_t          max_wait_ms;
@@ -94,8 +95,8 @@ static int fetch_hold_topic(fetch_ctx_t *c)
 		return api_respond_problem(req, 404, API_PROBLEM_UNKNOWN_PARTITION, req->err, NULL);
 	}
 	topic_get_config(c->topic, &cfg);
-	c->key_format = cfg.key_format;
-	c->value_format = cfg.value_format;
+	c->key_format = c->base64 ? RECORD_FORMAT_BINARY : cfg.key_format;
+	c->value_format = c->base64 ? RECORD_FORMAT_BINARY : cfg.value_format;
 	return 0;
 }
 
@@ -541,6 +542,9 @@ static int fetch_choose_mode(api_request_t *req, fetch_mode_t *mode)
 
 int api_fetch_records(api_request_t *req)
 {
+	/* JSON and SSE views: "format" by the topic's key_format/value_format,
+	 * "base64" every key and value base64 (the stored bytes exactly) */
+	static const char *const fetch_encodings[] = { "format", "base64", NULL };
 	fetch_ctx_t *c;
 	fetch_mode_t mode = FETCH_JSON;
 	const char *last_id;
@@ -567,7 +571,8 @@ int api_fetch_records(api_request_t *req)
 	    (rc = api_query_int64(req, "min_bytes", 1, 0, BROKER_MAX_REQUEST_BYTES,
 	                          &c->min_bytes)) ||
 	    (rc = api_query_int64(req, "max_wait_ms", 0, 0, api_options(req->api)->max_wait_ms,
-	                          &c->max_wait_ms)))
+	                          &c->max_wait_ms)) ||
+	    (rc = api_query_choice(req, "encoding", fetch_encodings, 0, &c->base64)))
 		return rc;
 	rc = fetch_hold_topic(c);
 	if (rc || api_responded(req))

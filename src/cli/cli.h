@@ -25,5 +25,32 @@ int cli_cluster(int argc, char **argv);
 int cli_produce(int argc, char **argv);
 int cli_replay(int argc, char **argv);
 int cli_topic(int argc, char **argv);
+/* ... and (cli_consume.c) `strand consume`, `strand group list|describe`. */
+int cli_consume(int argc, char **argv);
+int cli_group(int argc, char **argv);
+
+/* ---- shared by the client subcommands (cli_client.c) ---- */
+struct strand_conf;
+struct transport;
+typedef struct cJSON cJSON;
+
+#define CLI_MAX_X 32
+
+typedef struct client_opts {
+	const char *broker;
+	const char *x[CLI_MAX_X];      /* "name=value" from -X */
+	int         nx;
+} client_opts_t;
+
+/* getopt's 'b' (--broker) and 'X' into o: 1 taken, 0 not ours, -1 too many -X. */
+int client_parse_common(int c, const char *arg, client_opts_t *o);
+/* Apply --broker and every -X to conf. Returns 0 or 2 (bad usage, said on
+ * stderr as "strand CMD: ..."). */
+int client_conf(struct strand_conf *conf, const client_opts_t *o, const char *cmd);
+/* One admin call through the library's transport (TLS, token, problem+json);
+ * prints "strand CMD: METHOD PATH: CODE: words" on failure. *json (may be
+ * NULL) gets the answer (caller deletes). Returns 0 or 1. */
+int client_call(struct transport *t, const char *cmd, const char *method, const char *path,
+                const char *body, cJSON **json);
 
 #endif

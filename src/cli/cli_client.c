@@ -25,16 +25,7 @@
 
 /* ---- shared options --------------------------------------------------------- */
 
-#define CLI_MAX_X 32
-
-typedef struct client_opts {
-	const char *broker;
-	const char *x[CLI_MAX_X];      /* "name=value" from -X */
-	int         nx;
-} client_opts_t;
-
-/* Apply --broker and every -X to conf. Returns 0 or 2 (bad usage, said on stderr). */
-static int client_conf(strand_conf *conf, const client_opts_t *o, const char *cmd)
+int client_conf(strand_conf *conf, const client_opts_t *o, const char *cmd)
 {
 	char err[512];
 
@@ -99,7 +90,7 @@ static int client_finish(strand_producer *p, outcome_t *o, const char *cmd, uint
 	return 0;
 }
 
-static int client_parse_common(int c, const char *arg, client_opts_t *o)
+int client_parse_common(int c, const char *arg, client_opts_t *o)
 {
 	if (c == 'b') {
 		o->broker = arg;
@@ -332,9 +323,8 @@ static void topic_usage(FILE *f)
 	        "All take -X name=value for libstrand settings (ssl.ca.location, sasl.oauthbearer.token).\n");
 }
 
-/* One admin call; prints the broker's words on failure. Returns 0 or 1. */
-static int topic_call(transport_t *t, const char *method, const char *path, const char *body,
-                      cJSON **json)
+int client_call(transport_t *t, const char *cmd, const char *method, const char *path,
+                const char *body, cJSON **json)
 {
 	transport_req_t r;
 	char err[512];
@@ -345,7 +335,7 @@ static int topic_call(transport_t *t, const char *method, const char *path, cons
 	rc = transport_call(t, &r, method, path, body, 30000, json, err, sizeof err);
 	transport_req_free(&r);
 	if (rc) {
-		fprintf(stderr, "strand topic: %s %s: %s: %s\n", method, path, strand_err_name(rc), err);
+		fprintf(stderr, "strand %s: %s %s: %s: %s\n", cmd, method, path, strand_err_name(rc), err);
 		return 1;
 	}
 	return 0;
@@ -461,7 +451,7 @@ int cli_topic(int argc, char **argv)
 	}
 	if (strcmp(verb, "list") == 0) {
 		cJSON *it;
-		if (topic_call(t, "GET", "/v1/topics", NULL, &doc))
+		if (client_call(t, "topic", "GET", "/v1/topics", NULL, &doc))
 			goto out;
 		cJSON_ArrayForEach(it, doc) {
 			cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
@@ -476,14 +466,14 @@ int cli_topic(int argc, char **argv)
 	}
 	snprintf(path, sizeof path, "/v1/topics/%s", argv[optind + 1]);
 	if (strcmp(verb, "describe") == 0) {
-		if (topic_call(t, "GET", path, NULL, &doc))
+		if (client_call(t, "topic", "GET", path, NULL, &doc))
 			goto out;
 		char *text = cJSON_Print(doc);
 		printf("%s\n", text ? text : "");
 		free(text);
 		rc = 0;
 	} else if (strcmp(verb, "delete") == 0) {
-		rc = topic_call(t, "DELETE", path, NULL, NULL);
+		rc = client_call(t, "topic", "DELETE", path, NULL, NULL);
 		if (rc == 0)
 			fprintf(stderr, "strand topic: deleted %s\n", argv[optind + 1]);
 	} else {
@@ -492,7 +482,7 @@ int cli_topic(int argc, char **argv)
 			rc = 2;
 			goto out;
 		}
-		rc = topic_call(t, "POST", "/v1/topics", body, NULL);
+		rc = client_call(t, "topic", "POST", "/v1/topics", body, NULL);
 		free(body);
 		if (rc == 0)
 			fprintf(stderr, "strand topic: created %s (%ld partitions)\n", argv[optind + 1],

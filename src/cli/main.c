@@ -26,6 +26,8 @@ static const cli_command_t cli_commands[] = {
 	{ "produce", cli_produce, "send stdin lines as records (libstrand producer)" },
 	{ "replay",  cli_replay,  "send again the records of a dead-letter file" },
 	{ "topic",   cli_topic,   "topics: create, list, describe, delete" },
+	{ "consume", cli_consume, "print records, alone or in a group (libstrand consumer)" },
+	{ "group",   cli_group,   "consumer groups: list, describe" },
 };
 
 #define CLI_NCOMMANDS (sizeof(cli_commands) / sizeof(cli_commands[0]))

@@ -50,7 +50,6 @@
 #include "client/error.h"
 #include "client/message.h"
 #include "client/transport.h"
-#include "common/base64.h"
 #include "common/buf.h"
 #include "common/clock.h"
 
@@ -402,127 +401,18 @@ bad:
 	return STRAND_ERR_BAD_RESPONSE;
 }
 
-/* base64 text s into the block's bytes; *out points there, NULL for null. */
-static int take_b64(message_block_t *b, const cJSON *v, const void **out, size_t *len)
-{
-	size_t n;
-
-	*out = NULL;
-	*len = 0;
-	if (!v || cJSON_IsNull(v))
-		return 0;
-	if (!cJSON_IsString(v))
-		return -1;
-	n = strlen(v->valuestring);
-	if (base64_decode(v->valuestring, n, (uint8_t *)b->bytes + b->used, len))
-		return -1;
-	*out = b->bytes + b->used;
-	b->used += *len;
-	return 0;
-}
-
-/* A JSON string (or, b64, base64 text) into the block, NUL-terminated. */
-static int take_text(message_block_t *b, const cJSON *v, int b64, const void **out, size_t *len)
-{
-	int rc;
-
-	if (b64) {
-		rc = take_b64(b, v, out, len);
-	} else if (!v || cJSON_IsNull(v)) {
-		*out = NULL;
-		*len = 0;
-		rc = 0;
-	} else if (!cJSON_IsString(v)) {
-		rc = -1;
-	} else {
-		*len = strlen(v->valuestring);
-		memcpy(b->bytes + b->used, v->valuestring, *len);
-		*out = b->bytes + b->used;
-		b->used += *len;
-		rc = 0;
-	}
-	if (rc == 0 && *out)
-		b->bytes[b->used++] = '\0';
-	return rc;
-}
-
-/* Bytes a string member may need in the block (decoded size <= text size). */
-static size_t text_room(const cJSON *v)
-{
-	return cJSON_IsString(v) ? strlen(v->valuestring) + 1 : 0;
-}
-
-/*
- * The fetch's answer as one message block: every record with its topic,
- * key, value and headers decoded into the block's bytes.
- */
+/* The fetch's answer as one message block (message_block_from_records). */
 static int fetch_done(strand_consumer *c, cJSON *doc, char *errbuf, size_t errlen)
 {
-	cJSON *recs = cJSON_GetObjectItemCaseSensitive(doc, "records"), *r, *h;
-	size_t n = 0, nh = 0, len = 0, k = 0, hk = 0;
-	message_block_t *b;
+	message_block_t *b = NULL;
+	int rc = message_block_from_records(cJSON_GetObjectItemCaseSensitive(doc, "records"), NULL, -1,
+	                                    &b, errbuf, errlen);
 
-	if (!cJSON_IsArray(recs))
-		goto bad;
-	cJSON_ArrayForEach(r, recs) {
-		n++;
-		len += text_room(cJSON_GetObjectItemCaseSensitive(r, "topic")) +
-		       text_room(cJSON_GetObjectItemCaseSensitive(r, "key")) +
-		       text_room(cJSON_GetObjectItemCaseSensitive(r, "value"));
-		cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(r, "headers")) {
-			nh++;
-			len += strlen(h->string) + 1 + text_room(h);
-		}
+	if (rc == 0 && b) {
+		c->blk = b;
+		c->blk_next = 0;
 	}
-	if (n == 0)
-		return 0;
-	if (!(b = message_block_new(n, nh, len)))
-		return STRAND_ERR_NO_MEMORY;
-	cJSON_ArrayForEach(r, recs) {
-		strand_message *m = &b->msgs[k++];
-		cJSON *partition = cJSON_GetObjectItemCaseSensitive(r, "partition");
-		cJSON *offset = cJSON_GetObjectItemCaseSensitive(r, "offset");
-		cJSON *ts = cJSON_GetObjectItemCaseSensitive(r, "timestamp");
-		cJSON *henc = cJSON_GetObjectItemCaseSensitive(r, "headers_encoding");
-		int hb64 = cJSON_IsString(henc) && strcmp(henc->valuestring, "base64") == 0;
-		const void *topic;
-		size_t tlen;
-
-		m->block = b;
-		m->errstr = "";
-		if (!cJSON_IsNumber(partition) || !cJSON_IsNumber(offset) || !cJSON_IsNumber(ts) ||
-		    take_text(b, cJSON_GetObjectItemCaseSensitive(r, "topic"), 0, &topic, &tlen) ||
-		    !topic ||
-		    take_b64(b, cJSON_GetObjectItemCaseSensitive(r, "key"), &m->key, &m->key_len) ||
-		    take_b64(b, cJSON_GetObjectItemCaseSensitive(r, "value"), &m->value, &m->value_len))
-			goto bad_block;
-		m->topic = topic;
-		m->partition = (int32_t)partition->valueint;
-		m->offset = (int64_t)offset->valuedouble;
-		m->timestamp = (int64_t)ts->valuedouble;
-		m->headers = &b->hdrs[hk];
-		cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(r, "headers")) {
-			message_header_t *mh = &b->hdrs[hk++];
-			const void *name;
-			size_t nlen;
-			cJSON namev = { .type = cJSON_String, .valuestring = h->string };
-
-			if (take_text(b, &namev, hb64, &name, &nlen) || !name ||
-			    take_text(b, h, hb64, &mh->value, &mh->value_len))
-				goto bad_block;
-			mh->name = name;
-			m->nheaders++;
-		}
-	}
-	c->blk = b;
-	c->blk_next = 0;
-	return 0;
-bad_block:
-	atomic_store(&b->refs, 1);
-	message_block_release(b);
-bad:
-	snprintf(errbuf, errlen, "member fetch: a record in the broker's answer is malformed");
-	return STRAND_ERR_BAD_RESPONSE;
+	return rc;
 }
 
 /* The finished long call: act on its answer. */

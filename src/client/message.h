@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "client/strand.h"
 
 typedef struct message_header {
@@ -55,6 +57,21 @@ message_block_t *message_block_new(size_t n, size_t nh, size_t len);
 
 /* Drop one reference; the last one frees the block. */
 void message_block_release(message_block_t *b);
+
+/*
+ * The records array of a fetch answer fetched with encoding=base64
+ * (member fetch: each record tagged with "topic" and "partition"; pass
+ * topic NULL) or of a partition fetch (untagged: pass its topic and
+ * partition) as one block holding every message, header and byte: keys
+ * and values base64-decoded, headers as strings (or base64 with
+ * "headers_encoding"). *out is NULL when there are no records; the block
+ * starts with n + 1 references (one per message, one for the caller, who
+ * drops it with message_block_release once done handing messages out).
+ * Returns 0, STRAND_ERR_NO_MEMORY, or STRAND_ERR_BAD_RESPONSE (a record
+ * that does not parse; errbuf says so).
+ */
+int message_block_from_records(const cJSON *recs, const char *topic, int32_t partition,
+                               message_block_t **out, char *errbuf, size_t errlen);
 
 /* A standalone error message (its own block): err with errstr copied.
  * NULL when out of memory. */

@@ -22,31 +22,13 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-fail() {
-	echo "FAIL: $*"
-	for f in "$tmp"/*.err; do [ -f "$f" ] && { echo "== $f"; tail -5 "$f"; }; done
-	exit 1
-}
-expect() {
-	[ "$2" = "$3" ] || fail "$1: expected [$2], got [$3]"
-}
-until_ok() {
-	limit=$(($(date +%s) + $1)); shift
-	while ! "$@"; do
-		[ "$(date +%s)" -lt "$limit" ] || return 1
-		sleep 0.1
-	done
-}
+# shellcheck source=tests/cli/lib.sh
+. "$(dirname "$0")/lib.sh"
 hw() {  # hw TOPIC PARTITION
 	curl -sf "$B/v1/topics/$1" | jq ".partitions[$2].high_watermark"
 }
 
-"$STRAND" serve --listen 127.0.0.1:0 --data-dir "$tmp/data" --port-file "$tmp/port" \
-	>"$tmp/server.log" 2>&1 &
-pid=$!
-until_ok 30 test -s "$tmp/port" || fail "server did not start"
-B="http://127.0.0.1:$(cat "$tmp/port")"
-until_ok 30 curl -sf -o /dev/null "$B/healthz" || fail "server not healthy"
+serve_start
 
 # ---- topic ----
 "$STRAND" topic create orders --partitions 3 --config key_format=string --config value_format=string \

@@ -4,7 +4,7 @@
  * `pkg-config --cflags --libs strand`, as a user's program would be.
  * Checks the configuration contract (every name of issue #5 with Kafka's
  * default, bad names and values refused with words, conf unchanged on
- * error) and the error table. Prints "N passed, N failed".
+ * error), the consumer's constructor checks, and the error table. Prints "N passed, N failed".
  */
 #include <stdio.h>
 #include <string.h>
@@ -101,6 +101,17 @@ int main(void)
 	CHECK(strand_conf_set(c, "enable.idempotence", "FALSE", err, sizeof err) == 0, "%s", err);
 	strand_conf_get(c, "enable.idempotence", buf, sizeof buf);
 	CHECK(strcmp(buf, "false") == 0, "enable.idempotence reads back as '%s'", buf);
+
+	/* the consumer needs group.id, and a valid one */
+	CHECK(strand_consumer_new(c, err, sizeof err) == NULL && strstr(err, "group.id"),
+	      "consumer without group.id: '%s'", err);
+	CHECK(strand_conf_set(c, "group.id", "billing", err, sizeof err) == 0, "%s", err);
+	strand_consumer *cons = strand_consumer_new(c, err, sizeof err);
+	CHECK(cons != NULL, "consumer_new: %s", err);
+	CHECK(strand_subscribe(cons, NULL, 0) == STRAND_ERR_INVALID_ARG, "subscribe to nothing");
+	CHECK(strand_commit(cons, 0) == 0, "commit before joining: nothing to commit");
+	CHECK(strand_consumer_close(cons) == 0, "close before joining");
+	strand_message_destroy(NULL);
 
 	strand_conf *d = strand_conf_dup(c);
 	CHECK(d != NULL, "dup");
