@@ -2,7 +2,8 @@
  * test_consumer.c — libstrand's consumer (src/client/consumer.c) against a
  * real `strand serve` (tests/api/harness.h): two members of one group
  * split the partitions and together see every record exactly once; a
- * member that closes hands its partitions to the other; a commit survives
+ * member that closes hands its partitions to the other; a member the
+ * broker expired rejoins and resumes; a commit survives
  * a restart of the consumer; auto.offset.reset earliest and latest; key,
  * value and header bytes come back exactly; poll's timeout holds; bad
  * configurations are refused with words.
@@ -324,6 +325,43 @@ START_TEST(test_async_commit_is_sent_by_poll)
 }
 END_TEST
 
+/* The broker drops a member that stopped polling for session.timeout.ms;
+ * its next poll meets 404 UNKNOWN_MEMBER, joins anew and goes on from the
+ * committed offset, reporting nothing. */
+START_TEST(test_expired_member_rejoins_and_resumes)
+{
+	http_response_t r;
+	int seen[15] = { 0 };
+
+	create_topic("expire", 1);
+	produce_range("expire", "e", 0, 10);
+	strand_consumer *c = consumer_with("g-expire", "expire", "auto.offset.reset", "earliest",
+	                                   "session.timeout.ms", "300", "enable.auto.commit", "false",
+	                                   NULL);
+	ck_assert_int_eq(consume_n(c, "e", 10, seen, 20000), 10);
+	ck_assert_int_eq(strand_commit(c, 0), 0);
+	/* not polling: wait until the broker has dropped the member */
+	int members = -1;
+	for (int64_t end = clock_now_ms() + 10000; members != 0 && clock_now_ms() < end;) {
+		http_get(&srv, "/v1/groups/g-expire", &r);
+		cJSON *doc = http_body_json(&r);
+		members = cJSON_GetArraySize(cJSON_GetObjectItem(doc, "members"));
+		cJSON_Delete(doc);
+		http_response_free(&r);
+		if (members != 0) {
+			struct timespec ts = { 0, 50 * 1000000 };
+			nanosleep(&ts, NULL);        /* between checks of a condition with a deadline */
+		}
+	}
+	ck_assert_int_eq(members, 0);
+	produce_range("expire", "e", 10, 15);
+	ck_assert_int_eq(consume_n(c, "e", 5, seen, 20000), 5);   /* errors fail inside */
+	for (int i = 0; i < 15; i++)
+		ck_assert_msg(seen[i] == 1, "record %d seen %d times", i, seen[i]);
+	strand_consumer_close(c);
+}
+END_TEST
+
 /* ---- auto.offset.reset ------------------------------------------------------------ */
 
 START_TEST(test_auto_offset_reset_earliest_and_latest)
@@ -488,6 +526,7 @@ static Suite *consumer_suite(void)
 	tcase_add_test(tc, test_two_members_split_partitions_then_one_hands_over_on_close);
 	tcase_add_test(tc, test_commit_then_restart_resumes_after_the_committed_offset);
 	tcase_add_test(tc, test_async_commit_is_sent_by_poll);
+	tcase_add_test(tc, test_expired_member_rejoins_and_resumes);
 	tcase_add_test(tc, test_auto_offset_reset_earliest_and_latest);
 	tcase_add_test(tc, test_key_value_and_headers_come_back_exactly);
 	tcase_add_test(tc, test_poll_timeout_returns_null_in_time);
