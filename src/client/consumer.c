@@ -458,12 +458,19 @@ static void call_done(strand_consumer *c, CURLcode cc)
 /*
  * The next buffered record that is still ours (its partition assigned and
  * not handed out before), or NULL. Records skipped here are dropped.
+ * While the member rejoins nothing is handed out and nothing dropped: the
+ * new assignment decides. A partition it keeps keeps its broker-side
+ * position, which is past the buffer, so dropping its buffered records
+ * would lose them; those of a partition that moved are dropped, and its
+ * new owner starts from what was committed before the rejoin.
  */
 static strand_message *next_buffered(strand_consumer *c)
 {
+	if (!c->member)
+		return NULL;
 	while (c->blk && c->blk_next < c->blk->nmsgs) {
 		strand_message *m = &c->blk->msgs[c->blk_next++];
-		cpart_t *p = c->member ? part_find(c, m->topic, m->partition) : NULL;
+		cpart_t *p = part_find(c, m->topic, m->partition);
 
 		if (!p || (p->next >= 0 && m->offset < p->next)) {
 			message_block_release(c->blk);    /* the message's own reference */
@@ -481,7 +488,8 @@ static strand_message *next_buffered(strand_consumer *c)
 
 /* ---- heartbeat ------------------------------------------------------------ */
 
-/* While records are being handed out without fetching, keep the session. */
+/* While records are being handed out without fetching, keep the session
+ * (every session.timeout.ms / 3 since the broker last heard from us). */
 static void heartbeat_if_due(strand_consumer *c)
 {
 	char err[512];
@@ -595,8 +603,10 @@ strand_message *strand_consumer_poll(strand_consumer *c, int timeout_ms)
 	if (c->ntopics == 0)
 		return message_error_new(STRAND_ERR_INVALID_ARG, "poll before strand_subscribe");
 	for (;;) {
-		if (c->member)
+		if (c->member) {
 			autocommit(c, 0);
+			heartbeat_if_due(c);   /* also while handing out a large buffer */
+		}
 		if ((m = next_buffered(c)))
 			return m;
 		if (c->pending_err) {
@@ -604,7 +614,6 @@ strand_message *strand_consumer_poll(strand_consumer *c, int timeout_ms)
 			c->pending_err = NULL;
 			return m;
 		}
-		heartbeat_if_due(c);
 		now = clock_now_ms();
 		if (c->call_kind == CALL_NONE && now >= c->retry_at_ms) {
 			int rc = c->member ? fetch_start(c, deadline == INT64_MAX ? CONSUMER_FETCH_WAIT_MAX_MS

@@ -362,6 +362,40 @@ START_TEST(test_expired_member_rejoins_and_resumes)
 }
 END_TEST
 
+/* An application slower than session.timeout.ms over one fetch answer
+ * keeps its membership: poll heartbeats while it hands out the buffer, so
+ * the group never rebalances (generation stays 1). */
+START_TEST(test_heartbeats_while_handing_out_a_buffer)
+{
+	http_response_t r;
+
+	create_topic("slow", 1);
+	produce_range("slow", "w", 0, 40);
+	strand_consumer *c = consumer_with("g-slow", "slow", "auto.offset.reset", "earliest",
+	                                   "session.timeout.ms", "600", NULL);
+	int64_t t0 = clock_now_ms();
+	for (int i = 0; i < 40; i++) {
+		strand_message *m = NULL;
+		for (int64_t end = clock_now_ms() + 10000; !m && clock_now_ms() < end;)
+			m = strand_consumer_poll(c, 200);
+		ck_assert_ptr_nonnull(m);
+		ck_assert_int_eq(strand_message_err(m), 0);
+		ck_assert_int_eq(strand_message_offset(m), i);
+		strand_message_destroy(m);
+		struct timespec ts = { 0, 60 * 1000000 };
+		nanosleep(&ts, NULL);            /* the application's slow work per record */
+	}
+	ck_assert_msg(clock_now_ms() - t0 > 4 * 600, "the run was shorter than 4 sessions");
+	http_get(&srv, "/v1/groups/g-slow", &r);
+	cJSON *doc = http_body_json(&r);
+	ck_assert_int_eq(cJSON_GetObjectItem(doc, "generation")->valueint, 1);
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(doc, "members")), 1);
+	cJSON_Delete(doc);
+	http_response_free(&r);
+	strand_consumer_close(c);
+}
+END_TEST
+
 /* ---- auto.offset.reset ------------------------------------------------------------ */
 
 START_TEST(test_auto_offset_reset_earliest_and_latest)
@@ -527,6 +561,7 @@ static Suite *consumer_suite(void)
 	tcase_add_test(tc, test_commit_then_restart_resumes_after_the_committed_offset);
 	tcase_add_test(tc, test_async_commit_is_sent_by_poll);
 	tcase_add_test(tc, test_expired_member_rejoins_and_resumes);
+	tcase_add_test(tc, test_heartbeats_while_handing_out_a_buffer);
 	tcase_add_test(tc, test_auto_offset_reset_earliest_and_latest);
 	tcase_add_test(tc, test_key_value_and_headers_come_back_exactly);
 	tcase_add_test(tc, test_poll_timeout_returns_null_in_time);
