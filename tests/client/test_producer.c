@@ -714,7 +714,10 @@ START_TEST(test_full_buffer_blocks_max_block_ms_then_queue_full)
 	create_string_topic("full", 1);
 	strand_producer *p = proxied_producer("enable.idempotence", "false", "buffer.memory", "4096",
 	                                      "max.block.ms", "300", "delivery.timeout.ms", "60000",
-	                                      NULL);
+	                                      /* one open batch holds them all: with the
+	                                       * default linger the sender's timing decides
+	                                       * how many batch objects share the buffer */
+	                                      "linger.ms", "10000", NULL);
 	ck_assert_int_eq(strand_produce_sync(p, "full", 0, NULL, 0, "a", 1, NULL, NULL, 5000), 0);
 	faultproxy_set_rules(proxy, &stall);
 	int64_t t_fail = 0;
