@@ -258,7 +258,7 @@ static int produce_parse_error(produce_ctx_t *c, int rc)
 	return rc;
 }
 
-static int produce_on_body(api_request_t *req, const char *data, size_t len)
+static int produce_body_run(api_request_t *req, const char *data, size_t len)
 {
 	produce_ctx_t *c = req->ctx;
 
@@ -621,7 +621,7 @@ static int produce_finish(produce_ctx_t *c, int resumed)
 	return produce_respond(c, c->binary_first, c->binary_count);
 }
 
-static int produce_on_resume(api_request_t *req)
+static int produce_resume_run(api_request_t *req)
 {
 	return produce_finish(req->ctx, 1);
 }
@@ -725,7 +725,7 @@ static int produce_complete_binary(produce_ctx_t *c)
 	return produce_finish(c, 0);
 }
 
-static int produce_on_complete(api_request_t *req)
+static int produce_complete_run(api_request_t *req)
 {
 	produce_ctx_t *c = req->ctx;
 	broker_append_info_t info;
@@ -759,6 +759,36 @@ static int produce_on_complete(api_request_t *req)
 	}
 	api_metrics_add_records_produced(req->api, c->nentries);
 	return produce_finish(c, 0);
+}
+
+/*
+ * The request callbacks. A request that ends here without a stored answer
+ * (an error answered, or a code the core will answer) settles its
+ * Idempotency-Key before the answer can leave: a client retrying at once
+ * must find the key free, not still in progress.
+ */
+static int produce_idem_settle(api_request_t *req, int rc)
+{
+	produce_ctx_t *c = req->ctx;
+
+	if (c->idem_ticket != NULL && (rc < 0 || api_responded(req)))
+		produce_idem_abandon(c);
+	return rc;
+}
+
+static int produce_on_body(api_request_t *req, const char *data, size_t len)
+{
+	return produce_idem_settle(req, produce_body_run(req, data, len));
+}
+
+static int produce_on_complete(api_request_t *req)
+{
+	return produce_idem_settle(req, produce_complete_run(req));
+}
+
+static int produce_on_resume(api_request_t *req)
+{
+	return produce_idem_settle(req, produce_resume_run(req));
 }
 
 /* ---- the handler -------------------------------------------------------- */

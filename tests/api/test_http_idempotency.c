@@ -7,7 +7,8 @@
  * (JSON, NDJSON, binary, acks=0); a different request under the same key
  * gets 422; a retry while the first is still being processed gets 409; the
  * window forgets by count and by age; it survives a graceful restart and a
- * SIGKILL; concurrent requests with one key append once; keys are checked.
+ * SIGKILL; concurrent requests with one key append once; keys are checked
+ * and scoped per principal when authentication is on.
  *
  * Idempotent producers (KIP-98): POST /v1/producers, binary batches whose
  * retries get the original offsets and append nothing, 409
@@ -543,6 +544,55 @@ START_TEST(test_window_survives_kill)
 }
 END_TEST
 
+/* With authentication on, keys are scoped per principal too. */
+START_TEST(test_keys_scoped_per_principal)
+{
+	static const char *const body = "{\"records\":[{\"value\":1}]}";
+	static const char *const tokens_text =
+		"alice-token-0123456789 alice\nbob-token-0123456789abcd bob\n";
+	char tokens[] = "/tmp/strand-idem-tokens-XXXXXX";
+	const char *args[] = { "--auth-file", tokens, NULL };
+	const char *alice[] = { "Authorization: Bearer alice-token-0123456789", "Idempotency-Key: \"shared\"",
+	                        NULL };
+	const char *bob[] = { "Authorization: Bearer bob-token-0123456789abcd", "Idempotency-Key: \"shared\"",
+	                      NULL };
+	const char *alice_admin[] = { "Authorization: Bearer alice-token-0123456789", NULL };
+	http_response_t r;
+	int fd = mkstemp(tokens);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_gt(write(fd, tokens_text, strlen(tokens_text)), 0);
+	close(fd);
+	server_start(args);
+	http_request(&srv, "POST", "/v1/topics", "application/json",
+	             "{\"name\":\"shared\",\"partitions\":1}",
+	             strlen("{\"name\":\"shared\",\"partitions\":1}"), alice_admin, &r);
+	ASSERT_STATUS(r, 201);
+	http_response_free(&r);
+	http_request(&srv, "POST", "/v1/topics/shared/records", "application/json", body,
+	             strlen(body), alice, &r);
+	ASSERT_STATUS(r, 200);
+	ck_assert(!replayed(&r));
+	http_response_free(&r);
+	/* bob's request under the same key is his own: it runs */
+	http_request(&srv, "POST", "/v1/topics/shared/records", "application/json", body,
+	             strlen(body), bob, &r);
+	ASSERT_STATUS(r, 200);
+	ck_assert(!replayed(&r));
+	http_response_free(&r);
+	http_request(&srv, "POST", "/v1/topics/shared/records", "application/json", body,
+	             strlen(body), alice, &r);
+	ASSERT_STATUS(r, 200);
+	ck_assert(replayed(&r));
+	http_response_free(&r);
+	http_request(&srv, "GET", "/v1/topics/shared", NULL, NULL, 0, alice_admin, &r);
+	ASSERT_STATUS(r, 200);
+	ck_assert_msg(strstr(r.body.data, "\"high_watermark\":2") != NULL, "%s", r.body.data);
+	http_response_free(&r);
+	unlink(tokens);
+}
+END_TEST
+
 /* ---- idempotent producers (binary batches, KIP-98) -------------------------- */
 
 static int64_t wall_ms(void)
@@ -750,6 +800,7 @@ static Suite *idempotency_suite(void)
 	tcase_add_checked_fixture(win, NULL, server_down);
 	tcase_add_test(win, test_window_forgets_by_count);
 	tcase_add_test(win, test_window_forgets_by_age);
+	tcase_add_test(win, test_keys_scoped_per_principal);
 	suite_add_tcase(s, win);
 	tc = tcase_create("producers");
 	tcase_add_checked_fixture(tc, server_up, server_down);

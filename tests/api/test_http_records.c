@@ -467,10 +467,11 @@ START_TEST(test_string_and_binary_formats_round_trip)
 	long status;
 	cJSON *doc, *f, *r;
 
+	/* retention off: timestamp 1234 (1970) would race the ticker's retention */
 	create_topic("{\"name\":\"fmt-s\",\"partitions\":1,\"configs\":{\"key_format\":\"string\","
-	             "\"value_format\":\"string\"}}");
+	             "\"value_format\":\"string\",\"retention_ms\":-1}}");
 	create_topic("{\"name\":\"fmt-b\",\"partitions\":1,\"configs\":{\"key_format\":\"binary\","
-	             "\"value_format\":\"binary\"}}");
+	             "\"value_format\":\"binary\",\"retention_ms\":-1}}");
 	doc = produce("/v1/topics/fmt-s/records", "application/json", sb, strlen(sb), &status);
 	ck_assert_int_eq(status, 200);
 	cJSON_Delete(doc);
