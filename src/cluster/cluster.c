@@ -26,6 +26,7 @@
 #define KEY_BROKERS     CLUSTER_ETCD_PREFIX "brokers/"
 #define KEY_CONTROLLER  CLUSTER_ETCD_PREFIX "controller"
 #define CLUSTER_MAX_ID_BYTES 128
+#define CLUSTER_RETRY_MS     200   /* between tries while etcd refuses or fails */
 
 struct cluster {
 	etcd_t         *etcd;
@@ -220,7 +221,7 @@ static int cluster_session_start(cluster_t *c, int wait_ms, char *err, size_t er
  * Losing leaves watch_from at the revision after the read, so the watch
  * sees the key's deletion even if it happens before the watch starts.
  */
-static void cluster_campaign(cluster_t *c, int64_t lease)
+static int cluster_campaign(cluster_t *c, int64_t lease)
 {
 	char value[48], err[256];
 	etcd_compare_t absent = { KEY_CONTROLLER, ETCD_TARGET_CREATE, ETCD_CMP_EQUAL, 0 };
@@ -232,7 +233,7 @@ static void cluster_campaign(cluster_t *c, int64_t lease)
 	snprintf(value, sizeof value, "{\"id\":%" PRId32 "}", c->broker_id);
 	put.value_len = strlen(value);
 	if (etcd_txn(c->etcd, &absent, 1, &put, 1, &get, 1, &r, err, sizeof err) != 0)
-		return;   /* etcd unreachable: the next round tries again */
+		return STRAND_EIO;   /* etcd unreachable: the caller retries later */
 	if (r.succeeded)
 		won = r.revision;
 	else if (r.kvs.n == 1 && r.kvs.kvs[0].lease == lease)
@@ -247,6 +248,7 @@ static void cluster_campaign(cluster_t *c, int64_t lease)
 		fprintf(stderr, "strand: cluster: broker %" PRId32 " is the controller (election "
 		        "revision %" PRId64 ")\n", c->broker_id, won);
 	etcd_kvs_free(&r.kvs);
+	return 0;
 }
 
 static int cluster_on_controller_event(void *arg, const etcd_event_t *ev)
@@ -330,6 +332,14 @@ static int cluster_wait_until(cluster_t *c, int64_t deadline_ms)
 	return stopping;
 }
 
+/* When to try etcd again after a failed call: soon, not after the renewal. */
+static int64_t retry_at(int64_t next_renewal)
+{
+	int64_t t = clock_now_ms() + CLUSTER_RETRY_MS;
+
+	return t < next_renewal ? t : next_renewal;
+}
+
 static void *cluster_thread(void *arg)
 {
 	cluster_t *c = arg;
@@ -362,7 +372,10 @@ static void *cluster_thread(void *arg)
 		}
 		if (rev == 0 && cluster_lease_valid(c)) {
 			if (from == 0) {
-				cluster_campaign(c, lease);
+				rc = cluster_campaign(c, lease);
+				/* etcd unreachable (refusals come back at once): do not spin */
+				if (rc != 0 && cluster_wait_until(c, retry_at(next_renewal)))
+					break;
 				pthread_mutex_lock(&c->lock);
 				from = c->watch_from;
 				pthread_mutex_unlock(&c->lock);
@@ -372,11 +385,11 @@ static void *cluster_thread(void *arg)
 			/* between renewals, wait for the controller key to go */
 			rc = etcd_watch(c->etcd, KEY_CONTROLLER, 0, from, (int)(next_renewal - now),
 			                cluster_on_controller_event, NULL, &from, err, sizeof err);
-			if (rc != STRAND_ETIMEDOUT) {
+			if (rc != STRAND_ETIMEDOUT)
 				from = 0;    /* deleted, or the watch failed: read and campaign again */
-				if (rc != 0 && clock_now_ms() < next_renewal - 100)
-					clock_sleep_ms(100);   /* etcd trouble: do not spin */
-			}
+			if (rc != 0 && rc != STRAND_ETIMEDOUT &&
+			    cluster_wait_until(c, retry_at(next_renewal)))
+				break;
 			pthread_mutex_lock(&c->lock);
 			if (c->lease_id == lease && c->election_rev == 0)
 				c->watch_from = from;
