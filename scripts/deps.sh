@@ -20,6 +20,9 @@ command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 # libtool: libstrand (src/client/) is built and installed as a shared library
 PKGS="$PKGS libtool"
+# clang, libfuzzer-14-dev, libclang-rt-14-dev: the libFuzzer targets under ASan and
+# UBSan (scripts/fuzz.sh, `make fuzz`, tests/fuzz/test_fuzz.sh in make check)
+PKGS="$PKGS clang libfuzzer-14-dev libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
