@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/route.h"
 #include "common/err.h"
 
 /* A no-body route still tolerates a small ignored body (some clients send
@@ -51,7 +52,7 @@ typedef struct api_req {
 	struct api_req        *park_prev, *park_next;
 	atomic_int             resume_pending;  /* set by api_resume, read by the worker */
 
-	char                   topic_buf[256], group_buf[256], member_buf[256];
+	api_route_params_t     params;         /* pub.topic, group, member point in here */
 	char                  *path_copy;
 
 	api_client_t          *client;         /* the connection's client address (limits.c) */
@@ -419,64 +420,16 @@ const char *api_query(api_request_t *req, const char *name)
 	return MHD_lookup_connection_value(REQ(req)->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-/* Does the media range s (up to its ';' or ',') equal type? */
-static int media_type_eq(const char *s, const char *type)
-{
-	size_t n = strlen(type);
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	if (strncasecmp(s, type, n) != 0)
-		return 0;
-	s += n;
-	while (*s == ' ' || *s == '\t')
-		s++;
-	return *s == '\0' || *s == ';' || *s == ',';
-}
-
 int api_content_type_is(api_request_t *req, const char *type)
 {
 	const char *ct = api_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
 
-	return ct != NULL && media_type_eq(ct, type);
+	return ct != NULL && api_media_type_eq(ct, type);
 }
 
 int api_accepts(api_request_t *req, const char *type)
 {
-	const char *a = api_header(req, MHD_HTTP_HEADER_ACCEPT);
-
-	while (a != NULL) {
-		if (media_type_eq(a, type))
-			return 1;
-		a = strchr(a, ',');
-		if (a != NULL)
-			a++;
-	}
-	return 0;
-}
-
-/* Strict decimal int64: optional '-', digits, nothing else. 0 or -1. */
-static int parse_int64(const char *s, int64_t *out)
-{
-	int neg = 0;
-	uint64_t v = 0, lim;
-
-	if (*s == '-') {
-		neg = 1;
-		s++;
-	}
-	if (*s == '\0')
-		return -1;
-	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		if (v > (lim - (uint64_t)(*s - '0')) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
-	return 0;
+	return api_media_list_has(api_header(req, MHD_HTTP_HEADER_ACCEPT), type);
 }
 
 int api_query_int64(api_request_t *req, const char *name, int64_t def,
@@ -490,7 +443,7 @@ int api_query_int64(api_request_t *req, const char *name, int64_t def,
 		*out = def;
 		return 0;
 	}
-	if (parse_int64(s, &v) != 0 || v < min || v > max) {
+	if (api_parse_int64(s, &v) != 0 || v < min || v > max) {
 		snprintf(detail, sizeof detail,
 		         "query parameter %s must be an integer in [%" PRId64 ", %" PRId64 "]",
 		         name, min, max);
@@ -592,67 +545,6 @@ int64_t api_parked_count(const api_t *api)
 
 /* ---- routing ----------------------------------------------------------- */
 
-/* Next path segment of *p: [*seg, *seg + *len); advances *p. 0 at end. */
-static int next_segment(const char **p, const char **seg, size_t *len)
-{
-	const char *s = *p, *e;
-
-	if (*s != '/')
-		return 0;
-	s++;
-	e = strchr(s, '/');
-	if (e == NULL)
-		e = s + strlen(s);
-	*seg = s;
-	*len = (size_t)(e - s);
-	*p = e;
-	return 1;
-}
-
-typedef struct route_params {
-	const char *topic, *p, *group, *member;
-	size_t      topic_len, p_len, group_len, member_len;
-} route_params_t;
-
-/* Does path have pattern's shape? Fills the {param} slices. */
-static int route_match(const char *pattern, const char *path, route_params_t *rp)
-{
-	const char *ps = NULL, *qs = NULL;   /* set by next_segment before use; */
-	size_t pl = 0, ql = 0;               /* gcc -O2 cannot see that */
-
-	memset(rp, 0, sizeof *rp);
-	if (strcmp(pattern, "/") == 0)
-		return strcmp(path, "/") == 0;
-	for (;;) {
-		int more_p = next_segment(&pattern, &ps, &pl);
-		int more_q = next_segment(&path, &qs, &ql);
-
-		if (!more_p || !more_q)
-			return !more_p && !more_q && *path == '\0';
-		if (pl > 2 && ps[0] == '{') {
-			if (ql == 0)
-				return 0;
-			if (strncmp(ps, "{topic}", pl) == 0) { rp->topic = qs; rp->topic_len = ql; }
-			else if (strncmp(ps, "{p}", pl) == 0) { rp->p = qs; rp->p_len = ql; }
-			else if (strncmp(ps, "{group}", pl) == 0) { rp->group = qs; rp->group_len = ql; }
-			else if (strncmp(ps, "{member}", pl) == 0) { rp->member = qs; rp->member_len = ql; }
-			continue;
-		}
-		if (pl != ql || memcmp(ps, qs, pl) != 0)
-			return 0;
-	}
-}
-
-static api_method_t method_of(const char *m)
-{
-	if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) return API_GET;
-	if (strcmp(m, "POST") == 0) return API_POST;
-	if (strcmp(m, "PUT") == 0) return API_PUT;
-	if (strcmp(m, "PATCH") == 0) return API_PATCH;
-	if (strcmp(m, "DELETE") == 0) return API_DELETE;
-	return 0;
-}
-
 static void append_allow(buf_t *allow, unsigned methods)
 {
 	static const struct { unsigned m; const char *s; } names[] = {
@@ -666,16 +558,6 @@ static void append_allow(buf_t *allow, unsigned methods)
 			buf_appendf(allow, "%s%s", allow->len ? ", " : "", names[i].s);
 }
 
-/* Copy a path parameter (bounded) into dst. 0, or -1 when too long. */
-static int copy_param(char *dst, size_t cap, const char *s, size_t len)
-{
-	if (len >= cap)
-		return -1;
-	memcpy(dst, s, len);
-	dst[len] = '\0';
-	return 0;
-}
-
 /*
  * Pick the route for r, fill path params; or answer 404/405/400 here.
  * Returns 0 when a route is chosen.
@@ -683,40 +565,32 @@ static int copy_param(char *dst, size_t cap, const char *s, size_t len)
 static int request_route(api_req_t *r, const char *method)
 {
 	api_t *api = r->pub.api;
-	api_method_t m = method_of(method);
-	unsigned allowed = 0;
-	route_params_t rp, chosen;
+	api_route_params_t *rp = &r->params;
+	api_route_result_t res;
 	size_t i;
-	int found = -1;
 
-	memset(&chosen, 0, sizeof chosen);
-	for (i = 0; i < api->nroutes; i++) {
-		if (!route_match(api->routes[i].pattern, r->pub.path, &rp))
-			continue;
-		allowed |= api->routes[i].method;
-		if (found < 0 && m != 0 && api->routes[i].method == m) {
-			found = (int)i;
-			chosen = rp;
-		}
-	}
-	if (found < 0 && allowed == 0 && m == API_GET &&
+	res = api_route_find(api->routes, api->nroutes, method, r->pub.path, rp);
+	if (res == API_ROUTE_NOT_FOUND && api_method_of(method) == API_GET &&
 	    api_static_claims(api->statics, r->pub.path)) {
 		for (i = 0; i < api->nroutes; i++)
 			if (api->routes[i].flags & API_ROUTE_FALLBACK) {
-				found = (int)i;
+				rp->index = (int)i;
+				res = API_ROUTE_FOUND;
 				break;
 			}
 	}
-	if (found < 0 && allowed == 0) {
+	switch (res) {
+	case API_ROUTE_FOUND:
+		break;
+	case API_ROUTE_NOT_FOUND:
 		api_respond_problem(&r->pub, 404, API_PROBLEM_NOT_FOUND,
 		                    "no such resource; see /openapi.yaml", NULL);
 		return -1;
-	}
-	if (found < 0) {
+	case API_ROUTE_BAD_METHOD: {
 		buf_t allow = BUF_INIT;
 		char detail[128];
 
-		append_allow(&allow, allowed);
+		append_allow(&allow, rp->allowed);
 		snprintf(detail, sizeof detail, "method %.16s not allowed here; allowed: %s",
 		         method, allow.data ? allow.data : "");
 		if (allow.data)
@@ -725,47 +599,17 @@ static int request_route(api_req_t *r, const char *method)
 		api_respond_problem(&r->pub, 405, API_PROBLEM_METHOD_NOT_ALLOWED, detail, NULL);
 		return -1;
 	}
-	r->route_index = found;
-	r->pub.route = &api->routes[found];
-	r->pub.method = m;
-	if (chosen.topic) {
-		if (copy_param(r->topic_buf, sizeof r->topic_buf, chosen.topic, chosen.topic_len) ||
-		    !broker_name_valid(r->topic_buf)) {
-			api_respond_problem(&r->pub, 400, API_PROBLEM_INVALID_REQUEST,
-			                    "invalid topic name: use [A-Za-z0-9._-]{1,249}, not . or ..", NULL);
-			return -1;
-		}
-		r->pub.topic = r->topic_buf;
+	case API_ROUTE_BAD_PARAM:
+		api_respond_problem(&r->pub, 400, API_PROBLEM_INVALID_REQUEST, rp->why, NULL);
+		return -1;
 	}
-	if (chosen.group) {
-		if (copy_param(r->group_buf, sizeof r->group_buf, chosen.group, chosen.group_len) ||
-		    !broker_name_valid(r->group_buf)) {
-			api_respond_problem(&r->pub, 400, API_PROBLEM_INVALID_REQUEST,
-			                    "invalid group name: use [A-Za-z0-9._-]{1,249}, not . or ..", NULL);
-			return -1;
-		}
-		r->pub.group = r->group_buf;
-	}
-	if (chosen.member) {
-		if (copy_param(r->member_buf, sizeof r->member_buf, chosen.member, chosen.member_len)) {
-			api_respond_problem(&r->pub, 400, API_PROBLEM_INVALID_REQUEST,
-			                    "member id too long", NULL);
-			return -1;
-		}
-		r->pub.member = r->member_buf;
-	}
-	if (chosen.p) {
-		char tmp[16];
-		int64_t v;
-
-		if (copy_param(tmp, sizeof tmp, chosen.p, chosen.p_len) || tmp[0] == '-' ||
-		    parse_int64(tmp, &v) || v > INT32_MAX) {
-			api_respond_problem(&r->pub, 400, API_PROBLEM_INVALID_REQUEST,
-			                    "partition must be an integer in [0, 2147483647]", NULL);
-			return -1;
-		}
-		r->pub.partition = (int32_t)v;
-	}
+	r->route_index = rp->index;
+	r->pub.route = &api->routes[rp->index];
+	r->pub.method = api_method_of(method);
+	r->pub.topic = rp->topic[0] ? rp->topic : NULL;
+	r->pub.group = rp->group[0] ? rp->group : NULL;
+	r->pub.member = rp->member[0] ? rp->member : NULL;
+	r->pub.partition = rp->partition;
 	return 0;
 }
 
@@ -816,7 +660,7 @@ static int request_check_length(api_req_t *r)
 	r->cap = route_cap(r->pub.api, r->pub.route);
 	if (cl == NULL)
 		return 0;
-	if (parse_int64(cl, &v) || v < 0)
+	if (api_parse_int64(cl, &v) || v < 0)
 		return 0;   /* MHD rejects malformed lengths itself */
 	r->content_length = (uint64_t)v;
 	if ((uint64_t)v > r->cap) {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "api/handlers.h"
+#include "api/route.h"
 #include "common/err.h"
 
 /* ---- the route table --------------------------------------------------- */
@@ -64,6 +65,12 @@ static const api_route_t api_routes[] = {
 };
 
 #define API_NROUTES (sizeof api_routes / sizeof api_routes[0])
+
+const api_route_t *api_route_table(size_t *nroutes)
+{
+	*nroutes = API_NROUTES;
+	return api_routes;
+}
 
 /* ---- accessors --------------------------------------------------------- */
 
