@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/utf8.h"
 
 #define JSON_EXACT_MAX 9007199254740992.0   /* 2^53 */
 
@@ -32,6 +33,17 @@ int api_json_body_object(api_request_t *req, int empty_ok, cJSON **out)
 		*out = cJSON_CreateObject();
 		return *out ? 0 : STRAND_ENOMEM;
 	}
+	/* A body in another type is not read as JSON (curl -d sends form
+	 * encoding); no Content-Type at all is taken as JSON. */
+	if (api_header(req, "Content-Type") != NULL && !api_content_type_is(req, "application/json")) {
+		api_respond_problem(req, 415, API_PROBLEM_UNSUPPORTED_MEDIA_TYPE,
+		                    "send the body as Content-Type: application/json", NULL);
+		return STRAND_EINVAL;
+	}
+	/* cJSON does not check UTF-8 (RFC 8259 §8.1); names and metadata taken
+	 * from the body are echoed in answers, which must be UTF-8 too. */
+	if (!utf8_is_valid(req->body.data, len))
+		return invalid(req, "body is not valid UTF-8");
 	doc = cJSON_ParseWithLengthOpts(req->body.data, len, &end, 0);
 	if (doc == NULL) {
 		char detail[128];

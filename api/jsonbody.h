@@ -16,7 +16,10 @@
 /*
  * Parse req->body as one JSON object (trailing whitespace allowed, nothing
  * else). *out is the caller's (cJSON_Delete). An empty body gives an empty
- * object when empty_ok. 0 or STRAND_EINVAL (answered) / STRAND_ENOMEM.
+ * object when empty_ok. A body with a Content-Type other than
+ * application/json is answered 415 UNSUPPORTED_MEDIA_TYPE (none at all is
+ * taken as JSON); one that is not UTF-8, 400.
+ * 0 or STRAND_EINVAL (answered) / STRAND_ENOMEM.
  */
 int api_json_body_object(api_request_t *req, int empty_ok, cJSON **out);
 
