@@ -18,7 +18,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${FUZZ_SECONDS:-60}
 runs=${FUZZ_RUNS:-}
 bdir=${FUZZ_BUILD:-$top/build-fuzz}
-all="fuzz_batch fuzz_records_json fuzz_records_ndjson fuzz_recovery fuzz_route"
+all="fuzz_batch fuzz_records_json fuzz_records_ndjson fuzz_recovery fuzz_route fuzz_client"
 targets=${*:-$all}
 
 if ! command -v clang >/dev/null 2>&1; then

@@ -116,4 +116,13 @@ void     producer_batch_recycle(strand_producer *p, pbatch_t *b);
 void     producer_queue_insert(ppart_t *part, pbatch_t *b);
 void     producer_close_open(strand_producer *p, ppart_t *part);
 
+/*
+ * The first offset of a produce answer {"offsets":[{"partition","offset"},...]}
+ * (body: len bytes, may be NULL) that holds one offset per record (nrecs):
+ * 0 with *base_offset set, or STRAND_ERR_BAD_RESPONSE when the body is not
+ * that or the first offset is not an exact integer in [0, 2^53]. Pure (no
+ * producer state); fuzzed by fuzz/fuzz_client.c.
+ */
+int producer_parse_offsets(const char *body, size_t len, int32_t nrecs, int64_t *base_offset);
+
 #endif

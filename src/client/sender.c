@@ -314,23 +314,36 @@ static void sender_fail_queued(strand_producer *p, done_list_t *done, int err, c
 
 /* ---- answers ------------------------------------------------------------------ */
 
-/* The first offset of a 200 answer {"offsets":[{"partition","offset"},...]}. */
-static int sender_parse_offset(pbatch_t *b)
+int producer_parse_offsets(const char *body, size_t len, int32_t nrecs, int64_t *base_offset)
 {
-	cJSON *doc = cJSON_ParseWithLength(b->req.resp.data, b->req.resp.len);
+	cJSON *doc = cJSON_ParseWithLength(body, len);
 	cJSON *offs = cJSON_GetObjectItemCaseSensitive(doc, "offsets");
-	cJSON *first = cJSON_GetArrayItem(offs, 0);
-	cJSON *off = cJSON_GetObjectItemCaseSensitive(first, "offset");
-	int rc = 0;
+	cJSON *off = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(offs, 0), "offset");
+	int rc = STRAND_ERR_BAD_RESPONSE;
+	double v;
 
-	if (!cJSON_IsNumber(off) || cJSON_GetArraySize(offs) != b->nrecs) {
-		snprintf(b->errstr, sizeof b->errstr, "%s: answer without one offset per record",
-		         b->req.url.data);
-		rc = STRAND_ERR_BAD_RESPONSE;
-	} else {
-		b->base_offset = (int64_t)off->valuedouble;
+	/* A double outside int64 would be undefined to convert: only exact
+	 * integers (|v| <= 2^53, as JSON numbers are) that are offsets pass. */
+	if (cJSON_IsArray(offs) && cJSON_GetArraySize(offs) == nrecs && cJSON_IsNumber(off)) {
+		v = off->valuedouble;
+		if (v >= 0 && v <= 9007199254740992.0 && v == (double)(int64_t)v) {
+			*base_offset = (int64_t)v;
+			rc = 0;
+		}
 	}
 	cJSON_Delete(doc);
+	return rc;
+}
+
+/* The first offset of a 200 answer into b->base_offset. */
+static int sender_parse_offset(pbatch_t *b)
+{
+	int rc = producer_parse_offsets(b->req.resp.data, b->req.resp.len, b->nrecs,
+	                                &b->base_offset);
+
+	if (rc)
+		snprintf(b->errstr, sizeof b->errstr, "%s: answer without one offset per record",
+		         b->req.url.data);
 	return rc;
 }
 

@@ -175,9 +175,6 @@ int transport_req_prepare(transport_t *t, transport_req_t *r, const char *method
 int transport_req_result(transport_t *t, transport_req_t *r, CURLcode cc,
                          char *errbuf, size_t errlen)
 {
-	cJSON *doc, *code, *detail;
-	int rc;
-
 	if (cc != CURLE_OK) {
 		int tls = cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_PEER_FAILED_VERIFICATION ||
 		          cc == CURLE_SSL_CACERT_BADFILE || cc == CURLE_SSL_CERTPROBLEM;
@@ -191,13 +188,22 @@ int transport_req_result(transport_t *t, transport_req_t *r, CURLcode cc,
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
 	if (r->status >= 200 && r->status < 300)
 		return 0;
-	doc = r->resp.len ? cJSON_ParseWithLength(r->resp.data, r->resp.len) : NULL;
+	return transport_parse_problem(r->status, r->resp.data, r->resp.len, errbuf, errlen);
+}
+
+int transport_parse_problem(long status, const char *body, size_t len,
+                            char *errbuf, size_t errlen)
+{
+	cJSON *doc, *code, *detail;
+	int rc;
+
+	doc = len ? cJSON_ParseWithLength(body, len) : NULL;
 	code = cJSON_GetObjectItemCaseSensitive(doc, "code");
 	detail = cJSON_GetObjectItemCaseSensitive(doc, "detail");
 	rc = cJSON_IsString(code) ? client_err_from_code(code->valuestring)
-	                          : client_err_from_status(r->status);
+	                          : client_err_from_status(status);
 	if (errbuf && errlen)
-		snprintf(errbuf, errlen, "HTTP %ld %s: %s", r->status,
+		snprintf(errbuf, errlen, "HTTP %ld %s: %s", status,
 		         cJSON_IsString(code) ? code->valuestring : "",
 		         cJSON_IsString(detail) ? detail->valuestring : strand_err2str(rc));
 	cJSON_Delete(doc);

@@ -75,6 +75,16 @@ int transport_req_result(transport_t *t, transport_req_t *r, CURLcode cc,
                          char *errbuf, size_t errlen);
 
 /*
+ * The error a non-2xx answer (status, body of len bytes, may be NULL)
+ * stands for: its problem+json `code` as a strand_errcode, else one by
+ * status; "HTTP <status> <code>: <detail>" into errbuf (may be NULL).
+ * Pure (no handle); transport_req_result's second half, fuzzed by
+ * fuzz/fuzz_client.c.
+ */
+int transport_parse_problem(long status, const char *body, size_t len,
+                            char *errbuf, size_t errlen);
+
+/*
  * One blocking request: prepare, perform, result. With json != NULL a 2xx
  * answer with a body is parsed into *json (caller frees with cJSON_Delete;
  * NULL for an empty body); a body that is not JSON is STRAND_ERR_BAD_RESPONSE.

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "broker/broker.h"
+#include "client/producer_internal.h"
 #include "client/strand.h"
 #include "tests/api/harness.h"
 #include "tests/client/faultproxy.h"
@@ -752,6 +753,39 @@ START_TEST(test_full_buffer_blocks_max_block_ms_then_queue_full)
 }
 END_TEST
 
+/*
+ * Regression (fuzz_client): a produce answer's offset is a JSON number, a
+ * double; 1e300 or -1 from a broken peer was converted to int64 unchecked
+ * (undefined behaviour). Only exact integers in [0, 2^53] are offsets.
+ */
+START_TEST(test_produce_answer_offsets_are_exact_integers)
+{
+	static const struct { const char *body; int32_t nrecs; int rc; int64_t off; } cases[] = {
+		{ "{\"offsets\":[{\"partition\":0,\"offset\":41},{\"partition\":0,\"offset\":42}]}", 2, 0, 41 },
+		{ "{\"offsets\":[{\"partition\":0,\"offset\":9007199254740992}]}", 1, 0, 9007199254740992 },
+		{ "{\"offsets\":[{\"partition\":0,\"offset\":1e300}]}", 1, STRAND_ERR_BAD_RESPONSE, -7 },
+		{ "{\"offsets\":[{\"partition\":0,\"offset\":-1e300}]}", 1, STRAND_ERR_BAD_RESPONSE, -7 },
+		{ "{\"offsets\":[{\"partition\":0,\"offset\":-1}]}", 1, STRAND_ERR_BAD_RESPONSE, -7 },
+		{ "{\"offsets\":[{\"partition\":0,\"offset\":1.5}]}", 1, STRAND_ERR_BAD_RESPONSE, -7 },
+		{ "{\"offsets\":[{\"partition\":0,\"offset\":\"5\"}]}", 1, STRAND_ERR_BAD_RESPONSE, -7 },
+		{ "{\"offsets\":[{\"partition\":0,\"offset\":5}]}", 2, STRAND_ERR_BAD_RESPONSE, -7 },
+		{ "{\"offsets\":{\"offset\":5}}", 0, STRAND_ERR_BAD_RESPONSE, -7 },
+		{ "not json", 1, STRAND_ERR_BAD_RESPONSE, -7 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int64_t off = -7;
+		int rc = producer_parse_offsets(cases[i].body, strlen(cases[i].body), cases[i].nrecs, &off);
+
+		ck_assert_msg(rc == cases[i].rc && off == cases[i].off,
+		              "%s (%d records): rc %d offset %" PRId64 ", expected rc %d offset %" PRId64,
+		              cases[i].body, (int)cases[i].nrecs, rc, off, cases[i].rc, cases[i].off);
+	}
+	ck_assert_int_eq(producer_parse_offsets(NULL, 0, 1, &(int64_t){ 0 }), STRAND_ERR_BAD_RESPONSE);
+}
+END_TEST
+
 static Suite *producer_suite(void)
 {
 	Suite *s = suite_create("client_producer");
@@ -760,6 +794,7 @@ static Suite *producer_suite(void)
 	tcase_add_unchecked_fixture(tc, server_up, server_down);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_every_callback_fires_once_with_the_stored_offset);
+	tcase_add_test(tc, test_produce_answer_offsets_are_exact_integers);
 	tcase_add_test(tc, test_fetched_records_match_what_was_produced);
 	tcase_add_test(tc, test_produce_sync_returns_partition_and_offset);
 	tcase_add_test(tc, test_linger_and_batch_size_form_batches);
