@@ -21,7 +21,7 @@
  *     wrote, recovery trusts the segments: see check_reads);
  *   - an append after recovery gets the LEO as its offset and reads back;
  *   - (mode bit 1) closing and reopening keeps exactly that log (recovery
- *     of a cleanly closed log loses nothing).
+ *     of a cleanly closed log loses nothing), where nothing was trusted.
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -250,8 +250,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 
 	FUZZ_CHECK(log_open(fuzz_dir, &cfg, &log, err, sizeof err) == 0);
-	FUZZ_CHECK(log_end_offset(log) == leo + 1);
-	check_reads(log, leo, 1);
+	/* Trusted segments are only header-scanned at the first open; the
+	 * close moves the checkpoint, so the reopen may CRC-scan and cut a
+	 * corrupt batch there (found by this target: a trusted batch whose
+	 * last_offset_delta claimed 16 million offsets). Outside the crash
+	 * model, so only asked where nothing was trusted. */
+	if (!fuzz_trusted) {
+		FUZZ_CHECK(log_end_offset(log) == leo + 1);
+		check_reads(log, leo, 1);
+	}
 	check_reads(log, log_start_offset(log), !fuzz_trusted);
 	log_close(log);
 	return 0;
