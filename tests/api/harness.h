@@ -31,6 +31,19 @@ typedef struct harness {
 	const char *extra_env[8]; /* "NAME=value" added to the server's environment */
 	const char *extra_args[8];/* more `strand serve` arguments */
 	const char *tls_ca;       /* set: the server speaks HTTPS; requests verify with this CA file */
+	/* Contract mode (tests/contract/README.md): when STRAND_CONTRACT_PRISM
+	 * names Prism's CLI, a validating proxy (`prism proxy --errors`) runs in
+	 * front of the server, on a port chosen at run time, and http_request
+	 * goes through it. Every answer is checked against STRAND_CONTRACT_SPEC;
+	 * a disagreement either way is a violation, counted here, printed, and
+	 * appended to the file STRAND_CONTRACT_LOG (when set). base_url stays
+	 * the server's own: tests that drive libcurl themselves go direct. */
+	pid_t    proxy_pid;         /* 0 when no proxy runs */
+	char     proxy_url[64];     /* "http://127.0.0.1:PORT"; "" when off */
+	char     proxy_log[300];
+	int      contract_violations;
+	int      contract_validated;/* answers that went through the proxy */
+	int      contract_direct;   /* requests sent direct, for a listed reason */
 } harness_t;
 
 /* Make the temp dir and start the server. 0, or -1 with a message on stderr. */
@@ -45,6 +58,10 @@ int harness_stop(harness_t *h, int sig);
 
 /* Stop (SIGTERM, then SIGKILL after 10 s) and remove the temp dir. */
 void harness_teardown(harness_t *h);
+
+/* Contract mode: disagreements between the server and the spec seen by
+ * this harness so far (0 when contract mode is off). */
+int harness_contract_violations(const harness_t *h);
 
 /* Last bytes of the server's log (for failure messages); static buffer. */
 const char *harness_log_tail(harness_t *h);
@@ -61,6 +78,10 @@ typedef struct http_response {
  * headers is a NULL-terminated list of "Name: value" (may be NULL).
  * Returns the status (also in out->status); out is freed with
  * http_response_free.
+ * Contract mode: through the validating proxy, except the requests Prism
+ * cannot carry intact (harness.c lists each kind with its reason), which go
+ * direct. A request the spec refuses is sent again direct, and the server
+ * must refuse it too; out is then the server's own answer.
  */
 long http_request(harness_t *h, const char *method, const char *path,
                   const char *content_type, const void *body, size_t len,
