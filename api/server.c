@@ -234,10 +234,11 @@ static int api_resolve(const char *host, uint16_t port, struct sockaddr_storage 
 }
 
 /* The mount table: the dashboard at / (configured, else found), then the
- * extra mounts. */
+ * extra mounts, then the API reference page at /docs (found). */
 static int api_static_setup(api_t *api, const api_options_t *opts, char *err, size_t errlen)
 {
 	const char *www = opts->www_dir ? opts->www_dir : api_static_default_www_dir();
+	const char *docs;
 	int rc = api_static_new(&api->statics);
 
 	if (rc)
@@ -249,6 +250,11 @@ static int api_static_setup(api_t *api, const api_options_t *opts, char *err, si
 	}
 	if (opts->static_mounts != NULL)
 		rc = api_static_mount_list(api->statics, opts->static_mounts, err, errlen);
+	/* the API reference page, unless --mounts put something else at /docs */
+	docs = api_static_default_docs_dir();
+	if (rc == 0 && docs != NULL && !api_static_mounted(api->statics, "/docs"))
+		rc = api_static_mount_flags(api->statics, "/docs", docs, API_STATIC_INLINE_STYLES,
+		                            err, errlen);
 	return rc;
 }
 

@@ -34,6 +34,7 @@ typedef struct static_mount {
 	size_t prefix_len;
 	char  *root;       /* realpath of the directory or file */
 	int    is_dir;
+	unsigned flags;    /* API_STATIC_* */
 } static_mount_t;
 
 struct api_static {
@@ -45,6 +46,13 @@ struct api_static {
  * script through the DOM, as the chart library does, are not markup). */
 static const char static_csp[] =
 	"default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+	"form-action 'self'; frame-ancestors 'none'";
+
+/* API_STATIC_INLINE_STYLES mounts (the API reference page): Redoc inserts
+ * <style> elements (styled-components) and runs its search in a blob: worker. */
+static const char static_csp_inline_styles[] =
+	"default-src 'self'; style-src 'self' 'unsafe-inline'; worker-src 'self' blob:; "
+	"img-src 'self' data:; object-src 'none'; base-uri 'none'; "
 	"form-action 'self'; frame-ancestors 'none'";
 
 /* ---- the table --------------------------------------------------------- */
@@ -85,6 +93,22 @@ static int static_under(const char *path, const char *prefix, size_t plen)
 int api_static_mount(api_static_t *s, const char *url_prefix, const char *fs_path,
                      char *err, size_t errlen)
 {
+	return api_static_mount_flags(s, url_prefix, fs_path, 0, err, errlen);
+}
+
+int api_static_mounted(const api_static_t *s, const char *url_prefix)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && i < s->n; i++)
+		if (strcmp(s->mounts[i].prefix, url_prefix) == 0)
+			return 1;
+	return 0;
+}
+
+int api_static_mount_flags(api_static_t *s, const char *url_prefix, const char *fs_path,
+                           unsigned flags, char *err, size_t errlen)
+{
 	static_mount_t *m;
 	struct stat st;
 	size_t plen = strlen(url_prefix), i;
@@ -120,6 +144,7 @@ int api_static_mount(api_static_t *s, const char *url_prefix, const char *fs_pat
 	m->prefix_len = plen;
 	m->root = root;
 	m->is_dir = S_ISDIR(st.st_mode);
+	m->flags = flags;
 	s->n++;
 	return 0;
 }
@@ -152,6 +177,25 @@ const char *api_static_default_www_dir(void)
 		STRAND_DATADIR "/www",
 #ifdef STRAND_BUILDDIR
 		STRAND_BUILDDIR "/www/dist",
+#endif
+	};
+	char index[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
+		snprintf(index, sizeof index, "%s/index.html", candidates[i]);
+		if (access(index, R_OK) == 0)
+			return candidates[i];
+	}
+	return NULL;
+}
+
+const char *api_static_default_docs_dir(void)
+{
+	static const char *const candidates[] = {
+		STRAND_DATADIR "/docs",
+#ifdef STRAND_BUILDDIR
+		STRAND_BUILDDIR "/apiref/dist",
 #endif
 	};
 	char index[PATH_MAX];
@@ -349,7 +393,8 @@ static int static_not_modified(api_request_t *req, const char *etag, const struc
 }
 
 /* Answer with the open regular file fd (taken), described by st. */
-static int static_send_file(api_request_t *req, int fd, const struct stat *st, const char *name)
+static int static_send_file(api_request_t *req, int fd, const struct stat *st, const char *name,
+                            unsigned flags)
 {
 	const char *type = static_content_type(name);
 	char etag[64], modified[64];
@@ -368,7 +413,9 @@ static int static_send_file(api_request_t *req, int fd, const struct stat *st, c
 	if (rc == 0)
 		rc = api_add_header(req, "X-Content-Type-Options", "nosniff");
 	if (rc == 0 && strncmp(type, "text/html", 9) == 0)
-		rc = api_add_header(req, "Content-Security-Policy", static_csp);
+		rc = api_add_header(req, "Content-Security-Policy",
+		                    (flags & API_STATIC_INLINE_STYLES) ? static_csp_inline_styles
+		                                                       : static_csp);
 	if (rc != 0) {
 		close(fd);
 		return rc;
@@ -448,7 +495,7 @@ int api_static_serve(api_request_t *req)
 		free(real);
 		return static_not_found(req);
 	}
-	rc = static_send_file(req, fd, &st, real);
+	rc = static_send_file(req, fd, &st, real, m->flags);
 	free(real);
 	return rc;
 }

@@ -52,6 +52,19 @@ void api_static_free(api_static_t *s);
 int api_static_mount(api_static_t *s, const char *url_prefix, const char *fs_path,
                      char *err, size_t errlen);
 
+/* Mount flags (api_static_mount_flags). */
+#define API_STATIC_INLINE_STYLES 1u  /* the mount's HTML may carry <style> markup:
+                                        its CSP adds style-src 'unsafe-inline' and
+                                        blob: workers (Redoc's styled-components and
+                                        search worker); scripts stay this origin's files */
+
+/* api_static_mount with flags (API_STATIC_*); same codes. */
+int api_static_mount_flags(api_static_t *s, const char *url_prefix, const char *fs_path,
+                           unsigned flags, char *err, size_t errlen);
+
+/* Non-zero when url_prefix is mounted already. */
+int api_static_mounted(const api_static_t *s, const char *url_prefix);
+
 /*
  * Mount each of "PREFIX=PATH[,PREFIX=PATH...]" (the `mounts` option) as
  * api_static_mount does. Returns its codes; the first failure stops.
@@ -65,6 +78,13 @@ int api_static_mount_list(api_static_t *s, const char *list, char *err, size_t e
  * Static string.
  */
 const char *api_static_default_www_dir(void);
+
+/*
+ * The API reference page served at /docs (Redoc rendering /openapi.yaml; built
+ * by `make` from apiref/): the installed directory, else the build tree's
+ * apiref/dist, whichever has an index.html; NULL when neither has.
+ */
+const char *api_static_default_docs_dir(void);
 
 /* Non-zero when path (decoded, no query) is for the mount table: `/`, or
  * under a mount, and not /v1 or under it. Any thread. */
