@@ -751,7 +751,8 @@ static int produce_complete_run(api_request_t *req)
 		produce_slot_t *s = &c->slots[i];
 
 		rc = broker_append(req->broker, c->topic, s->partition, s->builder.buf,
-		                   s->builder.len, 0, &info, req->err, sizeof req->err);
+		                   s->builder.len, BROKER_APPEND_BUILT, &info, req->err,
+		                   sizeof req->err);
 		if (rc)
 			return produce_respond_append_error(req, rc);
 		s->first_offset = info.first_offset;

@@ -1546,7 +1546,7 @@ out:
  * idempotent batch appends nothing, and its flush wait covers the original.
  */
 int broker_append(broker_t *b, topic_t *t, int32_t p, uint8_t *buf, size_t len,
-                  int durable, broker_append_info_t *info, char *err, size_t errlen)
+                  unsigned flags, broker_append_info_t *info, char *err, size_t errlen)
 {
 	broker_append_info_t local;
 	log_append_info_t plain;
@@ -1571,7 +1571,8 @@ int broker_append(broker_t *b, topic_t *t, int32_t p, uint8_t *buf, size_t len,
 	if (rc == 1) {
 		rc = append_idempotent(b, &parts->slot[p], buf, len, &h, &local, err, errlen);
 	} else {
-		rc = log_append(log, buf, len, 0, &plain, err, errlen);
+		rc = (flags & BROKER_APPEND_BUILT) ? log_append_built(log, buf, len, 0, &plain, err, errlen)
+		                                   : log_append(log, buf, len, 0, &plain, err, errlen);
 		local.first_offset = plain.first_offset;
 		local.last_offset = plain.last_offset;
 		local.record_count = plain.record_count;
@@ -1581,7 +1582,7 @@ int broker_append(broker_t *b, topic_t *t, int32_t p, uint8_t *buf, size_t len,
 		return rc;
 	if (info != NULL)
 		*info = local;
-	if (durable)
+	if (flags & BROKER_APPEND_DURABLE)
 		rc = log_flush(log, local.last_offset + 1, err, errlen);
 	if (local.duplicate)
 		return rc;

@@ -182,8 +182,11 @@ typedef struct broker_append_info {
 } broker_append_info_t;
 
 /*
- * Append batches to a partition and, for acks=all (durable != 0), wait
- * until they are fsync'd (group commit: log_flush). Offsets are assigned
+ * Append batches to a partition and, with BROKER_APPEND_DURABLE in flags,
+ * wait until they are fsync'd (group commit: log_flush). With
+ * BROKER_APPEND_BUILT the batches come from this process's batch_builder
+ * and are not validated again (log_append_built); never set it for bytes
+ * a client or a replica sent. Offsets are assigned
  * by the log and written into buf's base_offset fields. Fires the append
  * hook (not for a duplicate).
  *
@@ -198,8 +201,10 @@ typedef struct broker_append_info {
  * Returns 0, log_append's codes, those above, STRAND_ENOENT (partition out
  * of range), STRAND_EIO when the flush failed.
  */
+#define BROKER_APPEND_DURABLE 1u   /* wait for the group-committed fsync */
+#define BROKER_APPEND_BUILT   2u   /* batches from our own batch_builder */
 int broker_append(broker_t *b, topic_t *t, int32_t p, uint8_t *buf, size_t len,
-                  int durable, broker_append_info_t *info, char *err, size_t errlen);
+                  unsigned flags, broker_append_info_t *info, char *err, size_t errlen);
 
 /*
  * A new idempotent producer (POST /v1/producers): a producer id never

@@ -707,6 +707,76 @@ START_TEST(test_append_assigns_contiguous_offsets)
 }
 END_TEST
 
+/*
+ * log_append_built (JSON produce's path: batches from our own builder) skips
+ * the CRC and record checks, nothing else: it stores exactly what
+ * log_append stores, and still refuses a batch cut short or over the size
+ * limit.
+ */
+START_TEST(test_append_built_stores_what_append_stores)
+{
+	static const int sizes[] = {1, 7, 100, 3};
+	char da[PATH_MAX], db[PATH_MAX], fa[PATH_MAX], fb[PATH_MAX], err[256];
+	log_append_info_t ia, ib;
+	batch_builder_t b;
+	log_config_t cfg;
+	log_t *la, *lb;
+	uint8_t *ca, *cb, *copy;
+	size_t i, na, nb;
+
+	cfg_plain(&cfg, 1 << 20, 4096);
+	tu_path(da, sizeof(da), g_dir, "checked");
+	tu_path(db, sizeof(db), g_dir, "built");
+	la = open_log(da, &cfg);
+	lb = open_log(db, &cfg);
+	batch_builder_init(&b);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		batch_builder_reset(&b);
+		tu_batch_gen(&b, 1000 * i, sizes[i], NULL, T0 + (int64_t)i);
+		copy = malloc(b.len);
+		tu_assert(copy != NULL);
+		memcpy(copy, b.buf, b.len);
+		tu_assert_int_eq(log_append(la, b.buf, b.len, 0, &ia, err, sizeof(err)), 0);
+		tu_assert_int_eq(log_append_built(lb, copy, b.len, 0, &ib, err, sizeof(err)), 0);
+		tu_assert_int_eq(ib.first_offset, ia.first_offset);
+		tu_assert_int_eq(ib.last_offset, ia.last_offset);
+		tu_assert_int_eq(ib.record_count, ia.record_count);
+		tu_assert_int_eq(ib.max_timestamp, ia.max_timestamp);
+		tu_assert(memcmp(copy, b.buf, b.len) == 0);   /* same offsets written in */
+		free(copy);
+	}
+	tu_assert_int_eq(log_end_offset(lb), 111);
+	tu_path(fa, sizeof(fa), da, "00000000000000000000.log");
+	tu_path(fb, sizeof(fb), db, "00000000000000000000.log");
+	ca = tu_read_file(fa, &na);
+	cb = tu_read_file(fb, &nb);
+	tu_assert_int_eq(nb, na);
+	tu_assert(memcmp(ca, cb, na) == 0);
+	free(ca);
+	free(cb);
+
+	/* cut short: refused, nothing written */
+	batch_builder_reset(&b);
+	tu_batch_gen(&b, 0, 10, NULL, T0);
+	tu_assert_int_eq(log_append_built(lb, b.buf, b.len - 1, 0, &ib, err, sizeof(err)),
+	                 STRAND_ECORRUPT);
+	tu_assert_int_eq(log_append_built(lb, b.buf, 20, 0, &ib, err, sizeof(err)),
+	                 STRAND_ECORRUPT);
+	/* over max_batch_bytes: refused */
+	log_close(lb);
+	cfg.max_batch_bytes = (int32_t)(b.len - 1);
+	lb = open_log(db, &cfg);
+	tu_assert_int_eq(log_append_built(lb, b.buf, b.len, 0, &ib, err, sizeof(err)),
+	                 STRAND_ETOOBIG);
+	tu_assert_int_eq(log_end_offset(lb), 111);
+	tu_assert_int_eq(log_size_bytes(lb), (int64_t)na);
+
+	batch_builder_free(&b);
+	log_close(la);
+	log_close(lb);
+}
+END_TEST
+
 START_TEST(test_roundtrip_across_segment_rolls)
 {
 	const int64_t seg_bytes = 1024;
@@ -2613,6 +2683,7 @@ static Suite *log_suite(void)
 
 	tcase_add_test(basic, test_open_creates_empty_log_and_rejects_bad_config);
 	tcase_add_test(basic, test_append_assigns_contiguous_offsets);
+	tcase_add_test(basic, test_append_built_stores_what_append_stores);
 	tcase_add_test(basic, test_roundtrip_across_segment_rolls);
 	tcase_add_test(basic, test_read_at_every_offset);
 	tcase_add_loop_test(basic, test_index_lookup_at_boundaries, 0, 3);
