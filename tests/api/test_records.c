@@ -273,6 +273,57 @@ START_TEST(test_json_body_whole_and_byte_by_byte_agree)
 }
 END_TEST
 
+/*
+ * Strings are scanned 16 bytes a step (SSE2) and then 8: an escape, a
+ * non-ASCII character, a raw control byte or bad UTF-8 at any position of
+ * a long string, and a chunk boundary anywhere, give the same answer.
+ */
+START_TEST(test_special_bytes_at_every_position_of_long_strings)
+{
+	static const struct { const char *raw; const char *decoded; int code; } sp[] = {
+		{ "\\\"", "\"", 0 }, { "\\\\", "\\", 0 }, { "\\n", "\n", 0 },
+		{ "\xc3\xa9", "\xc3\xa9", 0 }, { "\\u00e9", "\xc3\xa9", 0 },
+		{ "\x01", NULL, STRAND_EINVAL }, { "\xff", NULL, STRAND_EINVAL },
+	};
+	static const size_t chunks[] = { 0, 1, 5, 17 };
+	records_limits_t l = default_limits();
+	char body[256], val[128], err[256];
+	size_t k, pos, ch;
+
+	for (k = 0; k < sizeof(sp) / sizeof(sp[0]); k++) {
+		for (pos = 0; pos <= 40; pos++) {
+			buf_t want = BUF_INIT;
+
+			memset(val, 'a', pos);
+			val[pos] = '\0';
+			snprintf(body, sizeof(body), "{\"records\":[{\"value\":\"%s%s%.*s\"}]}", val,
+			         sp[k].raw, (int)(40 - pos), "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+			if (sp[k].decoded) {
+				snprintf(val + pos, sizeof(val) - pos, "%s%.*s", sp[k].decoded,
+				         (int)(40 - pos), "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+				buf_append_str(&want, "0 k=NULL v=");
+				put_bytes(&want, (const uint8_t *)val, (int32_t)strlen(val));
+			}
+			for (ch = 0; ch < sizeof(chunks) / sizeof(chunks[0]); ch++) {
+				collector_t c = { BUF_INIT, 0, 0, 0 };
+				int rc = parse_body(RECORDS_BODY_JSON, RECORD_FORMAT_STRING,
+				                    RECORD_FORMAT_STRING, &l, body, strlen(body),
+				                    chunks[ch], &c, err, sizeof(err));
+
+				ck_assert_msg(rc == sp[k].code, "special %zu at %zu, chunk %zu: rc %d (%s)",
+				              k, pos, chunks[ch], rc, err);
+				if (rc == 0)
+					ck_assert_msg(strncmp(c.out.data, want.data, want.len) == 0,
+					              "special %zu at %zu, chunk %zu: got %s want %s", k, pos,
+					              chunks[ch], c.out.data, want.data);
+				buf_free(&c.out);
+			}
+			buf_free(&want);
+		}
+	}
+}
+END_TEST
+
 START_TEST(test_ndjson_crlf_and_blank_lines)
 {
 	const char *body =
@@ -1070,6 +1121,7 @@ static Suite *records_suite(void)
 	tcase_add_test(tc, test_base64_decoder_is_strict);
 	tcase_add_test(tc, test_utf8_rejects_overlong_surrogate_and_out_of_range);
 	tcase_add_test(tc, test_json_body_whole_and_byte_by_byte_agree);
+	tcase_add_test(tc, test_special_bytes_at_every_position_of_long_strings);
 	tcase_add_test(tc, test_ndjson_crlf_and_blank_lines);
 	tcase_add_test(tc, test_ndjson_errors_name_the_record);
 	tcase_add_test(tc, test_json_format_keeps_raw_text);
