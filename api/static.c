@@ -171,6 +171,20 @@ int api_static_mount_list(api_static_t *s, const char *list, char *err, size_t e
 	return rc;
 }
 
+/* The first of n directories holding a readable index.html, or NULL. */
+static const char *static_first_built(const char *const *candidates, size_t n)
+{
+	char index[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(index, sizeof index, "%s/index.html", candidates[i]);
+		if (access(index, R_OK) == 0)
+			return candidates[i];
+	}
+	return NULL;
+}
+
 const char *api_static_default_www_dir(void)
 {
 	static const char *const candidates[] = {
@@ -179,15 +193,8 @@ const char *api_static_default_www_dir(void)
 		STRAND_BUILDDIR "/www/dist",
 #endif
 	};
-	char index[PATH_MAX];
-	size_t i;
 
-	for (i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
-		snprintf(index, sizeof index, "%s/index.html", candidates[i]);
-		if (access(index, R_OK) == 0)
-			return candidates[i];
-	}
-	return NULL;
+	return static_first_built(candidates, sizeof candidates / sizeof candidates[0]);
 }
 
 const char *api_static_default_docs_dir(void)
@@ -198,15 +205,8 @@ const char *api_static_default_docs_dir(void)
 		STRAND_BUILDDIR "/apiref/dist",
 #endif
 	};
-	char index[PATH_MAX];
-	size_t i;
 
-	for (i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
-		snprintf(index, sizeof index, "%s/index.html", candidates[i]);
-		if (access(index, R_OK) == 0)
-			return candidates[i];
-	}
-	return NULL;
+	return static_first_built(candidates, sizeof candidates / sizeof candidates[0]);
 }
 
 /* The mount with the longest prefix covering path, or NULL. */

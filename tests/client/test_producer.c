@@ -25,6 +25,7 @@
 #include "client/producer_internal.h"
 #include "client/strand.h"
 #include "tests/api/harness.h"
+#include "common/clock.h"
 #include "tests/client/faultproxy.h"
 
 static harness_t srv;
@@ -43,12 +44,6 @@ static void server_down(void)
 	harness_teardown(&srv);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* POST /v1/topics; configs is a JSON object's members or "" */
 static void create_topic_with(const char *name, int partitions, const char *configs)
@@ -170,7 +165,7 @@ static void on_delivery(const strand_message *m, void *opaque)
 		snprintf(t->first_errstr, sizeof t->first_errstr, "%s", strand_message_errstr(m));
 	t->partition[ref->i] = strand_message_partition(m);
 	t->offset[ref->i] = strand_message_offset(m);
-	t->at_ms[ref->i] = now_ms();
+	t->at_ms[ref->i] = clock_now_ms();
 	/* the callback sees the record's own bytes */
 	snprintf(want, sizeof want, "value-%d", ref->i);
 	if (vlen != strlen(want) || memcmp(v, want, vlen) != 0)
@@ -306,14 +301,14 @@ START_TEST(test_produce_sync_returns_partition_and_offset)
 	create_topic("sync", 2);
 	p = producer_with("enable.idempotence", "false", "linger.ms", "10000",
 	                  "delivery.timeout.ms", "60000", NULL);
-	int64_t t0 = now_ms();
+	int64_t t0 = clock_now_ms();
 	for (int i = 0; i < 3; i++) {
 		ck_assert_int_eq(strand_produce_sync(p, "sync", 1, NULL, 0, "1", 1, &part, &off, 10000), 0);
 		ck_assert_int_eq(part, 1);
 		ck_assert_int_eq(off, i);
 	}
 	/* linger.ms=10 s does not hold a record someone waits for */
-	ck_assert_msg(now_ms() - t0 < 5000, "produce_sync lingered %" PRId64 " ms", now_ms() - t0);
+	ck_assert_msg(clock_now_ms() - t0 < 5000, "produce_sync lingered %" PRId64 " ms", clock_now_ms() - t0);
 	ck_assert_int_eq(strand_produce_sync(p, "sync", 7, NULL, 0, "1", 1, NULL, NULL, 1000),
 	                 STRAND_ERR_UNKNOWN_PARTITION);
 	ck_assert_int_eq(strand_produce_sync(p, "nosuch", -1, NULL, 0, "1", 1, NULL, NULL, 1000),
@@ -335,7 +330,7 @@ START_TEST(test_linger_and_batch_size_form_batches)
 	create_topic("linger", 1);
 	strand_producer *p = producer_with("enable.idempotence", "false", "linger.ms", "200",
 	                                   "batch.size", "1000000", NULL);
-	int64_t t0 = now_ms();
+	int64_t t0 = clock_now_ms();
 	for (int i = 0; i < 100; i++)
 		ck_assert_int_eq(produce_numbered(p, "linger", 0, i, 0, refs), 0);
 	/* wait for the callbacks, not with flush (which would not linger) */
@@ -415,11 +410,11 @@ START_TEST(test_delivery_timeout_bounds_a_dead_broker)
 	                                   "request.timeout.ms", "500", "retry.backoff.ms", "50", NULL);
 	ck_assert_int_eq(strand_produce_sync(p, "gone", 0, NULL, 0, "a", 1, NULL, NULL, 5000), 0);
 	ck_assert_int_eq(harness_stop(&srv, SIGKILL), 128 + SIGKILL);
-	int64_t t0 = now_ms();
+	int64_t t0 = clock_now_ms();
 	for (int i = 0; i < 20; i++)
 		ck_assert_int_eq(produce_numbered(p, "gone", 0, i, 0, refs), 0);
 	ck_assert_int_eq(strand_flush(p, 10000), 0);
-	int64_t took = now_ms() - t0;
+	int64_t took = clock_now_ms() - t0;
 	for (int i = 0; i < 20; i++) {
 		ck_assert_int_eq(t->calls[i], 1);
 		ck_assert_msg(t->err[i] == STRAND_ERR_MSG_TIMED_OUT, "record %d: %s", i,
@@ -613,11 +608,11 @@ START_TEST(test_delivery_timeout_bounds_total_time_under_503s)
 	strand_producer *p = proxied_producer("enable.idempotence", "false", "retry.backoff.ms", "20",
 	                                      "delivery.timeout.ms", "1200",
 	                                      "request.timeout.ms", "1000", NULL);
-	int64_t t0 = now_ms();
+	int64_t t0 = clock_now_ms();
 	for (int i = 0; i < 50; i++)
 		ck_assert_int_eq(produce_numbered(p, "ftime", i % 2, i, 0, refs), 0);
 	ck_assert_int_eq(tally_wait(t, 50, 10000), 50);
-	int64_t took = now_ms() - t0;
+	int64_t took = clock_now_ms() - t0;
 	strand_producer_destroy(p);
 	set_rules(0, 0, 0);
 	for (int i = 0; i < 50; i++) {
@@ -723,10 +718,10 @@ START_TEST(test_full_buffer_blocks_max_block_ms_then_queue_full)
 	faultproxy_set_rules(proxy, &stall);
 	int64_t t_fail = 0;
 	while (queued < 1000) {
-		int64_t before = now_ms();
+		int64_t before = clock_now_ms();
 		rc = strand_produce(p, "full", 0, NULL, 0, value, sizeof value, on_delivery, &refs[queued]);
 		if (rc) {
-			t_fail = now_ms() - before;
+			t_fail = clock_now_ms() - before;
 			break;
 		}
 		queued++;
