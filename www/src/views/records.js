@@ -149,17 +149,21 @@ export function Records({ topic, query }) {
   const meta = usePoll(() => get(`/v1/topics/${enc(topic)}`), 2000, [topic]);
   const t = meta.data;
 
+  // Only the newest load may set the page: an older answer arriving late
+  // (the first load of the default page size, say) must not replace it.
+  const loads = useRef(0);
   const load = async (offset) => {
+    const mine = ++loads.current;
     setLoading(true);
     setError(null);
     try {
       const res = await get(`/v1/topics/${enc(topic)}/partitions/${partition}/records` +
         `?offset=${offset}&max_records=${pageSize}`);
-      setPage({ offset, ...res });
+      if (mine === loads.current) setPage({ offset, ...res });
     } catch (e) {
-      setError(e);
+      if (mine === loads.current) setError(e);
     } finally {
-      setLoading(false);
+      if (mine === loads.current) setLoading(false);
     }
   };
   // Where the chosen start points: an offset within [log start, high watermark].
