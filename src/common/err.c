@@ -27,6 +27,11 @@ const char *strand_strerror(int code)
 	case STRAND_ESEQUENCE: return "out of order sequence";
 	case STRAND_EFENCED:   return "producer fenced";
 	case STRAND_EDEPOSED:  return "deposed by a newer controller or leader";
+	case STRAND_ENOTLEADER: return "not the partition's leader";
+	case STRAND_ENOTENOUGH: return "not enough in-sync replicas";
+	case STRAND_EEPOCH_FENCED: return "fenced by a newer leader epoch";
+	case STRAND_EEPOCH_UNKNOWN: return "unknown (newer) leader epoch";
+	case STRAND_EUNAVAILABLE: return "cluster coordination unavailable";
 	}
 	return "unknown error";
 }

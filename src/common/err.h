@@ -35,6 +35,12 @@ enum strand_err {
 	STRAND_EFENCED    = -18, /* a batch from an older producer epoch than one already seen */
 	/* cluster mode (src/cluster/cluster.h) */
 	STRAND_EDEPOSED   = -19, /* a newer controller (or, later, leader) has taken over */
+	/* replication (src/broker/replica.h, docs/REPLICATION.md) */
+	STRAND_ENOTLEADER = -20, /* this broker does not lead the partition (HTTP 421 NOT_LEADER) */
+	STRAND_ENOTENOUGH = -21, /* the ISR is smaller than min_insync_replicas (503 NOT_ENOUGH_REPLICAS) */
+	STRAND_EEPOCH_FENCED  = -22, /* a request from an older leader epoch than ours */
+	STRAND_EEPOCH_UNKNOWN = -23, /* a request from a newer leader epoch than we know */
+	STRAND_EUNAVAILABLE   = -24, /* coordination unreachable or lease lapsed: retry later (503) */
 };
 
 /* A short constant description of an error code ("corrupt data", ...). */
