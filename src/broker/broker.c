@@ -66,10 +66,12 @@
 #define PRODUCER_ID_BLOCK  1000    /* ids reserved per write of producer_ids (Kafka's block size) */
 #define PRODUCER_EXPIRATION_DEFAULT_MS 86400000  /* Kafka's producer.id.expiration.ms */
 
-/* One partition: its log and its idempotent producers (producer.h). */
+/* One partition: its log, its idempotent producers (producer.h) and its
+ * replication state (replica.c; idle on a single node). */
 typedef struct partition_slot {
 	log_t            *log;
 	producer_table_t *producers;
+	replica_part_t   *replica;
 } partition_slot_t;
 
 typedef struct partitions {
@@ -127,6 +129,7 @@ struct broker {
 	int64_t         producer_expiration_ms;   /* -1: never */
 
 	idem_store_t   *idempotency;              /* the Idempotency-Key window */
+	replica_mgr_t  *replica;                  /* replication hooks (replica.c) */
 };
 
 /* ---- files ---------------------------------------------------------------- */
@@ -414,6 +417,7 @@ static void topic_free(topic_t *t)
 	for (int32_t p = 0; p < count; p++) {
 		log_close(parts->slot[p].log);
 		producer_table_free(parts->slot[p].producers);
+		replica_part_free(parts->slot[p].replica);
 	}
 	while (parts != NULL) {
 		partitions_t *prev = parts->prev;
@@ -464,6 +468,25 @@ void topic_get_config(topic_t *t, topic_config_t *out)
 	pthread_mutex_lock(&t->lock);
 	*out = t->cfg;
 	pthread_mutex_unlock(&t->lock);
+}
+
+replica_part_t *topic_replica_part(topic_t *t, int32_t p)
+{
+	partitions_t *parts = topic_parts(t);
+
+	if (p < 0 || p >= parts->count)
+		return NULL;
+	return parts->slot[p].replica;
+}
+
+replica_mgr_t *broker_replica_mgr(broker_t *b)
+{
+	return b->replica;
+}
+
+int32_t broker_self_id(broker_t *b)
+{
+	return b->broker_id;
 }
 
 log_t *topic_partition_log(topic_t *t, int32_t p)
@@ -725,6 +748,8 @@ static int partitions_open(broker_t *b, const char *name, partitions_t *parts,
 		rc = log_open(dir, cfg, &parts->slot[p].log, err, errlen);
 		if (rc == 0)
 			rc = producers_rebuild(parts->slot[p].log, &parts->slot[p].producers, err, errlen);
+		if (rc == 0 && (parts->slot[p].replica = replica_part_new()) == NULL)
+			rc = strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
 		if (rc != 0)
 			return rc;
 	}
@@ -741,6 +766,8 @@ static void partitions_close(partitions_t *parts, int32_t from, int32_t to)
 		parts->slot[p].log = NULL;
 		producer_table_free(parts->slot[p].producers);
 		parts->slot[p].producers = NULL;
+		replica_part_free(parts->slot[p].replica);
+		parts->slot[p].replica = NULL;
 	}
 }
 
@@ -787,9 +814,12 @@ int broker_topic_create(broker_t *b, const char *name, int32_t partitions,
 	if (partitions < 1 || partitions > MAX_PARTITIONS)
 		return strand_err_set(err, errlen, STRAND_EINVAL,
 		                      "partitions must be in [1, %d]", MAX_PARTITIONS);
-	if (replication_factor != 1)
+	if (!broker_replicated(b) && replication_factor != 1)
 		return strand_err_set(err, errlen, STRAND_EINVAL,
 		                      "replication_factor must be 1 on a single node");
+	if (replication_factor < 1 || replication_factor > REPLICA_MAX)
+		return strand_err_set(err, errlen, STRAND_EINVAL,
+		                      "replication_factor must be in [1, %d]", REPLICA_MAX);
 	if (cfg == NULL) {
 		topic_config_default(&defaults);
 		cfg = &defaults;
@@ -1376,6 +1406,8 @@ int broker_open(const broker_options_t *opts, broker_t **out, char *err, size_t 
 		goto fail;
 	}
 	rc = data_dir_lock(b, err, errlen);
+	if (rc == 0 && replica_mgr_new(&b->replica) != 0)
+		rc = strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
 	if (rc == 0)
 		rc = cluster_id_load(b, err, errlen);
 	if (rc == 0)
@@ -1430,6 +1462,7 @@ void broker_close(broker_t *b)
 	offsets_store_close(b->offsets);
 	idem_store_close(b->idempotency);
 	group_coord_free(b->groups);
+	replica_mgr_free(b->replica);
 	if (b->lock_fd >= 0)
 		close(b->lock_fd);     /* drops the flock */
 	pthread_cond_destroy(&b->tick_cond);

@@ -111,7 +111,9 @@ const char *broker_cluster_id(broker_t *b);
 
 /*
  * Create a topic. name must pass broker_name_valid; partitions in
- * [1, 10000]; replication_factor must be 1 on a single node.
+ * [1, 10000]; replication_factor must be 1 on a single node, in
+ * [1, REPLICA_MAX] in cluster mode (broker_replicated: every broker holds
+ * every topic, replica.h).
  * Returns 0, STRAND_EEXIST, STRAND_EINVAL, STRAND_EIO.
  */
 int broker_topic_create(broker_t *b, const char *name, int32_t partitions,

@@ -95,4 +95,26 @@ int offsets_store_topic_names(offsets_store_t *s, char ***names_out, size_t *n_o
 /* Pack n strings into one allocation: an array of n pointers followed by the text. */
 char **broker_names_pack(char *const *names, size_t n);
 
+
+/* ---- replication state (replica.c, replica.h) --------------------------- */
+
+#include "broker/replica.h"
+
+/* One partition's replication state, hung on its slot in broker.c. */
+typedef struct replica_part replica_part_t;
+/* The broker's replication hooks and cluster-mode flag. */
+typedef struct replica_mgr replica_mgr_t;
+
+int  replica_mgr_new(replica_mgr_t **out);
+void replica_mgr_free(replica_mgr_t *m);
+/* A partition's state; NULL when out of memory. Freed with the partition. */
+replica_part_t *replica_part_new(void);
+void replica_part_free(replica_part_t *r);
+
+/* broker.c's accessors for replica.c. */
+replica_mgr_t  *broker_replica_mgr(broker_t *b);
+int32_t         broker_self_id(broker_t *b);
+/* The partition's replication state (borrowed while t is held); NULL if p is out of range. */
+replica_part_t *topic_replica_part(topic_t *t, int32_t p);
+
 #endif
