@@ -513,19 +513,69 @@ static int segment_expired(const log_t *log, const segment_t *seg, int64_t ts)
 	       seg->first_timestamp >= 0 && ts - seg->first_timestamp >= log->cfg.segment_ms;
 }
 
+/* How an append treats the batches it is given. */
+typedef enum append_mode {
+	APPEND_LEADER,    /* log_append: validated, offsets and epoch assigned here */
+	APPEND_BUILT,     /* log_append_built: our own builder's output, offsets assigned */
+	APPEND_REPLICA,   /* log_append_replica: validated, offsets and epochs kept */
+} append_mode_t;
+
+/* What validation learnt about a buffer of batches. */
+typedef struct append_plan {
+	int64_t records, max_ts;
+	int64_t first_offset, last_offset;   /* APPEND_REPLICA: as the batches carry them */
+	int32_t first_epoch, last_epoch;     /* APPEND_REPLICA */
+} append_plan_t;
+
+/*
+ * A replica's batches must follow one another as the leader stored them:
+ * contiguous offsets, and partition leader epochs >= 0 that never go down
+ * (the leader's epoch cache only grows).
+ */
+static int replica_batch_check(const batch_header_t *h, size_t off, int first,
+                               append_plan_t *plan, char *err, size_t errlen)
+{
+	if (h->leader_epoch < 0)
+		return strand_err_set(err, errlen, STRAND_EINVAL,
+		                      "batch at byte %zu carries no leader epoch (%d)",
+		                      off, (int)h->leader_epoch);
+	if (first) {
+		plan->first_offset = h->base_offset;
+		plan->first_epoch = h->leader_epoch;
+	} else if (h->base_offset != plan->last_offset + 1) {
+		return strand_err_set(err, errlen, STRAND_EINVAL,
+		                      "batch at byte %zu starts at offset %" PRId64 ", not %" PRId64
+		                      " right after the previous batch", off, h->base_offset,
+		                      plan->last_offset + 1);
+	} else if (h->leader_epoch < plan->last_epoch) {
+		return strand_err_set(err, errlen, STRAND_EINVAL,
+		                      "batch at byte %zu has leader epoch %d, below the previous "
+		                      "batch's %d", off, (int)h->leader_epoch, (int)plan->last_epoch);
+	}
+	if (h->base_offset > INT64_MAX - h->last_offset_delta)
+		return strand_err_set(err, errlen, STRAND_EINVAL,
+		                      "batch at byte %zu: offsets past INT64_MAX", off);
+	plan->last_offset = batch_last_offset(h);
+	plan->last_epoch = h->leader_epoch;
+	return 0;
+}
+
 /*
  * Validate every batch before anything is written, so a bad batch anywhere
- * in the buffer leaves the log untouched (all or nothing).
+ * in the buffer leaves the log untouched (all or nothing). A replica's
+ * batches are not held to max_batch_bytes: the leader accepted them under
+ * its configuration, and a follower refusing one would stop replicating
+ * the partition for good (Kafka's followers skip the size check too).
  */
-static int validate_batches(log_t *log, const uint8_t *buf, size_t len, int built,
-                            int64_t *records_out, int64_t *max_ts_out,
-                            char *err, size_t errlen)
+static int validate_batches(log_t *log, const uint8_t *buf, size_t len, append_mode_t mode,
+                            append_plan_t *plan, char *err, size_t errlen)
 {
-	size_t off = 0, max = (size_t)log->cfg.max_batch_bytes;
+	size_t off = 0, max = mode == APPEND_REPLICA ? 0 : (size_t)log->cfg.max_batch_bytes;
 	batch_header_t h;
-	int64_t records = 0;
 	int rc;
 
+	plan->records = 0;
+	plan->max_ts = -1;
 	if (len == 0)
 		return strand_err_set(err, errlen, STRAND_EINVAL, "no batch to append");
 	while (off < len) {
@@ -535,37 +585,107 @@ static int validate_batches(log_t *log, const uint8_t *buf, size_t len, int buil
 			                      "batch at byte %zu: truncated header", off);
 		if (rc)
 			return rc;
-		if (batch_total_size(&h) > max)
+		if (max > 0 && batch_total_size(&h) > max)
 			return strand_err_set(err, errlen, STRAND_ETOOBIG,
 			                      "batch at byte %zu is %zu bytes, over the limit of %zu",
 			                      off, batch_total_size(&h), max);
-		if (built && batch_total_size(&h) > len - off)
+		if (mode == APPEND_BUILT && batch_total_size(&h) > len - off)
 			rc = STRAND_EAGAIN;
-		else if (built)
+		else if (mode == APPEND_BUILT)
 			rc = 0;      /* our own builder's output: CRC and records are right */
 		else
 			rc = batch_validate(buf + off, len - off, max, &h, err, errlen);
 		if (rc == STRAND_EAGAIN)
 			return strand_err_set(err, errlen, STRAND_ECORRUPT,
 			                      "batch at byte %zu: truncated", off);
+		if (rc == 0 && mode == APPEND_REPLICA)
+			rc = replica_batch_check(&h, off, off == 0, plan, err, errlen);
 		if (rc)
 			return rc;
-		records += h.record_count;
-		if (h.max_timestamp > *max_ts_out)
-			*max_ts_out = h.max_timestamp;
+		plan->records += h.record_count;
+		if (h.max_timestamp > plan->max_ts)
+			plan->max_ts = h.max_timestamp;
 		off += batch_total_size(&h);
 	}
-	*records_out = records;
 	return 0;
+}
+
+/*
+ * Write len bytes of validated batches whose last offset is last_offset at
+ * the LEO, rolling first when the active segment is full, too old, or could
+ * not index last_offset (relative offsets are int32), and index them.
+ * A failed write is undone (all or nothing). Lock held. Hot path.
+ */
+static int write_batches_locked(log_t *log, const uint8_t *buf, size_t len,
+                                int64_t last_offset, int64_t max_ts, char *err, size_t errlen)
+{
+	segment_t *seg = active(log);
+	const uint8_t *p = buf;
+	size_t left = len;
+	off_t pos;
+	int rc;
+
+	if ((seg->size > 0 && seg->size + (int64_t)len > log->cfg.segment_bytes) ||
+	    segment_expired(log, seg, max_ts) ||
+	    last_offset - seg->base_offset > INT32_MAX) {
+		rc = roll_locked(log, err, errlen);
+		if (rc)
+			return rc;
+		seg = active(log);
+	}
+	pos = (off_t)seg->size;
+	while (left > 0) {
+		ssize_t n = pwrite(seg->fd, p, left, pos);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			/* undo a partial write: all or nothing */
+			(void)ftruncate(seg->fd, (off_t)seg->size);
+			return strand_err_set(err, errlen,
+			                      (e == ENOSPC || e == EDQUOT) ? STRAND_ENOSPC : STRAND_EIO,
+			                      "append to %s: %s", seg->path, strerror(e));
+		}
+		p += n; left -= (size_t)n; pos += n;
+	}
+	rc = segment_note_append(seg, buf, len, log->cfg.index_interval_bytes);
+	if (rc)
+		return rc;
+	log->size_bytes += (int64_t)len;
+	return 0;
+}
+
+/*
+ * After a write: count unflushed records (flush_messages) and fill info.
+ * Returns whether the caller must flush. Lock held.
+ */
+static int append_done_locked(log_t *log, const append_plan_t *plan, int64_t first,
+                              log_append_info_t *info)
+{
+	int need_flush = 0;
+
+	log->unflushed_records += plan->records;
+	if (log->cfg.flush_messages > 0 && log->unflushed_records >= log->cfg.flush_messages) {
+		need_flush = 1;
+		log->unflushed_records = 0;
+	}
+	if (info != NULL) {
+		info->first_offset = first;
+		info->last_offset = leo_locked(log) - 1;
+		info->record_count = plan->records;
+		info->max_timestamp = plan->max_ts;
+	}
+	return need_flush;
 }
 
 /* Hot path: validation, one pwrite, one in-memory index update per batch. */
 static int log_append_batches(log_t *log, uint8_t *buf, size_t len, int32_t leader_epoch,
-                              int built, log_append_info_t *info, char *err, size_t errlen)
+                              append_mode_t mode, log_append_info_t *info,
+                              char *err, size_t errlen)
 {
-	segment_t *seg;
+	append_plan_t plan;
 	batch_header_t h;
-	int64_t records = 0, offset, first, max_ts = -1, leo_after;
+	int64_t offset, first, leo_after = 0;
 	size_t off;
 	int rc, need_flush = 0;
 
@@ -573,7 +693,7 @@ static int log_append_batches(log_t *log, uint8_t *buf, size_t len, int32_t lead
 		return strand_err_set(err, errlen, STRAND_EINVAL, "leader epoch must be >= 0");
 	if (atomic_load_explicit(&log->write_failed, memory_order_relaxed))
 		return log_fenced_error(log, err, errlen);
-	rc = validate_batches(log, buf, len, built, &records, &max_ts, err, errlen);
+	rc = validate_batches(log, buf, len, mode, &plan, err, errlen);
 	if (rc)
 		return rc;
 
@@ -584,47 +704,16 @@ static int log_append_batches(log_t *log, uint8_t *buf, size_t len, int32_t lead
 		                    leader_epoch, log->epochs[log->nepochs - 1].epoch);
 		goto out;
 	}
-	seg = active(log);
-	if ((seg->size > 0 && seg->size + (int64_t)len > log->cfg.segment_bytes) ||
-	    segment_expired(log, seg, max_ts) ||
-	    leo_locked(log) + records - 1 - seg->base_offset > INT32_MAX) {
-		rc = roll_locked(log, err, errlen);
-		if (rc)
-			goto out;
-		seg = active(log);
-	}
-	first = offset = seg->next_offset;
+	first = offset = leo_locked(log);
 	for (off = 0; off < len; off += batch_total_size(&h)) {
 		(void)batch_header_decode(buf + off, len - off, 0, &h, NULL, 0);
 		batch_set_base_offset(buf + off, offset);
 		batch_set_leader_epoch(buf + off, leader_epoch);
 		offset += h.last_offset_delta + 1;
 	}
-	{
-		const uint8_t *p = buf;
-		size_t left = len;
-		off_t pos = (off_t)seg->size;
-
-		while (left > 0) {
-			ssize_t n = pwrite(seg->fd, p, left, pos);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0) {
-				int e = errno;
-				/* undo a partial write: all or nothing */
-				(void)ftruncate(seg->fd, (off_t)seg->size);
-				rc = strand_err_set(err, errlen,
-				                    (e == ENOSPC || e == EDQUOT) ? STRAND_ENOSPC : STRAND_EIO,
-				                    "append to %s: %s", seg->path, strerror(e));
-				goto out;
-			}
-			p += n; left -= (size_t)n; pos += n;
-		}
-	}
-	rc = segment_note_append(seg, buf, len, log->cfg.index_interval_bytes);
+	rc = write_batches_locked(log, buf, len, offset - 1, plan.max_ts, err, errlen);
 	if (rc)
 		goto out;
-	log->size_bytes += (int64_t)len;
 	if (log->nepochs == 0 || leader_epoch > log->epochs[log->nepochs - 1].epoch) {
 		/* KIP-101: remember where each epoch starts (rare: once per epoch) */
 		rc = epochs_push(log, leader_epoch, first);
@@ -633,18 +722,8 @@ static int log_append_batches(log_t *log, uint8_t *buf, size_t len, int32_t lead
 		if (rc)
 			goto out;
 	}
-	log->unflushed_records += records;
-	if (log->cfg.flush_messages > 0 && log->unflushed_records >= log->cfg.flush_messages) {
-		need_flush = 1;
-		log->unflushed_records = 0;
-	}
-	leo_after = seg->next_offset;
-	if (info != NULL) {
-		info->first_offset = first;
-		info->last_offset = leo_after - 1;
-		info->record_count = records;
-		info->max_timestamp = max_ts;
-	}
+	need_flush = append_done_locked(log, &plan, first, info);
+	leo_after = leo_locked(log);
 out:
 	pthread_mutex_unlock(&log->lock);
 	if (rc == 0 && need_flush)
@@ -655,13 +734,70 @@ out:
 int log_append(log_t *log, uint8_t *buf, size_t len, int32_t leader_epoch,
                log_append_info_t *info, char *err, size_t errlen)
 {
-	return log_append_batches(log, buf, len, leader_epoch, 0, info, err, errlen);
+	return log_append_batches(log, buf, len, leader_epoch, APPEND_LEADER, info, err, errlen);
 }
 
 int log_append_built(log_t *log, uint8_t *buf, size_t len, int32_t leader_epoch,
                      log_append_info_t *info, char *err, size_t errlen)
 {
-	return log_append_batches(log, buf, len, leader_epoch, 1, info, err, errlen);
+	return log_append_batches(log, buf, len, leader_epoch, APPEND_BUILT, info, err, errlen);
+}
+
+/*
+ * A follower's append (KIP-101): the batches keep the offsets and epochs
+ * the leader gave them, and every epoch they bring that is newer than the
+ * log's latest gets an entry starting at its first batch, so the follower's
+ * epoch cache matches the leader's for everything it holds.
+ */
+int log_append_replica(log_t *log, const uint8_t *buf, size_t len,
+                       log_append_info_t *info, char *err, size_t errlen)
+{
+	append_plan_t plan;
+	batch_header_t h;
+	int64_t leo, leo_after = 0;
+	size_t off, nepochs_before;
+	int rc, need_flush = 0;
+
+	if (atomic_load_explicit(&log->write_failed, memory_order_relaxed))
+		return log_fenced_error(log, err, errlen);
+	rc = validate_batches(log, buf, len, APPEND_REPLICA, &plan, err, errlen);
+	if (rc)
+		return rc;
+
+	pthread_mutex_lock(&log->lock);
+	leo = leo_locked(log);
+	nepochs_before = log->nepochs;
+	if (plan.first_offset != leo) {
+		rc = strand_err_set(err, errlen, STRAND_EINVAL,
+		                    "the first batch starts at offset %" PRId64 ", but the log "
+		                    "ends at %" PRId64, plan.first_offset, leo);
+		goto out;
+	}
+	if (log->nepochs > 0 && plan.first_epoch < log->epochs[log->nepochs - 1].epoch) {
+		rc = strand_err_set(err, errlen, STRAND_EINVAL,
+		                    "leader epoch %d is older than the log's %d",
+		                    (int)plan.first_epoch, log->epochs[log->nepochs - 1].epoch);
+		goto out;
+	}
+	rc = write_batches_locked(log, buf, len, plan.last_offset, plan.max_ts, err, errlen);
+	if (rc)
+		goto out;
+	for (off = 0; off < len && rc == 0; off += batch_total_size(&h)) {
+		(void)batch_header_decode(buf + off, len - off, 0, &h, NULL, 0);
+		if (log->nepochs == 0 || h.leader_epoch > log->epochs[log->nepochs - 1].epoch)
+			rc = epochs_push(log, h.leader_epoch, h.base_offset);
+	}
+	if (rc == 0 && log->nepochs != nepochs_before)
+		rc = write_epochs_locked(log, err, errlen);
+	if (rc)
+		goto out;
+	need_flush = append_done_locked(log, &plan, leo, info);
+	leo_after = leo_locked(log);
+out:
+	pthread_mutex_unlock(&log->lock);
+	if (rc == 0 && need_flush)
+		rc = log_flush(log, leo_after, err, errlen);
+	return rc;
 }
 
 /* ---- read ---------------------------------------------------------------- */
@@ -1215,6 +1351,12 @@ void log_epoch_end_offset(log_t *log, int32_t epoch, int32_t *epoch_out,
 			                                : leo_locked(log);
 			break;
 		}
+	}
+	if (*epoch_out < 0 && epoch >= 0 && log->nepochs > 0) {
+		/* older than every known epoch (Kafka's endOffsetFor): nothing
+		 * from the first known epoch's start on can belong to it */
+		*epoch_out = epoch;
+		*end_out = log->epochs[0].start_offset;
 	}
 	pthread_mutex_unlock(&log->lock);
 }

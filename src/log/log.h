@@ -96,6 +96,24 @@ int log_append_built(log_t *log, uint8_t *buf, size_t len, int32_t leader_epoch,
                      log_append_info_t *info, char *err, size_t errlen);
 
 /*
+ * Append batches fetched from the partition's leader exactly as the leader
+ * stored them (a follower's append, Kafka's appendAsFollower): base offsets
+ * and partition leader epochs are kept, not assigned. The first batch must
+ * start at the LEO and each next one right after the previous one; epochs
+ * must be >= 0, never lower than the log's latest nor than an earlier
+ * batch's. Every batch is validated (CRC, records) before anything is
+ * written, all or nothing as log_append; max_batch_bytes does not apply (the
+ * leader accepted the batch under its own configuration). Each batch
+ * bringing an epoch newer than the log's latest adds (epoch, its base
+ * offset) to the epoch cache (KIP-101). buf is not modified.
+ * Returns 0, STRAND_EINVAL (first offset is not the LEO, a gap or overlap
+ * between batches, a lower or negative epoch; nothing written),
+ * STRAND_ECORRUPT (bad batch, nothing written), STRAND_ENOSPC, STRAND_EIO.
+ */
+int log_append_replica(log_t *log, const uint8_t *buf, size_t len,
+                       log_append_info_t *info, char *err, size_t errlen);
+
+/*
  * A contiguous file range of whole batches, ready for sendfile.
  * fd is a dup of the segment's descriptor: the caller owns it and closes
  * it (or hands it to libmicrohttpd, which closes it). It stays valid even if
@@ -203,8 +221,10 @@ int32_t log_latest_epoch(log_t *log);
 /*
  * For a follower that last wrote in `epoch`: the largest epoch <= epoch that
  * the log knows (*epoch_out) and the offset where that epoch ends (the start
- * offset of the next higher epoch, or the LEO for the latest epoch). When no
- * epoch <= the asked one is known, *epoch_out = -1 and *end_out = -1.
+ * offset of the next higher epoch, or the LEO for the latest epoch). As
+ * Kafka's LeaderEpochFileCache.endOffsetFor: an epoch >= 0 older than every
+ * known one gets (epoch, start offset of the first known epoch); with no
+ * epoch known at all, or epoch < 0, *epoch_out = -1 and *end_out = -1.
  */
 void log_epoch_end_offset(log_t *log, int32_t epoch, int32_t *epoch_out,
                           int64_t *end_out);
