@@ -290,6 +290,16 @@ int seg_reader_header(seg_reader_t *r, off_t pos, batch_header_t *h,
 	                         h, err, errlen);
 	if (rc)
 		return rc == STRAND_EAGAIN ? STRAND_ECORRUPT : rc;
+	/* The one header field a header-only scan would otherwise believe
+	 * blindly: how many offsets the batch covers. Every stored batch
+	 * passed batch_validate, which holds it to record_count - 1, so a
+	 * mismatch is damage (and a forged delta would move the LEO by up to
+	 * 2^31 offsets at an open that reads only headers). */
+	if (h->record_count < 1 || h->last_offset_delta != h->record_count - 1)
+		return strand_err_set(err, errlen, STRAND_ECORRUPT,
+		                      "batch at byte %lld: last offset delta %d does not "
+		                      "match record count %d", (long long)pos,
+		                      h->last_offset_delta, h->record_count);
 	if (pos + (off_t)batch_total_size(h) > r->end)
 		return STRAND_EAGAIN;
 	return 0;

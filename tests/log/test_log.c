@@ -1673,6 +1673,49 @@ START_TEST(test_recovery_truncates_from_corrupt_earlier_batch_in_last_segment)
 }
 END_TEST
 
+/*
+ * A batch below the recovery checkpoint whose header claims more offsets
+ * than it holds, with a right CRC (fuzz_recovery's finding, docs/SECURITY.md):
+ * the open that trusts the segment reads only headers, and used to believe
+ * the jump there and cut at the next open, losing what was appended in
+ * between. Now the header-only scan holds last_offset_delta to
+ * record_count - 1 as batch_validate does, so the first open already cuts
+ * the log at that batch, and a reopen keeps what came after the cut.
+ */
+START_TEST(test_recovery_cuts_at_forged_offset_delta_below_checkpoint)
+{
+	char path[PATH_MAX];
+	int64_t segs[MAXSEGS];
+	tu_batch_pos_t *bp;
+	batch_builder_t b;
+	log_config_t cfg;
+	model_t m;
+	uint8_t *data;
+	size_t len;
+	int n, nb;
+
+	batch_builder_init(&b);
+	build_closed_log(&m, &cfg, &b, 45);
+	n = tu_list_segments(g_dir, segs, MAXSEGS);
+	tu_assert_int_ge(n, 4);
+	tu_seg_path(path, sizeof(path), g_dir, segs[1], "log");   /* trusted: below the checkpoint */
+	nb = tu_scan_segment(path, &bp);
+	tu_assert_int_ge(nb, 2);
+	data = tu_read_file(path, &len);
+	/* the segment's last batch: the one the open's tail scan reads */
+	tu_put_be(data + bp[nb - 1].pos + 23, 16 * 1024 * 1024, 4);   /* last_offset_delta */
+	tu_batch_reseal(data + bp[nb - 1].pos);
+	tu_truncate_file(path, 0);
+	tu_append_bytes(path, data, len);
+	free(data);
+	model_cut(&m, bp[nb - 1].base);
+	check_after_recovery(&m, &cfg, &b);
+	free(bp);
+	batch_builder_free(&b);
+	model_free(&m);
+}
+END_TEST
+
 /* Without the checkpoint every segment is scanned: damage in an old one cuts the log there. */
 START_TEST(test_recovery_without_checkpoint_scans_every_segment)
 {
@@ -2716,6 +2759,7 @@ static Suite *log_suite(void)
 	tcase_add_loop_test(rec, test_recovery_cuts_garbage_after_last_batch, 0, 5);
 	tcase_add_loop_test(rec, test_recovery_drops_last_batch_with_flipped_byte, 0, 2);
 	tcase_add_test(rec, test_recovery_truncates_from_corrupt_earlier_batch_in_last_segment);
+	tcase_add_test(rec, test_recovery_cuts_at_forged_offset_delta_below_checkpoint);
 	tcase_add_test(rec, test_recovery_without_checkpoint_scans_every_segment);
 	tcase_add_test(rec, test_recovery_without_checkpoint_keeps_intact_log);
 	tcase_add_loop_test(rec, test_recovery_rebuilds_missing_indexes, 0, 3);
