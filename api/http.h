@@ -98,6 +98,7 @@
 #include "broker/acl.h"
 #include "broker/broker.h"
 #include "cluster/cluster.h"
+#include "cluster/meta.h"
 #include "common/buf.h"
 
 typedef struct api api_t;
@@ -122,6 +123,8 @@ typedef struct api_options {
 	acl_t      *acl;                 /* tokens and ACLs (api/auth.c); taken by api_start
 	                                    even on failure; NULL: no authentication */
 	int         metrics_require_auth;/* /metrics needs `describe cluster` (else open) */
+	int         cluster_mode;        /* --etcd given: /readyz and topic admin answer 503
+	                                    until api_set_meta (the broker joined the cluster) */
 	/* Limits (docs/SECURITY.md); 0 takes the default in brackets. */
 	int         max_connections;     /* in all; over: 429 THROTTLED [16384] */
 	int         max_connections_per_client; /* per client address; over: 429 [4096] */
@@ -159,6 +162,15 @@ int api_set_acl(api_t *api, acl_t *acl);
  */
 void api_set_cluster(api_t *api, cluster_t *cluster);
 cluster_t *api_cluster(api_t *api);
+
+/*
+ * Cluster mode: topics and partition state from etcd (src/cluster/meta.h):
+ * topic admin goes to etcd, partition views show the replicated state,
+ * forwarding finds leaders. Borrowed: call api_stop before meta_close.
+ * Any thread; NULL (the default): single node.
+ */
+void api_set_meta(api_t *api, meta_t *meta);
+meta_t *api_meta(api_t *api);
 
 /*
  * For resources beyond the route's own (the topics a group member reads or

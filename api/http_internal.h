@@ -40,6 +40,7 @@ struct api {
 	api_limits_t      *limits;        /* per-client connection and stream counts */
 	api_static_t      *statics;       /* files served outside /v1 (api/static.c) */
 	cluster_t *_Atomic cluster;       /* borrowed; NULL: single node (api_set_cluster) */
+	meta_t *_Atomic    meta;          /* borrowed; NULL: single node (api_set_meta) */
 
 	/* Authentication (api/auth.c): read-locked per request, swapped on reload. */
 	pthread_rwlock_t   acl_lock;

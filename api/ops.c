@@ -73,6 +73,9 @@ int api_ops_readyz(api_request_t *req)
 
 	if (api_is_stopping(req->api))
 		return api_respond_problem(req, 503, API_PROBLEM_UNAVAILABLE, "shutting down", NULL);
+	if (api_options(req->api)->cluster_mode && api_meta(req->api) == NULL)
+		return api_respond_problem(req, 503, API_PROBLEM_UNAVAILABLE, "joining the cluster: "
+		                           "topics not yet read from etcd", NULL);
 	failed = ops_failed_partitions(req->broker);
 	if (failed != NULL) {
 		doc = cJSON_CreateObject();

@@ -85,6 +85,8 @@ void api_set_flush_state(api_t *api, void *state) { api->flush_state = state; }
 api_metrics_t *api_metrics(api_t *api) { return api->metrics; }
 void api_set_cluster(api_t *api, cluster_t *cluster) { atomic_store(&api->cluster, cluster); }
 cluster_t *api_cluster(api_t *api) { return atomic_load(&api->cluster); }
+void api_set_meta(api_t *api, meta_t *meta) { atomic_store(&api->meta, meta); }
+meta_t *api_meta(api_t *api) { return atomic_load(&api->meta); }
 
 /* ---- start ------------------------------------------------------------- */
 

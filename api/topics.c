@@ -58,23 +58,45 @@ static cJSON *configs_view(topic_t *t)
 	return obj;
 }
 
-/* One broker, id 0: leader 0, replicas [0], isr [0]. */
-static cJSON *partition_view(topic_t *t, int32_t p)
+static int add_ids(cJSON *o, const char *name, const int32_t *ids, int32_t n)
+{
+	cJSON *arr = cJSON_AddArrayToObject(o, name);
+	int32_t i;
+
+	for (i = 0; arr != NULL && i < n; i++)
+		if (!cJSON_AddItemToArray(arr, cJSON_CreateNumber(ids[i])))
+			return 0;
+	return arr != NULL;
+}
+
+/*
+ * A partition's view. Single node: broker 0 leads, replicas [0], isr [0],
+ * epoch 0. Cluster mode: the state from etcd as this broker last saw it
+ * (leader -1 and empty lists while it has none).
+ */
+static cJSON *partition_view(topic_t *t, int32_t p, meta_t *meta)
 {
 	log_t *log = topic_partition_log(t, p);
-	cJSON *o = cJSON_CreateObject(), *ids;
+	partition_state_t st;
+	cJSON *o = cJSON_CreateObject();
 	int ok;
 
 	if (o == NULL || log == NULL) {
 		cJSON_Delete(o);
 		return NULL;
 	}
+	memset(&st, 0, sizeof st);
+	if (meta == NULL) {
+		st.nreplicas = st.nisr = 1;   /* broker 0 alone */
+	} else if (meta_partition_state(meta, topic_name(t), p, &st) != 0) {
+		memset(&st, 0, sizeof st);
+		st.leader = -1;
+	}
 	ok = cJSON_AddNumberToObject(o, "partition", p) &&
-	     cJSON_AddNumberToObject(o, "leader", 0) != NULL;
-	ids = cJSON_AddArrayToObject(o, "replicas");
-	ok = ok && ids && cJSON_AddItemToArray(ids, cJSON_CreateNumber(0));
-	ids = cJSON_AddArrayToObject(o, "isr");
-	ok = ok && ids && cJSON_AddItemToArray(ids, cJSON_CreateNumber(0));
+	     cJSON_AddNumberToObject(o, "leader", st.leader) &&
+	     cJSON_AddNumberToObject(o, "leader_epoch", st.leader_epoch) &&
+	     add_ids(o, "replicas", st.replicas, st.nreplicas) &&
+	     add_ids(o, "isr", st.isr, st.nisr);
 	ok = ok && cJSON_AddNumberToObject(o, "log_start_offset", (double)log_start_offset(log)) &&
 	     cJSON_AddNumberToObject(o, "high_watermark", (double)topic_partition_hw(t, p)) &&
 	     cJSON_AddNumberToObject(o, "log_end_offset", (double)log_end_offset(log)) &&
@@ -87,7 +109,7 @@ static cJSON *partition_view(topic_t *t, int32_t p)
 }
 
 /* The describe view of API.md; NULL on allocation failure. */
-static cJSON *topic_view(topic_t *t)
+static cJSON *topic_view(topic_t *t, meta_t *meta)
 {
 	cJSON *o = cJSON_CreateObject(), *cfg, *parts, *pv;
 	int32_t p, n = topic_partition_count(t);
@@ -105,7 +127,7 @@ static cJSON *topic_view(topic_t *t)
 	if (parts == NULL)
 		goto fail;
 	for (p = 0; p < n; p++) {
-		pv = partition_view(t, p);
+		pv = partition_view(t, p, meta);
 		if (pv == NULL)
 			goto fail;
 		cJSON_AddItemToArray(parts, pv);
@@ -125,7 +147,7 @@ static int respond_topic(api_request_t *req, unsigned status, const char *name)
 	if (t == NULL)
 		return api_respond_problem(req, 404, API_PROBLEM_UNKNOWN_TOPIC,
 		                           "the topic was deleted meanwhile", NULL);
-	view = topic_view(t);
+	view = topic_view(t, api_meta(req->api));
 	topic_release(t);
 	if (view == NULL)
 		return STRAND_ENOMEM;
@@ -138,6 +160,28 @@ static int unknown_topic(api_request_t *req)
 
 	snprintf(detail, sizeof detail, "unknown topic %s", req->topic);
 	return api_respond_problem(req, 404, API_PROBLEM_UNKNOWN_TOPIC, detail, NULL);
+}
+
+/* Cluster mode: etcd could not be asked; the client retries (Retry-After). */
+static int respond_meta_error(api_request_t *req, int rc)
+{
+	if (rc == STRAND_EUNAVAILABLE)
+		return api_respond_problem(req, 503, API_PROBLEM_UNAVAILABLE, req->err, NULL);
+	if (rc == STRAND_ENOENT)
+		return unknown_topic(req);
+	return rc;   /* EEXIST 409, EINVAL 400, ETIMEDOUT 503 by the table */
+}
+
+/* Cluster mode before the broker has read the topics from etcd. */
+static int cluster_not_joined(api_request_t *req)
+{
+	return api_options(req->api)->cluster_mode && api_meta(req->api) == NULL;
+}
+
+static int respond_not_joined(api_request_t *req)
+{
+	return api_respond_problem(req, 503, API_PROBLEM_UNAVAILABLE, "joining the cluster: "
+	                           "topics not yet read from etcd", NULL);
 }
 
 /* ---- configs from JSON --------------------------------------------------- */
@@ -197,6 +241,31 @@ static int configs_apply(api_request_t *req, const cJSON *configs, topic_config_
 	return 0;
 }
 
+/*
+ * Cluster mode: the configs object (already checked by configs_apply) as
+ * name/value texts for meta_topic_alter, which sets them over the configs
+ * etcd holds. kv and texts have room for every member.
+ */
+static size_t configs_collect(const cJSON *configs, meta_config_kv_t *kv, char (*texts)[32])
+{
+	const cJSON *m;
+	int64_t v;
+	size_t n = 0;
+
+	cJSON_ArrayForEach(m, configs) {
+		kv[n].name = m->string;
+		if (cJSON_IsString(m)) {
+			kv[n].value = m->valuestring;
+		} else {
+			(void)api_json_number_to_int64(m, &v);
+			snprintf(texts[n], sizeof texts[n], "%" PRId64, v);
+			kv[n].value = texts[n];
+		}
+		n++;
+	}
+	return n;
+}
+
 /* ---- handlers ---------------------------------------------------------- */
 
 /* GET /v1/topics -> [{"name","partitions","replication_factor"}] */
@@ -248,6 +317,8 @@ int api_topics_create(api_request_t *req)
 	char location[300];
 	int rc;
 
+	if (cluster_not_joined(req))
+		return respond_not_joined(req);
 	rc = api_json_body_object(req, 0, &body);
 	if (rc)
 		return rc;
@@ -275,8 +346,18 @@ int api_topics_create(api_request_t *req)
 		if (rc)
 			goto out;
 	}
-	rc = broker_topic_create(req->broker, name->valuestring, (int32_t)partitions,
-	                         (int32_t)rf, &cfg, req->err, sizeof req->err);
+	if (api_meta(req->api) != NULL) {
+		/* cluster mode: into etcd, then applied here by the watcher */
+		rc = meta_topic_create(api_meta(req->api), name->valuestring, (int32_t)partitions,
+		                       (int32_t)rf, &cfg, req->err, sizeof req->err);
+		if (rc) {
+			rc = respond_meta_error(req, rc);
+			goto out;
+		}
+	} else {
+		rc = broker_topic_create(req->broker, name->valuestring, (int32_t)partitions,
+		                         (int32_t)rf, &cfg, req->err, sizeof req->err);
+	}
 	if (rc)
 		goto out;   /* EEXIST -> 409 TOPIC_EXISTS, EINVAL -> 400 by the table */
 	snprintf(location, sizeof location, "/v1/topics/%s", name->valuestring);
@@ -295,7 +376,7 @@ int api_topic_describe(api_request_t *req)
 
 	if (t == NULL)
 		return unknown_topic(req);
-	view = topic_view(t);
+	view = topic_view(t, api_meta(req->api));
 	topic_release(t);
 	if (view == NULL)
 		return STRAND_ENOMEM;
@@ -313,6 +394,8 @@ int api_topic_alter(api_request_t *req)
 	int64_t partitions;
 	int rc;
 
+	if (cluster_not_joined(req))
+		return respond_not_joined(req);
 	rc = api_json_body_object(req, 0, &body);
 	if (rc)
 		return rc;
@@ -341,8 +424,28 @@ int api_topic_alter(api_request_t *req)
 		if (rc)
 			goto out;
 	}
-	rc = broker_topic_alter(req->broker, req->topic, (int32_t)partitions,
-	                        configs ? &cfg : NULL, req->err, sizeof req->err);
+	if (api_meta(req->api) != NULL) {
+		size_t nkv = configs ? (size_t)cJSON_GetArraySize(configs) : 0;
+		meta_config_kv_t *kv = calloc(nkv + 1, sizeof *kv);
+		char (*texts)[32] = calloc(nkv + 1, sizeof *texts);
+
+		if (kv == NULL || texts == NULL) {
+			rc = STRAND_ENOMEM;
+		} else {
+			nkv = configs ? configs_collect(configs, kv, texts) : 0;
+			rc = meta_topic_alter(api_meta(req->api), req->topic, (int32_t)partitions,
+			                      kv, nkv, req->err, sizeof req->err);
+		}
+		free(kv);
+		free(texts);
+		if (rc != 0 && rc != STRAND_ENOMEM) {
+			rc = respond_meta_error(req, rc);
+			goto out;
+		}
+	} else {
+		rc = broker_topic_alter(req->broker, req->topic, (int32_t)partitions,
+		                        configs ? &cfg : NULL, req->err, sizeof req->err);
+	}
 	if (rc == STRAND_ENOENT)
 		rc = unknown_topic(req);
 	else if (rc == 0)
@@ -355,7 +458,18 @@ out:
 /* DELETE /v1/topics/{topic} -> 204 */
 int api_topic_delete(api_request_t *req)
 {
-	int rc = broker_topic_delete(req->broker, req->topic, req->err, sizeof req->err);
+	meta_t *meta = api_meta(req->api);
+	int rc;
+
+	if (cluster_not_joined(req))
+		return respond_not_joined(req);
+	if (meta != NULL) {
+		rc = meta_topic_delete(meta, req->topic, req->err, sizeof req->err);
+		if (rc)
+			return respond_meta_error(req, rc);
+		return api_respond_empty(req, 204);
+	}
+	rc = broker_topic_delete(req->broker, req->topic, req->err, sizeof req->err);
 
 	if (rc == STRAND_ENOENT)
 		return unknown_topic(req);

@@ -31,6 +31,7 @@
 #include "broker/broker.h"
 #include "cli/cli.h"
 #include "cluster/cluster.h"
+#include "cluster/meta.h"
 #include "common/err.h"
 
 /* ---- the option table -------------------------------------------------- */
@@ -438,12 +439,16 @@ static int serve_host_is_loopback(const char *host)
 
 /*
  * Cluster mode: join through etcd as broker_id, advertising the API's URL
- * (known only once it listens: port 0), and let /v1/cluster read from etcd.
+ * (known only once it listens: port 0), and let /v1/cluster read from etcd;
+ * then take topics and partition states from etcd (meta) and route topic
+ * admin there.
  */
 static int serve_join_cluster(serve_values_t *sv, broker_t *broker, api_t *api,
-                              int32_t broker_id, int lease_ttl_s, cluster_t **out)
+                              int32_t broker_id, int lease_ttl_s, cluster_t **out,
+                              meta_t **meta_out)
 {
 	cluster_options_t co;
+	meta_options_t mo;
 	char err[512];
 	int rc;
 
@@ -463,6 +468,16 @@ static int serve_join_cluster(serve_values_t *sv, broker_t *broker, api_t *api,
 	api_set_cluster(api, *out);
 	fprintf(stderr, "strand: cluster: broker %" PRId32 " joined cluster %s as %s\n",
 	        broker_id, cluster_id(*out), co.advertised_url);
+	memset(&mo, 0, sizeof mo);
+	mo.broker = broker;
+	mo.cluster = *out;
+	mo.etcd_endpoints = sv->v[OPT_ETCD];
+	rc = meta_open(&mo, meta_out, err, sizeof err);
+	if (rc != 0) {
+		fprintf(stderr, "strand: error: cannot read topics from etcd: %s\n", err);
+		return rc;
+	}
+	api_set_meta(api, *meta_out);
 	return 0;
 }
 
@@ -482,6 +497,7 @@ int cli_serve(int argc, char **argv)
 	acl_t *acl = NULL;
 	const char *www;
 	cluster_t *cluster = NULL;
+	meta_t *meta = NULL;
 	int i, sig, rc, status = 1;
 
 	/* Request bodies, batches and answers are 0.1-64 MiB and freed per
@@ -587,6 +603,7 @@ int cli_serve(int argc, char **argv)
 	aopts.tls_cert_path = sv.v[OPT_TLS_CERT];
 	aopts.tls_key_path = sv.v[OPT_TLS_KEY];
 	aopts.metrics_require_auth = (int)metrics_auth;
+	aopts.cluster_mode = sv.v[OPT_ETCD] != NULL;
 	if (acl != NULL)
 		fprintf(stderr, "strand: auth: %zu tokens from %s%s\n", acl_token_count(acl),
 		        sv.v[OPT_AUTH_FILE], acl_enforced(acl) ? "; ACL rules enforced" :
@@ -607,7 +624,7 @@ int cli_serve(int argc, char **argv)
 		goto out;
 	}
 	if (sv.v[OPT_ETCD] != NULL && serve_join_cluster(&sv, broker, api, (int32_t)broker_id,
-	                                                 (int)lease_ttl, &cluster) != 0)
+	                                                 (int)lease_ttl, &cluster, &meta) != 0)
 		goto out;
 	fprintf(stderr, strchr(host, ':') ? "strand: listening on %s://[%s]:%u\n"
 	                                  : "strand: listening on %s://%s:%u\n",
@@ -637,7 +654,8 @@ int cli_serve(int argc, char **argv)
 	status = 0;
 out:
 	api_stop(api, (int)grace);
-	cluster_close(cluster);     /* after the API: it reads the cluster until stopped */
+	meta_close(meta);           /* after the API: it reads meta and cluster until stopped */
+	cluster_close(cluster);
 	broker_close(broker);
 	if (status == 0)
 		fprintf(stderr, "strand: stopped\n");

@@ -1,0 +1,568 @@
+/*
+ * test_meta.c — Check suite for src/cluster/meta.c: the partition state
+ * codec and Kafka's replica placement (pure), then three in-process brokers
+ * (each its own data directory, cluster session and watcher) against a real
+ * etcd (etcd_fixture.h): a topic created through one broker is created on
+ * all three with the same placement; delete and alter likewise; create
+ * conflicts; concurrent alters lose no change (CAS); replication factor
+ * over the live brokers refused; a broker that was away re-reads
+ * everything when it comes back.
+ *
+ * No sleeping to let things settle: every wait polls a condition with a
+ * deadline.
+ */
+#include <check.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "broker/broker.h"
+#include "cluster/cluster.h"
+#include "cluster/etcd.h"
+#include "cluster/meta.h"
+#include "common/clock.h"
+#include "common/err.h"
+#include "etcd_fixture.h"
+
+#define WAIT_MS 10000
+
+static char errbuf[512];
+
+/* ---- the codec ------------------------------------------------------------------ */
+
+START_TEST(test_state_round_trip)
+{
+	partition_state_t st, back;
+	char json[META_MAX_STATE_JSON];
+
+	memset(&st, 0, sizeof st);
+	st.nreplicas = 3;
+	st.replicas[0] = 2; st.replicas[1] = 3; st.replicas[2] = 1;
+	st.nisr = 2;
+	st.isr[0] = 2; st.isr[1] = 1;
+	st.leader = 2;
+	st.leader_epoch = 7;
+	ck_assert_int_eq(meta_state_encode(&st, json, sizeof json), 0);
+	ck_assert_str_eq(json, "{\"replicas\":[2,3,1],\"leader\":2,\"leader_epoch\":7,\"isr\":[2,1]}");
+	ck_assert_int_eq(meta_state_decode(json, strlen(json), 42, &back, errbuf, sizeof errbuf), 0);
+	ck_assert_int_eq(back.version, 42);
+	st.version = 42;
+	ck_assert(memcmp(&st, &back, sizeof st) == 0);
+
+	/* no leader, empty ISR */
+	st.leader = -1;
+	st.nisr = 0;
+	ck_assert_int_eq(meta_state_encode(&st, json, sizeof json), 0);
+	ck_assert_int_eq(meta_state_decode(json, strlen(json), 1, &back, errbuf, sizeof errbuf), 0);
+	ck_assert_int_eq(back.leader, -1);
+	ck_assert_int_eq(back.nisr, 0);
+
+	/* too small a buffer */
+	ck_assert_int_eq(meta_state_encode(&st, json, 10), STRAND_ETOOBIG);
+}
+END_TEST
+
+START_TEST(test_state_decode_refuses_bad_states)
+{
+	static const char *const bad[] = {
+		"",
+		"[]",
+		"{\"replicas\":[],\"leader\":-1,\"leader_epoch\":0,\"isr\":[]}",
+		"{\"replicas\":[1,1],\"leader\":1,\"leader_epoch\":0,\"isr\":[1]}",
+		"{\"replicas\":[1,2],\"leader\":3,\"leader_epoch\":0,\"isr\":[1]}",
+		"{\"replicas\":[1,2],\"leader\":1,\"leader_epoch\":0,\"isr\":[1,4]}",
+		"{\"replicas\":[1,2],\"leader\":1,\"leader_epoch\":-1,\"isr\":[1]}",
+		"{\"replicas\":[1,2],\"leader\":1.5,\"leader_epoch\":0,\"isr\":[1]}",
+		"{\"replicas\":[1,-2],\"leader\":1,\"leader_epoch\":0,\"isr\":[1]}",
+		"{\"replicas\":[1,2],\"leader_epoch\":0,\"isr\":[1]}",
+		"{\"replicas\":[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16],\"leader\":1,"
+		"\"leader_epoch\":0,\"isr\":[1]}",
+	};
+	partition_state_t st;
+	size_t i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ck_assert_msg(meta_state_decode(bad[i], strlen(bad[i]), 1, &st, errbuf,
+		                                sizeof errbuf) == STRAND_ECORRUPT, "accepted %s", bad[i]);
+}
+END_TEST
+
+/* ---- placement ------------------------------------------------------------------ */
+
+/* The example in Kafka's AdminUtils.assignReplicasToBrokers comment: five
+ * brokers, ten partitions, three replicas, start index 0, shift 0. */
+START_TEST(test_placement_matches_kafkas_example)
+{
+	static const int32_t expect[10][3] = {
+		{ 0, 1, 2 }, { 1, 2, 3 }, { 2, 3, 4 }, { 3, 4, 0 }, { 4, 0, 1 },
+		{ 0, 2, 3 }, { 1, 3, 4 }, { 2, 4, 0 }, { 3, 0, 1 }, { 4, 1, 2 },
+	};
+	int32_t brokers[5] = { 0, 1, 2, 3, 4 };
+	partition_state_t out[10];
+	int p, j;
+
+	ck_assert_int_eq(meta_assign_replicas(brokers, 5, 0, 10, 3, 0, 0, out, errbuf,
+	                                      sizeof errbuf), 0);
+	for (p = 0; p < 10; p++) {
+		ck_assert_int_eq(out[p].nreplicas, 3);
+		for (j = 0; j < 3; j++)
+			ck_assert_msg(out[p].replicas[j] == expect[p][j], "p%d replica %d: %d, not %d",
+			              p, j, out[p].replicas[j], expect[p][j]);
+		ck_assert_int_eq(out[p].leader, out[p].replicas[0]);
+		ck_assert_int_eq(out[p].nisr, 3);
+		ck_assert(memcmp(out[p].isr, out[p].replicas, 3 * sizeof(int32_t)) == 0);
+		ck_assert_int_eq(out[p].leader_epoch, 0);
+	}
+}
+END_TEST
+
+/* Leaders and replicas spread evenly for any start and shift; ids are the
+ * brokers' own (not 0..n-1); replicas of a partition are distinct. */
+START_TEST(test_placement_spreads_leaders_and_replicas)
+{
+	int32_t brokers[4] = { 3, 7, 10, 42 };
+	partition_state_t out[16];
+	int start, shift, p, j, b, leads[4], holds[4];
+
+	for (start = 0; start < 4; start++)
+		for (shift = 0; shift < 4; shift++) {
+			ck_assert_int_eq(meta_assign_replicas(brokers, 4, 0, 16, 3, start, shift, out,
+			                                      errbuf, sizeof errbuf), 0);
+			memset(leads, 0, sizeof leads);
+			memset(holds, 0, sizeof holds);
+			for (p = 0; p < 16; p++)
+				for (j = 0; j < 3; j++) {
+					for (b = 0; b < 4 && brokers[b] != out[p].replicas[j]; b++)
+						;
+					ck_assert_int_lt(b, 4);
+					holds[b]++;
+					leads[b] += j == 0;
+					ck_assert(j == 0 || out[p].replicas[j] != out[p].replicas[0]);
+					ck_assert(j < 2 || out[p].replicas[j] != out[p].replicas[1]);
+				}
+			for (b = 0; b < 4; b++) {
+				ck_assert_int_eq(leads[b], 4);    /* 16 leaders over 4 brokers */
+				ck_assert_int_eq(holds[b], 12);   /* 48 replicas over 4 brokers */
+			}
+		}
+	/* more replicas than brokers, none, too many */
+	ck_assert_int_eq(meta_assign_replicas(brokers, 4, 0, 1, 5, 0, 0, out, errbuf,
+	                                      sizeof errbuf), STRAND_EINVAL);
+	ck_assert_int_eq(meta_assign_replicas(brokers, 0, 0, 1, 1, 0, 0, out, errbuf,
+	                                      sizeof errbuf), STRAND_EINVAL);
+	ck_assert_int_eq(meta_assign_replicas(brokers, 4, 0, 1, 1, 4, 0, out, errbuf,
+	                                      sizeof errbuf), STRAND_EINVAL);
+}
+END_TEST
+
+/* ---- three brokers in this process ---------------------------------------------------- */
+
+typedef struct node {
+	int32_t    id;
+	char       dir[64];
+	broker_t  *broker;
+	cluster_t *cluster;
+	meta_t    *meta;
+} node_t;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st; (void)flag; (void)f;
+	return remove(path);
+}
+
+/* Start (or restart, same data) broker id's broker, session and watcher. */
+static void node_start(node_t *n, int32_t id)
+{
+	broker_options_t bo;
+	cluster_options_t co;
+	meta_options_t mo;
+	char url[64];
+
+	if (n->dir[0] == '\0') {
+		snprintf(n->dir, sizeof n->dir, "/tmp/strand-meta-XXXXXX");
+		ck_assert_ptr_nonnull(mkdtemp(n->dir));
+	}
+	n->id = id;
+	memset(&bo, 0, sizeof bo);
+	bo.data_dir = n->dir;
+	bo.broker_id = id;
+	ck_assert_msg(broker_open(&bo, &n->broker, errbuf, sizeof errbuf) == 0, "%s", errbuf);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", 9100 + id);
+	cluster_options_init(&co);
+	co.etcd_endpoints = fixture_etcd.client_url;
+	co.broker_id = id;
+	co.advertised_url = url;
+	co.proposed_cluster_id = "meta-test";
+	ck_assert_msg(cluster_open(&co, &n->cluster, errbuf, sizeof errbuf) == 0, "%s", errbuf);
+	memset(&mo, 0, sizeof mo);
+	mo.broker = n->broker;
+	mo.cluster = n->cluster;
+	mo.etcd_endpoints = fixture_etcd.client_url;
+	ck_assert_msg(meta_open(&mo, &n->meta, errbuf, sizeof errbuf) == 0, "%s", errbuf);
+}
+
+static void node_stop(node_t *n)
+{
+	meta_close(n->meta);
+	cluster_close(n->cluster);
+	broker_close(n->broker);
+	n->meta = NULL;
+	n->cluster = NULL;
+	n->broker = NULL;
+}
+
+static void node_remove(node_t *n)
+{
+	if (n->broker != NULL)
+		node_stop(n);
+	if (n->dir[0] != '\0')
+		nftw(n->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	n->dir[0] = '\0';
+}
+
+static node_t nodes[3];
+
+/* Wait until every node's cache holds all three brokers. */
+static void wait_brokers(int count)
+{
+	int64_t end = clock_now_ms() + WAIT_MS;
+	int i, ok;
+
+	do {
+		ok = 1;
+		for (i = 0; i < 3; i++)
+			if (nodes[i].meta != NULL && meta_live_brokers(nodes[i].meta) != (size_t)count)
+				ok = 0;
+		if (ok)
+			return;
+		clock_sleep_ms(10);
+	} while (clock_now_ms() < end);
+	ck_abort_msg("brokers never saw %d live brokers", count);
+}
+
+static void three_up(void)
+{
+	etcd_options_t o = { fixture_etcd.client_url, 2000, 0 };
+	etcd_t *e = NULL;
+	int i;
+
+	/* every test starts from no topics (the etcd is the program's) */
+	ck_assert_int_eq(etcd_open(&o, &e, errbuf, sizeof errbuf), 0);
+	ck_assert_int_eq(etcd_delete(e, META_KEY_TOPICS, 1, NULL, errbuf, sizeof errbuf), 0);
+	ck_assert_int_eq(etcd_delete(e, META_KEY_PARTITIONS, 1, NULL, errbuf, sizeof errbuf), 0);
+	etcd_close(e);
+	memset(nodes, 0, sizeof nodes);
+	for (i = 0; i < 3; i++)
+		node_start(&nodes[i], i + 1);
+	wait_brokers(3);
+}
+
+static void three_down(void)
+{
+	int i;
+
+	for (i = 0; i < 3; i++)
+		node_remove(&nodes[i]);
+}
+
+/* Wait until node n has the topic locally with `partitions` partitions
+ * (0: until it does not have it). */
+static void wait_local_topic(node_t *n, const char *name, int32_t partitions)
+{
+	int64_t end = clock_now_ms() + WAIT_MS;
+	topic_t *t;
+	int32_t have;
+
+	do {
+		t = broker_topic_get(n->broker, name);
+		have = t != NULL ? topic_partition_count(t) : 0;
+		if (t != NULL)
+			topic_release(t);
+		if (have == partitions)
+			return;
+		clock_sleep_ms(10);
+	} while (clock_now_ms() < end);
+	ck_abort_msg("broker %d has topic %s with %d partitions, not %d", n->id, name, have,
+	             partitions);
+}
+
+static void default_config(topic_config_t *cfg)
+{
+	topic_config_default(cfg);
+}
+
+START_TEST(test_create_through_one_broker_reaches_all)
+{
+	topic_config_t cfg;
+	partition_state_t a, b;
+	topic_t *t;
+	int i, p, leads[3] = { 0, 0, 0 };
+
+	three_up();
+	default_config(&cfg);
+	cfg.log.retention_ms = 12345;
+	ck_assert_msg(meta_topic_create(nodes[0].meta, "orders", 6, 3, &cfg, errbuf,
+	                                sizeof errbuf) == 0, "%s", errbuf);
+	/* read-your-writes: broker 1 has it the moment the create returns */
+	t = broker_topic_get(nodes[0].broker, "orders");
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(topic_partition_count(t), 6);
+	ck_assert_int_eq(topic_replication_factor(t), 3);
+	topic_release(t);
+	for (p = 0; p < 6; p++) {
+		ck_assert_int_eq(meta_partition_state(nodes[0].meta, "orders", p, &a), 0);
+		leads[a.leader - 1]++;
+	}
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(leads[i], 2);   /* six leaders over three brokers */
+
+	for (i = 1; i < 3; i++) {
+		wait_local_topic(&nodes[i], "orders", 6);
+		t = broker_topic_get(nodes[i].broker, "orders");
+		topic_get_config(t, &cfg);
+		ck_assert_int_eq(topic_replication_factor(t), 3);
+		topic_release(t);
+		ck_assert_int_eq(cfg.log.retention_ms, 12345);
+		for (p = 0; p < 6; p++) {
+			int32_t leader;
+			char url[64];
+
+			ck_assert_int_eq(meta_partition_state(nodes[0].meta, "orders", p, &a), 0);
+			ck_assert_int_eq(meta_partition_state(nodes[i].meta, "orders", p, &b), 0);
+			ck_assert(memcmp(&a, &b, sizeof a) == 0);   /* same placement, same version */
+			ck_assert_int_eq(meta_partition_leader(nodes[i].meta, "orders", p, &leader, url,
+			                                       sizeof url), 0);
+			ck_assert_int_eq(leader, a.leader);
+			ck_assert_int_eq(atoi(strrchr(url, ':') + 1), 9100 + leader);
+		}
+	}
+	ck_assert_int_eq(meta_partition_state(nodes[1].meta, "orders", 6, &a), STRAND_ENOENT);
+	ck_assert_int_eq(meta_broker_url(nodes[1].meta, 99, NULL, 0), STRAND_ENOENT);
+
+	/* the same name again, through another broker */
+	ck_assert_int_eq(meta_topic_create(nodes[2].meta, "orders", 1, 1, &cfg, errbuf,
+	                                   sizeof errbuf), STRAND_EEXIST);
+	/* more replicas than live brokers */
+	ck_assert_int_eq(meta_topic_create(nodes[1].meta, "wide", 1, 4, &cfg, errbuf,
+	                                   sizeof errbuf), STRAND_EINVAL);
+	ck_assert_msg(strstr(errbuf, "3 live brokers") != NULL, "%s", errbuf);
+	three_down();
+}
+END_TEST
+
+START_TEST(test_delete_and_alter_reach_all)
+{
+	meta_config_kv_t kv[] = { { "retention_ms", "999" }, { "min_insync_replicas", "2" } };
+	meta_config_kv_t bad[] = { { "no_such_config", "1" } };
+	topic_config_t cfg;
+	partition_state_t st;
+	topic_t *t;
+	int i;
+
+	three_up();
+	default_config(&cfg);
+	ck_assert_int_eq(meta_topic_create(nodes[0].meta, "grow", 2, 2, &cfg, errbuf,
+	                                   sizeof errbuf), 0);
+	ck_assert_int_eq(meta_topic_create(nodes[0].meta, "gone", 1, 1, &cfg, errbuf,
+	                                   sizeof errbuf), 0);
+
+	/* alter through broker 2: four more partitions and two configs */
+	ck_assert_msg(meta_topic_alter(nodes[1].meta, "grow", 6, kv, 2, errbuf,
+	                               sizeof errbuf) == 0, "%s", errbuf);
+	t = broker_topic_get(nodes[1].broker, "grow");
+	ck_assert_int_eq(topic_partition_count(t), 6);
+	topic_release(t);
+	for (i = 0; i < 3; i++) {
+		wait_local_topic(&nodes[i], "grow", 6);
+		ck_assert_int_eq(meta_partition_state(nodes[i].meta, "grow", 5, &st), 0);
+		ck_assert_int_eq(st.nreplicas, 2);
+	}
+	for (i = 0; i < 3; i++) {
+		int64_t end = clock_now_ms() + WAIT_MS;
+
+		do {
+			t = broker_topic_get(nodes[i].broker, "grow");
+			topic_get_config(t, &cfg);
+			topic_release(t);
+		} while ((cfg.log.retention_ms != 999 || cfg.min_insync_replicas != 2) &&
+		         clock_now_ms() < end && (clock_sleep_ms(10), 1));
+		ck_assert_int_eq(cfg.log.retention_ms, 999);
+		ck_assert_int_eq(cfg.min_insync_replicas, 2);
+	}
+	/* never shrink; unknown configs; unknown topics */
+	ck_assert_int_eq(meta_topic_alter(nodes[0].meta, "grow", 3, NULL, 0, errbuf,
+	                                  sizeof errbuf), STRAND_EINVAL);
+	ck_assert_int_eq(meta_topic_alter(nodes[0].meta, "grow", 0, bad, 1, errbuf,
+	                                  sizeof errbuf), STRAND_EINVAL);
+	ck_assert_int_eq(meta_topic_alter(nodes[0].meta, "nope", 9, NULL, 0, errbuf,
+	                                  sizeof errbuf), STRAND_ENOENT);
+
+	/* delete through broker 3 */
+	for (i = 0; i < 3; i++)
+		wait_local_topic(&nodes[i], "gone", 1);
+	ck_assert_int_eq(meta_topic_delete(nodes[2].meta, "gone", errbuf, sizeof errbuf), 0);
+	ck_assert_ptr_null(broker_topic_get(nodes[2].broker, "gone"));
+	ck_assert_int_eq(meta_partition_state(nodes[2].meta, "gone", 0, &st), STRAND_ENOENT);
+	for (i = 0; i < 3; i++)
+		wait_local_topic(&nodes[i], "gone", 0);
+	ck_assert_int_eq(meta_topic_delete(nodes[0].meta, "gone", errbuf, sizeof errbuf),
+	                 STRAND_ENOENT);
+	three_down();
+}
+END_TEST
+
+typedef struct alter_arg {
+	meta_t     *meta;
+	const char *name, *value;
+	int         rc;
+} alter_arg_t;
+
+static void *alter_thread(void *p)
+{
+	alter_arg_t *a = p;
+	meta_config_kv_t kv = { a->name, a->value };
+	char err[512];
+
+	a->rc = meta_topic_alter(a->meta, "cas", 0, &kv, 1, err, sizeof err);
+	return NULL;
+}
+
+/* Alters of different configs through different brokers at once: CAS on
+ * the topic key means none overwrites the other's change. */
+START_TEST(test_concurrent_alters_lose_nothing)
+{
+	static const char *const names[3] = { "retention_ms", "segment_ms", "flush_ms" };
+	static const char *const values[3] = { "111", "222", "333" };
+	alter_arg_t args[3];
+	pthread_t th[3];
+	topic_config_t cfg;
+	topic_t *t;
+	int i, round;
+
+	three_up();
+	default_config(&cfg);
+	ck_assert_int_eq(meta_topic_create(nodes[0].meta, "cas", 1, 3, &cfg, errbuf,
+	                                   sizeof errbuf), 0);
+	for (i = 0; i < 3; i++)
+		wait_local_topic(&nodes[i], "cas", 1);
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < 3; i++) {
+			args[i] = (alter_arg_t){ nodes[i].meta, names[(i + round) % 3], values[i], -1 };
+			ck_assert_int_eq(pthread_create(&th[i], NULL, alter_thread, &args[i]), 0);
+		}
+		for (i = 0; i < 3; i++) {
+			pthread_join(th[i], NULL);
+			ck_assert_int_eq(args[i].rc, 0);
+		}
+		/* each broker waited for its own write: the last writer sees all three */
+		for (i = 0; i < 3; i++) {
+			int64_t end = clock_now_ms() + WAIT_MS;
+			int k, ok;
+
+			do {
+				t = broker_topic_get(nodes[i].broker, "cas");
+				topic_get_config(t, &cfg);
+				topic_release(t);
+				ok = 1;
+				for (k = 0; k < 3; k++) {
+					int64_t want = atoll(values[k]);
+					const char *n = names[(k + round) % 3];
+					int64_t have = strcmp(n, "retention_ms") == 0 ? cfg.log.retention_ms :
+					               strcmp(n, "segment_ms") == 0 ? cfg.log.segment_ms :
+					               cfg.log.flush_ms;
+					ok &= have == want;
+				}
+			} while (!ok && clock_now_ms() < end && (clock_sleep_ms(10), 1));
+			ck_assert_msg(ok, "round %d: broker %d lost a concurrent change", round, i + 1);
+		}
+	}
+	three_down();
+}
+END_TEST
+
+/* A broker away while topics change re-reads everything at start. */
+START_TEST(test_restarted_broker_relists)
+{
+	topic_config_t cfg;
+	partition_state_t a, b;
+	topic_t *t;
+
+	three_up();
+	default_config(&cfg);
+	ck_assert_int_eq(meta_topic_create(nodes[0].meta, "stays", 3, 2, &cfg, errbuf,
+	                                   sizeof errbuf), 0);
+	ck_assert_int_eq(meta_topic_create(nodes[0].meta, "leaves", 1, 3, &cfg, errbuf,
+	                                   sizeof errbuf), 0);
+	wait_local_topic(&nodes[2], "leaves", 1);
+	wait_local_topic(&nodes[2], "stays", 3);
+	node_stop(&nodes[2]);
+	wait_brokers(2);
+
+	ck_assert_int_eq(meta_topic_delete(nodes[0].meta, "leaves", errbuf, sizeof errbuf), 0);
+	ck_assert_int_eq(meta_topic_create(nodes[1].meta, "arrives", 2, 2, &cfg, errbuf,
+	                                   sizeof errbuf), 0);
+	ck_assert_int_eq(meta_topic_alter(nodes[1].meta, "stays", 5, NULL, 0, errbuf,
+	                                  sizeof errbuf), 0);
+
+	node_start(&nodes[2], 3);   /* same data directory */
+	/* meta_open read everything before returning: no waiting needed */
+	ck_assert_ptr_null(broker_topic_get(nodes[2].broker, "leaves"));
+	t = broker_topic_get(nodes[2].broker, "arrives");
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(topic_partition_count(t), 2);
+	topic_release(t);
+	t = broker_topic_get(nodes[2].broker, "stays");
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(topic_partition_count(t), 5);
+	topic_release(t);
+	ck_assert_int_eq(meta_partition_state(nodes[0].meta, "stays", 4, &a), 0);
+	ck_assert_int_eq(meta_partition_state(nodes[2].meta, "stays", 4, &b), 0);
+	ck_assert(memcmp(&a, &b, sizeof a) == 0);
+	three_down();
+}
+END_TEST
+
+static Suite *meta_suite(void)
+{
+	Suite *s = suite_create("meta");
+	TCase *tc = tcase_create("pure");
+
+	tcase_add_test(tc, test_state_round_trip);
+	tcase_add_test(tc, test_state_decode_refuses_bad_states);
+	tcase_add_test(tc, test_placement_matches_kafkas_example);
+	tcase_add_test(tc, test_placement_spreads_leaders_and_replicas);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("etcd");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_create_through_one_broker_reaches_all);
+	tcase_add_test(tc, test_delete_and_alter_reach_all);
+	tcase_add_test(tc, test_concurrent_alters_lose_nothing);
+	tcase_add_test(tc, test_restarted_broker_relists);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed, rc;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = etcd_fixture_start();
+	if (rc != 0)
+		return rc;
+	sr = srunner_create(meta_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	etcd_fixture_stop();
+	curl_global_cleanup();
+	return failed == 0 ? 0 : 1;
+}
