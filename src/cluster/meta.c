@@ -60,6 +60,7 @@ struct meta {
 	int64_t         applied_rev;
 	uint64_t        rng;
 	int             stopping;
+	int             hooks_running;    /* ISR hook calls in progress (close waits) */
 
 	pthread_t       thread;
 	int             thread_started;
@@ -598,6 +599,41 @@ static void mcache_apply_delete(mcache_t *c, const etcd_kv_t *kv, key_kind_t *ki
 
 /* ---- applying to the local broker (watcher thread) --------------------------------- */
 
+/* Hand partition p's cached state to the broker (it ignores one it has). */
+static void meta_apply_state(meta_t *m, const char *name, const partition_state_t *st,
+                             int32_t p)
+{
+	char err[256];
+
+	if (broker_partition_set_state(m->broker, name, p, st, err, sizeof err) != 0)
+		fprintf(stderr, "strand: meta: cannot apply the state of %s/%" PRId32 ": %s\n",
+		        name, p, err);
+}
+
+/* Every known state of the topic's partitions, to the broker. */
+static void meta_apply_states(meta_t *m, const char *name)
+{
+	partition_state_t *copy = NULL;
+	const mtopic_t *t;
+	int32_t n = 0, p;
+
+	pthread_mutex_lock(&m->lock);
+	t = mcache_topic(&m->cache, name);
+	if (t != NULL && t->has_topic) {
+		n = t->partitions < t->nparts ? t->partitions : t->nparts;
+		copy = malloc((size_t)(n > 0 ? n : 1) * sizeof *copy);
+		if (copy != NULL)
+			memcpy(copy, t->parts, (size_t)n * sizeof *copy);
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (copy == NULL)
+		return;
+	for (p = 0; p < n; p++)
+		if (copy[p].version > 0)
+			meta_apply_state(m, name, &copy[p], p);
+	free(copy);
+}
+
 /* Make the local topic what the cache says (create, grow, configs). */
 static void meta_apply_topic(meta_t *m, const char *name)
 {
@@ -650,6 +686,7 @@ static void meta_apply_topic(meta_t *m, const char *name)
 			goto fail;
 	}
 	free(value);
+	meta_apply_states(m, name);
 	return;
 fail:
 	fprintf(stderr, "strand: meta: cannot apply topic %s here: %s\n", name, err);
@@ -682,14 +719,27 @@ static int meta_on_event(void *arg, const etcd_event_t *ev)
 	char name[256];
 	int32_t num = 0;
 	key_kind_t kind;
-	int rc = 0;
+	partition_state_t st;
+	const mtopic_t *t;
+	int rc = 0, apply_state = 0;
 
 	pthread_mutex_lock(&m->lock);
 	if (ev->type == ETCD_EVENT_PUT)
 		rc = mcache_apply_put(&m->cache, ev->kv, &kind, name, sizeof name, &num);
 	else
 		mcache_apply_delete(&m->cache, ev->kv, &kind, name, sizeof name, &num);
+	if (rc == 0 && kind == KEY_PARTITION && ev->type == ETCD_EVENT_PUT) {
+		/* a partition of a topic already applied here; the partitions a
+		 * create or alter adds are applied with their topic key, last */
+		t = mcache_topic(&m->cache, name);
+		if (t != NULL && t->has_topic && num < t->partitions && num < t->nparts) {
+			st = t->parts[num];
+			apply_state = 1;
+		}
+	}
 	pthread_mutex_unlock(&m->lock);
+	if (apply_state)
+		meta_apply_state(m, name, &st, num);
 	if (rc != 0)
 		fprintf(stderr, "strand: meta: out of memory applying %s\n", ev->kv->key);
 	if (kind == KEY_TOPIC && ev->type == ETCD_EVENT_PUT)
@@ -846,6 +896,61 @@ static void *meta_thread(void *arg)
 	return NULL;
 }
 
+/* ---- hooks the broker calls ------------------------------------------------------- */
+
+static int meta_lease_valid(void *ctx)
+{
+	return cluster_lease_valid(ctx);
+}
+
+/*
+ * The leader's ISR change (replica.h): one CAS on the partition key, its
+ * mod_revision == the state's version. The watch brings the new state
+ * back to every broker, this one included.
+ */
+int meta_propose_isr(meta_t *m, const char *topic, int32_t p,
+                     const partition_state_t *proposed)
+{
+	char key[META_MAX_KEY], value[META_MAX_STATE_JSON], err[256];
+	etcd_compare_t same = { key, ETCD_TARGET_MOD, ETCD_CMP_EQUAL, proposed->version };
+	etcd_op_t put = { ETCD_OP_PUT, key, 0, value, 0, 0 };
+	etcd_txn_result_t res;
+	int rc;
+
+	if (proposed->leader != m->self || proposed->version <= 0)
+		return STRAND_EINVAL;
+	rc = meta_state_encode(proposed, value, sizeof value);
+	if (rc)
+		return rc;
+	put.value_len = strlen(value);
+	snprintf(key, sizeof key, META_KEY_PARTITIONS "%s/%" PRId32, topic, p);
+	pthread_mutex_lock(&m->lock);
+	if (m->stopping) {
+		pthread_mutex_unlock(&m->lock);
+		return STRAND_ECLOSED;
+	}
+	m->hooks_running++;
+	pthread_mutex_unlock(&m->lock);
+	rc = etcd_txn(m->etcd, &same, 1, &put, 1, NULL, 0, &res, err, sizeof err);
+	if (rc == 0) {
+		etcd_kvs_free(&res.kvs);
+		rc = res.succeeded ? 0 : STRAND_EAGAIN;   /* changed meanwhile: propose again */
+	} else {
+		rc = STRAND_EUNAVAILABLE;
+	}
+	pthread_mutex_lock(&m->lock);
+	m->hooks_running--;
+	pthread_cond_broadcast(&m->applied);
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+static int meta_isr_hook(void *ctx, const char *topic, int32_t p,
+                         const partition_state_t *proposed)
+{
+	return meta_propose_isr(ctx, topic, p, proposed);
+}
+
 /* ---- open, close ------------------------------------------------------------------ */
 
 int meta_open(const meta_options_t *opts, meta_t **out, char *err, size_t errlen)
@@ -882,6 +987,9 @@ int meta_open(const meta_options_t *opts, meta_t **out, char *err, size_t errlen
 	rc = etcd_open(&eo, &m->etcd, err, errlen);
 	if (rc)
 		goto fail;
+	/* cluster mode from here on (broker_replicated): topics may have rf > 1 */
+	broker_set_lease_check(m->broker, meta_lease_valid, m->cluster);
+	broker_set_isr_hook(m->broker, meta_isr_hook, m);
 	rc = meta_list(m, &rev, err, errlen);
 	if (rc)
 		goto fail;
@@ -902,9 +1010,13 @@ void meta_close(meta_t *m)
 {
 	if (m == NULL)
 		return;
+	if (m->broker != NULL)   /* the hook points at m */
+		broker_set_isr_hook(m->broker, NULL, NULL);
 	pthread_mutex_lock(&m->lock);
 	m->stopping = 1;
 	pthread_cond_broadcast(&m->applied);
+	while (m->hooks_running > 0)
+		pthread_cond_wait(&m->applied, &m->lock);
 	pthread_mutex_unlock(&m->lock);
 	if (m->thread_started)
 		pthread_join(m->thread, NULL);

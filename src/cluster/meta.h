@@ -139,6 +139,16 @@ int meta_topic_alter(meta_t *m, const char *name, int32_t new_partitions,
                      const meta_config_kv_t *configs, size_t nconfigs,
                      char *err, size_t errlen);
 
+/*
+ * The broker's ISR hook (replica.h; registered by meta_open): write the
+ * leader's proposed state by CAS, mod_revision == proposed->version. Only
+ * for a partition this broker leads. 0 (the watch brings it back),
+ * STRAND_EAGAIN (the state changed meanwhile), STRAND_EUNAVAILABLE (etcd),
+ * STRAND_EINVAL (not ours to propose), STRAND_ECLOSED.
+ */
+int meta_propose_isr(meta_t *m, const char *topic, int32_t p,
+                     const partition_state_t *proposed);
+
 /* ---- what this broker knows (its watcher's cache; no etcd call) --------------------- */
 
 /* The partition's state as last seen. 0 or STRAND_ENOENT. */

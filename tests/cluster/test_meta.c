@@ -22,6 +22,7 @@
 #include <curl/curl.h>
 
 #include "broker/broker.h"
+#include "broker/replica.h"
 #include "cluster/cluster.h"
 #include "cluster/etcd.h"
 #include "cluster/meta.h"
@@ -342,6 +343,19 @@ START_TEST(test_create_through_one_broker_reaches_all)
 			ck_assert_int_eq(atoi(strrchr(url, ':') + 1), 9100 + leader);
 		}
 	}
+	/* every broker's partitions took the state: roles follow the placement */
+	for (i = 0; i < 3; i++)
+		for (p = 0; p < 6; p++) {
+			replica_role_t role;
+
+			ck_assert_int_eq(meta_partition_state(nodes[i].meta, "orders", p, &a), 0);
+			ck_assert_int_eq(broker_partition_get_state(nodes[i].broker, "orders", p, &b,
+			                                            &role), 0);
+			ck_assert_int_eq(b.version, a.version);
+			ck_assert_int_eq(b.leader, a.leader);
+			ck_assert_int_eq(role, a.leader == nodes[i].id ? REPLICA_LEADER
+			                                               : REPLICA_FOLLOWER);
+		}
 	ck_assert_int_eq(meta_partition_state(nodes[1].meta, "orders", 6, &a), STRAND_ENOENT);
 	ck_assert_int_eq(meta_broker_url(nodes[1].meta, 99, NULL, 0), STRAND_ENOENT);
 
@@ -413,6 +427,49 @@ START_TEST(test_delete_and_alter_reach_all)
 		wait_local_topic(&nodes[i], "gone", 0);
 	ck_assert_int_eq(meta_topic_delete(nodes[0].meta, "gone", errbuf, sizeof errbuf),
 	                 STRAND_ENOENT);
+	three_down();
+}
+END_TEST
+
+/* The leader's ISR proposal: CAS on the state's version; the new state
+ * reaches every broker's partition. */
+START_TEST(test_isr_change_by_cas_reaches_all)
+{
+	topic_config_t cfg;
+	partition_state_t st, stale, seen;
+	node_t *leader;
+	int i;
+
+	three_up();
+	default_config(&cfg);
+	ck_assert_int_eq(meta_topic_create(nodes[0].meta, "isr", 1, 3, &cfg, errbuf,
+	                                   sizeof errbuf), 0);
+	ck_assert_int_eq(meta_partition_state(nodes[0].meta, "isr", 0, &st), 0);
+	leader = &nodes[st.leader - 1];
+	for (i = 0; i < 3; i++)
+		wait_local_topic(&nodes[i], "isr", 1);
+	stale = st;
+	/* not the leader: refused without writing */
+	ck_assert_int_eq(meta_propose_isr(nodes[st.leader % 3].meta, "isr", 0, &st),
+	                 STRAND_EINVAL);
+	st.nisr = 1;
+	st.isr[0] = st.leader;
+	ck_assert_int_eq(meta_propose_isr(leader->meta, "isr", 0, &st), 0);
+	/* the same base version again: someone changed it meanwhile */
+	stale.nisr = 2;
+	ck_assert_int_eq(meta_propose_isr(leader->meta, "isr", 0, &stale), STRAND_EAGAIN);
+	for (i = 0; i < 3; i++) {
+		int64_t end = clock_now_ms() + WAIT_MS;
+
+		do {
+			ck_assert_int_eq(broker_partition_get_state(nodes[i].broker, "isr", 0, &seen,
+			                                            NULL), 0);
+		} while (seen.nisr != 1 && clock_now_ms() < end && (clock_sleep_ms(10), 1));
+		ck_assert_int_eq(seen.nisr, 1);
+		ck_assert_int_eq(seen.isr[0], st.leader);
+		ck_assert_int_gt(seen.version, st.version);
+		ck_assert_int_eq(seen.leader_epoch, 0);
+	}
 	three_down();
 }
 END_TEST
@@ -544,6 +601,7 @@ static Suite *meta_suite(void)
 	tcase_add_test(tc, test_create_through_one_broker_reaches_all);
 	tcase_add_test(tc, test_delete_and_alter_reach_all);
 	tcase_add_test(tc, test_concurrent_alters_lose_nothing);
+	tcase_add_test(tc, test_isr_change_by_cas_reaches_all);
 	tcase_add_test(tc, test_restarted_broker_relists);
 	suite_add_tcase(s, tc);
 	return s;
