@@ -71,91 +71,6 @@ static void leader_append(log_t *log, batch_builder_t *b, int n, int k, int32_t 
 	}
 }
 
-/* The bytes of every batch in [from, LEO) (malloc'd), read in slices of max_bytes. */
-static uint8_t *read_bytes(log_t *log, int64_t from, size_t *len_out)
-{
-	int64_t offset = from, leo = log_end_offset(log);
-	uint8_t *all = NULL;
-	size_t len = 0;
-
-	while (offset < leo) {
-		log_slice_t s;
-		char err[256] = "";
-		uint8_t *part;
-
-		tu_assert_msg(log_read(log, offset, 1 << 20, -1, &s, err, sizeof(err)) == 0,
-		              "log_read at %" PRId64 ": %s", offset, err);
-		tu_assert_uint_gt(s.len, 0);
-		part = tu_slice_bytes(&s);
-		all = realloc(all, len + s.len);
-		tu_assert_ptr_nonnull(all);
-		memcpy(all + len, part, s.len);
-		len += s.len;
-		offset = s.next_offset;
-		free(part);
-		log_slice_release(&s);
-	}
-	*len_out = len;
-	return all;
-}
-
-/*
- * Copy the leader to the follower as a fetcher does: slices of at most
- * max_bytes from the follower's LEO, appended as they come.
- * Returns the number of appends.
- */
-static int replicate(log_t *leader, log_t *follower, size_t max_bytes)
-{
-	int n = 0;
-
-	while (log_end_offset(follower) < log_end_offset(leader)) {
-		int64_t from = log_end_offset(follower);
-		log_append_info_t info;
-		log_slice_t s;
-		char err[256] = "";
-		uint8_t *buf;
-		int rc;
-
-		tu_assert_int_eq(log_read(leader, from, max_bytes, -1, &s, err, sizeof(err)), 0);
-		buf = tu_slice_bytes(&s);
-		rc = log_append_replica(follower, buf, s.len, &info, err, sizeof(err));
-		tu_assert_msg(rc == 0, "log_append_replica at %" PRId64 " (%zu bytes): %d (%s)",
-		              from, s.len, rc, err);
-		tu_assert_int_eq(info.first_offset, from);
-		tu_assert_int_eq(info.last_offset, s.next_offset - 1);
-		tu_assert_int_eq(log_end_offset(follower), s.next_offset);
-		free(buf);
-		log_slice_release(&s);
-		n++;
-	}
-	return n;
-}
-
-/* Same bytes from the log start, same LEO, same answers from the epoch cache. */
-static void expect_same_log(log_t *a, log_t *b)
-{
-	size_t la, lb;
-	uint8_t *ba, *bb;
-
-	tu_assert_int_eq(log_end_offset(a), log_end_offset(b));
-	tu_assert_int_eq(log_latest_epoch(a), log_latest_epoch(b));
-	ba = read_bytes(a, log_start_offset(a), &la);
-	bb = read_bytes(b, log_start_offset(b), &lb);
-	tu_assert_msg(la == lb, "logs hold %zu and %zu bytes", la, lb);
-	tu_assert_msg(la == 0 || memcmp(ba, bb, la) == 0, "the logs' bytes differ");
-	free(ba);
-	free(bb);
-	for (int32_t e = -1; e <= log_latest_epoch(a) + 1; e++) {
-		int32_t ea, eb;
-		int64_t oa, ob;
-
-		log_epoch_end_offset(a, e, &ea, &oa);
-		log_epoch_end_offset(b, e, &eb, &ob);
-		tu_assert_msg(ea == eb && oa == ob, "epoch_end(%d): (%d, %" PRId64 ") vs (%d, %"
-		              PRId64 ")", (int)e, (int)ea, oa, (int)eb, ob);
-	}
-}
-
 /* A log's observable size: LEO, bytes, latest epoch. */
 typedef struct shape {
 	int64_t leo, bytes;
@@ -219,20 +134,20 @@ START_TEST(test_replica_copies_leader_bytes_and_epochs)
 	leader_append(leader, &b, 7, 2, 7);
 	snprintf(name, sizeof(name), "follower-%zu", mb);
 	follower = open_sub(name, &cfg);
-	tu_assert_int_gt(replicate(leader, follower, mb), 0);
-	expect_same_log(leader, follower);
+	tu_assert_int_gt(tu_replicate(leader, follower, mb), 0);
+	tu_expect_same_log(leader, follower);
 	tu_assert_int_gt(log_segment_count(follower), 1);
 
 	/* the leader goes on; the follower catches up from where it was */
 	leader_append(leader, &b, 3, 4, 7);
 	leader_append(leader, &b, 2, 4, 9);
-	replicate(leader, follower, mb);
-	expect_same_log(leader, follower);
+	tu_replicate(leader, follower, mb);
+	tu_expect_same_log(leader, follower);
 
 	/* recovery reads back the same log and the same epoch cache */
 	log_close(follower);
 	follower = open_sub(name, &cfg);
-	expect_same_log(leader, follower);
+	tu_expect_same_log(leader, follower);
 
 	log_close(follower);
 	log_close(leader);
@@ -323,18 +238,18 @@ START_TEST(test_replica_after_truncation_takes_new_tail)
 	old_leader = open_sub("old", &cfg);
 	new_leader = open_sub("new", &cfg);
 	leader_append(old_leader, &b, 5, 3, 1);
-	replicate(old_leader, new_leader, 1 << 20);
+	tu_replicate(old_leader, new_leader, 1 << 20);
 	/* epoch 1's leader appends a tail nobody copied, then loses leadership */
 	leader_append(old_leader, &b, 4, 3, 1);
 	/* epoch 2's leader appends its own */
 	leader_append(new_leader, &b, 6, 2, 2);
 	tu_assert_int_eq(log_truncate_to(old_leader, 15, err, sizeof(err)), 0);
 	tu_assert_int_eq(log_latest_epoch(old_leader), 1);
-	replicate(new_leader, old_leader, 1 << 20);
-	expect_same_log(new_leader, old_leader);
+	tu_replicate(new_leader, old_leader, 1 << 20);
+	tu_expect_same_log(new_leader, old_leader);
 	log_close(old_leader);
 	old_leader = open_sub("old", &cfg);
-	expect_same_log(new_leader, old_leader);
+	tu_expect_same_log(new_leader, old_leader);
 	log_close(old_leader);
 	log_close(new_leader);
 	batch_builder_free(&b);
@@ -355,8 +270,8 @@ START_TEST(test_replica_ignores_max_batch_bytes)
 	leader = open_sub("leader", &cfg);
 	follower = open_sub("follower", &small);
 	leader_append(leader, &b, 2, 20, 0);
-	replicate(leader, follower, 1 << 20);
-	expect_same_log(leader, follower);
+	tu_replicate(leader, follower, 1 << 20);
+	tu_expect_same_log(leader, follower);
 	log_close(follower);
 	log_close(leader);
 	batch_builder_free(&b);

@@ -665,6 +665,93 @@ static inline void tu_check_gen(const tu_rec_t *r, uint64_t id, int64_t ts)
 	tu_assert_int_eq(batch_header_iter_next(&hi, &hh), 0);
 }
 
+/* ---- replicas (log_append_replica) -------------------------------------- */
+
+/* The bytes of every batch in [from, LEO) (malloc'd), read in slices of max_bytes. */
+static inline uint8_t *tu_read_bytes(log_t *log, int64_t from, size_t *len_out)
+{
+	int64_t offset = from, leo = log_end_offset(log);
+	uint8_t *all = NULL;
+	size_t len = 0;
+
+	while (offset < leo) {
+		log_slice_t s;
+		char err[256] = "";
+		uint8_t *part;
+
+		tu_assert_msg(log_read(log, offset, 1 << 20, -1, &s, err, sizeof(err)) == 0,
+		              "log_read at %" PRId64 ": %s", offset, err);
+		tu_assert_uint_gt(s.len, 0);
+		part = tu_slice_bytes(&s);
+		all = realloc(all, len + s.len);
+		tu_assert_ptr_nonnull(all);
+		memcpy(all + len, part, s.len);
+		len += s.len;
+		offset = s.next_offset;
+		free(part);
+		log_slice_release(&s);
+	}
+	*len_out = len;
+	return all;
+}
+
+/*
+ * Copy the leader to the follower as a fetcher does: slices of at most
+ * max_bytes from the follower's LEO, appended as they come.
+ * Returns the number of appends.
+ */
+static inline int tu_replicate(log_t *leader, log_t *follower, size_t max_bytes)
+{
+	int n = 0;
+
+	while (log_end_offset(follower) < log_end_offset(leader)) {
+		int64_t from = log_end_offset(follower);
+		log_append_info_t info;
+		log_slice_t s;
+		char err[256] = "";
+		uint8_t *buf;
+		int rc;
+
+		tu_assert_int_eq(log_read(leader, from, max_bytes, -1, &s, err, sizeof(err)), 0);
+		buf = tu_slice_bytes(&s);
+		rc = log_append_replica(follower, buf, s.len, &info, err, sizeof(err));
+		tu_assert_msg(rc == 0, "log_append_replica at %" PRId64 " (%zu bytes): %d (%s)",
+		              from, s.len, rc, err);
+		tu_assert_int_eq(info.first_offset, from);
+		tu_assert_int_eq(info.last_offset, s.next_offset - 1);
+		tu_assert_int_eq(log_end_offset(follower), s.next_offset);
+		free(buf);
+		log_slice_release(&s);
+		n++;
+	}
+	return n;
+}
+
+/* Same bytes from the log start, same LEO, same answers from the epoch cache. */
+static inline void tu_expect_same_log(log_t *a, log_t *b)
+{
+	size_t la, lb;
+	uint8_t *ba, *bb;
+
+	tu_assert_int_eq(log_end_offset(a), log_end_offset(b));
+	tu_assert_int_eq(log_latest_epoch(a), log_latest_epoch(b));
+	ba = tu_read_bytes(a, log_start_offset(a), &la);
+	bb = tu_read_bytes(b, log_start_offset(b), &lb);
+	tu_assert_msg(la == lb, "logs hold %zu and %zu bytes", la, lb);
+	tu_assert_msg(la == 0 || memcmp(ba, bb, la) == 0, "the logs' bytes differ");
+	free(ba);
+	free(bb);
+	for (int32_t e = -1; e <= log_latest_epoch(a) + 1; e++) {
+		int32_t ea, eb;
+		int64_t oa, ob;
+
+		log_epoch_end_offset(a, e, &ea, &oa);
+		log_epoch_end_offset(b, e, &eb, &ob);
+		tu_assert_msg(ea == eb && oa == ob, "epoch_end(%d): (%d, %" PRId64 ") vs (%d, %"
+		              PRId64 ")", (int)e, (int)ea, oa, (int)eb, ob);
+	}
+}
+
 /* Wall clock in ms, for tests where the engine may also look at the clock. */
 static inline int64_t tu_now_ms(void)
 {
