@@ -34,9 +34,14 @@ static int add_config(const char *name, const char *value, int is_number, void *
 {
 	cJSON *obj = ctx, *item;
 
-	/* Raw keeps 64-bit values exact (a cJSON number is a double) */
-	item = is_number && is_integer_text(value) ? cJSON_CreateRaw(value)
-	                                           : cJSON_CreateString(value);
+	/* Raw keeps 64-bit values exact (a cJSON number is a double); the
+	 * boolean configs (unclean_leader_election) are JSON booleans */
+	if (is_number && is_integer_text(value))
+		item = cJSON_CreateRaw(value);
+	else if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0)
+		item = cJSON_CreateBool(value[0] == 't');
+	else
+		item = cJSON_CreateString(value);
 	if (item == NULL)
 		return STRAND_ENOMEM;
 	cJSON_AddItemToObject(obj, name, item);
@@ -206,6 +211,8 @@ static int configs_apply(api_request_t *req, const cJSON *configs, topic_config_
 	cJSON_ArrayForEach(m, configs) {
 		if (cJSON_IsString(m)) {
 			value = m->valuestring;
+		} else if (cJSON_IsBool(m)) {
+			value = cJSON_IsTrue(m) ? "true" : "false";
 		} else if (cJSON_IsNumber(m)) {
 			if (api_json_number_to_int64(m, &v) != 0) {
 				snprintf(detail, sizeof detail,
@@ -217,7 +224,8 @@ static int configs_apply(api_request_t *req, const cJSON *configs, topic_config_
 			snprintf(text, sizeof text, "%" PRId64, v);
 			value = text;
 		} else {
-			snprintf(detail, sizeof detail, "config %.100s must be a number or a string",
+			snprintf(detail, sizeof detail, "config %.100s must be a number, a string or a "
+			         "boolean",
 			         m->string);
 			api_respond_problem(req, 400, API_PROBLEM_INVALID_REQUEST, detail, NULL);
 			return STRAND_EINVAL;
@@ -256,6 +264,8 @@ static size_t configs_collect(const cJSON *configs, meta_config_kv_t *kv, char (
 		kv[n].name = m->string;
 		if (cJSON_IsString(m)) {
 			kv[n].value = m->valuestring;
+		} else if (cJSON_IsBool(m)) {
+			kv[n].value = cJSON_IsTrue(m) ? "true" : "false";
 		} else {
 			(void)api_json_number_to_int64(m, &v);
 			snprintf(texts[n], sizeof texts[n], "%" PRId64, v);

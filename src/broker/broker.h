@@ -41,6 +41,9 @@ typedef struct topic_config {
 	int32_t         min_insync_replicas; /* default 1 */
 	record_format_t key_format, value_format;
 	/* cleanup_policy: only "delete" exists; kept implicit */
+	int             unclean_leader_election; /* cluster mode: 1 lets an out-of-sync replica
+	                                            lead when no in-sync one lives (may lose
+	                                            acknowledged records); default 0 */
 } topic_config_t;
 
 /* Defaults for a new topic (Kafka's). */

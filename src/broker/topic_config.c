@@ -22,6 +22,7 @@ enum config_kind {
 	CONFIG_INT32,     /* int32_t field */
 	CONFIG_FORMAT,    /* record_format_t field: json|string|binary */
 	CONFIG_CLEANUP,   /* no field: the only policy is "delete" */
+	CONFIG_BOOL,      /* int field: true|false */
 };
 
 typedef struct config_def {
@@ -52,6 +53,7 @@ static const config_def_t config_defs[] = {
 	{ "flush_ms",            CONFIG_INT64,  FIELD(log.flush_ms),        1, INT64_MAX, 1 },
 	{ "key_format",          CONFIG_FORMAT, FIELD(key_format),          0, 0, 0 },
 	{ "value_format",        CONFIG_FORMAT, FIELD(value_format),        0, 0, 0 },
+	{ "unclean_leader_election", CONFIG_BOOL, FIELD(unclean_leader_election), 0, 0, 0 },
 };
 
 #define CONFIG_COUNT (sizeof(config_defs) / sizeof(config_defs[0]))
@@ -178,6 +180,12 @@ int topic_config_set(topic_config_t *cfg, const char *name, const char *value,
 			return strand_err_set(err, errlen, STRAND_EINVAL,
 			                      "cleanup_policy must be delete");
 		return 0;
+	case CONFIG_BOOL:
+		if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0)
+			return strand_err_set(err, errlen, STRAND_EINVAL,
+			                      "%s must be true or false", name);
+		*(int *)(void *)field = value[0] == 't';
+		return 0;
 	}
 	return strand_err_set(err, errlen, STRAND_EINVAL, "bad config %s", name);
 }
@@ -234,6 +242,10 @@ int topic_config_each(const topic_config_t *cfg,
 			break;
 		case CONFIG_CLEANUP:
 			value = "delete";
+			break;
+		case CONFIG_BOOL:
+			value = *(const int *)(const void *)((const char *)cfg + d->off) ? "true"
+			                                                                 : "false";
 			break;
 		}
 		rc = fn(d->name, value, is_number, ctx);

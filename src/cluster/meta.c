@@ -29,6 +29,7 @@ typedef struct mtopic {
 	char              *name;          /* owned */
 	int                has_topic;     /* topics/<name> seen (partition keys may come first) */
 	int32_t            partitions, rf;
+	int                unclean;       /* config unclean_leader_election is true */
 	char              *value;         /* owned: the topic key's JSON */
 	int64_t            mod_revision;
 	partition_state_t *parts;         /* parts[p]; version 0: no state seen */
@@ -64,7 +65,12 @@ struct meta {
 
 	pthread_t       thread;
 	int             thread_started;
-	int64_t         watch_from;       /* watcher thread only */
+	/* watcher thread only: */
+	int64_t         watch_from;
+	int64_t         ctl_rev;          /* election revision the last scan ran under; 0: not
+	                                     controller */
+	int             ctl_dirty;        /* brokers came or went since the last scan */
+	int64_t         ctl_preferred_at; /* next preferred-leader check (monotonic ms) */
 };
 
 /* ---- the codec -------------------------------------------------------------- */
@@ -219,6 +225,66 @@ int meta_assign_replicas(const int32_t *brokers, size_t n, int32_t first_partiti
 		st->leader_epoch = 0;
 	}
 	return 0;
+}
+
+/* ---- the controller's decisions ----------------------------------------------------- */
+
+static int ids_sorted_contain(const int32_t *ids, size_t n, int32_t id)
+{
+	size_t lo = 0, hi = n, mid;
+
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if (ids[mid] == id)
+			return 1;
+		if (ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+int meta_elect(const partition_state_t *st, const int32_t *live, size_t nlive, int unclean,
+               int preferred, partition_state_t *out)
+{
+	int32_t i, r, pick = -1, n = 0;
+
+	*out = *st;
+	if (st->leader >= 0 && ids_sorted_contain(live, nlive, st->leader)) {
+		r = st->replicas[0];
+		if (!preferred || r == st->leader || !ids_sorted_contain(live, nlive, r) ||
+		    !ids_contain(st->isr, st->nisr, r))
+			return 0;
+		out->leader = r;   /* back to the preferred replica; the ISR stays */
+		out->leader_epoch = st->leader_epoch + 1;
+		return 1;
+	}
+	/* Kafka's clean election: the assignment's order, alive and in sync */
+	for (i = 0; i < st->nreplicas && pick < 0; i++) {
+		r = st->replicas[i];
+		if (ids_sorted_contain(live, nlive, r) && ids_contain(st->isr, st->nisr, r))
+			pick = r;
+	}
+	if (pick >= 0) {
+		for (i = 0; i < st->nisr; i++)
+			if (ids_sorted_contain(live, nlive, st->isr[i]))
+				out->isr[n++] = st->isr[i];
+		out->nisr = n;
+	} else if (unclean) {
+		for (i = 0; i < st->nreplicas && pick < 0; i++)
+			if (ids_sorted_contain(live, nlive, st->replicas[i]))
+				pick = st->replicas[i];
+		if (pick >= 0) {
+			out->isr[0] = pick;
+			out->nisr = 1;
+		}
+	}
+	if (pick < 0 && st->leader < 0)
+		return 0;   /* still nobody to lead */
+	out->leader = pick;   /* -1: offline; the ISR is kept for its members' return */
+	out->leader_epoch = st->leader_epoch + 1;
+	return 1;
 }
 
 /* ---- the cache --------------------------------------------------------------------- */
@@ -429,13 +495,18 @@ static key_kind_t key_parse(const char *key, char *name, size_t namelen, int32_t
 	return KEY_OTHER;
 }
 
-/* A topic key's value: partitions and replication factor (configs are read
- * when applied). 0 or -1. */
-static int topic_value_parse(const char *value, size_t len, int32_t *partitions, int32_t *rf)
+/* A topic key's value: partitions, replication factor, whether unclean
+ * leader election is on (other configs are read when applied). 0 or -1. */
+static int topic_value_parse(const char *value, size_t len, int32_t *partitions, int32_t *rf,
+                             int *unclean)
 {
 	cJSON *doc = cJSON_ParseWithLength(value, len);
+	const cJSON *u = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(doc, "configs"), "unclean_leader_election");
 	int rc = -1;
 
+	if (unclean != NULL)
+		*unclean = cJSON_IsString(u) && strcmp(u->valuestring, "true") == 0;
 	if (cJSON_IsObject(doc) &&
 	    json_int32_in(cJSON_GetObjectItemCaseSensitive(doc, "partitions"), 1, INT32_MAX,
 	                  partitions) == 0 &&
@@ -526,12 +597,12 @@ static int mcache_apply_put(mcache_t *c, const etcd_kv_t *kv, key_kind_t *kind, 
 	int32_t partitions, rf;
 	cJSON *doc;
 	const cJSON *url;
-	int rc = 0;
+	int rc = 0, unclean = 0;
 
 	*kind = key_parse(kv->key, name, namelen, num);
 	switch (*kind) {
 	case KEY_TOPIC:
-		if (topic_value_parse(kv->value, kv->value_len, &partitions, &rf) != 0) {
+		if (topic_value_parse(kv->value, kv->value_len, &partitions, &rf, &unclean) != 0) {
 			fprintf(stderr, "strand: meta: ignoring %s: not a topic's JSON\n", kv->key);
 			*kind = KEY_OTHER;
 			return 0;
@@ -546,6 +617,7 @@ static int mcache_apply_put(mcache_t *c, const etcd_kv_t *kv, key_kind_t *kind, 
 		t->has_topic = 1;
 		t->partitions = partitions;
 		t->rf = rf;
+		t->unclean = unclean;
 		t->mod_revision = kv->mod_revision;
 		return mtopic_reserve_parts(t, partitions);
 	case KEY_PARTITION:
@@ -596,6 +668,8 @@ static void mcache_apply_delete(mcache_t *c, const etcd_kv_t *kv, key_kind_t *ki
 		break;
 	}
 }
+
+static void meta_controller_tick(meta_t *m);
 
 /* ---- applying to the local broker (watcher thread) --------------------------------- */
 
@@ -740,6 +814,11 @@ static int meta_on_event(void *arg, const etcd_event_t *ev)
 	pthread_mutex_unlock(&m->lock);
 	if (apply_state)
 		meta_apply_state(m, name, &st, num);
+	if (kind == KEY_BROKER) {
+		/* a broker came or went: the controller acts at once */
+		m->ctl_dirty = 1;
+		meta_controller_tick(m);
+	}
 	if (rc != 0)
 		fprintf(stderr, "strand: meta: out of memory applying %s\n", ev->kv->key);
 	if (kind == KEY_TOPIC && ev->type == ETCD_EVENT_PUT)
@@ -823,6 +902,117 @@ static int meta_list(meta_t *m, int64_t *revision, char *err, size_t errlen)
 	return 0;
 }
 
+/* ---- the controller (watcher thread) --------------------------------------------------- */
+
+typedef struct ctl_change {
+	char              name[256];
+	int32_t           p;
+	partition_state_t from, to;
+} ctl_change_t;
+
+/* The partitions whose state the controller changes now, from the cache. */
+static ctl_change_t *meta_controller_plan(meta_t *m, int preferred, size_t *n)
+{
+	ctl_change_t *changes = NULL, *grown;
+	int32_t *live = NULL, p;
+	size_t nlive, i, cap = 0;
+	partition_state_t to;
+	const mtopic_t *t;
+
+	*n = 0;
+	pthread_mutex_lock(&m->lock);
+	nlive = m->cache.nbrokers;
+	live = malloc((nlive > 0 ? nlive : 1) * sizeof *live);
+	for (i = 0; live != NULL && i < nlive; i++)
+		live[i] = m->cache.brokers[i].id;   /* sorted by id */
+	for (i = 0; live != NULL && i < m->cache.ntopics; i++) {
+		t = &m->cache.topics[i];
+		for (p = 0; t->has_topic && p < t->partitions && p < t->nparts; p++) {
+			if (t->parts[p].version == 0 ||
+			    !meta_elect(&t->parts[p], live, nlive, t->unclean, preferred, &to))
+				continue;
+			if (*n == cap) {
+				cap = cap ? cap * 2 : 16;
+				grown = realloc(changes, cap * sizeof *grown);
+				if (grown == NULL)
+					goto out;
+				changes = grown;
+			}
+			snprintf(changes[*n].name, sizeof changes[*n].name, "%s", t->name);
+			changes[*n].p = p;
+			changes[*n].from = t->parts[p];
+			changes[*n].to = to;
+			(*n)++;
+		}
+	}
+out:
+	pthread_mutex_unlock(&m->lock);
+	free(live);
+	return changes;
+}
+
+/*
+ * The controller's work, when this broker is the controller: after an
+ * election (everything), when brokers came or went (ctl_dirty), and every
+ * META_PREFERRED_CHECK_MS (preferred leaders). One fenced CAS per
+ * partition; one that fails (changed meanwhile, etcd down) is planned
+ * again at the next tick from the state the watch brings.
+ */
+static void meta_controller_tick(meta_t *m)
+{
+	char key[META_MAX_KEY], value[META_MAX_STATE_JSON], err[512];
+	etcd_compare_t same = { key, ETCD_TARGET_MOD, ETCD_CMP_EQUAL, 0 };
+	etcd_op_t put = { ETCD_OP_PUT, key, 0, value, 0, 0 };
+	etcd_txn_result_t res;
+	ctl_change_t *changes;
+	int64_t rev, now = clock_now_ms();
+	int preferred, rc;
+	size_t n, i;
+
+	if (!cluster_is_controller(m->cluster, &rev)) {
+		m->ctl_rev = 0;
+		return;
+	}
+	preferred = now >= m->ctl_preferred_at;
+	if (rev == m->ctl_rev && !m->ctl_dirty && !preferred)
+		return;
+	if (rev != m->ctl_rev)
+		fprintf(stderr, "strand: meta: broker %" PRId32 " controls partition leadership "
+		        "(election revision %" PRId64 "): checking every partition\n", m->self, rev);
+	m->ctl_rev = rev;
+	m->ctl_dirty = 0;
+	if (preferred)
+		m->ctl_preferred_at = now + META_PREFERRED_CHECK_MS;
+	changes = meta_controller_plan(m, preferred, &n);
+	for (i = 0; i < n; i++) {
+		const ctl_change_t *c = &changes[i];
+
+		snprintf(key, sizeof key, META_KEY_PARTITIONS "%s/%" PRId32, c->name, c->p);
+		if (meta_state_encode(&c->to, value, sizeof value) != 0)
+			continue;
+		put.value_len = strlen(value);
+		same.number = c->from.version;
+		rc = cluster_controller_txn(m->cluster, &same, 1, &put, 1, &res, err, sizeof err);
+		if (rc == STRAND_EDEPOSED) {
+			fprintf(stderr, "strand: meta: %s\n", err);
+			m->ctl_rev = 0;
+			break;
+		}
+		if (rc != 0 || !res.succeeded) {
+			m->ctl_dirty = 1;   /* again at the next tick, from fresher state */
+			if (rc != 0)
+				fprintf(stderr, "strand: meta: controller: %s/%" PRId32 ": %s\n", c->name,
+				        c->p, err);
+		} else {
+			fprintf(stderr, "strand: meta: controller: %s/%" PRId32 " leader %" PRId32
+			        " -> %" PRId32 ", epoch %" PRId32 ", isr of %" PRId32 "\n", c->name,
+			        c->p, c->from.leader, c->to.leader, c->to.leader_epoch, c->to.nisr);
+		}
+		etcd_kvs_free(&res.kvs);
+	}
+	free(changes);
+}
+
 /* ---- the watcher thread ------------------------------------------------------------ */
 
 /* Wait ms or until close. 1 when stopping. */
@@ -871,6 +1061,7 @@ static void *meta_thread(void *arg)
 				continue;
 			}
 			m->watch_from = rev + 1;
+			m->ctl_dirty = 1;
 			relist = 0;
 		}
 		next = m->watch_from;
@@ -878,6 +1069,7 @@ static void *meta_thread(void *arg)
 		                meta_on_event, m, &next, err, sizeof err);
 		m->watch_from = next;
 		meta_set_applied(m, next - 1);   /* every event before next is applied */
+		meta_controller_tick(m);
 		if (rc == 0 || rc == STRAND_ETIMEDOUT) {
 			last[0] = '\0';
 			continue;
@@ -1276,7 +1468,7 @@ int meta_topic_alter(meta_t *m, const char *name, int32_t new_partitions,
 		if (rc)
 			return meta_etcd_failed(rc, "reading the topic", detail, err, errlen);
 		if (kvs.n != 1 || topic_value_parse(kvs.kvs[0].value, kvs.kvs[0].value_len, &cur,
-		                                    &rf) != 0) {
+		                                    &rf, NULL) != 0) {
 			rc = strand_err_set(err, errlen, STRAND_ENOENT, "unknown topic %s", name);
 			etcd_kvs_free(&kvs);
 			return rc;

@@ -23,6 +23,14 @@
  * watcher has applied the transaction's revision before answering: what a
  * client just created through a broker, that broker shows at once.
  *
+ * The controller (the broker cluster_is_controller says, in the same
+ * watcher thread): when a broker's registration disappears it elects new
+ * leaders for the partitions it led, when a broker returns it gives
+ * leaderless partitions back to it, every META_PREFERRED_CHECK_MS it moves
+ * leadership back to preferred replicas in sync, and once elected it scans
+ * everything. Every write is cluster_controller_txn (fenced by the
+ * election revision) comparing the partition key's mod_revision.
+ *
  * Threads: every function may be called from any thread; the watcher
  * thread is the only one that changes the local broker's topics.
  */
@@ -49,6 +57,7 @@ typedef struct meta meta_t;
 #define META_WATCH_SLICE_MS       500      /* one bounded watch call; the controller's
                                               periodic work runs between two */
 #define META_MAX_STATE_JSON       1024     /* a partition state's JSON, REPLICA_MAX ids */
+#define META_PREFERRED_CHECK_MS   3000     /* the controller's preferred-leader check */
 
 /* ---- the codec (pure) ----------------------------------------------------- */
 
@@ -78,6 +87,23 @@ int meta_state_decode(const char *json, size_t len, int64_t version, partition_s
 int meta_assign_replicas(const int32_t *brokers_sorted, size_t n, int32_t first_partition,
                          int32_t count, int32_t rf, int32_t start_index, int32_t shift,
                          partition_state_t *out, char *err, size_t errlen);
+
+/* ---- the controller's decisions (pure) -------------------------------------------- */
+
+/*
+ * What the controller does with one partition, given the live brokers
+ * (sorted ids). Returns 1 with *out the new state (version kept: the CAS
+ * token) or 0 when nothing changes:
+ *   - leader dead (or -1): the first replica, in replica order, that is
+ *     alive and in the ISR leads; ISR = ISR members alive; epoch + 1.
+ *     None: with unclean, the first live replica leads, ISR = {it}; else
+ *     leader -1 with the ISR kept (its members may return), epoch + 1
+ *     (unchanged if it already was -1).
+ *   - preferred (the periodic move-back) and the leader alive: replicas[0]
+ *     leads again when it is alive, in the ISR and not the leader; epoch + 1.
+ */
+int meta_elect(const partition_state_t *st, const int32_t *live, size_t nlive, int unclean,
+               int preferred, partition_state_t *out);
 
 /* ---- the handle ---------------------------------------------------------------- */
 

@@ -177,12 +177,13 @@ START_TEST(test_config_defaults)
 	ck_assert_int_eq(cfg.min_insync_replicas, 1);
 	ck_assert_int_eq(cfg.key_format, RECORD_FORMAT_JSON);
 	topic_config_each(&cfg, dump_config, &d);
-	ck_assert_int_eq(d.count, 11);
+	ck_assert_int_eq(d.count, 12);
 	ck_assert_str_eq(d.text,
 	                 "retention_ms=604800000#;retention_bytes=-1#;segment_bytes=1073741824#;"
 	                 "segment_ms=604800000#;max_message_bytes=1048588#;"
 	                 "min_insync_replicas=1#;cleanup_policy=delete;flush_messages=-1#;"
-	                 "flush_ms=-1#;key_format=json;value_format=json;");
+	                 "flush_ms=-1#;key_format=json;value_format=json;"
+	                 "unclean_leader_election=false;");
 }
 END_TEST
 
@@ -194,6 +195,7 @@ START_TEST(test_config_set_each_round_trip)
 		{ "max_message_bytes", "67108864" }, { "min_insync_replicas", "2" },
 		{ "cleanup_policy", "delete" }, { "flush_messages", "10" },
 		{ "flush_ms", "250" }, { "key_format", "string" }, { "value_format", "binary" },
+		{ "unclean_leader_election", "true" },
 	};
 	topic_config_t cfg, again;
 	config_dump_t d1 = { "", 0 }, d2 = { "", 0 };
@@ -212,7 +214,10 @@ START_TEST(test_config_set_each_round_trip)
 	ck_assert_int_eq(cfg.min_insync_replicas, 2);
 	ck_assert_int_eq(cfg.key_format, RECORD_FORMAT_STRING);
 	ck_assert_int_eq(cfg.value_format, RECORD_FORMAT_BINARY);
+	ck_assert_int_eq(cfg.unclean_leader_election, 1);
 	ck_assert_int_eq(topic_config_validate(&cfg, errbuf, sizeof(errbuf)), 0);
+	ck_assert_int_eq(topic_config_set(&again, "unclean_leader_election", "yes", errbuf,
+	                                  sizeof(errbuf)), STRAND_EINVAL);
 
 	topic_config_each(&cfg, dump_config, &d1);
 	/* replay the dump onto defaults: the same config comes back */

@@ -161,6 +161,74 @@ START_TEST(test_placement_spreads_leaders_and_replicas)
 }
 END_TEST
 
+/* ---- the controller's decisions ------------------------------------------------------ */
+
+static partition_state_t mkstate(int32_t leader, int32_t epoch, const char *replicas,
+                                 const char *isr)
+{
+	partition_state_t st;
+	const char *c;
+
+	memset(&st, 0, sizeof st);
+	for (c = replicas; *c; c++)
+		st.replicas[st.nreplicas++] = *c - '0';
+	for (c = isr; *c; c++)
+		st.isr[st.nisr++] = *c - '0';
+	st.leader = leader;
+	st.leader_epoch = epoch;
+	st.version = 77;
+	return st;
+}
+
+START_TEST(test_elect_rules)
+{
+	int32_t live12[] = { 1, 2 }, live23[] = { 2, 3 }, live3[] = { 3 }, live123[] = { 1, 2, 3 };
+	partition_state_t st, out;
+
+	/* leader alive: nothing, unless the preferred replica is in sync */
+	st = mkstate(2, 4, "123", "123");
+	ck_assert_int_eq(meta_elect(&st, live123, 3, 0, 0, &out), 0);
+	ck_assert_int_eq(meta_elect(&st, live123, 3, 0, 1, &out), 1);
+	ck_assert_int_eq(out.leader, 1);
+	ck_assert_int_eq(out.leader_epoch, 5);
+	ck_assert_int_eq(out.nisr, 3);
+	ck_assert_int_eq(out.version, 77);          /* the CAS token stays */
+	st = mkstate(2, 4, "123", "23");            /* preferred out of sync: stays */
+	ck_assert_int_eq(meta_elect(&st, live123, 3, 0, 1, &out), 0);
+	ck_assert_int_eq(meta_elect(&st, live23, 2, 0, 1, &out), 0);
+
+	/* leader dead: first live in-sync replica in replica order, ISR = live members */
+	st = mkstate(1, 0, "132", "123");
+	ck_assert_int_eq(meta_elect(&st, live23, 2, 0, 0, &out), 1);
+	ck_assert_int_eq(out.leader, 3);            /* replicas order: 3 before 2 */
+	ck_assert_int_eq(out.leader_epoch, 1);
+	ck_assert_int_eq(out.nisr, 2);
+	ck_assert_int_eq(out.isr[0], 2);
+	ck_assert_int_eq(out.isr[1], 3);
+
+	/* no live ISR member: offline, ISR kept; unclean: a live replica leads alone */
+	st = mkstate(1, 3, "12", "1");
+	ck_assert_int_eq(meta_elect(&st, live23, 2, 0, 0, &out), 1);
+	ck_assert_int_eq(out.leader, -1);
+	ck_assert_int_eq(out.leader_epoch, 4);
+	ck_assert_int_eq(out.nisr, 1);
+	ck_assert_int_eq(out.isr[0], 1);
+	ck_assert_int_eq(meta_elect(&st, live23, 2, 1, 0, &out), 1);
+	ck_assert_int_eq(out.leader, 2);
+	ck_assert_int_eq(out.nisr, 1);
+	ck_assert_int_eq(out.isr[0], 2);
+
+	/* offline stays offline until an ISR member returns; then it leads */
+	st = mkstate(-1, 4, "12", "1");
+	ck_assert_int_eq(meta_elect(&st, live23, 2, 0, 1, &out), 0);
+	ck_assert_int_eq(meta_elect(&st, live3, 1, 1, 0, &out), 0);   /* no replica alive */
+	ck_assert_int_eq(meta_elect(&st, live12, 2, 0, 0, &out), 1);
+	ck_assert_int_eq(out.leader, 1);
+	ck_assert_int_eq(out.leader_epoch, 5);
+	ck_assert_int_eq(out.nisr, 1);
+}
+END_TEST
+
 /* ---- three brokers in this process ---------------------------------------------------- */
 
 typedef struct node {
@@ -474,6 +542,160 @@ START_TEST(test_isr_change_by_cas_reaches_all)
 }
 END_TEST
 
+/* Wait until node's cache holds a state of topic/p that check accepts. */
+static partition_state_t wait_state(node_t *n, const char *topic, int32_t p,
+                                    int (*check)(const partition_state_t *st, int32_t arg),
+                                    int32_t arg, const char *what)
+{
+	int64_t end = clock_now_ms() + WAIT_MS;
+	partition_state_t st;
+
+	memset(&st, 0, sizeof st);
+	do {
+		if (meta_partition_state(n->meta, topic, p, &st) == 0 && check(&st, arg))
+			return st;
+		clock_sleep_ms(10);
+	} while (clock_now_ms() < end);
+	ck_abort_msg("broker %d: %s/%d never %s (leader %d, epoch %d, isr of %d)", n->id, topic,
+	             p, what, st.leader, st.leader_epoch, st.nisr);
+	return st;
+}
+
+static int led_by_other_than(const partition_state_t *st, int32_t id)
+{
+	return st->leader >= 0 && st->leader != id;
+}
+
+static int led_by(const partition_state_t *st, int32_t id)
+{
+	return st->leader == id;
+}
+
+static int in_isr(const partition_state_t *st, int32_t id)
+{
+	int32_t i;
+
+	for (i = 0; i < st->nisr; i++)
+		if (st->isr[i] == id)
+			return 1;
+	return 0;
+}
+
+/* A broker leaves: its partitions get a live in-sync leader with the next
+ * epoch; back and in sync again, it gets its preferred partitions back. */
+START_TEST(test_failover_and_preferred_leader_return)
+{
+	topic_config_t cfg;
+	partition_state_t st, before[3];
+	int32_t p, mine = -1;
+	replica_role_t role;
+
+	three_up();
+	default_config(&cfg);
+	ck_assert_int_eq(meta_topic_create(nodes[1].meta, "fo", 3, 3, &cfg, errbuf,
+	                                   sizeof errbuf), 0);
+	for (p = 0; p < 3; p++) {
+		ck_assert_int_eq(meta_partition_state(nodes[1].meta, "fo", p, &before[p]), 0);
+		if (before[p].leader == 1)
+			mine = p;
+	}
+	ck_assert_int_ge(mine, 0);
+	wait_local_topic(&nodes[0], "fo", 3);
+	node_stop(&nodes[0]);                       /* broker 1 leaves */
+
+	st = wait_state(&nodes[1], "fo", mine, led_by_other_than, 1, "got a new leader");
+	ck_assert_int_eq(st.leader_epoch, 1);
+	ck_assert_int_eq(st.nisr, 2);
+	ck_assert(!in_isr(&st, 1));
+	ck_assert_int_eq(st.leader, before[mine].replicas[1]);   /* next in replica order */
+	wait_state(&nodes[2], "fo", mine, led_by, st.leader, "showed the new leader");
+	ck_assert_int_eq(broker_partition_get_state(nodes[st.leader - 1].broker, "fo", mine, NULL,
+	                                            &role), 0);
+	ck_assert_int_eq(role, REPLICA_LEADER);
+	for (p = 0; p < 3; p++) {
+		partition_state_t other;
+
+		if (p == mine)
+			continue;
+		ck_assert_int_eq(meta_partition_state(nodes[1].meta, "fo", p, &other), 0);
+		ck_assert_int_eq(other.leader, before[p].leader);   /* not its partitions */
+		ck_assert_int_eq(other.leader_epoch, 0);
+	}
+
+	node_start(&nodes[0], 1);                   /* back, same data */
+	/* not in sync yet: leadership stays; its leader (B's engine, here by
+	 * hand) takes it back into the ISR once caught up */
+	ck_assert_int_eq(meta_partition_state(nodes[0].meta, "fo", mine, &st), 0);
+	ck_assert_int_eq(st.leader_epoch, 1);
+	st.isr[st.nisr++] = 1;
+	ck_assert_int_eq(meta_propose_isr(nodes[st.leader - 1].meta, "fo", mine, &st), 0);
+	st = wait_state(&nodes[0], "fo", mine, led_by, 1, "went back to its preferred leader");
+	ck_assert_int_eq(st.leader_epoch, 2);
+	ck_assert_int_eq(st.nisr, 3);
+	ck_assert_int_eq(broker_partition_get_state(nodes[0].broker, "fo", mine, NULL, &role), 0);
+	ck_assert_int_eq(role, REPLICA_LEADER);
+	three_down();
+}
+END_TEST
+
+/* The only in-sync replica leaves: offline (leader -1) unless the topic
+ * allows unclean elections; it comes back: it leads again. */
+START_TEST(test_offline_partition_and_unclean_election)
+{
+	static const char clean_state[] =
+		"{\"replicas\":[1,2],\"leader\":1,\"leader_epoch\":0,\"isr\":[1]}";
+	meta_config_kv_t unclean = { "unclean_leader_election", "true" };
+	etcd_options_t o = { fixture_etcd.client_url, 2000, 0 };
+	topic_config_t cfg;
+	partition_state_t st;
+	etcd_t *e = NULL;
+	int32_t leader;
+	char url[64];
+	int i;
+
+	three_up();
+	default_config(&cfg);
+	ck_assert_int_eq(meta_topic_create(nodes[0].meta, "clean", 1, 2, &cfg, errbuf,
+	                                   sizeof errbuf), 0);
+	ck_assert_int_eq(meta_topic_create(nodes[0].meta, "dirty", 1, 2, &cfg, errbuf,
+	                                   sizeof errbuf), 0);
+	ck_assert_int_eq(meta_topic_alter(nodes[0].meta, "dirty", 0, &unclean, 1, errbuf,
+	                                  sizeof errbuf), 0);
+	/* both: replicas [1,2], broker 2 fallen out of the ISR (set as a leader would) */
+	ck_assert_int_eq(etcd_open(&o, &e, errbuf, sizeof errbuf), 0);
+	ck_assert_int_eq(etcd_put(e, META_KEY_PARTITIONS "clean/0", clean_state,
+	                          strlen(clean_state), 0, NULL, errbuf, sizeof errbuf), 0);
+	ck_assert_int_eq(etcd_put(e, META_KEY_PARTITIONS "dirty/0", clean_state,
+	                          strlen(clean_state), 0, NULL, errbuf, sizeof errbuf), 0);
+	etcd_close(e);
+	for (i = 0; i < 3; i++) {
+		wait_state(&nodes[i], "clean", 0, led_by, 1, "took the test state");
+		wait_state(&nodes[i], "dirty", 0, led_by, 1, "took the test state");
+	}
+	node_stop(&nodes[0]);
+
+	st = wait_state(&nodes[1], "clean", 0, led_by, -1, "went offline");
+	ck_assert_int_eq(st.leader_epoch, 1);
+	ck_assert_int_eq(st.nisr, 1);
+	ck_assert_int_eq(st.isr[0], 1);             /* kept for its return */
+	ck_assert_int_eq(meta_partition_leader(nodes[1].meta, "clean", 0, &leader, url, sizeof url),
+	                 STRAND_ENOTLEADER);
+	ck_assert_int_eq(leader, -1);
+	st = wait_state(&nodes[2], "dirty", 0, led_by, 2, "elected the out-of-sync replica");
+	ck_assert_int_eq(st.leader_epoch, 1);
+	ck_assert_int_eq(st.nisr, 1);
+	ck_assert_int_eq(st.isr[0], 2);
+
+	node_start(&nodes[0], 1);
+	st = wait_state(&nodes[1], "clean", 0, led_by, 1, "came back with its in-sync replica");
+	ck_assert_int_eq(st.leader_epoch, 2);
+	ck_assert_int_eq(meta_partition_leader(nodes[1].meta, "clean", 0, &leader, url, sizeof url),
+	                 0);
+	ck_assert_int_eq(atoi(strrchr(url, ':') + 1), 9101);
+	three_down();
+}
+END_TEST
+
 typedef struct alter_arg {
 	meta_t     *meta;
 	const char *name, *value;
@@ -594,6 +816,7 @@ static Suite *meta_suite(void)
 	tcase_add_test(tc, test_state_decode_refuses_bad_states);
 	tcase_add_test(tc, test_placement_matches_kafkas_example);
 	tcase_add_test(tc, test_placement_spreads_leaders_and_replicas);
+	tcase_add_test(tc, test_elect_rules);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("etcd");
@@ -603,6 +826,8 @@ static Suite *meta_suite(void)
 	tcase_add_test(tc, test_concurrent_alters_lose_nothing);
 	tcase_add_test(tc, test_isr_change_by_cas_reaches_all);
 	tcase_add_test(tc, test_restarted_broker_relists);
+	tcase_add_test(tc, test_failover_and_preferred_leader_return);
+	tcase_add_test(tc, test_offline_partition_and_unclean_election);
 	suite_add_tcase(s, tc);
 	return s;
 }

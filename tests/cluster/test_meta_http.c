@@ -158,7 +158,8 @@ START_TEST(test_topic_admin_through_any_broker)
 
 	/* alter through broker 2: read-your-writes there, then everywhere */
 	ck_assert_int_eq(http_json(&hs[1], "PATCH", "/v1/topics/rep",
-	                           "{\"partitions\":5,\"configs\":{\"min_insync_replicas\":2}}", &r),
+	                           "{\"partitions\":5,\"configs\":{\"min_insync_replicas\":2,"
+	                           "\"unclean_leader_election\":true}}", &r),
 	                 200);
 	doc = http_body_json(&r);
 	http_response_free(&r);
@@ -167,6 +168,8 @@ START_TEST(test_topic_admin_through_any_broker)
 	                                        "min_insync_replicas")->valuedouble, 2);
 	ck_assert_double_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "configs"),
 	                                        "retention_ms")->valuedouble, 86400000);
+	ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "configs"),
+	                                           "unclean_leader_election")));
 	one = placement_text(doc);
 	cJSON_Delete(doc);
 	for (i = 0; i < 3; i += 2) {
