@@ -54,6 +54,8 @@ typedef struct relay_pair {
 typedef struct relay {
 	pthread_t       thread;
 	pthread_mutex_t lock;
+	pthread_cond_t  applied_cv;      /* the thread took the latest change */
+	uint64_t        gen, applied;    /* changes made, changes the thread took */
 	int             listen_fd, wake[2];
 	int             upstream_port;   /* 0: not known yet (connections refused) */
 	tcluster_net_t  mode;
@@ -171,6 +173,8 @@ static void *relay_main(void *arg)
 		pthread_mutex_lock(&r->lock);
 		mode = r->mode;
 		port = r->upstream_port;
+		r->applied = r->gen;
+		pthread_cond_broadcast(&r->applied_cv);
 		if (r->stopping) {
 			pthread_mutex_unlock(&r->lock);
 			break;
@@ -244,6 +248,7 @@ static int relay_start(int upstream_port, relay_t **out)
 		return STRAND_ENOMEM;
 	r->wake[0] = r->wake[1] = -1;
 	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->applied_cv, NULL);
 	r->upstream_port = upstream_port;
 	memset(&a, 0, sizeof a);
 	a.sin_family = AF_INET;
@@ -270,20 +275,34 @@ fail:
 	return STRAND_EIO;
 }
 
-static void relay_set_mode(relay_t *r, tcluster_net_t mode)
+/* Change the relay and return once its thread works by the change: a
+ * connection made after this call meets the new mode. */
+static void relay_change(relay_t *r, int upstream_port, int mode)
 {
+	uint64_t gen;
+
 	pthread_mutex_lock(&r->lock);
-	r->mode = mode;
+	if (upstream_port > 0)
+		r->upstream_port = upstream_port;
+	if (mode >= 0)
+		r->mode = (tcluster_net_t)mode;
+	gen = ++r->gen;
 	pthread_mutex_unlock(&r->lock);
 	relay_wake(r);
+	pthread_mutex_lock(&r->lock);
+	while (r->applied < gen && !r->stopping)
+		pthread_cond_wait(&r->applied_cv, &r->lock);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void relay_set_mode(relay_t *r, tcluster_net_t mode)
+{
+	relay_change(r, 0, (int)mode);
 }
 
 static void relay_set_upstream(relay_t *r, int upstream_port)
 {
-	pthread_mutex_lock(&r->lock);
-	r->upstream_port = upstream_port;
-	pthread_mutex_unlock(&r->lock);
-	relay_wake(r);
+	relay_change(r, upstream_port, -1);
 }
 
 static void relay_stop(relay_t *r)
@@ -299,6 +318,7 @@ static void relay_stop(relay_t *r)
 	close(r->wake[0]);
 	close(r->wake[1]);
 	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->applied_cv);
 	free(r);
 }
 
@@ -545,12 +565,13 @@ static int tc_wait_ready(tcluster_t *c, int id, char *err, size_t errlen)
 			return strand_err_set(err, errlen, STRAND_EIO, "broker %d exited while starting; "
 			                      "log:\n%s", id, tcluster_log_tail(c, id));
 		}
-		if (b->port == 0)
+		if (b->port == 0) {
 			b->port = tc_read_port(b->port_file);
+			if (b->port != 0 && b->inbound != NULL)
+				relay_set_upstream(b->inbound, (int)b->port);
+		}
 		if (b->port != 0) {
 			snprintf(b->url, sizeof b->url, "http://127.0.0.1:%u", b->port);
-			if (b->inbound != NULL)
-				relay_set_upstream(b->inbound, (int)b->port);
 			status = tcluster_http(c, id, "GET", "/readyz", NULL, NULL, 1000, NULL);
 			if (status == 200)
 				return 0;
