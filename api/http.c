@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/forward.h"
 #include "api/route.h"
 #include "common/err.h"
 
@@ -130,6 +131,9 @@ static api_problem_t problem_for_rc(int rc)
 	case STRAND_ENOTEMPTY: return API_PROBLEM_GROUP_NOT_EMPTY;
 	case STRAND_ESEQUENCE: return API_PROBLEM_OUT_OF_ORDER_SEQUENCE;
 	case STRAND_EFENCED:   return API_PROBLEM_PRODUCER_FENCED;
+	case STRAND_ENOTLEADER: return API_PROBLEM_NOT_LEADER;
+	case STRAND_ENOTENOUGH: return API_PROBLEM_NOT_ENOUGH_REPLICAS;
+	case STRAND_EUNAVAILABLE: return API_PROBLEM_UNAVAILABLE;
 	default:               return API_PROBLEM_INTERNAL;  /* EIO, ECORRUPT, ENOMEM, EAGAIN */
 	}
 }
@@ -206,6 +210,8 @@ static int set_response(api_req_t *r, unsigned status, const char *content_type,
                         struct MHD_Response *resp, uint64_t body_len)
 {
 	api_header_node_t *h;
+	int served_by = 0;
+	int32_t self;
 
 	if (resp == NULL)
 		return STRAND_ENOMEM;
@@ -218,9 +224,21 @@ static int set_response(api_req_t *r, unsigned status, const char *content_type,
 	if (content_type != NULL &&
 	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES)
 		goto fail;
-	for (h = r->headers; h != NULL; h = h->next)
+	for (h = r->headers; h != NULL; h = h->next) {
 		if (MHD_add_response_header(resp, h->name, h->value) != MHD_YES)
 			goto fail;
+		if (strcasecmp(h->name, "Strand-Served-By") == 0)
+			served_by = 1;   /* relayed: the broker that served it says so */
+	}
+	/* cluster mode: every answer names the broker that served it */
+	self = served_by ? -1 : api_self_id(r->pub.api);
+	if (self >= 0) {
+		char id[16];
+
+		snprintf(id, sizeof id, "%" PRId32, self);
+		if (MHD_add_response_header(resp, "Strand-Served-By", id) != MHD_YES)
+			goto fail;
+	}
 	r->response = resp;
 	r->status = status;
 	r->bytes_out += body_len;
@@ -418,6 +436,31 @@ const char *api_header(api_request_t *req, const char *name)
 const char *api_query(api_request_t *req, const char *name)
 {
 	return MHD_lookup_connection_value(REQ(req)->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+typedef struct each_ctx { api_value_fn fn; void *ctx; } each_ctx_t;
+
+static enum MHD_Result each_value(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+	each_ctx_t *e = cls;
+
+	(void)kind;
+	return e->fn(e->ctx, key, value) == 0 ? MHD_YES : MHD_NO;
+}
+
+void api_each_header(api_request_t *req, api_value_fn fn, void *ctx)
+{
+	each_ctx_t e = { fn, ctx };
+
+	MHD_get_connection_values(REQ(req)->conn, MHD_HEADER_KIND, each_value, &e);
+}
+
+void api_each_query(api_request_t *req, api_value_fn fn, void *ctx)
+{
+	each_ctx_t e = { fn, ctx };
+
+	MHD_get_connection_values(REQ(req)->conn, MHD_GET_ARGUMENT_KIND, each_value, &e);
 }
 
 int api_content_type_is(api_request_t *req, const char *type)
@@ -795,6 +838,20 @@ static int request_has_body(api_req_t *r)
 	return cl != NULL && strcmp(cl, "0") != 0;
 }
 
+/*
+ * Run the route's handler, unless another broker serves the request
+ * (API_ROUTE_LEADER, API_ROUTE_COORDINATOR): then it is relayed there, or
+ * answered 421/503 (api/forward.h).
+ */
+static int request_dispatch(api_req_t *r)
+{
+	int rc = api_forward_route(&r->pub);
+
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+	return r->pub.route->handler(&r->pub);
+}
+
 /* First call: route, check limits, and for streaming routes run the handler. */
 static enum MHD_Result request_start(api_t *api, struct MHD_Connection *conn,
                                      const char *url, const char *method, void **con_cls)
@@ -812,7 +869,7 @@ static enum MHD_Result request_start(api_t *api, struct MHD_Connection *conn,
 	    api_auth_check(&r->pub) == 0 &&
 	    request_check_length(r) == 0 &&
 	    (r->pub.route->flags & API_ROUTE_STREAM))
-		after_callback(r, r->pub.route->handler(&r->pub), 0);
+		after_callback(r, request_dispatch(r), 0);
 	/* An early answer to a request with a body is sent now, so the body is
 	 * never read; without a body, wait for MHD's final call, where answering
 	 * keeps the connection alive. */
@@ -871,7 +928,7 @@ static enum MHD_Result request_finish(api_req_t *r)
 			}
 			rc = r->pub.on_complete(&r->pub);
 		} else {
-			rc = route->handler(&r->pub);
+			rc = request_dispatch(r);
 		}
 		after_callback(r, rc, 1);
 		return request_flush(r);

@@ -204,6 +204,9 @@ void  api_set_parking_state(api_t *api, void *state);
 /* The acks=all flusher's slot (api/flusher.h; set up by api_parking_init). */
 void *api_flush_state(api_t *api);
 void  api_set_flush_state(api_t *api, void *state);
+/* The forwarder's slot (api/forward.h; set up by api_forward_init). */
+void *api_forward_state(api_t *api);
+void  api_set_forward_state(api_t *api, void *state);
 
 /* ---- routes ------------------------------------------------------------ */
 
@@ -226,6 +229,10 @@ typedef int (*api_body_fn)(api_request_t *req, const char *data, size_t len);
 #define API_ROUTE_STREAM 1u       /* handler runs at headers; body via on_body */
 #define API_ROUTE_FALLBACK 2u     /* GET/HEAD of a path no route's pattern matches and
                                      the static mounts claim (api/static.h) */
+#define API_ROUTE_LEADER 4u       /* served by the leader of {topic}/{p}: elsewhere, the
+                                     core relays it there instead of calling the handler
+                                     (api/forward.h) */
+#define API_ROUTE_COORDINATOR 8u  /* served by the coordinator of {group} (likewise) */
 
 /* Route body caps: bytes, or the server-wide max_request_bytes option. */
 #define API_BODY_NONE        ((size_t)0)          /* any body byte: 413 */
@@ -239,7 +246,7 @@ typedef struct api_route {
 	const char    *name;       /* metrics label, e.g. "fetch_records" */
 	api_handler_fn handler;
 	size_t         max_body;   /* API_BODY_* or a byte count */
-	unsigned       flags;      /* API_ROUTE_STREAM */
+	unsigned       flags;      /* API_ROUTE_* */
 } api_route_t;
 
 /* ---- the request ------------------------------------------------------- */
@@ -290,6 +297,15 @@ int api_accepts(api_request_t *req, const char *type);
 
 /* A query argument (decoded) or NULL; borrowed like api_header. */
 const char *api_query(api_request_t *req, const char *name);
+
+/*
+ * Every request header (api_each_header) or query argument (api_each_query,
+ * decoded; value NULL for a bare "?name"), in the order received, until fn
+ * returns non-zero. Borrowed like api_header. (Relaying: api/forward.c.)
+ */
+typedef int (*api_value_fn)(void *ctx, const char *name, const char *value);
+void api_each_header(api_request_t *req, api_value_fn fn, void *ctx);
+void api_each_query(api_request_t *req, api_value_fn fn, void *ctx);
 
 /*
  * Query argument as a decimal int64 in [min, max]; *out = def when absent.
@@ -386,7 +402,8 @@ int api_respond_problem(api_request_t *req, unsigned status, api_problem_t code,
  * REQUEST_TIMED_OUT, ECLOSED 503 UNAVAILABLE, ENOMEMBER 404 UNKNOWN_MEMBER,
  * EGENERATION 409 ILLEGAL_GENERATION, EREBALANCE 409 REBALANCE_IN_PROGRESS,
  * ENOTEMPTY 409 GROUP_NOT_EMPTY, ESEQUENCE 409 OUT_OF_ORDER_SEQUENCE, EFENCED
- * 409 PRODUCER_FENCED, others 500 INTERNAL).
+ * 409 PRODUCER_FENCED, ENOTLEADER 421 NOT_LEADER, ENOTENOUGH 503
+ * NOT_ENOUGH_REPLICAS, EUNAVAILABLE 503 UNAVAILABLE, others 500 INTERNAL).
  * ENOENT is ambiguous: handlers that know it means a partition, group or
  * member call api_respond_problem with the precise code instead.
  * message may be NULL or empty (strand_strerror(rc) is used).

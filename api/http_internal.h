@@ -33,6 +33,7 @@ struct api {
 	api_metrics_t     *metrics;
 	void              *parking_state; /* api/parking.c's */
 	void              *flush_state;   /* api/flusher.c's (acks=all group commit) */
+	void              *forward_state; /* api/forward.c's (relaying to other brokers) */
 
 	atomic_int         stopping;
 	atomic_int_fast64_t inflight;     /* requests created and not yet completed */

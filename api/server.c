@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/forward.h"
 #include "api/handlers.h"
 #include "api/route.h"
 #include "common/err.h"
@@ -41,27 +42,32 @@ static const api_route_t api_routes[] = {
 	{ API_POST, "/v1/topics/{topic}/records", "produce",
 	  api_produce_records, API_BODY_REQUEST_MAX, API_ROUTE_STREAM },
 	{ API_POST, "/v1/topics/{topic}/partitions/{p}/records", "produce_partition",
-	  api_produce_records, API_BODY_REQUEST_MAX, API_ROUTE_STREAM },
+	  api_produce_records, API_BODY_REQUEST_MAX, API_ROUTE_STREAM | API_ROUTE_LEADER },
 	{ API_POST, "/v1/producers", "producers_create",
 	  api_producers_create, API_BODY_ADMIN_MAX, 0 },
 	{ API_GET,  "/v1/topics/{topic}/partitions/{p}/records", "fetch",
-	  api_fetch_records, API_BODY_NONE, 0 },
+	  api_fetch_records, API_BODY_NONE, API_ROUTE_LEADER },
 	{ API_GET,  "/v1/topics/{topic}/partitions/{p}/offsets", "list_offsets",
-	  api_fetch_offsets, API_BODY_NONE, 0 },
-	/* simple group offsets (api/offsets.c) */
-	{ API_GET,    "/v1/groups",                 "groups_list",    api_groups_list,          API_BODY_NONE, 0 },
-	{ API_GET,    "/v1/groups/{group}",         "group_describe", api_group_describe,       API_BODY_NONE, 0 },
-	{ API_DELETE, "/v1/groups/{group}",         "group_delete",   api_group_delete,         API_BODY_NONE, 0 },
-	{ API_GET,    "/v1/groups/{group}/offsets", "offsets_fetch",  api_group_offsets_get,    API_BODY_NONE, 0 },
-	{ API_POST,   "/v1/groups/{group}/offsets", "offsets_commit", api_group_offsets_commit, API_BODY_ADMIN_MAX, 0 },
-	/* group members (api/groups.c) */
-	{ API_POST,   "/v1/groups/{group}/members", "group_join", api_group_join, API_BODY_ADMIN_MAX, 0 },
+	  api_fetch_offsets, API_BODY_NONE, API_ROUTE_LEADER },
+	/* groups (api/offsets.c, api/groups.c): served by the group's coordinator */
+	{ API_GET,    "/v1/groups", "groups_list", api_groups_list,
+	  API_BODY_NONE, API_ROUTE_COORDINATOR },
+	{ API_GET,    "/v1/groups/{group}", "group_describe", api_group_describe,
+	  API_BODY_NONE, API_ROUTE_COORDINATOR },
+	{ API_DELETE, "/v1/groups/{group}", "group_delete", api_group_delete,
+	  API_BODY_NONE, API_ROUTE_COORDINATOR },
+	{ API_GET,    "/v1/groups/{group}/offsets", "offsets_fetch", api_group_offsets_get,
+	  API_BODY_NONE, API_ROUTE_COORDINATOR },
+	{ API_POST,   "/v1/groups/{group}/offsets", "offsets_commit", api_group_offsets_commit,
+	  API_BODY_ADMIN_MAX, API_ROUTE_COORDINATOR },
+	{ API_POST,   "/v1/groups/{group}/members", "group_join", api_group_join,
+	  API_BODY_ADMIN_MAX, API_ROUTE_COORDINATOR },
 	{ API_POST,   "/v1/groups/{group}/members/{member}/heartbeat", "group_heartbeat",
-	  api_group_heartbeat, API_BODY_NONE, 0 },
+	  api_group_heartbeat, API_BODY_NONE, API_ROUTE_COORDINATOR },
 	{ API_DELETE, "/v1/groups/{group}/members/{member}", "group_leave",
-	  api_group_leave, API_BODY_NONE, 0 },
+	  api_group_leave, API_BODY_NONE, API_ROUTE_COORDINATOR },
 	{ API_GET,    "/v1/groups/{group}/members/{member}/records", "group_fetch",
-	  api_group_member_fetch, API_BODY_NONE, 0 },
+	  api_group_member_fetch, API_BODY_NONE, API_ROUTE_COORDINATOR },
 };
 
 #define API_NROUTES (sizeof api_routes / sizeof api_routes[0])
@@ -82,6 +88,8 @@ void *api_parking_state(api_t *api) { return api->parking_state; }
 void api_set_parking_state(api_t *api, void *state) { api->parking_state = state; }
 void *api_flush_state(api_t *api) { return api->flush_state; }
 void api_set_flush_state(api_t *api, void *state) { api->flush_state = state; }
+void *api_forward_state(api_t *api) { return api->forward_state; }
+void api_set_forward_state(api_t *api, void *state) { api->forward_state = state; }
 api_metrics_t *api_metrics(api_t *api) { return api->metrics; }
 void api_set_cluster(api_t *api, cluster_t *cluster) { atomic_store(&api->cluster, cluster); }
 cluster_t *api_cluster(api_t *api) { return atomic_load(&api->cluster); }
@@ -329,6 +337,11 @@ int api_start(const api_options_t *opts, broker_t *broker, api_t **out,
 	rc = api_parking_init(api, err, errlen);
 	if (rc)
 		goto fail;
+	rc = api_forward_init(api, err, errlen);
+	if (rc) {
+		api_parking_free(api);
+		goto fail;
+	}
 
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 	        MHD_USE_ERROR_LOG;
@@ -338,6 +351,7 @@ int api_start(const api_options_t *opts, broker_t *broker, api_t **out,
 		rc = strand_err_set(err, errlen, STRAND_EINVAL,
 		                    "TLS needs both a certificate and a key");
 		api_parking_free(api);
+		api_forward_free(api);
 		goto fail;
 	}
 	if (opts->tls_cert_path != NULL) {
@@ -346,6 +360,7 @@ int api_start(const api_options_t *opts, broker_t *broker, api_t **out,
 			rc = api_read_pem("key", opts->tls_key_path, &api->tls_key, err, errlen);
 		if (rc) {
 			api_parking_free(api);
+			api_forward_free(api);
 			goto fail;
 		}
 		flags |= MHD_USE_TLS;
@@ -373,6 +388,7 @@ int api_start(const api_options_t *opts, broker_t *broker, api_t **out,
 		                    "cannot listen on %s:%u",
 		                    api->listen_host, (unsigned)opts->listen_port);
 		api_parking_free(api);
+		api_forward_free(api);
 		goto fail;
 	}
 	info = MHD_get_daemon_info(api->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -420,6 +436,7 @@ void api_stop(api_t *api, int grace_ms)
 	MHD_stop_daemon(api->daemon);
 	if (lsock != MHD_INVALID_SOCKET)
 		close(lsock);
+	api_forward_free(api);      /* no request is alive: relays still running end here */
 	api_parking_free(api);
 	api_free(api);
 }
