@@ -27,6 +27,8 @@
 #include <curl/curl.h>
 
 #include "broker/group.h"
+#include "cluster/meta.h"
+#include "common/clock.h"
 #include "common/err.h"
 
 typedef struct forwarder forwarder_t;
@@ -94,6 +96,14 @@ struct forwarder {
 	atomic_int      self_id;        /* the locator's, -1: none */
 	api_locator_t   locator;
 	int             has_locator;
+
+	/* cluster mode: the controller (coordinator of every group for now),
+	 * read from etcd at most every FORWARD_COORDINATOR_CACHE_MS */
+	pthread_mutex_t ctl_mu;
+	int             ctl_rc;         /* 0, STRAND_ENOTLEADER, STRAND_EUNAVAILABLE */
+	int32_t         ctl_id;
+	char            ctl_url[512];
+	int64_t         ctl_until_ms;   /* clock_now_ms; the cache is good until then */
 };
 
 /* ---- references ---------------------------------------------------------- */
@@ -390,12 +400,14 @@ int api_forward_init(api_t *api, char *err, size_t errlen)
 		return strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
 	fw->api = api;
 	pthread_mutex_init(&fw->mu, NULL);
+	pthread_mutex_init(&fw->ctl_mu, NULL);
 	atomic_init(&fw->transfers, 0);
 	atomic_init(&fw->self_id, -1);
 	curl_global_init(CURL_GLOBAL_DEFAULT);   /* idempotent; thread-safe since 7.84 */
 	fw->multi = curl_multi_init();
 	if (fw->multi == NULL) {
 		pthread_mutex_destroy(&fw->mu);
+		pthread_mutex_destroy(&fw->ctl_mu);
 		free(fw);
 		return strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory (curl multi)");
 	}
@@ -405,6 +417,7 @@ int api_forward_init(api_t *api, char *err, size_t errlen)
 	if (pthread_create(&fw->thread, NULL, fwd_thread_main, fw) != 0) {
 		curl_multi_cleanup(fw->multi);
 		pthread_mutex_destroy(&fw->mu);
+		pthread_mutex_destroy(&fw->ctl_mu);
 		free(fw);
 		return strand_err_set(err, errlen, STRAND_EIO, "cannot start the forwarder thread");
 	}
@@ -430,6 +443,7 @@ void api_forward_free(api_t *api)
 		fwd_finish(fw, fw->live, CURLE_ABORTED_BY_CALLBACK);
 	curl_multi_cleanup(fw->multi);
 	pthread_mutex_destroy(&fw->mu);
+	pthread_mutex_destroy(&fw->ctl_mu);
 	api_set_forward_state(api, NULL);
 	free(fw);
 }
@@ -460,6 +474,64 @@ int32_t api_self_id(api_t *api)
 	return fw != NULL ? atomic_load(&fw->self_id) : -1;
 }
 
+/* ---- the cluster's locator (strand serve --etcd) ------------------------------ */
+
+/* Partition leaders from the metadata watcher's cache (no etcd call). */
+static int fwd_cluster_leader(void *ctx, const char *topic, int32_t p, int32_t *id,
+                              char *url, size_t urllen)
+{
+	forwarder_t *fw = ctx;
+	meta_t *m = api_meta(fw->api);
+
+	return m != NULL ? meta_partition_leader(m, topic, p, id, url, urllen) : STRAND_ENOENT;
+}
+
+/*
+ * Every group's coordinator is the controller until groups live in a
+ * replicated internal topic (docs/REPLICATION.md "Forwarding"). One etcd
+ * read (cluster_describe, bounded by the etcd client's timeout) at most
+ * every FORWARD_COORDINATOR_CACHE_MS; failures are cached as long, so
+ * while etcd is away group calls answer 503 at once.
+ */
+static int fwd_cluster_coordinator(void *ctx, const char *group, int32_t *id, char *url,
+                                   size_t urllen)
+{
+	forwarder_t *fw = ctx;
+	cluster_t *c = api_cluster(fw->api);
+	cluster_view_t v;
+	char err[256];
+	int rc;
+	size_t i;
+
+	(void)group;
+	if (c == NULL)
+		return STRAND_ENOENT;
+	pthread_mutex_lock(&fw->ctl_mu);
+	if (clock_now_ms() >= fw->ctl_until_ms) {
+		pthread_mutex_unlock(&fw->ctl_mu);
+		memset(&v, 0, sizeof v);
+		rc = cluster_describe(c, &v, err, sizeof err);
+		pthread_mutex_lock(&fw->ctl_mu);
+		fw->ctl_rc = rc != 0 ? STRAND_EUNAVAILABLE : STRAND_ENOTLEADER;
+		fw->ctl_id = rc == 0 ? v.controller : -1;
+		for (i = 0; rc == 0 && i < v.n; i++)
+			if (v.brokers[i].id == v.controller) {
+				snprintf(fw->ctl_url, sizeof fw->ctl_url, "%s", v.brokers[i].url);
+				fw->ctl_rc = 0;
+			}
+		fw->ctl_until_ms = clock_now_ms() + FORWARD_COORDINATOR_CACHE_MS;
+		if (rc == 0)
+			cluster_view_free(&v);
+	}
+	rc = fw->ctl_rc;
+	*id = fw->ctl_id;
+	snprintf(url, urllen, "%s", fw->ctl_url);
+	pthread_mutex_unlock(&fw->ctl_mu);
+	return rc;
+}
+
+/* The test's locator if one is set, else the cluster's (meta and cluster
+ * set by strand serve --etcd), else none (single node). */
 static int fwd_locator(forwarder_t *fw, api_locator_t *out)
 {
 	int has;
@@ -471,7 +543,15 @@ static int fwd_locator(forwarder_t *fw, api_locator_t *out)
 	if (has)
 		*out = fw->locator;
 	pthread_mutex_unlock(&fw->mu);
-	return has;
+	if (has)
+		return 1;
+	if (api_meta(fw->api) == NULL || api_cluster(fw->api) == NULL)
+		return 0;
+	out->self_id = cluster_broker_id(api_cluster(fw->api));
+	out->partition_leader = fwd_cluster_leader;
+	out->group_coordinator = fwd_cluster_coordinator;
+	out->ctx = fw;
+	return 1;
 }
 
 /* ---- building the upstream request ---------------------------------------- */
@@ -828,6 +908,44 @@ void forward_set_answer(forward_set_t *s, size_t index, forward_answer_t *a)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* Relay the response headers kept in x (under no lock: x is done). */
+static int fwd_add_resp_headers(api_request_t *req, const fwd_xfer_t *x)
+{
+	const char *p = x->resp_hdrs.data, *end = p ? p + x->resp_hdrs.len : NULL;
+	const char *name, *value;
+	int rc = 0;
+
+	while (rc == 0 && p != NULL && p < end) {
+		name = p;
+		p += strlen(p) + 1;
+		value = p;
+		p += strlen(p) + 1;
+		rc = api_add_header(req, name, value);
+	}
+	return rc;
+}
+
+int forward_set_relay(forward_set_t *s, size_t index)
+{
+	fwd_xfer_t *x = s->xfers[index];
+	forward_answer_t a;
+	buf_t body = BUF_INIT;
+	int rc;
+
+	forward_set_answer(s, index, &a);
+	if (a.status == 0)
+		return api_respond_problem(s->req, 503, a.problem, a.detail, NULL);
+	rc = fwd_add_resp_headers(s->req, x);
+	if (rc == 0 && (a.status == 204 || a.status == 304))
+		return api_respond_empty(s->req, (unsigned)a.status);
+	rc = rc ? rc : buf_append(&body, a.body, a.len);
+	rc = rc ? rc : api_respond_buf(s->req, (unsigned)a.status,
+	                               a.content_type[0] ? a.content_type : "application/json",
+	                               &body);
+	buf_free(&body);
+	return rc;
+}
+
 /* ---- relaying a whole request ---------------------------------------------- */
 
 typedef struct fwd_req {
@@ -893,21 +1011,12 @@ static void fwd_read_free(void *cls)
 /* The target answered (headers): relay status, headers and a streamed body. */
 static int fwd_respond(api_request_t *req, fwd_xfer_t *x)
 {
-	const char *p, *end, *name, *value;
 	uint64_t size;
-	int rc = 0;
+	int rc;
 
 	/* x->resp_hdrs, status, content type and length are final once the
 	 * phase is past FWD_RUNNING: the thread writes them before */
-	p = x->resp_hdrs.data;
-	end = p ? p + x->resp_hdrs.len : NULL;
-	while (rc == 0 && p != NULL && p < end) {
-		name = p;
-		p += strlen(p) + 1;
-		value = p;
-		p += strlen(p) + 1;
-		rc = api_add_header(req, name, value);
-	}
+	rc = fwd_add_resp_headers(req, x);
 	if (rc)
 		return rc;
 	if (x->status == 204 || x->status == 304)
@@ -1087,7 +1196,7 @@ int api_forward_to(api_request_t *req, int32_t id, const char *base_url)
 /* ---- decisions -------------------------------------------------------------- */
 
 /* Asked not to be relayed, or relayed already. */
-static int fwd_is_direct(api_request_t *req)
+int api_forward_is_direct(api_request_t *req)
 {
 	const char *route = api_header(req, "Strand-Route");
 
@@ -1095,7 +1204,7 @@ static int fwd_is_direct(api_request_t *req)
 	       (route != NULL && strcasecmp(route, "direct") == 0);
 }
 
-static int fwd_not_leader(api_request_t *req, int32_t id, const char *url, const char *what)
+int api_forward_not_leader(api_request_t *req, int32_t id, const char *url, const char *what)
 {
 	cJSON *extra = cJSON_CreateObject();
 
@@ -1122,8 +1231,8 @@ static int fwd_decide(api_request_t *req, int rc, int32_t id, const char *url, c
 	}
 	if (id == api_self_id(req->api))
 		return 0;
-	if (fwd_is_direct(req)) {
-		rc = fwd_not_leader(req, id, url, what);
+	if (api_forward_is_direct(req)) {
+		rc = api_forward_not_leader(req, id, url, what);
 		return rc ? rc : 1;
 	}
 	rc = api_forward_to(req, id, url);
@@ -1171,4 +1280,20 @@ int api_forward_route(api_request_t *req)
 	if (flags & API_ROUTE_COORDINATOR)
 		return fwd_group(req);
 	return 0;
+}
+
+int api_forward_locate(api_request_t *req, const char *topic, int32_t p,
+                       int32_t *id, char *url, size_t urllen)
+{
+	api_locator_t loc;
+	int rc;
+
+	if (!fwd_locator(api_forward_state(req->api), &loc) || loc.partition_leader == NULL)
+		return 0;
+	rc = loc.partition_leader(loc.ctx, topic, p, id, url, urllen);
+	if (rc == STRAND_ENOENT)
+		return 0;
+	if (rc != 0)
+		return rc;
+	return *id == loc.self_id ? 0 : 1;
 }

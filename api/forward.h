@@ -4,10 +4,12 @@
  * a partition or group served elsewhere are relayed to the broker that
  * serves it, and its answer is streamed back.
  *
- * Who serves what comes from a locator (api_set_locator): in cluster mode
- * cli_serve.c installs one that reads the partition leaders from the
- * cluster metadata; the in-process tests install their own. Without a
- * locator (single node) nothing is ever forwarded.
+ * Who serves what comes from a locator: in cluster mode (api_set_meta and
+ * api_set_cluster done) the partition leaders come from the metadata
+ * watcher's cache (meta_partition_leader, no etcd call) and every group's
+ * coordinator is the controller broker (until groups live in a replicated
+ * internal topic); a test may install its own (api_set_locator), which
+ * takes precedence. Single node: nothing is ever forwarded.
  *
  * How a request is relayed (the forwarder, one per api):
  *   - One libcurl multi handle driven by one thread. Its connection cache is
@@ -55,6 +57,7 @@
 #define FORWARD_CONNECT_TIMEOUT_MS 2000
 #define FORWARD_SLACK_MS           10000    /* over the request's own wait */
 #define FORWARD_SSE_IDLE_S         45
+#define FORWARD_COORDINATOR_CACHE_MS 1000   /* cluster mode: the controller, re-read after */
 
 /* ---- where requests go --------------------------------------------------- */
 
@@ -97,6 +100,25 @@ int32_t api_self_id(api_t *api);
  * error for the core to answer.
  */
 int api_forward_route(api_request_t *req);
+
+/*
+ * Who leads partition p of topic, for a handler that splits a request by
+ * leader (produce to /v1/topics/{t}/records): 0 here (or single node), 1
+ * elsewhere (*id and url filled), STRAND_ENOTLEADER (no leader now) or
+ * STRAND_EUNAVAILABLE (cannot tell now).
+ */
+int api_forward_locate(api_request_t *req, const char *topic, int32_t p,
+                       int32_t *id, char *url, size_t urllen);
+
+/* Non-zero when req may not be relayed (`Strand-Route: direct`, or it was
+ * relayed here already). */
+int api_forward_is_direct(api_request_t *req);
+
+/*
+ * Answer 421 NOT_LEADER for `what` (e.g. "partition 0 of topic t"), naming
+ * broker id and its url as leader_url. Returns as api_respond_problem.
+ */
+int api_forward_not_leader(api_request_t *req, int32_t id, const char *url, const char *what);
 
 /*
  * Relay req as it is to the broker id at base_url and stream its answer
@@ -144,6 +166,10 @@ typedef struct forward_answer {
 	char          detail[300];   /* status 0: what went wrong, naming the broker */
 } forward_answer_t;
 void forward_set_answer(forward_set_t *s, size_t index, forward_answer_t *a);
+
+/* Answer the set's request with call index's answer as it came (status,
+ * headers, body), or its 503 when it got none. Returns as api_respond_*. */
+int forward_set_relay(forward_set_t *s, size_t index);
 
 /* Abandon the calls still running and free (NULL is a no-op). */
 void forward_set_free(forward_set_t *s);

@@ -43,6 +43,7 @@
 #include <time.h>
 
 #include "api/flusher.h"
+#include "api/forward.h"
 #include "api/handlers.h"
 #include "api/metrics.h"
 #include "api/records.h"
@@ -62,6 +63,10 @@ typedef struct produce_slot {
 	int32_t         count;          /* records added so far */
 	int64_t         first_offset;   /* from the append */
 	batch_builder_t builder;
+	int             remote;         /* led by another broker: sent there (call) */
+	int32_t         leader;         /* remote: its leader's id and URL (owned) */
+	char           *leader_url;
+	size_t          call;           /* its call in produce_ctx.fwd */
 } produce_slot_t;
 
 /* One record of the request: where it went. */
@@ -88,6 +93,12 @@ typedef struct produce_ctx {
 	size_t            nentries, entries_cap;
 	int64_t           binary_first, binary_count;  /* a binary body's append */
 	size_t            nappended;    /* partitions appended to (binary: 0 or 1) */
+	int64_t           timeout_ms;
+
+	/* cluster mode, topic path: batches of partitions led elsewhere are
+	 * sent to their leaders (api/forward.h); answered once all have */
+	forward_set_t    *fwd;
+	int               waiting_remote;
 
 	/* Idempotency-Key (src/broker/idempotency.h) */
 	int               replay;       /* the key's answer is stored: only hash the body */
@@ -120,6 +131,7 @@ static int64_t produce_wall_ms(void)
 /* ---- request state ----------------------------------------------------- */
 
 static void produce_idem_abandon(produce_ctx_t *c);
+static int produce_on_resume(api_request_t *req);
 
 static void produce_cleanup(api_request_t *req)
 {
@@ -131,13 +143,16 @@ static void produce_cleanup(api_request_t *req)
 	if (c->idem_ticket != NULL)
 		produce_idem_abandon(c);
 	idem_answer_free(&c->idem_answer);
+	forward_set_free(c->fwd);   /* calls still running are abandoned */
 	/* after these, neither the registry nor the flusher can touch c */
 	if (c->flusher != NULL) {
 		parking_cancel(flusher_parking(c->flusher), &c->waiter);
 		flusher_cancel(c->flusher, &c->flush_node);
 	}
-	for (i = 0; i < c->nslots; i++)
+	for (i = 0; i < c->nslots; i++) {
 		batch_builder_free(&c->slots[i].builder);
+		free(c->slots[i].leader_url);
+	}
 	free(c->slots);
 	free(c->slot_of);
 	free(c->entries);
@@ -583,6 +598,8 @@ static int produce_finish(produce_ctx_t *c, int resumed)
 		                           : c->slots[i].first_offset + c->slots[i].count;
 		log_t *log = topic_partition_log(c->topic, p);
 
+		if (!c->binary && c->slots[i].remote)
+			continue;   /* its leader answered once it had it as acks said */
 		if (log_flushed_offset(log) >= target)
 			continue;
 		if (api_is_stopping(req->api)) {
@@ -621,9 +638,122 @@ static int produce_finish(produce_ctx_t *c, int resumed)
 	return produce_respond(c, c->binary_first, c->binary_count);
 }
 
+/* ---- cluster mode: partitions led elsewhere (topic path) ----------------- */
+
+/*
+ * Before anything is appended: which partitions of the request are led by
+ * another broker (marked remote). A partition with no leader now is 503
+ * UNAVAILABLE, and with `Strand-Route: direct` a partition led elsewhere
+ * is 421 NOT_LEADER — both before any append, so nothing is stored.
+ * Then each remote partition's built batch goes to its leader as a binary
+ * produce with the request's acks and timeout_ms.
+ */
+static int produce_route(produce_ctx_t *c)
+{
+	api_request_t *req = c->req;
+	const char *acks = api_query(req, "acks");
+	char url[512], what[320], path[400];
+	size_t i, nremote = 0;
+	int32_t id = -1;
+	int rc;
+
+	if (req->partition >= 0)
+		return 0;   /* the partition path: the core relayed it, or it is ours */
+	for (i = 0; i < c->nslots; i++) {
+		produce_slot_t *s = &c->slots[i];
+
+		rc = api_forward_locate(req, req->topic, s->partition, &id, url, sizeof url);
+		snprintf(what, sizeof what, "partition %d of topic %s", (int)s->partition, req->topic);
+		if (rc < 0) {
+			snprintf(req->err, sizeof req->err, "%s has no leader right now; nothing was "
+			         "appended; retry shortly", what);
+			return api_respond_problem(req, 503, API_PROBLEM_UNAVAILABLE, req->err, NULL);
+		}
+		if (rc == 1 && api_forward_is_direct(req))
+			return api_forward_not_leader(req, id, url, what);
+		if (rc == 1) {
+			s->remote = 1;
+			s->leader = id;
+			s->leader_url = strdup(url);
+			if (s->leader_url == NULL)
+				return STRAND_ENOMEM;
+			nremote++;
+		}
+	}
+	if (nremote == 0)
+		return 0;
+	rc = forward_set_new(req, &c->fwd);
+	for (i = 0; rc == 0 && i < c->nslots; i++) {
+		produce_slot_t *s = &c->slots[i];
+
+		if (!s->remote)
+			continue;
+		snprintf(path, sizeof path, "/v1/topics/%s/partitions/%d/records?acks=%s&timeout_ms=%lld",
+		         req->topic, (int)s->partition, acks ? acks : "all", (long long)c->timeout_ms);
+		rc = forward_set_call(c->fwd, s->leader, s->leader_url, path,
+		                      "application/vnd.strand.batch", s->builder.buf, s->builder.len,
+		                      c->timeout_ms, &s->call);
+		if (rc == STRAND_EAGAIN)
+			rc = 0;   /* kept as a call without an answer: 503 for that partition */
+	}
+	return rc;
+}
+
+/*
+ * Once every leader has answered: their first offsets, or the first
+ * failure in request order answered as the leader gave it (the request's
+ * other partitions may have been appended: atomic per partition only, as
+ * on a single node). Then what is local waits for its flush as usual.
+ */
+static int produce_remote_wait(produce_ctx_t *c)
+{
+	api_request_t *req = c->req;
+	forward_answer_t a;
+	const char *at;
+	size_t i;
+	int rc;
+
+	c->waiting_remote = 1;
+	req->on_resume = produce_on_resume;
+	rc = forward_set_wait(c->fwd);
+	if (rc == 0)
+		return 0;   /* parked until the last answer */
+	if (rc == STRAND_ECLOSED)
+		return api_respond_problem(req, 503, API_PROBLEM_UNAVAILABLE,
+		                           "shutting down while other brokers appended parts of the "
+		                           "request; they may have been appended", NULL);
+	if (rc < 0)
+		return rc;
+	c->waiting_remote = 0;
+	for (i = 0; i < c->nslots; i++) {
+		produce_slot_t *s = &c->slots[i];
+
+		if (!s->remote)
+			continue;
+		forward_set_answer(c->fwd, s->call, &a);
+		if (a.status == 202 && c->acks == PRODUCE_ACKS_NONE) {
+			c->nappended++;
+			continue;
+		}
+		if (a.status != 200)
+			return forward_set_relay(c->fwd, s->call);
+		at = strstr(a.body, "\"offset\":");
+		if (at == NULL)
+			return api_respond_problem(req, 500, API_PROBLEM_INTERNAL,
+			                           "a leader's produce answer had no offsets", NULL);
+		s->first_offset = strtoll(at + strlen("\"offset\":"), NULL, 10);
+		c->nappended++;
+	}
+	return produce_finish(c, 0);
+}
+
 static int produce_resume_run(api_request_t *req)
 {
-	return produce_finish(req->ctx, 1);
+	produce_ctx_t *c = req->ctx;
+
+	if (c->waiting_remote)
+		return produce_remote_wait(c);
+	return produce_finish(c, 1);
 }
 
 /* ---- end of body -------------------------------------------------------- */
@@ -729,7 +859,7 @@ static int produce_complete_run(api_request_t *req)
 {
 	produce_ctx_t *c = req->ctx;
 	broker_append_info_t info;
-	size_t i;
+	size_t i, local = 0;
 	int rc;
 
 	if (c->replay || c->idem_ticket != NULL)
@@ -747,9 +877,16 @@ static int produce_complete_run(api_request_t *req)
 		if (rc)
 			return rc;
 	}
+	/* cluster mode: partitions led elsewhere are sent to their leaders,
+	 * while the local ones are appended here */
+	rc = produce_route(c);
+	if (rc || api_responded(req))
+		return rc;
 	for (i = 0; i < c->nslots; i++) {
 		produce_slot_t *s = &c->slots[i];
 
+		if (s->remote)
+			continue;
 		rc = broker_append(req->broker, c->topic, s->partition, s->builder.buf,
 		                   s->builder.len, BROKER_APPEND_BUILT, &info, req->err,
 		                   sizeof req->err);
@@ -757,8 +894,11 @@ static int produce_complete_run(api_request_t *req)
 			return produce_respond_append_error(req, rc);
 		s->first_offset = info.first_offset;
 		c->nappended++;
+		local += (size_t)s->count;
 	}
-	api_metrics_add_records_produced(req->api, c->nentries);
+	api_metrics_add_records_produced(req->api, local);   /* the leaders count theirs */
+	if (c->fwd != NULL)
+		return produce_remote_wait(c);
 	return produce_finish(c, 0);
 }
 
@@ -842,6 +982,7 @@ int api_produce_records(api_request_t *req)
 	req->on_cleanup = produce_cleanup;
 	c->req = req;
 	c->acks = acks;
+	c->timeout_ms = timeout_ms;
 	if (acks == PRODUCE_ACKS_ALL) {
 		c->flusher = api_flush_state(req->api);
 		parking_waiter_init(&c->waiter);

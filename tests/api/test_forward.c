@@ -549,6 +549,70 @@ START_TEST(test_leader_down_503)
 }
 END_TEST
 
+START_TEST(test_produce_split_by_leader)
+{
+	static const char body[] =
+		"{\"records\":[{\"value\":\"a\",\"partition\":1},{\"value\":\"b\",\"partition\":0},"
+		"{\"value\":\"c\",\"partition\":1},{\"value\":\"d\",\"partition\":0}]}";
+	http_response_t r;
+
+	create_topic_everywhere("t", 3);
+	/* partition 1 is appended here, partition 0 sent to broker 2 as a
+	 * binary batch; the offsets come back in request order */
+	http_json(&nodes[0].h, "POST", "/v1/topics/t/records", body, &r);
+	ASSERT_STATUS(r, 200);
+	ASSERT_SERVED_BY(r, 1);
+	ck_assert_str_eq(r.body.data, "{\"offsets\":[{\"partition\":1,\"offset\":0},"
+	                 "{\"partition\":0,\"offset\":0},{\"partition\":1,\"offset\":1},"
+	                 "{\"partition\":0,\"offset\":1}]}");
+	http_response_free(&r);
+	ck_assert_int_eq(local_end_offset(&nodes[0], "t", 1), 2);
+	ck_assert_int_eq(local_end_offset(&nodes[0], "t", 0), 0);
+	ck_assert_int_eq(local_end_offset(&nodes[1], "t", 0), 2);
+	ck_assert_int_eq(local_end_offset(&nodes[1], "t", 1), 0);
+	/* the same again: offsets move on on both sides */
+	http_json(&nodes[0].h, "POST", "/v1/topics/t/records?acks=1", body, &r);
+	ASSERT_STATUS(r, 200);
+	ck_assert_ptr_nonnull(strstr(r.body.data, "{\"partition\":0,\"offset\":3}"));
+	ck_assert_ptr_nonnull(strstr(r.body.data, "{\"partition\":1,\"offset\":3}"));
+	http_response_free(&r);
+	/* the records are the values sent, on the leader */
+	http_get(&nodes[1].h, "/v1/topics/t/partitions/0/records?offset=0", &r);
+	ASSERT_STATUS(r, 200);
+	ck_assert_ptr_nonnull(strstr(r.body.data, "\"value\":\"b\""));
+	ck_assert_ptr_nonnull(strstr(r.body.data, "\"value\":\"d\""));
+	ck_assert_ptr_null(strstr(r.body.data, "\"value\":\"a\""));
+	http_response_free(&r);
+	/* acks=0: 202 once both are sent and answered */
+	http_json(&nodes[0].h, "POST", "/v1/topics/t/records?acks=0", body, &r);
+	ASSERT_STATUS(r, 202);
+	http_response_free(&r);
+	ck_assert_int_eq(local_end_offset(&nodes[1], "t", 0), 6);
+	ck_assert_int_eq(local_end_offset(&nodes[0], "t", 1), 6);
+
+	/* direct with a partition led elsewhere: 421, and nothing appended */
+	http_request(&nodes[0].h, "POST", "/v1/topics/t/records", "application/json", body,
+	             strlen(body), direct_hdr, &r);
+	ASSERT_PROBLEM(r, 421, "NOT_LEADER");
+	ck_assert_ptr_nonnull(strstr(r.body.data, nodes[1].h.base_url));
+	http_response_free(&r);
+	/* a partition without a leader: 503, and nothing appended */
+	http_json(&nodes[0].h, "POST", "/v1/topics/t/records",
+	          "{\"records\":[{\"value\":1,\"partition\":1},{\"value\":2,\"partition\":2}]}", &r);
+	ASSERT_PROBLEM(r, 503, "UNAVAILABLE");
+	http_response_free(&r);
+	ck_assert_int_eq(local_end_offset(&nodes[1], "t", 0), 6);
+	ck_assert_int_eq(local_end_offset(&nodes[0], "t", 1), 6);
+
+	/* the leader refuses its part: its answer is the request's */
+	node_stop(&nodes[1]);
+	http_json(&nodes[0].h, "POST", "/v1/topics/t/records", body, &r);
+	ASSERT_PROBLEM(r, 503, "UNAVAILABLE");
+	ck_assert_ptr_nonnull(strstr(r.body.data, "broker 2"));
+	http_response_free(&r);
+}
+END_TEST
+
 static Suite *forward_suite(void)
 {
 	Suite *s = suite_create("forward");
@@ -564,6 +628,7 @@ static Suite *forward_suite(void)
 	tcase_add_test(tc, test_sse_relayed);
 	tcase_add_test(tc, test_group_relayed);
 	tcase_add_test(tc, test_leader_down_503);
+	tcase_add_test(tc, test_produce_split_by_leader);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,316 @@
+/*
+ * test_forward_http.c — any broker answers any request (issue 10, item 7)
+ * in a real cluster: three `strand serve --etcd` processes
+ * (tests/api/harness.c, ports chosen at run time) and a private etcd
+ * (etcd_fixture.h). A topic of replication factor 1 puts each partition
+ * on one broker, so every broker but one must relay to reach it.
+ *
+ * Checked: produce and fetch through every broker reach the partition's
+ * leader (as GET /v1/topics/{t} names it) and say so in Strand-Served-By;
+ * `Strand-Route: direct` to a non-leader is 421 NOT_LEADER with the
+ * leader's URL; a long poll relayed to the leader is woken by an append
+ * there; group calls go to the controller; with the leader killed, a
+ * relayed request gets 503 UNAVAILABLE with Retry-After within a bound,
+ * not a hang. Every wait polls a condition with a deadline.
+ */
+#include <check.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "common/clock.h"
+#include "etcd_fixture.h"
+#include "../api/harness.h"
+
+#define WAIT_MS 15000
+#define NB 3
+
+static harness_t hs[NB];
+static char id_args[NB][16];
+
+static void start_brokers(void)
+{
+	http_response_t r;
+	int64_t end;
+	int i;
+
+	memset(hs, 0, sizeof hs);
+	for (i = 0; i < NB; i++) {
+		snprintf(id_args[i], sizeof id_args[i], "%d", i + 1);
+		hs[i].extra_args[0] = "--etcd";
+		hs[i].extra_args[1] = fixture_etcd.client_url;
+		hs[i].extra_args[2] = "--broker-id";
+		hs[i].extra_args[3] = id_args[i];
+		ck_assert_int_eq(harness_start(&hs[i]), 0);
+	}
+	for (i = 0; i < NB; i++) {
+		end = clock_now_ms() + WAIT_MS;
+		while (http_get(&hs[i], "/readyz", &r) != 200 && clock_now_ms() < end) {
+			http_response_free(&r);
+			clock_sleep_ms(20);
+		}
+		ck_assert_int_eq(r.status, 200);
+		http_response_free(&r);
+	}
+}
+
+static void stop_brokers(void)
+{
+	for (int i = 0; i < NB; i++)
+		harness_teardown(&hs[i]);
+}
+
+#define ASSERT_STATUS(r, want) \
+	ck_assert_msg((r).status == (want), "%s:%d: status %ld, expected %d; body: %.400s%s%s", \
+	              __FILE__, __LINE__, (r).status, (want), \
+	              (r).body.data ? (r).body.data : "", (r).error[0] ? "; curl: " : "", (r).error)
+
+#define ASSERT_PROBLEM(r, st, code) do { \
+	char why_[600]; \
+	ck_assert_msg(http_is_problem(&(r), (st), (code), why_, sizeof why_), \
+	              "%s:%d: expected %d %s: %s", __FILE__, __LINE__, (st), (code), why_); \
+} while (0)
+
+static int served_by(const http_response_t *r)
+{
+	char v[32];
+
+	return http_header(r, "Strand-Served-By", v, sizeof v) != NULL ? atoi(v) : -1;
+}
+
+/* Create topic `name` (partitions, rf 1) through broker 1; every broker sees
+ * it; leaders[p] gets partition p's leader (broker id). */
+static void create_topic(const char *name, int partitions, int *leaders)
+{
+	http_response_t r;
+	char json[200], path[128];
+	cJSON *doc, *p;
+	int64_t end;
+
+	snprintf(json, sizeof json, "{\"name\":\"%s\",\"partitions\":%d,\"replication_factor\":1}",
+	         name, partitions);
+	http_json(&hs[0], "POST", "/v1/topics", json, &r);
+	ASSERT_STATUS(r, 201);
+	doc = http_body_json(&r);
+	http_response_free(&r);
+	cJSON_ArrayForEach(p, cJSON_GetObjectItem(doc, "partitions"))
+		leaders[cJSON_GetObjectItem(p, "partition")->valueint] =
+			cJSON_GetObjectItem(p, "leader")->valueint;
+	cJSON_Delete(doc);
+	/* the other brokers' watchers have it (and its leaders) */
+	snprintf(path, sizeof path, "/v1/topics/%s", name);
+	for (int i = 1; i < NB; i++) {
+		end = clock_now_ms() + WAIT_MS;
+		while (http_get(&hs[i], path, &r) != 200 && clock_now_ms() < end) {
+			http_response_free(&r);
+			clock_sleep_ms(20);
+		}
+		ASSERT_STATUS(r, 200);
+		http_response_free(&r);
+	}
+}
+
+static const char *const direct_hdr[] = { "Strand-Route: direct", NULL };
+
+START_TEST(test_any_broker_answers)
+{
+	int leaders[NB] = { 0 }, p, i;
+	http_response_t r;
+	char path[160], json[160];
+	cJSON *doc;
+
+	create_topic("fw", NB, leaders);
+	for (p = 0; p < NB; p++) {
+		/* produce through every broker: all land on the leader */
+		for (i = 0; i < NB; i++) {
+			snprintf(path, sizeof path, "/v1/topics/fw/partitions/%d/records", p);
+			snprintf(json, sizeof json, "{\"records\":[{\"value\":\"p%d-via-%d\"}]}", p, i + 1);
+			http_json(&hs[i], "POST", path, json, &r);
+			ASSERT_STATUS(r, 200);
+			ck_assert_int_eq(served_by(&r), leaders[p]);
+			snprintf(json, sizeof json, "\"offset\":%d", i);
+			ck_assert_msg(strstr(r.body.data, json) != NULL, "offset %d expected: %s", i,
+			              r.body.data);
+			http_response_free(&r);
+		}
+		/* fetch through every broker: the leader's three records */
+		for (i = 0; i < NB; i++) {
+			snprintf(path, sizeof path, "/v1/topics/fw/partitions/%d/records?offset=0", p);
+			http_get(&hs[i], path, &r);
+			ASSERT_STATUS(r, 200);
+			ck_assert_int_eq(served_by(&r), leaders[p]);
+			doc = http_body_json(&r);
+			ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(doc, "records")), NB);
+			cJSON_Delete(doc);
+			http_response_free(&r);
+			/* direct: the leader serves, the others say where to go */
+			http_request(&hs[i], "GET", path, NULL, NULL, 0, direct_hdr, &r);
+			if (i + 1 == leaders[p]) {
+				ASSERT_STATUS(r, 200);
+			} else {
+				ASSERT_PROBLEM(r, 421, "NOT_LEADER");
+				ck_assert_int_eq(served_by(&r), i + 1);
+				doc = http_body_json(&r);
+				ck_assert_str_eq(cJSON_GetObjectItem(doc, "leader_url")->valuestring,
+				                 hs[leaders[p] - 1].base_url);
+				cJSON_Delete(doc);
+			}
+			http_response_free(&r);
+		}
+	}
+	/* answers that are nobody's in particular name the broker asked */
+	http_get(&hs[1], "/v1/topics", &r);
+	ASSERT_STATUS(r, 200);
+	ck_assert_int_eq(served_by(&r), 2);
+	http_response_free(&r);
+}
+END_TEST
+
+typedef struct poll_arg {
+	harness_t      *via;
+	char            path[160];
+	http_response_t r;
+	int64_t         ms;
+} poll_arg_t;
+
+static void *long_poll(void *arg)
+{
+	poll_arg_t *a = arg;
+	int64_t t0 = clock_now_ms();
+
+	http_get(a->via, a->path, &a->r);
+	a->ms = clock_now_ms() - t0;
+	return NULL;
+}
+
+/* strand_http_parked_requests of broker h (from /metrics). */
+static int parked(harness_t *h)
+{
+	http_response_t r;
+	const char *at;
+	int n = -1;
+
+	if (http_get(h, "/metrics", &r) == 200 &&
+	    (at = strstr(r.body.data, "\nstrand_http_parked_requests ")) != NULL)
+		n = atoi(at + strlen("\nstrand_http_parked_requests "));
+	http_response_free(&r);
+	return n;
+}
+
+START_TEST(test_relayed_long_poll_and_groups)
+{
+	int leaders[NB] = { 0 }, via, controller;
+	http_response_t r;
+	poll_arg_t a;
+	pthread_t th;
+	char path[160];
+	int64_t end;
+	cJSON *doc;
+
+	create_topic("lp", 1, leaders);
+	via = leaders[0] % NB;   /* a broker that is not the leader (index) */
+	memset(&a, 0, sizeof a);
+	a.via = &hs[via];
+	snprintf(a.path, sizeof a.path, "/v1/topics/lp/partitions/0/records?offset=0&max_wait_ms=20000");
+	ck_assert_int_eq(pthread_create(&th, NULL, long_poll, &a), 0);
+	end = clock_now_ms() + WAIT_MS;
+	while (parked(&hs[leaders[0] - 1]) < 1 && clock_now_ms() < end)
+		clock_sleep_ms(10);
+	ck_assert_int_ge(parked(&hs[leaders[0] - 1]), 1);
+	http_json(&hs[leaders[0] - 1], "POST", "/v1/topics/lp/partitions/0/records",
+	          "{\"records\":[{\"value\":\"wake\"}]}", &r);
+	ASSERT_STATUS(r, 200);
+	http_response_free(&r);
+	pthread_join(th, NULL);
+	ASSERT_STATUS(a.r, 200);
+	ck_assert_int_eq(served_by(&a.r), leaders[0]);
+	ck_assert_ptr_nonnull(strstr(a.r.body.data, "wake"));
+	ck_assert_int_lt(a.ms, 15000);
+	http_response_free(&a.r);
+
+	/* groups: served by the controller, whichever broker is asked */
+	http_get(&hs[0], "/v1/cluster", &r);
+	ASSERT_STATUS(r, 200);
+	doc = http_body_json(&r);
+	controller = cJSON_GetObjectItem(doc, "controller")->valueint;
+	cJSON_Delete(doc);
+	http_response_free(&r);
+	ck_assert_int_ge(controller, 1);
+	for (int i = 0; i < NB; i++) {
+		http_json(&hs[i], "POST", "/v1/groups/g1/offsets",
+		          "{\"offsets\":[{\"topic\":\"lp\",\"partition\":0,\"offset\":1}]}", &r);
+		ASSERT_STATUS(r, 204);
+		ck_assert_int_eq(served_by(&r), controller);
+		http_response_free(&r);
+		snprintf(path, sizeof path, "/v1/groups/g1/offsets");
+		http_get(&hs[i], path, &r);
+		ASSERT_STATUS(r, 200);
+		ck_assert_int_eq(served_by(&r), controller);
+		ck_assert_ptr_nonnull(strstr(r.body.data, "\"offset\":1"));
+		http_response_free(&r);
+	}
+}
+END_TEST
+
+START_TEST(test_leader_down_is_503)
+{
+	int leaders[NB] = { 0 }, via;
+	http_response_t r;
+	int64_t t0;
+
+	create_topic("down", 1, leaders);
+	via = leaders[0] % NB;
+	ck_assert_int_eq(harness_stop(&hs[leaders[0] - 1], SIGKILL), 128 + SIGKILL);
+	/* before and after the controller notices, never a hang: refused
+	 * connection, or no leader (replication factor 1: no one to elect) */
+	for (int k = 0; k < 2; k++) {
+		t0 = clock_now_ms();
+		http_json(&hs[via], "POST", "/v1/topics/down/partitions/0/records",
+		          "{\"records\":[{\"value\":1}]}", &r);
+		ASSERT_PROBLEM(r, 503, "UNAVAILABLE");
+		ck_assert_int_eq(served_by(&r), via + 1);
+		ck_assert_int_lt(clock_now_ms() - t0, 5000);
+		http_response_free(&r);
+		http_get(&hs[via], "/v1/topics/down/partitions/0/records?offset=0&max_wait_ms=30000", &r);
+		ASSERT_PROBLEM(r, 503, "UNAVAILABLE");
+		http_response_free(&r);
+	}
+}
+END_TEST
+
+static Suite *forward_http_suite(void)
+{
+	Suite *s = suite_create("forward_http");
+	TCase *tc = tcase_create("three brokers");
+
+	tcase_add_checked_fixture(tc, start_brokers, stop_brokers);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_any_broker_answers);
+	tcase_add_test(tc, test_relayed_long_poll_and_groups);
+	tcase_add_test(tc, test_leader_down_is_503);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed, rc;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = etcd_fixture_start();
+	if (rc != 0)
+		return rc;
+	sr = srunner_create(forward_http_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	etcd_fixture_stop();
+	curl_global_cleanup();
+	return failed == 0 ? 0 : 1;
+}
