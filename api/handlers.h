@@ -61,4 +61,7 @@ int api_ops_metrics(api_request_t *req);     /* GET /metrics */
 int api_ops_openapi(api_request_t *req);     /* GET /openapi.yaml */
 int api_ops_cluster(api_request_t *req);     /* GET /v1/cluster */
 
+/* ---- api/internal.c: broker to broker (replication) --------------------- */
+int api_replica_epoch_end(api_request_t *req);  /* POST /v1/internal/replica/epoch_end */
+
 #endif

@@ -68,6 +68,9 @@ static const api_route_t api_routes[] = {
 	  api_group_leave, API_BODY_NONE, API_ROUTE_COORDINATOR },
 	{ API_GET,    "/v1/groups/{group}/members/{member}/records", "group_fetch",
 	  api_group_member_fetch, API_BODY_NONE, API_ROUTE_COORDINATOR },
+	/* broker to broker (api/internal.c): never forwarded */
+	{ API_POST,   "/v1/internal/replica/epoch_end", "replica_epoch_end",
+	  api_replica_epoch_end, API_BODY_ADMIN_MAX, 0 },
 };
 
 #define API_NROUTES (sizeof api_routes / sizeof api_routes[0])
