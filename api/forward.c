@@ -877,14 +877,14 @@ static void fwd_failure(const fwd_xfer_t *x, api_problem_t *problem, char *detai
 
 	if (x->refused) {
 		*problem = API_PROBLEM_UNAVAILABLE;   /* never started (forward_set_call) */
-		snprintf(detail, len, "%s; retry shortly", why);
+		snprintf(detail, len, "%.160s; retry shortly", why);
 	} else if (x->result == CURLE_OPERATION_TIMEDOUT && x->connected) {
 		*problem = API_PROBLEM_REQUEST_TIMED_OUT;
 		snprintf(detail, len, "broker %" PRId32 " (which serves this) did not answer in time; "
-		         "the request may have been carried out: %s", x->target_id, why);
+		         "the request may have been carried out: %.160s", x->target_id, why);
 	} else {
 		*problem = API_PROBLEM_UNAVAILABLE;
-		snprintf(detail, len, "broker %" PRId32 " (which serves this) cannot be reached: %s",
+		snprintf(detail, len, "broker %" PRId32 " (which serves this) cannot be reached: %.160s",
 		         x->target_id, why);
 	}
 }
