@@ -33,10 +33,13 @@
 #define PROGRESS_MS 30000    /* producers make progress again */
 
 static tcluster_t *cl;
+static workload_t *wl;          /* the running workload, stopped before the cluster */
 static char errbuf[8192];
 
 static void cluster_teardown(void)
 {
+	workload_stop(wl, NULL, 0);
+	wl = NULL;
 	tcluster_stop(cl);
 	cl = NULL;
 }
@@ -129,6 +132,7 @@ static void finish_and_check(workload_t *w, const char *topic, int partitions, i
 	int p, i, rc;
 
 	ck_assert_ptr_nonnull(h);
+	wl = NULL;
 	rc = workload_stop(w, h, SETTLE_MS);
 	ck_assert_msg(rc == 0, "workload stop: %s (the consumers did not reach the high watermark)",
 	              strand_strerror(rc));
@@ -159,6 +163,7 @@ static workload_t *start_workload(const char *topic, int partitions, int produce
 	workload_t *w = NULL;
 
 	ck_assert_int_eq(workload_start(cl, &o, &w), 0);
+	wl = w;
 	return w;
 }
 
@@ -175,6 +180,27 @@ static void wait_acked(workload_t *w, int64_t n, const char *when)
 	             s.status_421, s.status_503, tcluster_log_tail(cl, 1));
 }
 
+#define FAILOVER_MS 20000      /* a new leader, a broker back in the ISR */
+
+/* A leader, and every replica in the ISR. */
+static int pred_full(const tcluster_partition_t *p, void *arg)
+{
+	(void)arg;
+	return p->leader >= 1 && p->nreplicas > 0 && p->nisr == p->nreplicas;
+}
+
+/* Wait for pred on topic/p as broker via (0: any live one) sees it. */
+static tcluster_partition_t wait_part(const char *topic, int32_t p, int via,
+                                      tcluster_partition_pred pred, int arg, const char *what)
+{
+	tcluster_partition_t st;
+	int rc = tcluster_wait_partition(cl, via, topic, p, pred, &arg, FAILOVER_MS, &st, errbuf,
+	                                 sizeof errbuf);
+
+	ck_assert_msg(rc == 0, "%s (%d): %s", what, arg, errbuf);
+	return st;
+}
+
 /* ---- smoke: the harness, the workload and the checker end to end --------- */
 
 START_TEST(test_smoke_one_broker)
@@ -187,6 +213,25 @@ START_TEST(test_smoke_one_broker)
 	w = start_workload("smoke", 2, 2);
 	wait_acked(w, 1000, "smoke");
 	finish_and_check(w, "smoke", 2, 1000);
+}
+END_TEST
+
+/* Three brokers, replication factor 1: each partition lives on one broker
+ * (spread by the placement), producers find its leader through 421s or
+ * forwarding, and each log holds exactly what was acknowledged there. */
+START_TEST(test_smoke_three_brokers_rf1)
+{
+	tcluster_options_t o = { .brokers = 3 };
+	workload_t *w;
+	int p;
+
+	start_cluster(&o);
+	create_topic("spread", 3, 1, NULL);
+	for (p = 0; p < 3; p++)
+		wait_part("spread", p, 0, pred_full, 0, "a leader for every partition");
+	w = start_workload("spread", 3, 3);
+	wait_acked(w, 1000, "spread");
+	finish_and_check(w, "spread", 3, 1000);
 }
 END_TEST
 
@@ -315,6 +360,17 @@ START_TEST(test_relays_cut_and_heal)
 }
 END_TEST
 
+/* One case per scenario (CK_RUN_CASE=<name> runs one), stopped by the
+ * teardown if it fails. */
+static void add_scenario(Suite *s, const char *name, const TTest *test)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_checked_fixture(tc, NULL, cluster_teardown);
+	tcase_add_test(tc, test);
+	suite_add_tcase(s, tc);
+}
+
 static Suite *faults_suite(void)
 {
 	Suite *s = suite_create("faults");
@@ -325,6 +381,8 @@ static Suite *faults_suite(void)
 	tcase_add_test(tc, test_kill_and_restart_one_broker);
 	tcase_add_test(tc, test_relays_cut_and_heal);
 	suite_add_tcase(s, tc);
+
+	add_scenario(s, "smoke3", test_smoke_three_brokers_rf1);
 	return s;
 }
 

@@ -35,7 +35,7 @@ typedef struct wl_thread {
 	int        started;
 	history_t *h;
 	CURL      *curl;
-	int        target;         /* broker id to talk to next */
+	int        target[HISTORY_MAX_PARTITIONS];   /* broker to ask next, per partition */
 	int64_t    pos[HISTORY_MAX_PARTITIONS];   /* consumers: next offset */
 } wl_thread_t;
 
@@ -47,6 +47,7 @@ struct workload {
 	int                stop_producers, stop_consumers;
 	int64_t            goal[HISTORY_MAX_PARTITIONS];   /* consumers read up to here, then stop; -1 */
 	workload_stats_t   stats;
+	int64_t            mark_ms, mark_acked_ms;   /* workload_mark; -1: none yet */
 	wl_thread_t        producers[WORKLOAD_MAX_THREADS], consumers[WORKLOAD_MAX_THREADS];
 };
 
@@ -140,13 +141,13 @@ static long wl_request(wl_thread_t *t, const char *url, const char *post, size_t
 	return status;
 }
 
-/* After a 421: the leader it names, else the next broker. */
-static int wl_redirect(wl_thread_t *t, const cJSON *doc)
+/* After a 421 from broker `from`: the leader it names, else the next broker. */
+static int wl_redirect(wl_thread_t *t, int from, const cJSON *doc)
 {
 	const cJSON *u = cJSON_GetObjectItemCaseSensitive(doc, "leader_url");
 	int id = cJSON_IsString(u) ? wl_broker_of_url(t->w, u->valuestring) : 0;
 
-	return id > 0 ? id : wl_next_broker(t->w, t->target);
+	return id > 0 ? id : wl_next_broker(t->w, from);
 }
 
 static const char *wl_problem_code(const cJSON *doc)
@@ -168,6 +169,7 @@ static void wl_produce_once(wl_thread_t *t, int32_t p, int64_t *seq, buf_t *body
 	long status;
 	cJSON *doc = NULL;
 	history_outcome_t outcome;
+	int64_t started;
 
 	len += (size_t)snprintf(post + len, sizeof post - len, "{\"records\":[");
 	for (i = 0; i < n; i++) {
@@ -177,11 +179,16 @@ static void wl_produce_once(wl_thread_t *t, int32_t p, int64_t *seq, buf_t *body
 	}
 	len += (size_t)snprintf(post + len, sizeof post - len, "]}");
 	snprintf(url, sizeof url, "%s/v1/topics/%s/partitions/%d/records?acks=all&timeout_ms=%d",
-	         tcluster_url(w->c, t->target), w->topic, (int)p, w->o.timeout_ms);
+	         tcluster_url(w->c, t->target[p]), w->topic, (int)p, w->o.timeout_ms);
+	started = clock_now_ms();
 	status = wl_request(t, url, post, len, w->o.timeout_ms + WL_CLIENT_SLACK_MS, body);
 	if (status != 0 && body->len > 0)
 		doc = cJSON_ParseWithLength(body->data, body->len);
 	if (status == 200) {
+		pthread_mutex_lock(&w->lock);
+		if (w->mark_acked_ms < 0 && started >= w->mark_ms)
+			w->mark_acked_ms = clock_now_ms();
+		pthread_mutex_unlock(&w->lock);
 		const cJSON *offs = cJSON_GetObjectItemCaseSensitive(doc, "offsets");
 
 		if (cJSON_GetArraySize(offs) != n) {
@@ -210,14 +217,18 @@ static void wl_produce_once(wl_thread_t *t, int32_t p, int64_t *seq, buf_t *body
 		history_send(t->h, t->index, p, values[i], outcome, -1);
 	wl_count(w, outcome == HISTORY_FAILED ? &w->stats.failed : &w->stats.unknown, n);
 	if (status == 421) {
+		int was = t->target[p];
+
 		wl_count(w, &w->stats.status_421, 1);
-		t->target = wl_redirect(t, doc);
+		t->target[p] = wl_redirect(t, was, doc);
+		if (t->target[p] == was)
+			clock_sleep_ms(WL_BACKOFF_MS);   /* no better idea: a client refreshes metadata */
 	} else {
 		if (status == 503)
 			wl_count(w, &w->stats.status_503, 1);
 		if (status <= 0 ||
 		    (status >= 500 && strcmp(wl_problem_code(doc), "NOT_ENOUGH_REPLICAS") != 0))
-			t->target = wl_next_broker(w, t->target);
+			t->target[p] = wl_next_broker(w, t->target[p]);
 		clock_sleep_ms(WL_BACKOFF_MS);
 	}
 	cJSON_Delete(doc);
@@ -249,7 +260,7 @@ static void wl_poll_once(wl_thread_t *t, int32_t p, buf_t *body)
 	size_t n = 0;
 
 	snprintf(url, sizeof url, "%s/v1/topics/%s/partitions/%d/records?offset=%" PRId64
-	         "&max_records=%d&max_wait_ms=%d", tcluster_url(w->c, t->target), w->topic, (int)p,
+	         "&max_records=%d&max_wait_ms=%d", tcluster_url(w->c, t->target[p]), w->topic, (int)p,
 	         t->pos[p], WL_POLL_RECORDS, WL_POLL_WAIT_MS);
 	status = wl_request(t, url, NULL, 0, WL_POLL_WAIT_MS + WL_CLIENT_SLACK_MS, body);
 	if (status != 0 && body->len > 0)
@@ -268,13 +279,23 @@ static void wl_poll_once(wl_thread_t *t, int32_t p, buf_t *body)
 		history_poll(t->h, t->index, p, t->pos[p], n, offs, vals);
 		if (n > 0)
 			t->pos[p] = offs[n - 1] + 1;
+		else
+			/* nothing new here: the end of the log, or a broker that
+			 * answers for a partition it does not lead (a follower below
+			 * its own high watermark, a broker that is no replica):
+			 * try the next one */
+			t->target[p] = wl_next_broker(w, t->target[p]);
 		wl_count(w, &w->stats.polled, (int64_t)n);
 	} else if (status == 421) {
-		t->target = wl_redirect(t, doc);
+		int was = t->target[p];
+
+		t->target[p] = wl_redirect(t, was, doc);
+		if (t->target[p] == was)
+			clock_sleep_ms(WL_BACKOFF_MS);
 	} else {
 		/* 416 (a follower that is behind, a broker that is no replica),
 		 * 503, no answer: ask another broker */
-		t->target = wl_next_broker(w, t->target);
+		t->target[p] = wl_next_broker(w, t->target[p]);
 		clock_sleep_ms(WL_BACKOFF_MS);
 	}
 	cJSON_Delete(doc);
@@ -335,6 +356,8 @@ int workload_start(tcluster_t *c, const workload_options_t *o, workload_t **out)
 	snprintf(w->topic, sizeof w->topic, "%s", o->topic);
 	w->o.topic = w->topic;
 	pthread_mutex_init(&w->lock, NULL);
+	w->mark_ms = 0;
+	w->mark_acked_ms = 0;
 	for (p = 0; p < HISTORY_MAX_PARTITIONS; p++)
 		w->goal[p] = -1;
 	for (i = 0; i < o->producers + o->consumers; i++) {
@@ -345,7 +368,8 @@ int workload_start(tcluster_t *c, const workload_options_t *o, workload_t **out)
 		t->index = producer ? i : i - o->producers;
 		t->h = history_new();
 		t->curl = curl_easy_init();
-		t->target = wl_next_broker(w, i % tcluster_brokers(c));
+		for (p = 0; p < o->partitions; p++)
+			t->target[p] = wl_next_broker(w, (i + p) % tcluster_brokers(c));
 		if (t->h == NULL || t->curl == NULL)
 			goto fail;
 		if (pthread_create(&t->thread, NULL, producer ? wl_producer_main : wl_consumer_main, t))
@@ -381,6 +405,31 @@ int workload_wait_acked(workload_t *w, int64_t more, int deadline_ms)
 		if (clock_now_ms() >= end)
 			return STRAND_ETIMEDOUT;
 		clock_sleep_ms(10);
+	}
+}
+
+void workload_mark(workload_t *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->mark_ms = clock_now_ms();
+	w->mark_acked_ms = -1;
+	pthread_mutex_unlock(&w->lock);
+}
+
+int64_t workload_wait_mark_acked(workload_t *w, int deadline_ms)
+{
+	int64_t end = clock_now_ms() + deadline_ms, at, mark;
+
+	for (;;) {
+		pthread_mutex_lock(&w->lock);
+		at = w->mark_acked_ms;
+		mark = w->mark_ms;
+		pthread_mutex_unlock(&w->lock);
+		if (at >= 0)
+			return at - mark;
+		if (clock_now_ms() >= end)
+			return -1;
+		clock_sleep_ms(5);
 	}
 }
 

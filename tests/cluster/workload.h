@@ -14,7 +14,9 @@
  * retry.backoff.ms), never to let the cluster settle.
  *
  * Consumers ask with `Strand-Route: direct` (the leader answers; a follower
- * says 421 with leader_url) and record every poll.
+ * says 421 with leader_url), move to the next broker after a poll that
+ * brought nothing, and record every poll: whichever broker answers, what
+ * it returns must be committed and consistent.
  */
 #ifndef STRAND_TESTS_WORKLOAD_H
 #define STRAND_TESTS_WORKLOAD_H
@@ -52,6 +54,12 @@ void workload_stats(workload_t *w, workload_stats_t *out);
 /* Wait until `more` records have been acknowledged after this call's start,
  * up to deadline_ms. 0 or STRAND_ETIMEDOUT. */
 int  workload_wait_acked(workload_t *w, int64_t more, int deadline_ms);
+
+/* Failover time: workload_mark notes now; workload_wait_mark_acked waits
+ * until a send started after the mark is acknowledged and returns the ms
+ * from the mark to that acknowledgement (-1 when none within deadline_ms). */
+void workload_mark(workload_t *w);
+int64_t workload_wait_mark_acked(workload_t *w, int deadline_ms);
 
 /* Stop the producers (each finishes the request in flight). The consumers
  * go on until they have read up to the high watermark of every partition
