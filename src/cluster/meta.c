@@ -18,11 +18,13 @@
 #include <cjson/cJSON.h>
 
 #include "cluster/meta.h"
+#include "common/buf.h"
 #include "common/clock.h"
 #include "common/err.h"
 
 #define KEY_BROKERS       CLUSTER_ETCD_PREFIX "brokers/"
 #define META_RETRY_MS     200   /* between tries while etcd fails */
+#define META_RETRY_APPLY_MS 1000 /* a local topic change that failed: read all again */
 #define META_MAX_KEY      (sizeof META_KEY_PARTITIONS + 256 + 16)
 
 typedef struct mtopic {
@@ -70,6 +72,7 @@ struct meta {
 	int64_t         ctl_rev;          /* election revision the last scan ran under; 0: not
 	                                     controller */
 	int             ctl_dirty;        /* brokers came or went since the last scan */
+	int             apply_failed;     /* a local topic change failed: read all again */
 	int64_t         ctl_preferred_at; /* next preferred-leader check (monotonic ms) */
 };
 
@@ -708,12 +711,35 @@ static void meta_apply_states(meta_t *m, const char *name)
 	free(copy);
 }
 
-/* Make the local topic what the cache says (create, grow, configs). */
+static int config_text(const char *name, const char *value, int is_number, void *ctx)
+{
+	(void)is_number;
+	return buf_appendf(ctx, "%s=%s;", name, value);
+}
+
+/* Do two configs say the same (every config by its text)? */
+static int config_same(const topic_config_t *a, const topic_config_t *b)
+{
+	buf_t x = BUF_INIT, y = BUF_INIT;
+	int same = topic_config_each(a, config_text, &x) == 0 &&
+	           topic_config_each(b, config_text, &y) == 0 && x.len == y.len &&
+	           (x.len == 0 || memcmp(x.data, y.data, x.len) == 0);
+
+	buf_free(&x);
+	buf_free(&y);
+	return same;
+}
+
+/*
+ * Make the local topic what the cache says (create, grow, configs), then
+ * hand it its partitions' states. A failure is logged and retried later
+ * (the watcher reads everything again after META_RETRY_APPLY_MS).
+ */
 static void meta_apply_topic(meta_t *m, const char *name)
 {
 	char err[512], *value = NULL;
 	int32_t partitions = 0, rf = 0, cur, cur_rf;
-	topic_config_t cfg;
+	topic_config_t cfg, local;
 	mtopic_t *t;
 	topic_t *lt;
 	int rc;
@@ -737,6 +763,7 @@ static void meta_apply_topic(meta_t *m, const char *name)
 	if (lt != NULL) {
 		cur = topic_partition_count(lt);
 		cur_rf = topic_replication_factor(lt);
+		topic_get_config(lt, &local);
 		topic_release(lt);
 		if (cur > partitions || cur_rf != rf) {
 			/* not the topic etcd has: deleted and made again while we were away */
@@ -747,7 +774,7 @@ static void meta_apply_topic(meta_t *m, const char *name)
 			if (rc != 0 && rc != STRAND_ENOENT)
 				goto fail;
 			lt = NULL;
-		} else {
+		} else if (partitions > cur || !config_same(&cfg, &local)) {
 			rc = broker_topic_alter(m->broker, name, partitions > cur ? partitions : 0,
 			                        &cfg, err, sizeof err);
 			if (rc != 0)
@@ -763,7 +790,9 @@ static void meta_apply_topic(meta_t *m, const char *name)
 	meta_apply_states(m, name);
 	return;
 fail:
-	fprintf(stderr, "strand: meta: cannot apply topic %s here: %s\n", name, err);
+	fprintf(stderr, "strand: meta: cannot apply topic %s here: %s (trying again in %d ms)\n",
+	        name, err, META_RETRY_APPLY_MS);
+	m->apply_failed = 1;
 	free(value);
 }
 
@@ -1050,6 +1079,12 @@ static void *meta_thread(void *arg)
 	int rc, relist = 0;
 
 	while (!meta_stopping(m)) {
+		if (m->apply_failed) {
+			m->apply_failed = 0;
+			if (meta_pause(m, META_RETRY_APPLY_MS))
+				break;
+			relist = 1;
+		}
 		if (relist) {
 			rc = meta_list(m, &rev, err, sizeof err);
 			if (rc != 0) {

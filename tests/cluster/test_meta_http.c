@@ -9,6 +9,7 @@
  * once etcd is back. Every wait polls a condition with a deadline.
  */
 #include <check.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,6 +203,58 @@ START_TEST(test_topic_admin_through_any_broker)
 }
 END_TEST
 
+/* kill -9 of the controller, which also leads a partition: its lease runs
+ * out, another broker is elected controller, scans, and gives the
+ * partition a new leader with the next epoch. Prints the time it took. */
+START_TEST(test_killed_controller_and_leader_is_replaced)
+{
+	http_response_t r;
+	cJSON *doc, *p;
+	int64_t t0, end;
+	int controller, victim_p = -1, i, leader = -1, epoch = 0;
+
+	start_brokers();
+	ck_assert_int_eq(http_json(&hs[1], "POST", "/v1/topics",
+	                           "{\"name\":\"kill\",\"partitions\":3,\"replication_factor\":3}",
+	                           &r), 201);
+	http_response_free(&r);
+	ck_assert_int_eq(http_get(&hs[0], "/v1/cluster", &r), 200);
+	doc = http_body_json(&r);
+	http_response_free(&r);
+	controller = cJSON_GetObjectItem(doc, "controller")->valueint;
+	cJSON_Delete(doc);
+	ck_assert_int_ge(controller, 1);
+	doc = wait_describe(&hs[controller - 1], "kill", 200);
+	cJSON_ArrayForEach(p, cJSON_GetObjectItem(doc, "partitions"))
+		if (cJSON_GetObjectItem(p, "leader")->valueint == controller)
+			victim_p = cJSON_GetObjectItem(p, "partition")->valueint;
+	cJSON_Delete(doc);
+	ck_assert_int_ge(victim_p, 0);
+
+	t0 = clock_now_ms();
+	ck_assert_int_eq(harness_stop(&hs[controller - 1], SIGKILL), 128 + SIGKILL);
+	i = controller % 3;   /* a survivor */
+	end = t0 + WAIT_MS;
+	for (;;) {
+		doc = wait_describe(&hs[i], "kill", 200);
+		p = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "partitions"), victim_p);
+		leader = cJSON_GetObjectItem(p, "leader")->valueint;
+		epoch = cJSON_GetObjectItem(p, "leader_epoch")->valueint;
+		cJSON_Delete(doc);
+		if (leader != controller)
+			break;
+		ck_assert_msg(clock_now_ms() < end, "no new leader after %d ms", WAIT_MS);
+		clock_sleep_ms(20);
+	}
+	fprintf(stderr, "test_meta_http: controller and leader %d killed: partition %d led by "
+	        "%d (epoch %d) after %" PRId64 " ms\n", controller, victim_p, leader, epoch,
+	        clock_now_ms() - t0);
+	ck_assert_int_ne(leader, -1);
+	ck_assert_int_eq(epoch, 1);
+	stop_brokers();
+}
+END_TEST
+
 static void resume_etcd(void)
 {
 	kill(fixture_etcd.pid, SIGCONT);
@@ -245,6 +298,7 @@ static Suite *meta_http_suite(void)
 
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, test_topic_admin_through_any_broker);
+	tcase_add_test(tc, test_killed_controller_and_leader_is_replaced);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("etcd_paused");
 	tcase_set_timeout(tc, 90);
