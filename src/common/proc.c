@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,43 @@ static int proc_is_zombie(pid_t pid)
 		zombie = close[1] == ' ' && close[2] == 'Z';
 	fclose(f);
 	return zombie;
+}
+
+char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return '?';
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');     /* the command name may hold spaces */
+	return p != NULL && p[1] == ' ' ? p[2] : '?';
+}
+
+int proc_wait_stopped(pid_t pid, int within_ms)
+{
+	struct timespec step = { 0, 5 * 1000000L }, now;
+	int64_t deadline, t;
+	char s;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	deadline = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + within_ms;
+	for (;;) {
+		s = proc_state(pid);
+		if (s == 'T' || s == 't')
+			return 1;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		t = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+		if (t >= deadline)
+			return 0;
+		nanosleep(&step, NULL);
+	}
 }
 
 int proc_alive(pid_t pid)

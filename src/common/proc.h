@@ -30,6 +30,16 @@ int proc_alive(pid_t pid);
  */
 int proc_stop(pid_t pid, int sig, int timeout_ms);
 
+/* The state letter of /proc/PID/stat ('R', 'S', 'T' stopped, ...), '?' if none. */
+char proc_state(pid_t pid);
+
+/*
+ * After SIGSTOP: wait (polling, 5 ms steps) until the kernel reports pid
+ * stopped — a stop takes effect when each of its threads next runs, which
+ * on a loaded machine is not at once. 1 when stopped within within_ms, else 0.
+ */
+int proc_wait_stopped(pid_t pid, int within_ms);
+
 /* Read a pid written by proc_write_pid_file; 0 when absent or malformed. */
 pid_t proc_read_pid_file(const char *path);
 

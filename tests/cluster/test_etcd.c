@@ -384,36 +384,6 @@ START_TEST(test_unreachable_etcd_fails_fast)
 }
 END_TEST
 
-/* The state letter of /proc/PID/stat ('T' stopped), or '?' */
-static char proc_state(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return '?';
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	p = strrchr(buf, ')');     /* the command name may hold spaces */
-	return p != NULL && p[1] == ' ' ? p[2] : '?';
-}
-
-static int wait_stopped(pid_t pid, int64_t within_ms)
-{
-	int64_t deadline = clock_now_ms() + within_ms;
-
-	while (proc_state(pid) != 'T' && proc_state(pid) != 't') {
-		if (clock_now_ms() >= deadline)
-			return 0;
-		clock_sleep_ms(5);
-	}
-	return 1;
-}
-
 static void resume_etcd(void)
 {
 	kill(fixture_etcd.pid, SIGCONT);
@@ -431,7 +401,7 @@ START_TEST(test_paused_etcd_times_out_in_bound)
 	/* a stop takes effect when each of etcd's threads next runs: on a
 	 * loaded machine that is not at once, so wait until the kernel says
 	 * the process is stopped before timing anything */
-	ck_assert_msg(wait_stopped(fixture_etcd.pid, 10000), "etcd (pid %ld) never stopped: %c",
+	ck_assert_msg(proc_wait_stopped(fixture_etcd.pid, 10000), "etcd (pid %ld) never stopped: %c",
 	              (long)fixture_etcd.pid, proc_state(fixture_etcd.pid));
 	t0 = clock_now_ms();
 	ck_assert_int_eq(etcd_range(e, "/t8/k", 0, &kvs, errbuf, sizeof errbuf), STRAND_ETIMEDOUT);

@@ -269,6 +269,8 @@ START_TEST(test_admin_is_unavailable_while_etcd_is_paused)
 
 	start_brokers();
 	ck_assert_int_eq(kill(fixture_etcd.pid, SIGSTOP), 0);
+	ck_assert_msg(proc_wait_stopped(fixture_etcd.pid, 10000), "etcd never stopped: %c",
+	              proc_state(fixture_etcd.pid));
 	ck_assert_int_eq(http_json(&hs[0], "POST", "/v1/topics",
 	                           "{\"name\":\"later\",\"partitions\":1}", &r), 503);
 	ck_assert_msg(http_is_problem(&r, 503, "UNAVAILABLE", why, sizeof why), "%s", why);
