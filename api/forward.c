@@ -93,6 +93,7 @@ struct forwarder {
 	fwd_xfer_t     *live;           /* transfers in the multi (thread only) */
 	int             stop;
 	atomic_int      transfers;      /* in flight (FORWARD_MAX_TRANSFERS) */
+	atomic_uint_fast64_t relayed, failed, retried;   /* forward_stats_t */
 	atomic_int      self_id;        /* the locator's, -1: none */
 	api_locator_t   locator;
 	int             has_locator;
@@ -305,6 +306,8 @@ static void fwd_finish(forwarder_t *fw, fwd_xfer_t *x, CURLcode result)
 	x->result = result;
 	if (result != CURLE_OK && x->status < 200)
 		x->status = 0;
+	if (result != CURLE_OK && s->req != NULL)   /* not a relay its client dropped */
+		atomic_fetch_add_explicit(&fw->failed, 1, memory_order_relaxed);
 	set_wake_locked(s);
 	pthread_mutex_unlock(&s->mu);
 	if (x->in_multi) {
@@ -462,6 +465,19 @@ void api_set_locator(api_t *api, const api_locator_t *loc)
 		fw->locator = *loc;
 	atomic_store(&fw->self_id, loc != NULL ? loc->self_id : -1);
 	pthread_mutex_unlock(&fw->mu);
+}
+
+void api_forward_stats(api_t *api, forward_stats_t *out)
+{
+	forwarder_t *fw = api_forward_state(api);
+
+	memset(out, 0, sizeof *out);
+	if (fw == NULL)
+		return;
+	out->relayed = atomic_load_explicit(&fw->relayed, memory_order_relaxed);
+	out->failed = atomic_load_explicit(&fw->failed, memory_order_relaxed);
+	out->retried = atomic_load_explicit(&fw->retried, memory_order_relaxed);
+	out->inflight = atomic_load(&fw->transfers);
 }
 
 int32_t api_self_id(api_t *api)
@@ -734,6 +750,7 @@ static int fwd_reserve(forwarder_t *fw)
 static void xfer_submit(fwd_xfer_t *x)
 {
 	atomic_fetch_add(&x->refs, 1);   /* the thread's, dropped by fwd_finish */
+	atomic_fetch_add_explicit(&x->fw->relayed, 1, memory_order_relaxed);
 	fwd_command(x, 1, 0, 0);
 }
 
@@ -950,8 +967,10 @@ int forward_set_relay(forward_set_t *s, size_t index)
 
 typedef struct fwd_req {
 	forward_set_t *set;
-	fwd_xfer_t    *x;
+	fwd_xfer_t    *x;              /* the current transfer (the last one after a retry) */
 	const char    *method;
+	char          *base_url;       /* where x goes (owned) */
+	int            retried;        /* sent on once after a 421 already */
 } fwd_req_t;
 
 static void fwd_req_cleanup(api_request_t *req)
@@ -961,6 +980,7 @@ static void fwd_req_cleanup(api_request_t *req)
 	if (f == NULL)
 		return;
 	forward_set_free(f->set);
+	free(f->base_url);
 	free(f);
 	req->ctx = NULL;
 }
@@ -1028,6 +1048,65 @@ static int fwd_respond(api_request_t *req, fwd_xfer_t *x)
 	                            fwd_read, x, fwd_read_free);
 }
 
+static int fwd_launch(api_request_t *req, fwd_req_t *f, fwd_xfer_t *x);
+
+/*
+ * The broker this was relayed to answered 421: its view (newer than ours,
+ * during a leadership change) names another leader. Send the request on
+ * there once — still marked relayed, so that broker serves it or answers
+ * 421 itself: two hops at most, never a loop. Returns 0 (sent on, or
+ * answered), 1 (nothing better to try: relay the 421), or < 0.
+ */
+static int fwd_retry(api_request_t *req, fwd_req_t *f)
+{
+	fwd_xfer_t *x = f->x, *nx;
+	fwd_build_t b = { NULL, NULL, 1, 0 };
+	buf_t url = BUF_INIT;
+	const cJSON *lu, *li;
+	struct curl_slist *h;
+	cJSON *doc;
+	int32_t id;
+	int rc;
+
+	f->retried = 1;
+	doc = x->data.len > 0 ? cJSON_ParseWithLength(x->data.data, x->data.len) : NULL;
+	lu = cJSON_GetObjectItemCaseSensitive(doc, "leader_url");
+	li = cJSON_GetObjectItemCaseSensitive(doc, "leader");
+	if (!cJSON_IsString(lu) || !cJSON_IsNumber(li) || strcmp(lu->valuestring, f->base_url) == 0 ||
+	    (int32_t)li->valuedouble == api_self_id(req->api) ||
+	    strncmp(x->url, f->base_url, strlen(f->base_url)) != 0) {
+		cJSON_Delete(doc);
+		return 1;
+	}
+	id = (int32_t)li->valuedouble;
+	/* the same path, query, headers and body, to the other broker */
+	rc = buf_append_str(&url, lu->valuestring);
+	rc = rc ? rc : buf_append_str(&url, x->url + strlen(f->base_url));
+	free(f->base_url);
+	f->base_url = strdup(lu->valuestring);
+	cJSON_Delete(doc);
+	nx = xfer_new(f->set, FWD_STREAM, id, x->timeout_ms);
+	if (rc || f->base_url == NULL || nx == NULL) {
+		buf_free(&url);
+		xfer_unref(nx);
+		return STRAND_ENOMEM;
+	}
+	nx->url = url.data;
+	for (h = x->hdrs; h != NULL; h = h->next)   /* x is done: read only */
+		fwd_add_line(&b, h->data);
+	nx->hdrs = b.hdrs;
+	rc = b.failed ? STRAND_ENOMEM : buf_append(&nx->body, x->body.data, x->body.len);
+	rc = rc ? rc : xfer_setup(nx, f->method);
+	rc = rc ? rc : set_push(f->set, nx);
+	if (rc) {
+		xfer_unref(nx);
+		return rc;
+	}
+	f->x = nx;
+	atomic_fetch_add_explicit(&nx->fw->retried, 1, memory_order_relaxed);
+	return fwd_launch(req, f, nx);
+}
+
 static int fwd_on_resume(api_request_t *req)
 {
 	fwd_req_t *f = req->ctx;
@@ -1039,16 +1118,24 @@ static int fwd_on_resume(api_request_t *req)
 
 	pthread_mutex_lock(&s->mu);
 	phase = x->phase;
-	if (phase == FWD_RUNNING && !api_is_stopping(req->api)) {
-		/* woken for nothing new (e.g. shutdown's resume-all): wait on */
+	/* a 421 that may name a better leader: wait for its whole body */
+	if ((phase == FWD_RUNNING || (phase == FWD_HEADERS && x->status == 421 && !f->retried)) &&
+	    !api_is_stopping(req->api)) {
+		/* nothing to answer with yet (or woken by shutdown's resume-all): wait on */
 		rc = api_suspend(req);
 		s->parked = rc == 0;
 		pthread_mutex_unlock(&s->mu);
 		if (rc == 0)
 			return 0;
-		phase = FWD_RUNNING;
+		if (phase == FWD_HEADERS)
+			return fwd_respond(req, x);
 	} else {
 		pthread_mutex_unlock(&s->mu);
+	}
+	if (phase == FWD_DONE && x->status == 421 && x->result == CURLE_OK && !f->retried) {
+		rc = fwd_retry(req, f);
+		if (rc <= 0)
+			return rc;
 	}
 	if (phase == FWD_RUNNING)
 		return api_respond_problem(req, 503, API_PROBLEM_UNAVAILABLE,
@@ -1091,17 +1178,11 @@ static int64_t fwd_budget_ms(api_request_t *req)
 	return ms + FORWARD_SLACK_MS;
 }
 
-/* Start the relay of the whole request (its body is complete). */
-static int fwd_start(api_request_t *req, const void *body, size_t len)
+/* Hand x (set up) to the thread and park the request until it answers. */
+static int fwd_launch(api_request_t *req, fwd_req_t *f, fwd_xfer_t *x)
 {
-	fwd_req_t *f = req->ctx;
-	fwd_xfer_t *x = f->x;
 	int rc;
 
-	rc = buf_append(&x->body, body, len);
-	rc = rc ? rc : xfer_setup(x, f->method);
-	if (rc)
-		return rc;
 	if (fwd_reserve(x->fw) != 0) {
 		snprintf(req->err, sizeof req->err, "this broker relays %d requests already; "
 		         "retry shortly, or send it to broker %" PRId32 " directly",
@@ -1122,6 +1203,17 @@ static int fwd_start(api_request_t *req, const void *body, size_t len)
 	}
 	xfer_submit(x);
 	return 0;
+}
+
+/* Start the relay of the whole request (its body is complete). */
+static int fwd_start(api_request_t *req, const void *body, size_t len)
+{
+	fwd_req_t *f = req->ctx;
+	int rc;
+
+	rc = buf_append(&f->x->body, body, len);
+	rc = rc ? rc : xfer_setup(f->x, f->method);
+	return rc ? rc : fwd_launch(req, f, f->x);
 }
 
 static int fwd_on_body(api_request_t *req, const char *data, size_t len)
@@ -1163,8 +1255,9 @@ int api_forward_to(api_request_t *req, int32_t id, const char *base_url)
 	rc = forward_set_new(req, &f->set);
 	if (rc)
 		return rc;
+	f->base_url = strdup(base_url);
 	f->x = xfer_new(f->set, FWD_STREAM, id, fwd_budget_ms(req));
-	if (f->x == NULL || set_push(f->set, f->x) != 0) {
+	if (f->base_url == NULL || f->x == NULL || set_push(f->set, f->x) != 0) {
 		xfer_unref(f->x);
 		f->x = NULL;
 		return STRAND_ENOMEM;

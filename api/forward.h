@@ -174,6 +174,18 @@ int forward_set_relay(forward_set_t *s, size_t index);
 /* Abandon the calls still running and free (NULL is a no-op). */
 void forward_set_free(forward_set_t *s);
 
+/* ---- what the forwarder did (GET /metrics) --------------------------------- */
+
+typedef struct forward_stats {
+	uint64_t relayed;    /* transfers started (whole requests and produce parts) */
+	uint64_t failed;     /* of those, finished without an answer (503 given) */
+	uint64_t retried;    /* sent on once more after a 421 naming another leader */
+	int64_t  inflight;   /* transfers running now (at most FORWARD_MAX_TRANSFERS) */
+} forward_stats_t;
+
+/* Any thread; zeros when the forwarder is not running. */
+void api_forward_stats(api_t *api, forward_stats_t *out);
+
 /* ---- the forwarder's life (api_start / api_stop) -------------------------- */
 
 int  api_forward_init(api_t *api, char *err, size_t errlen);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/forward.h"
 #include "api/http_internal.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -286,8 +287,22 @@ int api_metrics_render(api_t *api, buf_t *out)
 	                   "Long polls parked (suspended) waiting for data.", api_parked_count(api));
 	rc |= render_gauge(out, "strand_http_inflight_requests",
 	                   "Requests being served now.", atomic_load(&api->inflight));
-	if (atomic_load(&api->cluster) != NULL)
+	if (atomic_load(&api->cluster) != NULL) {
+		forward_stats_t fs;
+
 		rc |= render_cluster(atomic_load(&api->cluster), out);
+		api_forward_stats(api, &fs);
+		rc |= render_counter(out, "strand_forward_requests_total",
+		                     "Requests (and parts of produces) relayed to the broker serving "
+		                     "them.", fs.relayed);
+		rc |= render_counter(out, "strand_forward_failures_total",
+		                     "Relays that got no answer (answered 503).", fs.failed);
+		rc |= render_counter(out, "strand_forward_retries_total",
+		                     "Relays sent on once more after a 421 naming another leader.",
+		                     fs.retried);
+		rc |= render_gauge(out, "strand_forward_inflight",
+		                   "Relays running now.", fs.inflight);
+	}
 	if (rc == 0)
 		rc = render_partitions(api, out);
 	return rc ? STRAND_ENOMEM : 0;

@@ -12,7 +12,8 @@
  * binary and SSE, list offsets, group join), local answers name the local
  * broker, `Strand-Route: direct` gets 421 NOT_LEADER with leader_url, a
  * request is relayed at most once (the "loop" topic gets 421, not a
- * ping-pong), a relayed long poll is woken by an append on the leader, a
+ * ping-pong), a 421 naming a third broker (the relaying broker's view was
+ * stale) is sent on there once, a relayed long poll is woken by an append on the leader, a
  * large answer streams through to a slow reader byte for byte, a leader
  * that is down gives 503 UNAVAILABLE with Retry-After at once, and
  * answers with no leader give 503.
@@ -43,7 +44,7 @@ typedef struct node {
 	harness_t h;          /* only base_url is used: http_request's target */
 } node_t;
 
-static node_t nodes[2];   /* nodes[0] is broker 1, nodes[1] broker 2 */
+static node_t nodes[3];   /* nodes[i] is broker i + 1; the third only where a test starts it */
 
 /* ---- the test's locator ---------------------------------------------------- */
 
@@ -54,6 +55,8 @@ static int locate_partition(void *ctx, const char *topic, int32_t p, int32_t *id
 
 	if (strcmp(topic, "loop") == 0)
 		leader = self == &nodes[0] ? &nodes[1] : &nodes[0];
+	else if (strcmp(topic, "moved") == 0)   /* broker 1's view is stale */
+		leader = self == &nodes[0] ? &nodes[1] : &nodes[2];
 	else if (p == 0)
 		leader = &nodes[1];
 	else if (p == 1)
@@ -122,16 +125,18 @@ static void node_stop(node_t *n)
 static void setup(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	memset(&nodes[2], 0, sizeof nodes[2]);
 	node_start(&nodes[0], 1);
 	node_start(&nodes[1], 2);
 }
 
 static void teardown(void)
 {
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		if (nodes[i].api != NULL)
 			node_stop(&nodes[i]);
-		nftw(nodes[i].dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		if (nodes[i].dir[0] != '\0')
+			nftw(nodes[i].dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	}
 }
 
@@ -164,13 +169,13 @@ static int64_t now_ms(void)
 	              __FILE__, __LINE__, sb_, (want)); \
 } while (0)
 
-/* The topic on both brokers (every broker has every topic, REPL-PLAN.md). */
+/* The topic on every broker running (each has every topic, REPL-PLAN.md). */
 static void create_topic_everywhere(const char *name, int partitions)
 {
 	char json[160];
 
 	snprintf(json, sizeof json, "{\"name\":\"%s\",\"partitions\":%d}", name, partitions);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3 && nodes[i].api != NULL; i++) {
 		http_response_t r;
 
 		http_json(&nodes[i].h, "POST", "/v1/topics", json, &r);
@@ -613,6 +618,35 @@ START_TEST(test_produce_split_by_leader)
 }
 END_TEST
 
+START_TEST(test_stale_view_sent_on_once)
+{
+	http_response_t r;
+
+	/* broker 1 believes broker 2 leads "moved"; brokers 2 and 3 know it is 3 */
+	node_start(&nodes[2], 3);
+	create_topic_everywhere("moved", 1);
+	http_json(&nodes[0].h, "POST", "/v1/topics/moved/partitions/0/records",
+	          "{\"records\":[{\"value\":1},{\"value\":2}]}", &r);
+	ASSERT_STATUS(r, 200);
+	ASSERT_SERVED_BY(r, 3);
+	http_response_free(&r);
+	ck_assert_int_eq(local_end_offset(&nodes[2], "moved", 0), 2);
+	ck_assert_int_eq(local_end_offset(&nodes[1], "moved", 0), 0);
+	ck_assert_int_eq(local_end_offset(&nodes[0], "moved", 0), 0);
+	http_get(&nodes[0].h, "/v1/topics/moved/partitions/0/records?offset=0", &r);
+	ASSERT_STATUS(r, 200);
+	ASSERT_SERVED_BY(r, 3);
+	ck_assert_ptr_nonnull(strstr(r.body.data, "\"next_offset\":2"));
+	http_response_free(&r);
+	/* direct: broker 1 answers from its own (stale) view */
+	http_request(&nodes[0].h, "GET", "/v1/topics/moved/partitions/0/records?offset=0", NULL,
+	             NULL, 0, direct_hdr, &r);
+	ASSERT_PROBLEM(r, 421, "NOT_LEADER");
+	ck_assert_ptr_nonnull(strstr(r.body.data, nodes[1].h.base_url));
+	http_response_free(&r);
+}
+END_TEST
+
 static Suite *forward_suite(void)
 {
 	Suite *s = suite_create("forward");
@@ -629,6 +663,7 @@ static Suite *forward_suite(void)
 	tcase_add_test(tc, test_group_relayed);
 	tcase_add_test(tc, test_leader_down_503);
 	tcase_add_test(tc, test_produce_split_by_leader);
+	tcase_add_test(tc, test_stale_view_sent_on_once);
 	suite_add_tcase(s, tc);
 	return s;
 }

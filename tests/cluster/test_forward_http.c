@@ -163,6 +163,19 @@ START_TEST(test_any_broker_answers)
 			http_response_free(&r);
 		}
 	}
+	/* each broker relayed a produce and a fetch (and a direct GET answered
+	 * 421 does not count) for each of the two partitions it does not lead */
+	for (i = 0; i < NB; i++) {
+		const char *at;
+
+		http_get(&hs[i], "/metrics", &r);
+		ASSERT_STATUS(r, 200);
+		at = strstr(r.body.data, "\nstrand_forward_requests_total ");
+		ck_assert_ptr_nonnull(at);
+		ck_assert_int_eq(atoi(at + strlen("\nstrand_forward_requests_total ")), 2 * (NB - 1));
+		ck_assert_ptr_nonnull(strstr(r.body.data, "\nstrand_forward_failures_total 0\n"));
+		http_response_free(&r);
+	}
 	/* answers that are nobody's in particular name the broker asked */
 	http_get(&hs[1], "/v1/topics", &r);
 	ASSERT_STATUS(r, 200);
