@@ -30,7 +30,13 @@
  * without flushing, then the request parks in the flusher's registry
  * (api/flusher.h) until one group-committed fdatasync covers its records.
  * No worker thread waits on the disk, so one fsync carries the records of
- * every producer that appended meanwhile.
+ * every producer that appended meanwhile. In cluster mode (replica.h) it
+ * then parks in the long-poll registry, which the broker's append hook
+ * wakes at every HW move and leadership change, until the high watermark
+ * passes its records (Kafka's DelayedProduce): 503 NOT_ENOUGH_REPLICAS up
+ * front while the ISR is below min_insync_replicas (broker_append), or
+ * when the ISR shrinks below it or the leader loses its leadership before
+ * the records commit; 503 REQUEST_TIMED_OUT at timeout_ms.
  *
  * Partitioning (Kafka's DefaultPartitioner): explicit "partition" first,
  * then murmur2 of the key, then one partition per request for the rest
@@ -48,6 +54,7 @@
 #include "api/metrics.h"
 #include "api/records.h"
 #include "broker/idempotency.h"
+#include "broker/replica.h"
 #include "common/err.h"
 #include "common/sha256.h"
 #include "log/batch.h"
@@ -62,6 +69,7 @@ typedef struct produce_slot {
 	int32_t         partition;
 	int32_t         count;          /* records added so far */
 	int64_t         first_offset;   /* from the append */
+	int32_t         leader_epoch;   /* the append's (cluster mode) */
 	batch_builder_t builder;
 	int             remote;         /* led by another broker: sent there (call) */
 	int32_t         leader;         /* remote: its leader's id and URL (owned) */
@@ -92,6 +100,7 @@ typedef struct produce_ctx {
 	produce_entry_t  *entries;
 	size_t            nentries, entries_cap;
 	int64_t           binary_first, binary_count;  /* a binary body's append */
+	int32_t           binary_epoch;
 	size_t            nappended;    /* partitions appended to (binary: 0 or 1) */
 	int64_t           timeout_ms;
 
@@ -107,14 +116,17 @@ typedef struct produce_ctx {
 	sha256_t          idem_hash;    /* target, query and body */
 	uint8_t           idem_fp[SHA256_DIGEST_SIZE];
 
-	/* acks=all: parked until flushed (api/flusher.h) */
+	/* acks=all: parked until flushed (api/flusher.h), then in cluster mode
+	 * until committed (the long-poll registry, woken by HW moves) */
 	flusher_t        *flusher;
+	parking_t        *wait_pk;      /* the registry waiter was last parked in */
 	parking_waiter_t  waiter;
 	flusher_node_t    flush_node;
 	int64_t           deadline_ms;  /* parking clock: timeout_ms after the start */
 	size_t            wait_index;   /* which partition of the request is awaited */
 	log_t            *wait_log;
-	int64_t           wait_target;  /* flushed offset it needs */
+	int64_t           wait_target;  /* flushed offset (or HW) it needs */
+	int32_t           wait_partition, wait_epoch;
 } produce_ctx_t;
 
 /* Round-robin start for unkeyed records, across requests. */
@@ -146,7 +158,8 @@ static void produce_cleanup(api_request_t *req)
 	forward_set_free(c->fwd);   /* calls still running are abandoned */
 	/* after these, neither the registry nor the flusher can touch c */
 	if (c->flusher != NULL) {
-		parking_cancel(flusher_parking(c->flusher), &c->waiter);
+		if (c->wait_pk != NULL)
+			parking_cancel(c->wait_pk, &c->waiter);
 		flusher_cancel(c->flusher, &c->flush_node);
 	}
 	for (i = 0; i < c->nslots; i++) {
@@ -578,11 +591,70 @@ static void produce_wake(void *ctx, parking_reason_t why)
 	api_resume(c->req);
 }
 
+/* Under the long-poll registry's lock: committed, lost, or suspend. */
+static int produce_hw_arm(void *ctx)
+{
+	produce_ctx_t *c = ctx;
+
+	if (broker_replica_committed(c->req->broker, c->topic, c->wait_partition, c->wait_target,
+	                             c->wait_epoch, NULL, 0) != 0)
+		return 1;     /* committed, or never will be here: look again */
+	return api_suspend(c->req);
+}
+
+/*
+ * Cluster mode, acks=all, after the local flush: answer once the high
+ * watermark of every partition appended to passes its records, else park
+ * until an HW move or a leadership change wakes the request.
+ * Returns 1 when all are committed, 0 when parked or answered.
+ */
+static int produce_wait_committed(produce_ctx_t *c)
+{
+	api_request_t *req = c->req;
+	size_t i, n = c->binary ? 1 : c->nslots;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		int32_t p = c->binary ? req->partition : c->slots[i].partition;
+		int32_t epoch = c->binary ? c->binary_epoch : c->slots[i].leader_epoch;
+		int64_t target = c->binary ? c->binary_first + c->binary_count
+		                           : c->slots[i].first_offset + c->slots[i].count;
+
+		rc = broker_replica_committed(req->broker, c->topic, p, target, epoch,
+		                              req->err, sizeof req->err);
+		if (rc == 1)
+			continue;
+		if (rc < 0)
+			return api_respond_error(req, rc, req->err);
+		if (parking_now_ms() >= c->deadline_ms || api_is_stopping(req->api))
+			return api_respond_problem(req, 503, API_PROBLEM_REQUEST_TIMED_OUT,
+			                           "the records were appended but not committed by "
+			                           "the in-sync replicas within timeout_ms", NULL);
+		c->wait_partition = p;
+		c->wait_target = target;
+		c->wait_epoch = epoch;
+		c->wait_pk = api_parking_state(req->api);
+		rc = parking_wait(c->wait_pk, &c->waiter, req->topic, p, target - 1, c->deadline_ms,
+		                  produce_hw_arm, produce_wake, c);
+		if (rc == 1) {
+			i--;                      /* changed meanwhile: look at it again */
+			continue;
+		}
+		if (rc == STRAND_ECLOSED)
+			return api_respond_problem(req, 503, API_PROBLEM_REQUEST_TIMED_OUT,
+			                           "the broker is stopping: the records were appended "
+			                           "but not yet committed", NULL);
+		return rc;                        /* 0: parked */
+	}
+	return 1;
+}
+
 /*
  * Answer once every partition the request appended to is flushed past its
  * records (acks=all), else park until the flusher says so. resumed: called
  * after a wake-up, which for the awaited partition means flushed, timed out
- * or a failed flush (the registry wakes a waiter for nothing else).
+ * or a failed flush (the registry wakes a waiter for nothing else). In
+ * cluster mode, then wait for the commit (produce_wait_committed).
  */
 static int produce_finish(produce_ctx_t *c, int resumed)
 {
@@ -609,7 +681,7 @@ static int produce_finish(produce_ctx_t *c, int resumed)
 				return rc;
 			continue;
 		}
-		if (resumed && i == c->wait_index) {
+		if (resumed && i == c->wait_index && c->wait_pk == flusher_parking(c->flusher)) {
 			if (parking_now_ms() >= c->deadline_ms)
 				return api_respond_problem(req, 503, API_PROBLEM_REQUEST_TIMED_OUT,
 				                           "the records were appended but not flushed "
@@ -620,7 +692,8 @@ static int produce_finish(produce_ctx_t *c, int resumed)
 		c->wait_index = i;
 		c->wait_log = log;
 		c->wait_target = target;
-		rc = parking_wait(flusher_parking(c->flusher), &c->waiter, req->topic, p,
+		c->wait_pk = flusher_parking(c->flusher);
+		rc = parking_wait(c->wait_pk, &c->waiter, req->topic, p,
 		                  target - 1, c->deadline_ms, produce_arm, produce_wake, c);
 		if (rc == 1)
 			continue;                 /* flushed meanwhile */
@@ -634,6 +707,11 @@ static int produce_finish(produce_ctx_t *c, int resumed)
 			return rc;
 		flusher_request(c->flusher, &c->flush_node, req->topic, p);
 		return 0;                         /* parked */
+	}
+	if (broker_replicated(req->broker)) {
+		rc = produce_wait_committed(c);
+		if (rc != 1)
+			return rc;                /* parked or answered */
 	}
 	return produce_respond(c, c->binary_first, c->binary_count);
 }
@@ -844,7 +922,8 @@ static int produce_complete_binary(produce_ctx_t *c)
 	if (rc || api_responded(req))
 		return rc;
 	rc = broker_append(req->broker, c->topic, req->partition, (uint8_t *)c->body.data,
-	                   c->body.len, 0, &info, req->err, sizeof req->err);
+	                   c->body.len, c->acks == PRODUCE_ACKS_ALL ? BROKER_APPEND_ACKS_ALL : 0,
+	                   &info, req->err, sizeof req->err);
 	if (rc)
 		return produce_respond_append_error(req, rc);
 	c->nappended = 1;
@@ -852,6 +931,7 @@ static int produce_complete_binary(produce_ctx_t *c)
 		api_metrics_add_records_produced(req->api, (uint64_t)count);
 	c->binary_first = info.first_offset;
 	c->binary_count = count;
+	c->binary_epoch = info.leader_epoch;
 	return produce_finish(c, 0);
 }
 
@@ -888,11 +968,15 @@ static int produce_complete_run(api_request_t *req)
 		if (s->remote)
 			continue;
 		rc = broker_append(req->broker, c->topic, s->partition, s->builder.buf,
-		                   s->builder.len, BROKER_APPEND_BUILT, &info, req->err,
+		                   s->builder.len,
+		                   BROKER_APPEND_BUILT |
+		                   (c->acks == PRODUCE_ACKS_ALL ? BROKER_APPEND_ACKS_ALL : 0),
+		                   &info, req->err,
 		                   sizeof req->err);
 		if (rc)
 			return produce_respond_append_error(req, rc);
 		s->first_offset = info.first_offset;
+		s->leader_epoch = info.leader_epoch;
 		c->nappended++;
 		local += (size_t)s->count;
 	}

@@ -500,9 +500,7 @@ log_t *topic_partition_log(topic_t *t, int32_t p)
 
 int64_t topic_partition_hw(topic_t *t, int32_t p)
 {
-	log_t *log = topic_partition_log(t, p);
-
-	return log == NULL ? -1 : log_end_offset(log);
+	return replica_hw(t->broker, t, p);
 }
 
 /* ---- topics: the map (callers hold b->lock) ------------------------------- */
@@ -748,7 +746,8 @@ static int partitions_open(broker_t *b, const char *name, partitions_t *parts,
 		rc = log_open(dir, cfg, &parts->slot[p].log, err, errlen);
 		if (rc == 0)
 			rc = producers_rebuild(parts->slot[p].log, &parts->slot[p].producers, err, errlen);
-		if (rc == 0 && (parts->slot[p].replica = replica_part_new()) == NULL)
+		if (rc == 0 && (parts->slot[p].replica =
+		                replica_part_new(dir, log_end_offset(parts->slot[p].log))) == NULL)
 			rc = strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
 		if (rc != 0)
 			return rc;
@@ -879,17 +878,8 @@ out:
  */
 static void broker_fire_deleted(broker_t *b, topic_t *t)
 {
-	broker_append_hook_fn hook;
-	void *hook_ctx;
-
-	pthread_mutex_lock(&b->hook_lock);
-	hook = b->hook;
-	hook_ctx = b->hook_ctx;
-	pthread_mutex_unlock(&b->hook_lock);
-	if (hook == NULL)
-		return;
 	for (int32_t p = 0; p < topic_partition_count(t); p++)
-		hook(hook_ctx, t->name, p, INT64_MAX);
+		broker_fire_append_hook(b, t->name, p, INT64_MAX);
 }
 
 int broker_topic_delete(broker_t *b, const char *name, char *err, size_t errlen)
@@ -1274,23 +1264,43 @@ static void topic_tick(broker_t *b, topic_t *t, int64_t now)
 	}
 }
 
+/* Replication's tick for every partition of t (cluster mode). */
+static void topic_replica_tick(broker_t *b, topic_t *t, int64_t now)
+{
+	partitions_t *parts = topic_parts(t);
+
+	for (int32_t p = 0; p < parts->count && !atomic_load(&b->stopping); p++)
+		replica_tick(b, t, p, now);
+}
+
+/* The ticker's period: tick_ms, or REPLICA_TICK_MS in cluster mode when shorter. */
+static int ticker_period_ms(broker_t *b)
+{
+	return broker_replicated(b) && b->tick_ms > REPLICA_TICK_MS ? REPLICA_TICK_MS : b->tick_ms;
+}
+
 /*
  * Every tick_ms: reference every topic under the lock, then tick their logs
- * without it (log_tick may fsync). Wakes at once when broker_close signals.
+ * without it (log_tick may fsync). In cluster mode it wakes every
+ * REPLICA_TICK_MS for replication (ISR, HW, checkpoints: replica.c) and
+ * does the rest every tick_ms. Wakes at once when broker_close signals.
  */
 static void *ticker_main(void *arg)
 {
 	broker_t *b = arg;
 	struct timespec deadline;
+	int64_t next_full = broker_now_ms() + b->tick_ms;
 
 	pthread_mutex_lock(&b->lock);
-	deadline_after_ms(&deadline, b->tick_ms);
+	deadline_after_ms(&deadline, ticker_period_ms(b));
 	while (!atomic_load(&b->stopping)) {
 		topic_t **snap;
 		size_t n;
+		int full;
 
 		if (pthread_cond_timedwait(&b->tick_cond, &b->lock, &deadline) != ETIMEDOUT)
 			continue;       /* signalled or spurious: recheck stopping */
+		full = broker_now_ms() >= next_full;
 		n = b->ntopics;
 		snap = malloc((n + 1) * sizeof(*snap));
 		if (snap != NULL) {
@@ -1301,14 +1311,24 @@ static void *ticker_main(void *arg)
 		}
 		pthread_mutex_unlock(&b->lock);
 		if (snap != NULL) {
-			int64_t now = broker_wall_ms();
+			int64_t now = broker_wall_ms(), mono = broker_now_ms();
+			int replicated = broker_replicated(b);
 
 			for (size_t i = 0; i < n; i++) {
-				topic_tick(b, snap[i], now);
+				if (replicated)
+					topic_replica_tick(b, snap[i], mono);
+				if (full)
+					topic_tick(b, snap[i], now);
 				topic_release(snap[i]);
 			}
 			free(snap);
 		}
+		if (!full) {
+			pthread_mutex_lock(&b->lock);
+			deadline_after_ms(&deadline, ticker_period_ms(b));
+			continue;
+		}
+		next_full = broker_now_ms() + b->tick_ms;
 		{
 			char err[256];
 
@@ -1318,7 +1338,7 @@ static void *ticker_main(void *arg)
 		/* sessions and rebalance deadlines (callers also tick their group) */
 		group_coord_tick(b->groups, broker_now_ms());
 		pthread_mutex_lock(&b->lock);
-		deadline_after_ms(&deadline, b->tick_ms);
+		deadline_after_ms(&deadline, ticker_period_ms(b));
 	}
 	pthread_mutex_unlock(&b->lock);
 	return NULL;
@@ -1526,7 +1546,7 @@ static int append_find_idempotent(const uint8_t *buf, size_t len, batch_header_t
  * original's offsets (its base_offset in buf is set to the original's).
  */
 static int append_idempotent(broker_t *b, partition_slot_t *s, uint8_t *buf, size_t len,
-                             const batch_header_t *h, broker_append_info_t *info,
+                             int32_t epoch, const batch_header_t *h, broker_append_info_t *info,
                              char *err, size_t errlen)
 {
 	producer_batch_meta_t dup;
@@ -1556,7 +1576,7 @@ static int append_idempotent(broker_t *b, partition_slot_t *s, uint8_t *buf, siz
 	if (rc == 0)
 		rc = producer_table_reserve(s->producers);
 	if (rc == 0)
-		rc = log_append(s->log, buf, len, 0, &done, err, errlen);
+		rc = log_append(s->log, buf, len, epoch, &done, err, errlen);
 	if (rc == 0) {
 		stored = *h;
 		stored.base_offset = done.first_offset;
@@ -1572,23 +1592,37 @@ out:
 }
 
 /*
- * Hot path. The log assigns offsets (leader epoch 0 on a single node);
+ * Hot path. The log assigns offsets (leader epoch 0 on a single node; in
+ * cluster mode the partition's, under its fence: replica.c);
  * durable appends then wait for a group-committed fsync covering them. The
  * hook fires after any successful append, even when the flush then fails:
- * the records are in the log and readers may see them. A duplicate
- * idempotent batch appends nothing, and its flush wait covers the original.
+ * the records are in the log and readers may see them (up to the HW). A
+ * duplicate idempotent batch appends nothing, and its flush wait covers the
+ * original.
  */
+void broker_fire_append_hook(broker_t *b, const char *topic, int32_t p, int64_t hw)
+{
+	broker_append_hook_fn hook;
+	void *hook_ctx;
+
+	pthread_mutex_lock(&b->hook_lock);
+	hook = b->hook;
+	hook_ctx = b->hook_ctx;
+	pthread_mutex_unlock(&b->hook_lock);
+	if (hook != NULL)
+		hook(hook_ctx, topic, p, hw);
+}
+
 int broker_append(broker_t *b, topic_t *t, int32_t p, uint8_t *buf, size_t len,
                   unsigned flags, broker_append_info_t *info, char *err, size_t errlen)
 {
 	broker_append_info_t local;
 	log_append_info_t plain;
-	broker_append_hook_fn hook;
 	batch_header_t h;
 	partitions_t *parts;
-	void *hook_ctx;
+	int32_t epoch;
 	log_t *log;
-	int rc;
+	int fenced, rc;
 
 	if (atomic_load_explicit(&t->deleted, memory_order_relaxed))
 		return strand_err_set(err, errlen, STRAND_ENOENT, "topic %s was deleted", t->name);
@@ -1601,15 +1635,26 @@ int broker_append(broker_t *b, topic_t *t, int32_t p, uint8_t *buf, size_t len,
 	rc = append_find_idempotent(buf, len, &h, err, errlen);
 	if (rc < 0)
 		return rc;
-	if (rc == 1) {
-		rc = append_idempotent(b, &parts->slot[p], buf, len, &h, &local, err, errlen);
-	} else {
-		rc = (flags & BROKER_APPEND_BUILT) ? log_append_built(log, buf, len, 0, &plain, err, errlen)
-		                                   : log_append(log, buf, len, 0, &plain, err, errlen);
-		local.first_offset = plain.first_offset;
-		local.last_offset = plain.last_offset;
-		local.record_count = plain.record_count;
-		local.max_timestamp = plain.max_timestamp;
+	{
+		int idempotent = rc;
+
+		rc = replica_append_begin(b, t, p, flags, &epoch, &fenced, err, errlen);
+		if (rc != 0)
+			return rc;
+		if (idempotent) {
+			rc = append_idempotent(b, &parts->slot[p], buf, len, epoch, &h, &local,
+			                       err, errlen);
+		} else {
+			rc = (flags & BROKER_APPEND_BUILT)
+			     ? log_append_built(log, buf, len, epoch, &plain, err, errlen)
+			     : log_append(log, buf, len, epoch, &plain, err, errlen);
+			local.first_offset = plain.first_offset;
+			local.last_offset = plain.last_offset;
+			local.record_count = plain.record_count;
+			local.max_timestamp = plain.max_timestamp;
+		}
+		local.leader_epoch = epoch;
+		replica_append_end(b, t, p, fenced, rc == 0 && !local.duplicate);
 	}
 	if (rc != 0)
 		return rc;
@@ -1622,13 +1667,7 @@ int broker_append(broker_t *b, topic_t *t, int32_t p, uint8_t *buf, size_t len,
 	atomic_fetch_add_explicit(&b->records_appended, (uint64_t)local.record_count,
 	                          memory_order_relaxed);
 	atomic_fetch_add_explicit(&b->bytes_appended, (uint64_t)len, memory_order_relaxed);
-
-	pthread_mutex_lock(&b->hook_lock);
-	hook = b->hook;
-	hook_ctx = b->hook_ctx;
-	pthread_mutex_unlock(&b->hook_lock);
-	if (hook != NULL)
-		hook(hook_ctx, t->name, p, log_end_offset(log));
+	broker_fire_append_hook(b, t->name, p, topic_partition_hw(t, p));
 	return rc;
 }
 

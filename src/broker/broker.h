@@ -39,6 +39,8 @@ typedef struct topic_config {
 	log_config_t    log;                 /* segment/retention/flush/max batch */
 	int64_t         max_message_bytes;   /* per record (key+value+headers); default 1048588 */
 	int32_t         min_insync_replicas; /* default 1 */
+	int64_t         replica_lag_time_max_ms; /* a follower not caught up this long leaves
+	                                            the ISR; default 10000 (replica.h) */
 	record_format_t key_format, value_format;
 	/* cleanup_policy: only "delete" exists; kept implicit */
 	int             unclean_leader_election; /* cluster mode: 1 lets an out-of-sync replica
@@ -156,7 +158,9 @@ int32_t     topic_replication_factor(const topic_t *t);
 void        topic_get_config(topic_t *t, topic_config_t *out);
 /* The partition's log (borrowed while the topic is held); NULL if p out of range. */
 log_t      *topic_partition_log(topic_t *t, int32_t p);
-/* The high watermark: on a single node, the log end offset. */
+/* The high watermark: on a single node, the log end offset; in cluster
+ * mode the replicated one (replica.h): readers never see records at or
+ * past it. */
 int64_t     topic_partition_hw(topic_t *t, int32_t p);
 
 /*
@@ -184,6 +188,7 @@ typedef struct broker_append_info {
 	int64_t max_timestamp;
 	int     duplicate;      /* 1: an idempotent retry; nothing was appended and the
 	                           offsets are the original batch's */
+	int32_t leader_epoch;   /* the epoch stamped (0 single-node; replica.h) */
 } broker_append_info_t;
 
 /*
@@ -203,11 +208,14 @@ typedef struct broker_append_info {
  * original's offsets, buf's base_offset set to the original's); a stale
  * epoch is STRAND_EFENCED; a sequence that does not follow is
  * STRAND_ESEQUENCE.
+ * Cluster mode (replica.h): STRAND_ENOTLEADER, STRAND_EUNAVAILABLE,
+ * STRAND_ENOTENOUGH, and the batches carry the partition's leader epoch.
  * Returns 0, log_append's codes, those above, STRAND_ENOENT (partition out
  * of range), STRAND_EIO when the flush failed.
  */
 #define BROKER_APPEND_DURABLE 1u   /* wait for the group-committed fsync */
 #define BROKER_APPEND_BUILT   2u   /* batches from our own batch_builder */
+#define BROKER_APPEND_ACKS_ALL 4u  /* cluster mode: refuse while |ISR| < min_insync_replicas */
 int broker_append(broker_t *b, topic_t *t, int32_t p, uint8_t *buf, size_t len,
                   unsigned flags, broker_append_info_t *info, char *err, size_t errlen);
 

@@ -107,9 +107,34 @@ typedef struct replica_mgr replica_mgr_t;
 
 int  replica_mgr_new(replica_mgr_t **out);
 void replica_mgr_free(replica_mgr_t *m);
-/* A partition's state; NULL when out of memory. Freed with the partition. */
-replica_part_t *replica_part_new(void);
+/* A partition's state, its HW read from dir's checkpoint (clamped to leo);
+ * NULL when out of memory. Freed with the partition (writing the HW). */
+replica_part_t *replica_part_new(const char *dir, int64_t leo);
 void replica_part_free(replica_part_t *r);
+
+/*
+ * broker_append's fence (replica.h): in cluster mode check leadership,
+ * lease and (BROKER_APPEND_ACKS_ALL) the ISR size, and hold the fence's
+ * read side (*fenced = 1) until replica_append_end. *epoch gets the leader
+ * epoch to stamp (0 single-node). Returns 0, STRAND_ENOTLEADER,
+ * STRAND_EUNAVAILABLE, STRAND_ENOTENOUGH (nothing held).
+ */
+int  replica_append_begin(broker_t *b, topic_t *t, int32_t p, unsigned flags,
+                          int32_t *epoch, int *fenced, char *err, size_t errlen);
+/* Release the fence; appended: the LEO moved (HW, followers' polls). */
+void replica_append_end(broker_t *b, topic_t *t, int32_t p, int fenced, int appended);
+/* topic_partition_hw: the LEO single-node, else the replicated HW. */
+int64_t replica_hw(broker_t *b, topic_t *t, int32_t p);
+/* A follower's HW after an append or truncation: min(leader_hw, LEO);
+ * fires the append hook when it moved (C's follower.c). */
+void replica_follower_hw(broker_t *b, topic_t *t, int32_t p, int64_t leader_hw);
+/* The ticker, every REPLICA_TICK_MS in cluster mode: HW, ISR proposals,
+ * the HW checkpoint. */
+void replica_tick(broker_t *b, topic_t *t, int32_t p, int64_t now_ms);
+#define REPLICA_TICK_MS 200
+
+/* Fire the append hook (broker.h) with hw, no lock held. */
+void broker_fire_append_hook(broker_t *b, const char *topic, int32_t p, int64_t hw);
 
 /* broker.c's accessors for replica.c. */
 replica_mgr_t  *broker_replica_mgr(broker_t *b);

@@ -111,4 +111,77 @@ void broker_set_lease_check(struct broker *b, int (*valid)(void *ctx), void *ctx
 /* Is cluster mode on: any state applied or any of the three hooks set. */
 int broker_replicated(struct broker *b);
 
+
+/*
+ * Progress hook: a leader's log end offset or high watermark moved, or
+ * its role changed (api/internal.c wakes followers' long polls with it).
+ * Called without broker locks held. One hook.
+ */
+typedef void (*broker_progress_hook_fn)(void *ctx, const char *topic, int32_t p);
+void broker_set_progress_hook(struct broker *b, broker_progress_hook_fn fn, void *ctx);
+
+/* ---- the leader (replica.c) -------------------------------------------------
+ * broker_append in cluster mode (broker.h): STRAND_ENOTLEADER unless this
+ * broker leads the partition; STRAND_EUNAVAILABLE when the lease check
+ * fails; with BROKER_APPEND_ACKS_ALL, STRAND_ENOTENOUGH before appending
+ * while |ISR| < min_insync_replicas; batches get the current leader epoch.
+ * topic_partition_hw is the replicated high watermark.
+ */
+
+typedef struct replica_fetch_info {
+	int32_t leader_epoch;       /* the leader's, -1 when it has no state */
+	int64_t high_watermark, log_start_offset, log_end_offset;
+} replica_fetch_info_t;
+
+/*
+ * A follower's fetch (POST /v1/internal/replica/fetch): record that
+ * follower_id holds everything below fetch_offset (its LEO; may expand the
+ * ISR at the next tick, advance the HW and wake waiters), then read whole
+ * stored batches from fetch_offset up to the LEO, at most max_bytes (at
+ * least one batch) into *out (out NULL: no read; an empty slice at the
+ * LEO). *info is filled whatever the result.
+ * Returns 0, STRAND_ENOTLEADER, STRAND_EEPOCH_FENCED (leader_epoch < ours),
+ * STRAND_EEPOCH_UNKNOWN (> ours: this broker steps down until a newer state
+ * is applied), STRAND_ENOENT (not a replica / no such partition),
+ * STRAND_ERANGE (fetch_offset outside [log start, LEO]), log_read's codes.
+ */
+int broker_replica_fetch(struct broker *b, struct topic *t, int32_t p, int32_t follower_id,
+                         int64_t fetch_offset, int32_t leader_epoch, size_t max_bytes,
+                         log_slice_t *out, replica_fetch_info_t *info, char *err, size_t errlen);
+
+/*
+ * Would a fetch by follower_id at fetch_offset tell it anything? 1 when
+ * the leader has records at or after fetch_offset, or an HW other than
+ * the one its last answer carried, or is no longer a plain leader (the
+ * answer carries an error); 0 when the fetch may wait (long poll).
+ */
+int broker_replica_pending(struct broker *b, struct topic *t, int32_t p, int32_t follower_id,
+                           int64_t fetch_offset);
+
+/*
+ * acks=all: are the records below end_offset, appended in leader_epoch
+ * (broker_append_info_t.leader_epoch), committed? 1: the HW passed them;
+ * 0: not yet; STRAND_ENOTENOUGH: they may never be by this leader (it lost
+ * the leadership, or the ISR is below min_insync_replicas). Single node:
+ * 1 once appended.
+ */
+int broker_replica_committed(struct broker *b, struct topic *t, int32_t p, int64_t end_offset,
+                             int32_t leader_epoch, char *err, size_t errlen);
+
+/* One replica as the views show it (GET /v1/topics/{t}). */
+typedef struct replica_progress {
+	int32_t broker;
+	int64_t log_end_offset;     /* -1: unknown here (only the leader tracks followers) */
+	int     in_isr;
+} replica_progress_t;
+
+/*
+ * The partition's replicas in state order with what this broker knows of
+ * them (the leader: every follower's LEO from its fetches), and the leader
+ * epoch. Returns 0 or STRAND_ENOENT (no state applied).
+ */
+int broker_partition_replicas(struct broker *b, struct topic *t, int32_t p,
+                              int32_t *leader_epoch, replica_progress_t *out, int32_t cap,
+                              int32_t *n_out);
+
 #endif

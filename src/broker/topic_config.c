@@ -48,6 +48,7 @@ static const config_def_t config_defs[] = {
 	{ "segment_ms",          CONFIG_INT64,  FIELD(log.segment_ms),      1, INT64_MAX, 1 },
 	{ "max_message_bytes",   CONFIG_INT64,  FIELD(max_message_bytes),   1, TOPIC_MAX_MESSAGE_BYTES, 0 },
 	{ "min_insync_replicas", CONFIG_INT32,  FIELD(min_insync_replicas), 1, INT32_MAX, 0 },
+	{ "replica_lag_time_max_ms", CONFIG_INT64, FIELD(replica_lag_time_max_ms), 1, INT64_MAX, 0 },
 	{ "cleanup_policy",      CONFIG_CLEANUP, 0,                         0, 0, 0 },
 	{ "flush_messages",      CONFIG_INT64,  FIELD(log.flush_messages),  1, INT64_MAX, 1 },
 	{ "flush_ms",            CONFIG_INT64,  FIELD(log.flush_ms),        1, INT64_MAX, 1 },
@@ -78,6 +79,15 @@ void topic_config_default(topic_config_t *cfg)
 	cfg->log.max_batch_bytes = BROKER_MAX_BATCH_BYTES;
 	cfg->max_message_bytes = 1048588;   /* Kafka's message.max.bytes */
 	cfg->min_insync_replicas = 1;
+	/*
+	 * Kafka's replica.lag.time.max.ms is 30000. strand's default is 10000:
+	 * its followers long-poll (at most 500 ms between fetches when idle), so
+	 * a live follower is never near 10 s behind, and a dead or paused one
+	 * holds acks=all (and the HW) for a third of the time before the ISR
+	 * shrinks — the failover budget of issue 10 is 5 s for the leader, and
+	 * a follower's death should not cost twice that per partition.
+	 */
+	cfg->replica_lag_time_max_ms = 10000;
 	cfg->key_format = RECORD_FORMAT_JSON;
 	cfg->value_format = RECORD_FORMAT_JSON;
 }

@@ -177,11 +177,12 @@ START_TEST(test_config_defaults)
 	ck_assert_int_eq(cfg.min_insync_replicas, 1);
 	ck_assert_int_eq(cfg.key_format, RECORD_FORMAT_JSON);
 	topic_config_each(&cfg, dump_config, &d);
-	ck_assert_int_eq(d.count, 12);
+	ck_assert_int_eq(d.count, 13);
 	ck_assert_str_eq(d.text,
 	                 "retention_ms=604800000#;retention_bytes=-1#;segment_bytes=1073741824#;"
 	                 "segment_ms=604800000#;max_message_bytes=1048588#;"
-	                 "min_insync_replicas=1#;cleanup_policy=delete;flush_messages=-1#;"
+	                 "min_insync_replicas=1#;replica_lag_time_max_ms=10000#;"
+	                 "cleanup_policy=delete;flush_messages=-1#;"
 	                 "flush_ms=-1#;key_format=json;value_format=json;"
 	                 "unclean_leader_election=false;");
 }
@@ -193,7 +194,8 @@ START_TEST(test_config_set_each_round_trip)
 		{ "retention_ms", "3600000" }, { "retention_bytes", "1000000" },
 		{ "segment_bytes", "1024" }, { "segment_ms", "-1" },
 		{ "max_message_bytes", "67108864" }, { "min_insync_replicas", "2" },
-		{ "cleanup_policy", "delete" }, { "flush_messages", "10" },
+		{ "replica_lag_time_max_ms", "30000" }, { "cleanup_policy", "delete" },
+		{ "flush_messages", "10" },
 		{ "flush_ms", "250" }, { "key_format", "string" }, { "value_format", "binary" },
 		{ "unclean_leader_election", "true" },
 	};

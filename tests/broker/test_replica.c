@@ -1,19 +1,29 @@
 /*
  * test_replica.c — Check suite for src/broker/replica.c: the partition
  * state applied from etcd (roles, version ordering), the role, ISR and
- * lease hooks, and cluster mode staying off on a single node. Every test
- * runs in its own temporary data directory, as broker id 1.
+ * lease hooks, and cluster mode staying off on a single node; then the
+ * leader (produce gating, epochs stamped, the HW as min LEO over the ISR
+ * and min_insync_replicas, follower fetch with its epoch checks, ISR
+ * shrink and expand through the hook, acks=all commit checks, the HW
+ * checkpoint), with followers simulated by broker_replica_fetch. Every
+ * test runs in its own temporary data directory, as broker id 1.
  */
 #include <check.h>
 #include <ftw.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "broker/broker.h"
 #include "broker/replica.h"
 #include "common/err.h"
+#include "log/batch.h"
 
 static char data_dir[] = "/tmp/strand-replica-XXXXXX";
 static char errbuf[512];
@@ -264,6 +274,419 @@ START_TEST(test_any_hook_turns_cluster_mode_on)
 }
 END_TEST
 
+/* ---- the leader ------------------------------------------------------------ */
+
+/* Append n records to t/0 with flags; returns broker_append's code. */
+static int append_n(broker_t *b, int n, unsigned flags, broker_append_info_t *info)
+{
+	batch_builder_t bb;
+	topic_t *t = broker_topic_get(b, "t");
+	char value[32];
+	int rc;
+
+	ck_assert_ptr_nonnull(t);
+	batch_builder_init(&bb);
+	ck_assert_int_eq(batch_builder_begin(&bb, -1, -1, -1), 0);
+	for (int i = 0; i < n; i++) {
+		int vl = snprintf(value, sizeof(value), "v%d", i);
+
+		ck_assert_int_eq(batch_builder_add(&bb, 1700000000000LL + i, NULL, -1,
+		                                   (uint8_t *)value, vl, NULL, 0), 0);
+	}
+	ck_assert_int_eq(batch_builder_finish(&bb, NULL), 0);
+	rc = broker_append(b, t, 0, bb.buf, bb.len, flags, info, errbuf, sizeof(errbuf));
+	batch_builder_free(&bb);
+	topic_release(t);
+	return rc;
+}
+
+static int64_t hw_of(broker_t *b)
+{
+	topic_t *t = broker_topic_get(b, "t");
+	int64_t hw = topic_partition_hw(t, 0);
+
+	topic_release(t);
+	return hw;
+}
+
+/* A follower's fetch (no read unless out). */
+static int follower_fetch(broker_t *b, int32_t id, int64_t offset, int32_t epoch,
+                          replica_fetch_info_t *info, log_slice_t *out)
+{
+	topic_t *t = broker_topic_get(b, "t");
+	replica_fetch_info_t local;
+	int rc = broker_replica_fetch(b, t, 0, id, offset, epoch, 1 << 20, out,
+	                              info != NULL ? info : &local, errbuf, sizeof(errbuf));
+
+	topic_release(t);
+	return rc;
+}
+
+static void apply(broker_t *b, partition_state_t st)
+{
+	int rc = broker_partition_set_state(b, "t", 0, &st, errbuf, sizeof(errbuf));
+
+	ck_assert_msg(rc == 0, "set_state: %d %s", rc, errbuf);
+}
+
+static void set_min_insync(broker_t *b, int32_t min_insync, int64_t lag_ms)
+{
+	topic_config_t cfg;
+	topic_t *t = broker_topic_get(b, "t");
+
+	topic_get_config(t, &cfg);
+	topic_release(t);
+	cfg.min_insync_replicas = min_insync;
+	cfg.replica_lag_time_max_ms = lag_ms;
+	ck_assert_int_eq(broker_topic_alter(b, "t", 0, &cfg, errbuf, sizeof(errbuf)), 0);
+}
+
+START_TEST(test_append_only_as_leader_with_its_epoch)
+{
+	broker_t *b = open_cluster_broker(1);
+	broker_append_info_t info;
+	topic_t *t;
+
+	ck_assert_int_eq(append_n(b, 1, 0, &info), STRAND_ENOTLEADER);   /* no state yet */
+	apply(b, state(2, 3, 3, 10));
+	ck_assert_int_eq(append_n(b, 1, 0, &info), STRAND_ENOTLEADER);   /* follower */
+	apply(b, state(1, 4, 3, 11));
+	ck_assert_int_eq(append_n(b, 2, 0, &info), 0);
+	ck_assert_int_eq(info.leader_epoch, 4);
+	ck_assert_int_eq(info.first_offset, 0);
+	t = broker_topic_get(b, "t");
+	ck_assert_int_eq(log_latest_epoch(topic_partition_log(t, 0)), 4);
+	topic_release(t);
+	apply(b, state(1, 6, 3, 12));
+	ck_assert_int_eq(append_n(b, 1, 0, &info), 0);
+	ck_assert_int_eq(info.leader_epoch, 6);
+	t = broker_topic_get(b, "t");
+	{
+		int32_t e;
+		int64_t end;
+
+		/* epoch 4 ends where epoch 6 began: KIP-101's cache, fed by the appends */
+		log_epoch_end_offset(topic_partition_log(t, 0), 4, &e, &end);
+		ck_assert_int_eq(e, 4);
+		ck_assert_int_eq(end, 2);
+	}
+	topic_release(t);
+	broker_close(b);
+}
+END_TEST
+
+static atomic_int lease;
+
+static int lease_check(void *ctx)
+{
+	return atomic_load(&lease);
+}
+
+START_TEST(test_append_needs_a_valid_lease)
+{
+	broker_t *b = open_cluster_broker(1);
+	broker_append_info_t info;
+
+	atomic_store(&lease, 0);
+	broker_set_lease_check(b, lease_check, NULL);
+	apply(b, state(1, 0, 1, 10));
+	ck_assert_int_eq(append_n(b, 1, 0, &info), STRAND_EUNAVAILABLE);
+	atomic_store(&lease, 1);
+	ck_assert_int_eq(append_n(b, 1, 0, &info), 0);
+	broker_close(b);
+}
+END_TEST
+
+START_TEST(test_acks_all_refused_up_front_below_min_isr)
+{
+	broker_t *b = open_cluster_broker(1);
+	broker_append_info_t info;
+
+	set_min_insync(b, 2, 10000);
+	apply(b, state(1, 0, 1, 10));          /* ISR {1} */
+	ck_assert_int_eq(append_n(b, 1, BROKER_APPEND_ACKS_ALL, &info), STRAND_ENOTENOUGH);
+	ck_assert_int_eq(append_n(b, 1, 0, &info), 0);   /* acks=1 still goes in ... */
+	ck_assert_int_eq(hw_of(b), 0);                   /* ... but does not commit */
+	apply(b, state(1, 0, 2, 11));          /* ISR {1,2} */
+	ck_assert_int_eq(append_n(b, 1, BROKER_APPEND_ACKS_ALL, &info), 0);
+	broker_close(b);
+}
+END_TEST
+
+/* The append hook: the last HW it carried. */
+static _Atomic int64_t hook_hw;
+static atomic_int progress_calls;
+
+static void append_hook(void *ctx, const char *topic, int32_t p, int64_t hw)
+{
+	atomic_store(&hook_hw, hw);
+}
+
+static void progress_hook(void *ctx, const char *topic, int32_t p)
+{
+	atomic_fetch_add(&progress_calls, 1);
+}
+
+START_TEST(test_hw_is_min_leo_over_the_isr)
+{
+	broker_t *b = open_cluster_broker(1);
+	broker_append_info_t info;
+	replica_fetch_info_t fi;
+	log_slice_t slice;
+
+	atomic_store(&hook_hw, -1);
+	atomic_store(&progress_calls, 0);
+	broker_set_append_hook(b, append_hook, NULL);
+	broker_set_progress_hook(b, progress_hook, NULL);
+	set_min_insync(b, 2, 10000);
+	apply(b, state(1, 2, 3, 10));
+	ck_assert_int_eq(append_n(b, 10, 0, &info), 0);
+	ck_assert_int_ge(atomic_load(&progress_calls), 1);   /* followers' polls woken */
+	ck_assert_int_eq(hw_of(b), 0);          /* followers not heard from */
+
+	/* follower 2 reads from 0: gets the batch, and the leader's LEO and epoch */
+	ck_assert_int_eq(follower_fetch(b, 2, 0, 2, &fi, &slice), 0);
+	ck_assert_int_gt(slice.len, 0);
+	ck_assert_int_eq(slice.first_offset, 0);
+	ck_assert_int_eq(slice.next_offset, 10);
+	log_slice_release(&slice);
+	ck_assert_int_eq(fi.leader_epoch, 2);
+	ck_assert_int_eq(fi.log_end_offset, 10);
+	ck_assert_int_eq(fi.high_watermark, 0);
+
+	ck_assert_int_eq(follower_fetch(b, 2, 10, 2, &fi, NULL), 0);
+	ck_assert_int_eq(fi.high_watermark, 0);  /* 3 still unknown */
+	ck_assert_int_eq(follower_fetch(b, 3, 4, 2, &fi, NULL), 0);
+	ck_assert_int_eq(fi.high_watermark, 4);  /* min(10, 10, 4) */
+	ck_assert_int_eq(hw_of(b), 4);
+	ck_assert_int_eq(atomic_load(&hook_hw), 4);
+	ck_assert_int_eq(follower_fetch(b, 3, 10, 2, &fi, NULL), 0);
+	ck_assert_int_eq(hw_of(b), 10);
+	ck_assert_int_eq(atomic_load(&hook_hw), 10);
+
+	/* the HW never goes back, even when a follower's fetch does */
+	ck_assert_int_eq(follower_fetch(b, 3, 7, 2, &fi, NULL), 0);
+	ck_assert_int_eq(hw_of(b), 10);
+
+	/* ISR down to {1,2}, still >= 2: only 2 counts */
+	apply(b, state(1, 2, 2, 11));
+	ck_assert_int_eq(append_n(b, 5, 0, &info), 0);
+	ck_assert_int_eq(follower_fetch(b, 2, 15, 2, &fi, NULL), 0);
+	ck_assert_int_eq(hw_of(b), 15);
+
+	/* ISR {1} < min 2: the HW stays however far the leader goes */
+	apply(b, state(1, 2, 1, 12));
+	ck_assert_int_eq(append_n(b, 5, 0, &info), 0);
+	ck_assert_int_eq(follower_fetch(b, 2, 20, 2, &fi, NULL), 0);
+	ck_assert_int_eq(hw_of(b), 15);
+	broker_set_append_hook(b, NULL, NULL);
+	broker_close(b);
+}
+END_TEST
+
+START_TEST(test_fetch_checks_epochs_roles_and_ranges)
+{
+	broker_t *b = open_cluster_broker(1);
+	broker_append_info_t info;
+	replica_fetch_info_t fi;
+
+	ck_assert_int_eq(follower_fetch(b, 2, 0, 0, &fi, NULL), STRAND_ENOTLEADER);
+	apply(b, state(1, 5, 3, 10));
+	ck_assert_int_eq(append_n(b, 3, 0, &info), 0);
+	ck_assert_int_eq(follower_fetch(b, 2, 0, 4, &fi, NULL), STRAND_EEPOCH_FENCED);
+	ck_assert_int_eq(fi.leader_epoch, 5);
+	ck_assert_int_eq(follower_fetch(b, 2, 4, 5, &fi, NULL), STRAND_ERANGE);
+	ck_assert_int_eq(follower_fetch(b, 2, -1, 5, &fi, NULL), STRAND_ERANGE);
+	ck_assert_int_eq(follower_fetch(b, 9, 0, 5, &fi, NULL), STRAND_ENOENT);  /* not a replica */
+	ck_assert_int_eq(follower_fetch(b, 2, 3, 5, &fi, NULL), 0);
+
+	/* a follower knows a newer epoch: this leader stops taking produce */
+	ck_assert_int_eq(follower_fetch(b, 2, 3, 6, &fi, NULL), STRAND_EEPOCH_UNKNOWN);
+	ck_assert_int_eq(append_n(b, 1, 0, &info), STRAND_ENOTLEADER);
+	ck_assert_int_eq(follower_fetch(b, 3, 0, 5, &fi, NULL), STRAND_ENOTLEADER);
+	/* ... until the newer state reaches it (here: it leads epoch 6) */
+	apply(b, state(1, 6, 3, 11));
+	ck_assert_int_eq(append_n(b, 1, 0, &info), 0);
+	ck_assert_int_eq(info.leader_epoch, 6);
+	broker_close(b);
+}
+END_TEST
+
+/* The ISR hook as etcd would: apply the proposal as the next version. */
+typedef struct isr_log {
+	broker_t         *b;
+	atomic_int        calls;
+	atomic_int        last_nisr;
+	int               refuse;
+} isr_log_t;
+
+static int isr_apply_hook(void *ctx, const char *topic, int32_t p, const partition_state_t *st)
+{
+	isr_log_t *h = ctx;
+	partition_state_t next = *st;
+
+	atomic_fetch_add(&h->calls, 1);
+	atomic_store(&h->last_nisr, st->nisr);
+	if (h->refuse)
+		return STRAND_EUNAVAILABLE;
+	next.version = st->version + 1;
+	return broker_partition_set_state(h->b, topic, p, &next, NULL, 0);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait (deadline 10 s) until the partition's applied ISR has n members. */
+static int wait_isr_size(broker_t *b, int32_t n)
+{
+	int64_t deadline = mono_ms() + 10000;
+	partition_state_t st;
+
+	while (mono_ms() < deadline) {
+		if (broker_partition_get_state(b, "t", 0, &st, NULL) == 0 && st.nisr == n)
+			return 1;
+		usleep(10000);      /* polling a condition, bounded by the deadline */
+	}
+	return 0;
+}
+
+START_TEST(test_isr_shrinks_after_lag_and_expands_when_caught_up)
+{
+	broker_t *b = open_cluster_broker(1);
+	isr_log_t h = { .b = b };
+	broker_append_info_t info;
+	partition_state_t st;
+	int64_t start;
+
+	set_min_insync(b, 2, 300);             /* replica_lag_time_max_ms 300 */
+	apply(b, state(1, 0, 3, 10));
+	ck_assert_int_eq(append_n(b, 4, 0, &info), 0);
+	broker_set_isr_hook(b, isr_apply_hook, &h);
+	start = mono_ms();
+	/* follower 2 keeps up; follower 3 never fetches */
+	while (!(broker_partition_get_state(b, "t", 0, &st, NULL) == 0 && st.nisr == 2) &&
+	       mono_ms() - start < 10000) {
+		ck_assert_int_eq(follower_fetch(b, 2, 4, 0, NULL, NULL), 0);
+		usleep(20000);
+	}
+	ck_assert_int_eq(st.nisr, 2);
+	ck_assert_msg(mono_ms() - start >= 300, "shrunk after %lld ms, before the lag limit",
+	              (long long)(mono_ms() - start));
+	ck_assert(st.isr[0] == 1 && st.isr[1] == 2);
+	ck_assert_int_eq(st.leader_epoch, 0);          /* same leadership, new version */
+	ck_assert_int_eq(st.version, 11);
+	ck_assert_int_eq(hw_of(b), 4);                 /* min(4, 4) over {1,2} */
+
+	/* follower 3 catches up: it joins at a later tick */
+	ck_assert_int_eq(follower_fetch(b, 3, 0, 0, NULL, NULL), 0);
+	ck_assert_int_eq(follower_fetch(b, 3, 4, 0, NULL, NULL), 0);
+	ck_assert(wait_isr_size(b, 3));
+	ck_assert_int_eq(broker_partition_get_state(b, "t", 0, &st, NULL), 0);
+	ck_assert_int_eq(st.isr[2], 3);
+	broker_set_isr_hook(b, NULL, NULL);
+	broker_close(b);
+}
+END_TEST
+
+START_TEST(test_isr_proposal_refused_is_retried)
+{
+	broker_t *b = open_cluster_broker(1);
+	isr_log_t h = { .b = b, .refuse = 1 };
+	int64_t deadline;
+
+	set_min_insync(b, 1, 100);
+	apply(b, state(1, 0, 3, 10));
+	broker_set_isr_hook(b, isr_apply_hook, &h);
+	deadline = mono_ms() + 10000;
+	while (atomic_load(&h.calls) < 2 && mono_ms() < deadline)
+		usleep(10000);
+	ck_assert_int_ge(atomic_load(&h.calls), 2);     /* refused, then proposed again */
+	ck_assert_int_eq(atomic_load(&h.last_nisr), 1); /* {1}: neither follower fetched */
+	h.refuse = 0;
+	ck_assert(wait_isr_size(b, 1));
+	broker_set_isr_hook(b, NULL, NULL);
+	broker_close(b);
+}
+END_TEST
+
+START_TEST(test_committed_follows_the_hw_and_the_leadership)
+{
+	broker_t *b = open_cluster_broker(1);
+	broker_append_info_t info;
+	topic_t *t;
+
+	set_min_insync(b, 2, 10000);
+	apply(b, state(1, 1, 2, 10));           /* ISR {1,2} */
+	ck_assert_int_eq(append_n(b, 3, BROKER_APPEND_ACKS_ALL, &info), 0);
+	t = broker_topic_get(b, "t");
+	ck_assert_int_eq(broker_replica_committed(b, t, 0, 3, 1, errbuf, sizeof(errbuf)), 0);
+	ck_assert_int_eq(follower_fetch(b, 2, 3, 1, NULL, NULL), 0);
+	ck_assert_int_eq(broker_replica_committed(b, t, 0, 3, 1, errbuf, sizeof(errbuf)), 1);
+
+	ck_assert_int_eq(append_n(b, 2, BROKER_APPEND_ACKS_ALL, &info), 0);
+	apply(b, state(1, 1, 1, 11));           /* the ISR shrinks below min */
+	ck_assert_int_eq(broker_replica_committed(b, t, 0, 5, 1, errbuf, sizeof(errbuf)),
+	                 STRAND_ENOTENOUGH);
+	apply(b, state(1, 1, 2, 12));
+	ck_assert_int_eq(broker_replica_committed(b, t, 0, 5, 1, errbuf, sizeof(errbuf)), 0);
+	apply(b, state(2, 2, 2, 13));           /* leadership lost before the commit */
+	ck_assert_int_eq(broker_replica_committed(b, t, 0, 5, 1, errbuf, sizeof(errbuf)),
+	                 STRAND_ENOTENOUGH);
+	topic_release(t);
+	broker_close(b);
+}
+END_TEST
+
+START_TEST(test_hw_checkpoint_survives_a_restart)
+{
+	broker_t *b = open_cluster_broker(1);
+	broker_append_info_t info;
+
+	apply(b, state(1, 0, 2, 10));
+	ck_assert_int_eq(append_n(b, 7, 0, &info), 0);
+	ck_assert_int_eq(follower_fetch(b, 2, 6, 0, NULL, NULL), 0);
+	ck_assert_int_eq(hw_of(b), 6);
+	broker_close(b);
+
+	b = open_broker();
+	ck_assert_int_eq(hw_of(b), 7);          /* single-node until cluster mode: the LEO */
+	broker_set_lease_check(b, always_valid, NULL);
+	ck_assert_int_eq(hw_of(b), 6);          /* the checkpoint */
+	/* a new leadership keeps the HW */
+	apply(b, state(1, 1, 2, 20));
+	ck_assert_int_eq(hw_of(b), 6);
+	broker_close(b);
+}
+END_TEST
+
+START_TEST(test_replica_progress_for_the_views)
+{
+	broker_t *b = open_cluster_broker(1);
+	broker_append_info_t info;
+	replica_progress_t rp[REPLICA_MAX];
+	int32_t n, epoch;
+	topic_t *t;
+
+	apply(b, state(1, 3, 2, 10));
+	ck_assert_int_eq(append_n(b, 5, 0, &info), 0);
+	ck_assert_int_eq(follower_fetch(b, 2, 5, 3, NULL, NULL), 0);
+	t = broker_topic_get(b, "t");
+	ck_assert_int_eq(broker_partition_replicas(b, t, 0, &epoch, rp, REPLICA_MAX, &n), 0);
+	topic_release(t);
+	ck_assert_int_eq(epoch, 3);
+	ck_assert_int_eq(n, 3);
+	ck_assert(rp[0].broker == 1 && rp[0].log_end_offset == 5 && rp[0].in_isr);
+	ck_assert(rp[1].broker == 2 && rp[1].log_end_offset == 5 && rp[1].in_isr);
+	ck_assert(rp[2].broker == 3 && rp[2].log_end_offset == -1 && !rp[2].in_isr);
+	broker_close(b);
+}
+END_TEST
+
 static Suite *replica_suite(void)
 {
 	Suite *s = suite_create("replica");
@@ -276,6 +699,21 @@ static Suite *replica_suite(void)
 	tcase_add_test(tc, test_older_versions_are_ignored);
 	tcase_add_test(tc, test_role_hook_fires_on_role_and_epoch_changes_only);
 	tcase_add_test(tc, test_any_hook_turns_cluster_mode_on);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("leader");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_append_only_as_leader_with_its_epoch);
+	tcase_add_test(tc, test_append_needs_a_valid_lease);
+	tcase_add_test(tc, test_acks_all_refused_up_front_below_min_isr);
+	tcase_add_test(tc, test_hw_is_min_leo_over_the_isr);
+	tcase_add_test(tc, test_fetch_checks_epochs_roles_and_ranges);
+	tcase_add_test(tc, test_isr_shrinks_after_lag_and_expands_when_caught_up);
+	tcase_add_test(tc, test_isr_proposal_refused_is_retried);
+	tcase_add_test(tc, test_committed_follows_the_hw_and_the_leadership);
+	tcase_add_test(tc, test_hw_checkpoint_survives_a_restart);
+	tcase_add_test(tc, test_replica_progress_for_the_views);
 	suite_add_tcase(s, tc);
 	return s;
 }
