@@ -63,5 +63,9 @@ int api_ops_cluster(api_request_t *req);     /* GET /v1/cluster */
 
 /* ---- api/internal.c: broker to broker (replication) --------------------- */
 int api_replica_epoch_end(api_request_t *req);  /* POST /v1/internal/replica/epoch_end */
+int api_replica_fetch(api_request_t *req);      /* POST /v1/internal/replica/fetch */
+/* The registry key follower fetches of topic's partitions wait on
+ * ("replica:<topic>"; ':' never occurs in topic names; api/parking_api.c). */
+void api_replica_wait_key(const char *topic, char *out, size_t cap);
 
 #endif

@@ -71,6 +71,8 @@ static const api_route_t api_routes[] = {
 	/* broker to broker (api/internal.c): never forwarded */
 	{ API_POST,   "/v1/internal/replica/epoch_end", "replica_epoch_end",
 	  api_replica_epoch_end, API_BODY_ADMIN_MAX, 0 },
+	{ API_POST,   "/v1/internal/replica/fetch", "replica_fetch",
+	  api_replica_fetch, API_BODY_ADMIN_MAX, 0 },
 };
 
 #define API_NROUTES (sizeof api_routes / sizeof api_routes[0])

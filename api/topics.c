@@ -75,6 +75,33 @@ static int add_ids(cJSON *o, const char *name, const int32_t *ids, int32_t n)
 }
 
 /*
+ * Cluster mode: "replica_states", what this broker knows of each replica
+ * (replica.h: the leader tracks its followers' log end offsets from their
+ * fetches; elsewhere only the broker's own is known, -1 the others).
+ * Nothing is added while no state has been applied.
+ */
+static int add_replica_states(cJSON *o, topic_t *t, int32_t p)
+{
+	replica_progress_t rp[REPLICA_MAX];
+	int32_t n, epoch;
+	cJSON *arr;
+
+	if (broker_partition_replicas(t, p, &epoch, rp, REPLICA_MAX, &n) != 0)
+		return 1;
+	arr = cJSON_AddArrayToObject(o, "replica_states");
+	for (int32_t i = 0; arr != NULL && i < n; i++) {
+		cJSON *e = cJSON_CreateObject();
+
+		if (e == NULL || !cJSON_AddItemToArray(arr, e) ||
+		    !cJSON_AddNumberToObject(e, "broker", rp[i].broker) ||
+		    !cJSON_AddNumberToObject(e, "log_end_offset", (double)rp[i].log_end_offset) ||
+		    !cJSON_AddBoolToObject(e, "in_isr", rp[i].in_isr))
+			return 0;
+	}
+	return arr != NULL;
+}
+
+/*
  * A partition's view. Single node: broker 0 leads, replicas [0], isr [0],
  * epoch 0. Cluster mode: the state from etcd as this broker last saw it
  * (leader -1 and empty lists while it has none).
@@ -102,6 +129,8 @@ static cJSON *partition_view(topic_t *t, int32_t p, meta_t *meta)
 	     cJSON_AddNumberToObject(o, "leader_epoch", st.leader_epoch) &&
 	     add_ids(o, "replicas", st.replicas, st.nreplicas) &&
 	     add_ids(o, "isr", st.isr, st.nisr);
+	if (meta != NULL)
+		ok = ok && add_replica_states(o, t, p);
 	ok = ok && cJSON_AddNumberToObject(o, "log_start_offset", (double)log_start_offset(log)) &&
 	     cJSON_AddNumberToObject(o, "high_watermark", (double)topic_partition_hw(t, p)) &&
 	     cJSON_AddNumberToObject(o, "log_end_offset", (double)log_end_offset(log)) &&

@@ -479,6 +479,11 @@ replica_part_t *topic_replica_part(topic_t *t, int32_t p)
 	return parts->slot[p].replica;
 }
 
+broker_t *topic_broker(topic_t *t)
+{
+	return t->broker;
+}
+
 replica_mgr_t *broker_replica_mgr(broker_t *b)
 {
 	return b->replica;

@@ -141,5 +141,7 @@ replica_mgr_t  *broker_replica_mgr(broker_t *b);
 int32_t         broker_self_id(broker_t *b);
 /* The partition's replication state (borrowed while t is held); NULL if p is out of range. */
 replica_part_t *topic_replica_part(topic_t *t, int32_t p);
+/* The broker holding t. */
+broker_t       *topic_broker(topic_t *t);
 
 #endif

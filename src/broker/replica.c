@@ -636,7 +636,7 @@ int broker_replica_fetch(broker_t *b, topic_t *t, int32_t p, int32_t follower_id
 	info->high_watermark = atomic_load(&r->hw);
 	info->log_start_offset = start;
 	info->log_end_offset = leo;
-	if (!r->have_state || r->role != REPLICA_LEADER || r->stepped_down) {
+	if (!r->have_state || r->role != REPLICA_LEADER) {
 		rc = strand_err_set(err, errlen, STRAND_ENOTLEADER,
 		                    "this broker does not lead %s/%d", topic_name(t), (int)p);
 	} else if (leader_epoch < r->st.leader_epoch) {
@@ -646,11 +646,15 @@ int broker_replica_fetch(broker_t *b, topic_t *t, int32_t p, int32_t follower_id
 	} else if (leader_epoch > r->st.leader_epoch) {
 		/* the follower saw a newer leadership than ours: we are deposed and
 		 * take no produce until that state reaches us (set_state clears it) */
+		stepped = !r->stepped_down;
 		r->stepped_down = 1;
-		stepped = 1;
 		rc = strand_err_set(err, errlen, STRAND_EEPOCH_UNKNOWN,
 		                    "leader epoch %d is newer than %s/%d's %d: stepping down",
 		                    (int)leader_epoch, topic_name(t), (int)p, (int)r->st.leader_epoch);
+	} else if (r->stepped_down) {
+		rc = strand_err_set(err, errlen, STRAND_ENOTLEADER,
+		                    "%s/%d has a newer leader epoch than this broker's %d",
+		                    topic_name(t), (int)p, (int)r->st.leader_epoch);
 	} else if ((f = follower_find(r, follower_id)) == NULL) {
 		rc = strand_err_set(err, errlen, STRAND_ENOENT, "broker %d is not a replica of %s/%d",
 		                    (int)follower_id, topic_name(t), (int)p);
@@ -669,7 +673,8 @@ int broker_replica_fetch(broker_t *b, topic_t *t, int32_t p, int32_t follower_id
 		f->last_fetch_ms = now;
 		moved = hw_update_locked(r, self, leo, min_insync);
 		info->high_watermark = atomic_load(&r->hw);
-		f->last_sent_hw = info->high_watermark;
+		if (out != NULL)
+			f->last_sent_hw = info->high_watermark;   /* this call builds the answer */
 	}
 	pthread_mutex_unlock(&r->lock);
 	if (stepped || moved)
@@ -700,11 +705,11 @@ int broker_replica_pending(broker_t *b, topic_t *t, int32_t p, int32_t follower_
 
 /* ---- the views ------------------------------------------------------------- */
 
-int broker_partition_replicas(broker_t *b, topic_t *t, int32_t p, int32_t *leader_epoch,
+int broker_partition_replicas(topic_t *t, int32_t p, int32_t *leader_epoch,
                               replica_progress_t *out, int32_t cap, int32_t *n_out)
 {
 	replica_part_t *r = topic_replica_part(t, p);
-	int32_t self = broker_self_id(b), n = 0;
+	int32_t self = broker_self_id(topic_broker(t)), n = 0;
 	int64_t leo;
 
 	*n_out = 0;

@@ -138,8 +138,10 @@ typedef struct replica_fetch_info {
  * follower_id holds everything below fetch_offset (its LEO; may expand the
  * ISR at the next tick, advance the HW and wake waiters), then read whole
  * stored batches from fetch_offset up to the LEO, at most max_bytes (at
- * least one batch) into *out (out NULL: no read; an empty slice at the
- * LEO). *info is filled whatever the result.
+ * least one batch) into *out (out NULL: no read, only the progress: a
+ * probe, as a long poll makes before it parks; an empty slice at the LEO).
+ * A call with out is the answer: its HW is what broker_replica_pending
+ * compares with later. *info is filled whatever the result.
  * Returns 0, STRAND_ENOTLEADER, STRAND_EEPOCH_FENCED (leader_epoch < ours),
  * STRAND_EEPOCH_UNKNOWN (> ours: this broker steps down until a newer state
  * is applied), STRAND_ENOENT (not a replica / no such partition),
@@ -180,8 +182,7 @@ typedef struct replica_progress {
  * them (the leader: every follower's LEO from its fetches), and the leader
  * epoch. Returns 0 or STRAND_ENOENT (no state applied).
  */
-int broker_partition_replicas(struct broker *b, struct topic *t, int32_t p,
-                              int32_t *leader_epoch, replica_progress_t *out, int32_t cap,
-                              int32_t *n_out);
+int broker_partition_replicas(struct topic *t, int32_t p, int32_t *leader_epoch,
+                              replica_progress_t *out, int32_t cap, int32_t *n_out);
 
 #endif

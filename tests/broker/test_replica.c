@@ -676,7 +676,7 @@ START_TEST(test_replica_progress_for_the_views)
 	ck_assert_int_eq(append_n(b, 5, 0, &info), 0);
 	ck_assert_int_eq(follower_fetch(b, 2, 5, 3, NULL, NULL), 0);
 	t = broker_topic_get(b, "t");
-	ck_assert_int_eq(broker_partition_replicas(b, t, 0, &epoch, rp, REPLICA_MAX, &n), 0);
+	ck_assert_int_eq(broker_partition_replicas(t, 0, &epoch, rp, REPLICA_MAX, &n), 0);
 	topic_release(t);
 	ck_assert_int_eq(epoch, 3);
 	ck_assert_int_eq(n, 3);
