@@ -308,8 +308,14 @@ static void followers_reset_locked(replica_part_t *r, int32_t self, int64_t now)
 	}
 }
 
-/* Same leadership, new replica list (a reassignment): keep known followers. */
-static void followers_resync_locked(replica_part_t *r, int32_t self)
+/*
+ * Same leadership, a new state (ISR or replica list changed): keep what is
+ * known of the followers; one that has just entered the ISR (not by this
+ * leader's proposal) gets replica_lag_time_max_ms from now to fetch, as
+ * Kafka's makeLeader gives every in-sync replica.
+ */
+static void followers_resync_locked(replica_part_t *r, int32_t self,
+                                    const partition_state_t *old, int64_t now)
 {
 	follower_t kept[REPLICA_MAX];
 	int32_t n = 0;
@@ -322,11 +328,15 @@ static void followers_resync_locked(replica_part_t *r, int32_t self)
 		f = follower_find(r, r->st.replicas[i]);
 		if (f != NULL) {
 			kept[n] = *f;
+			if (ids_have(r->st.isr, r->st.nisr, f->id) && !ids_have(old->isr, old->nisr, f->id) &&
+			    kept[n].last_caught_up_ms < now)
+				kept[n].last_caught_up_ms = now;
 		} else {
 			memset(&kept[n], 0, sizeof(kept[n]));
 			kept[n].id = r->st.replicas[i];
 			kept[n].leo = -1;
 			kept[n].last_sent_hw = -1;
+			kept[n].last_caught_up_ms = ids_have(r->st.isr, r->st.nisr, kept[n].id) ? now : 0;
 		}
 		n++;
 	}
@@ -339,7 +349,7 @@ int broker_partition_set_state(broker_t *b, const char *topic, int32_t p,
 {
 	replica_mgr_t *m = broker_replica_mgr(b);
 	broker_role_hook_fn hook = NULL;
-	partition_state_t copy;
+	partition_state_t copy, old;
 	replica_role_t role, was;
 	replica_part_t *r;
 	void *hook_ctx = NULL;
@@ -376,6 +386,7 @@ int broker_partition_set_state(broker_t *b, const char *topic, int32_t p,
 		return 0;
 	}
 	was = r->have_state ? r->role : REPLICA_NONE;
+	old = r->st;
 	changed = !r->have_state || role != r->role || st->leader_epoch != r->st.leader_epoch;
 	/* acks=all waiters re-check on any change a leader sees (lost, ISR moved) */
 	wake = was == REPLICA_LEADER || role == REPLICA_LEADER;
@@ -388,7 +399,7 @@ int broker_partition_set_state(broker_t *b, const char *topic, int32_t p,
 		r->epoch_start = log_end_offset(log);
 		followers_reset_locked(r, self, broker_now_ms());
 	} else if (role == REPLICA_LEADER) {
-		followers_resync_locked(r, self);
+		followers_resync_locked(r, self, &old, broker_now_ms());
 		hw_moved = hw_update_locked(r, self, log_end_offset(log), topic_min_insync(t));
 	}
 	hw = atomic_load(&r->hw);

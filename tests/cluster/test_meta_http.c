@@ -95,6 +95,7 @@ static char *placement_text(const cJSON *doc)
 		cJSON_DeleteItemFromObject(p, "high_watermark");
 		cJSON_DeleteItemFromObject(p, "log_end_offset");
 		cJSON_DeleteItemFromObject(p, "size_bytes");
+		cJSON_DeleteItemFromObject(p, "replica_states");  /* each broker's own knowledge */
 	}
 	text = cJSON_PrintUnformatted(copy);
 	cJSON_Delete(copy);
@@ -126,6 +127,12 @@ START_TEST(test_topic_admin_through_any_broker)
 		ck_assert_int_eq(cJSON_GetObjectItem(p, "leader_epoch")->valueint, 0);
 		ck_assert_int_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(p, "replicas"), 0)->valueint,
 		                 leader);
+		/* replica_states (replica.h): every replica, in the ISR, in replica order */
+		ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(p, "replica_states")), 3);
+		ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(p,
+		                 "replica_states"), 0), "broker")->valueint, leader);
+		ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(p,
+		          "replica_states"), 0), "in_isr")));
 	}
 	ck_assert_int_eq(leads[1], 1);
 	ck_assert_int_eq(leads[2], 1);
