@@ -4,7 +4,9 @@
  * process on 127.0.0.1 and a port chosen at run time; the partition state
  * that etcd would bring is applied with broker_partition_set_state; the
  * test plays brokers 2 and 3, decodes the frames (docs/REPLICATION.md) and
- * checks records, epochs, errors, the high watermark and the long poll.
+ * checks records, epochs, errors, the high watermark and the long poll;
+ * then acks=all produce over HTTP against those followers (the answer
+ * waits for the HW; 421, 503 NOT_ENOUGH_REPLICAS, REQUEST_TIMED_OUT).
  */
 #include <check.h>
 #include <curl/curl.h>
@@ -407,12 +409,23 @@ static void *poll_main(void *arg)
 	return NULL;
 }
 
+/* Start pa's request in *th and wait (deadline 5 s) until it is parked. */
+static void poll_start(poll_arg_t *pa, pthread_t *th)
+{
+	int64_t start = mono_ms();
+
+	ck_assert_int_eq(pthread_create(th, NULL, poll_main, pa), 0);
+	while (api_parked_count(api) == 0 && mono_ms() - start < 5000)
+		usleep(5000);       /* polling a condition, bounded by the deadline */
+	ck_assert_int_eq(api_parked_count(api), 1);
+}
+
 START_TEST(test_long_poll_answers_on_append)
 {
 	poll_arg_t pa;
 	pthread_t th;
 	frame_t f[4];
-	int64_t base, start;
+	int64_t base;
 	int32_t epoch;
 
 	apply(0, 1, 2, 3, 10);
@@ -433,12 +446,7 @@ START_TEST(test_long_poll_answers_on_append)
 		post("/v1/internal/replica/fetch", json0, &a);
 		buf_free(&a.body);
 	}
-	start = mono_ms();
-	ck_assert_int_eq(pthread_create(&th, NULL, poll_main, &pa), 0);
-	/* wait until the request is parked (a condition, with a deadline) */
-	while (api_parked_count(api) == 0 && mono_ms() - start < 5000)
-		usleep(5000);
-	ck_assert_int_eq(api_parked_count(api), 1);
+	poll_start(&pa, &th);
 	append_n(1, 4);                           /* the second partition gets data */
 	pthread_join(th, NULL);
 	ck_assert_int_lt(pa.a.elapsed_ms, 5000);  /* well before max_wait_ms */
@@ -457,7 +465,6 @@ START_TEST(test_long_poll_answers_on_hw_change_and_times_out)
 	frame_t f[4];
 	answer_t a;
 	char json[1024];
-	int64_t start;
 
 	apply(0, 1, 0, 3, 10);
 	append_n(0, 3);
@@ -471,11 +478,7 @@ START_TEST(test_long_poll_answers_on_hw_change_and_times_out)
 	/* broker 2 polls; broker 3's fetch then moves the HW to 3: 2 hears of it */
 	fetch_req(pa.json, sizeof pa.json, 2, 10000, 1 << 20,
 	          "{\"topic\":\"t\",\"partition\":0,\"fetch_offset\":3,\"leader_epoch\":0}");
-	start = mono_ms();
-	ck_assert_int_eq(pthread_create(&th, NULL, poll_main, &pa), 0);
-	while (api_parked_count(api) == 0 && mono_ms() - start < 5000)
-		usleep(5000);
-	ck_assert_int_eq(api_parked_count(api), 1);
+	poll_start(&pa, &th);
 	fetch_req(json, sizeof json, 3, 0, 1 << 20,
 	          "{\"topic\":\"t\",\"partition\":0,\"fetch_offset\":3,\"leader_epoch\":0}");
 	post("/v1/internal/replica/fetch", json, &a);
@@ -505,7 +508,6 @@ START_TEST(test_long_poll_answers_when_leadership_moves)
 	frame_t f[4];
 	answer_t a;
 	char json[1024];
-	int64_t start;
 
 	apply(0, 1, 0, 3, 10);
 	fetch_req(json, sizeof json, 2, 0, 1 << 20,
@@ -514,17 +516,160 @@ START_TEST(test_long_poll_answers_when_leadership_moves)
 	buf_free(&a.body);
 	fetch_req(pa.json, sizeof pa.json, 2, 10000, 1 << 20,
 	          "{\"topic\":\"t\",\"partition\":0,\"fetch_offset\":0,\"leader_epoch\":0}");
-	start = mono_ms();
-	ck_assert_int_eq(pthread_create(&th, NULL, poll_main, &pa), 0);
-	while (api_parked_count(api) == 0 && mono_ms() - start < 5000)
-		usleep(5000);
-	ck_assert_int_eq(api_parked_count(api), 1);
+	poll_start(&pa, &th);
 	apply(0, 3, 1, 2, 11);                    /* broker 3 leads now */
 	pthread_join(th, NULL);
 	ck_assert_int_lt(pa.a.elapsed_ms, 5000);
 	ck_assert_int_eq(decode(&pa.a, f, 4), 1);
 	ck_assert_int_eq(f[0].error, 1);          /* NOT_LEADER: go ask broker 3 */
 	buf_free(&pa.a.body);
+}
+END_TEST
+
+/* ---- acks=all in cluster mode, over HTTP --------------------------------- */
+
+/* A produce of n JSON records to t/0 (in a thread for the waiting cases). */
+typedef struct produce_arg {
+	char     path[256];
+	int      n;
+	answer_t a;
+} produce_arg_t;
+
+static void *produce_main(void *arg)
+{
+	produce_arg_t *pa = arg;
+	char body[1024];
+	size_t len = 0;
+
+	len += (size_t)snprintf(body + len, sizeof body - len, "{\"records\":[");
+	for (int i = 0; i < pa->n; i++)
+		len += (size_t)snprintf(body + len, sizeof body - len, "%s{\"value\":%d}",
+		                        i ? "," : "", i);
+	snprintf(body + len, sizeof body - len, "]}");
+	post(pa->path, body, &pa->a);
+	return NULL;
+}
+
+/* The problem code of an error answer ("" when none), and Retry-After seen. */
+static const char *problem_code(const answer_t *a, char *out, size_t cap)
+{
+	const char *p = strstr(a->body.data ? a->body.data : "", "\"code\":\"");
+
+	out[0] = '\0';
+	if (p != NULL)
+		sscanf(p + 8, "%63[A-Z_]", out);
+	(void)cap;
+	return out;
+}
+
+/* Follower `id` fetches t/0 at `offset` with epoch (no wait). */
+static void follower_fetch(int32_t id, int64_t offset, int32_t epoch, frame_t *f)
+{
+	char json[512], part[160];
+	answer_t a;
+
+	snprintf(part, sizeof part, "{\"topic\":\"t\",\"partition\":0,\"fetch_offset\":%lld,"
+	         "\"leader_epoch\":%d}", (long long)offset, (int)epoch);
+	fetch_req(json, sizeof json, id, 0, 1 << 20, part);
+	post("/v1/internal/replica/fetch", json, &a);
+	ck_assert_int_eq(decode(&a, f, 1), 1);
+	buf_free(&a.body);
+}
+
+START_TEST(test_acks_all_answers_once_the_followers_have_it)
+{
+	produce_arg_t pa = { .path = "/v1/topics/t/partitions/0/records?acks=all&timeout_ms=10000", .n = 3 };
+	pthread_t th;
+	frame_t f;
+	char code[64];
+
+	apply(0, 1, 4, 3, 10);                    /* ISR {1,2,3}, min_insync 1 */
+	ck_assert_int_eq(pthread_create(&th, NULL, produce_main, &pa), 0);
+	/* the records reach the log; the answer waits for the followers */
+	{
+		int64_t start = mono_ms();
+		topic_t *t = broker_topic_get(broker, "t");
+
+		while (log_end_offset(topic_partition_log(t, 0)) < 3 && mono_ms() - start < 5000)
+			usleep(5000);
+		ck_assert_int_eq(log_end_offset(topic_partition_log(t, 0)), 3);
+		topic_release(t);
+	}
+	follower_fetch(2, 3, 4, &f);
+	ck_assert_int_eq(f.hw, 0);                /* 3 has not fetched: not committed */
+	follower_fetch(3, 3, 4, &f);
+	ck_assert_int_eq(f.hw, 3);
+	pthread_join(th, NULL);
+	ck_assert_msg(pa.a.status == 200, "acks=all: %ld %s", pa.a.status, problem_code(&pa.a, code,
+	              sizeof code));
+	ck_assert_msg(strstr(pa.a.body.data, "{\"partition\":0,\"offset\":2}]") != NULL, "answer: %s",
+	              pa.a.body.data);
+	buf_free(&pa.a.body);
+}
+END_TEST
+
+START_TEST(test_acks_all_refusals_and_timeouts)
+{
+	produce_arg_t pa = { .path = "/v1/topics/t/partitions/0/records?acks=all&timeout_ms=10000", .n = 1 };
+	pthread_t th;
+	topic_config_t cfg;
+	topic_t *t;
+	char code[64];
+
+	/* not the leader: 421 NOT_LEADER */
+	apply(0, 2, 0, 3, 10);
+	produce_main(&pa);
+	ck_assert_int_eq(pa.a.status, 421);
+	ck_assert_str_eq(problem_code(&pa.a, code, sizeof code), "NOT_LEADER");
+	buf_free(&pa.a.body);
+
+	/* min_insync_replicas 2, ISR {1}: 503 before anything is appended */
+	t = broker_topic_get(broker, "t");
+	topic_get_config(t, &cfg);
+	topic_release(t);
+	cfg.min_insync_replicas = 2;
+	ck_assert_int_eq(broker_topic_alter(broker, "t", 0, &cfg, errbuf, sizeof errbuf), 0);
+	apply(0, 1, 1, 1, 11);
+	produce_main(&pa);
+	ck_assert_int_eq(pa.a.status, 503);
+	ck_assert_str_eq(problem_code(&pa.a, code, sizeof code), "NOT_ENOUGH_REPLICAS");
+	buf_free(&pa.a.body);
+	t = broker_topic_get(broker, "t");
+	ck_assert_int_eq(log_end_offset(topic_partition_log(t, 0)), 0);
+	topic_release(t);
+
+	/* ISR {1,2}: appended, waiting; the ISR shrinks below 2: 503 */
+	apply(0, 1, 1, 2, 12);
+	ck_assert_int_eq(pthread_create(&th, NULL, produce_main, &pa), 0);
+	{
+		int64_t start = mono_ms();
+
+		while (api_parked_count(api) == 0 && mono_ms() - start < 5000)
+			usleep(5000);
+		ck_assert_int_eq(api_parked_count(api), 1);
+	}
+	apply(0, 1, 1, 1, 13);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(pa.a.status, 503);
+	ck_assert_str_eq(problem_code(&pa.a, code, sizeof code), "NOT_ENOUGH_REPLICAS");
+	ck_assert_int_lt(pa.a.elapsed_ms, 5000);
+	buf_free(&pa.a.body);
+
+	/* ISR {1,2} and broker 2 silent: 503 REQUEST_TIMED_OUT at timeout_ms */
+	apply(0, 1, 1, 2, 14);
+	snprintf(pa.path, sizeof pa.path, "/v1/topics/t/partitions/0/records?acks=all&timeout_ms=300");
+	produce_main(&pa);
+	ck_assert_int_eq(pa.a.status, 503);
+	ck_assert_str_eq(problem_code(&pa.a, code, sizeof code), "REQUEST_TIMED_OUT");
+	ck_assert_int_ge(pa.a.elapsed_ms, 290);
+	buf_free(&pa.a.body);
+
+	/* acks=1 is answered at once, but readers see nothing past the HW */
+	snprintf(pa.path, sizeof pa.path, "/v1/topics/t/partitions/0/records?acks=1");
+	produce_main(&pa);
+	ck_assert_int_eq(pa.a.status, 200);
+	buf_free(&pa.a.body);
+	ck_assert_int_eq(hw_of(0), 0);
 }
 END_TEST
 
@@ -541,6 +686,13 @@ static Suite *internal_suite(void)
 	tcase_add_test(tc, test_long_poll_answers_on_append);
 	tcase_add_test(tc, test_long_poll_answers_on_hw_change_and_times_out);
 	tcase_add_test(tc, test_long_poll_answers_when_leadership_moves);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("acks_all");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_acks_all_answers_once_the_followers_have_it);
+	tcase_add_test(tc, test_acks_all_refusals_and_timeouts);
 	suite_add_tcase(s, tc);
 	return s;
 }
