@@ -169,16 +169,58 @@ static ptopic_t *topic_find(strand_producer *p, const char *name)
 }
 
 /*
+ * Cluster mode: each partition's leader URL into urls[partition] (GET
+ * /v1/topics/{t} names leaders by id, GET /v1/cluster gives their URLs),
+ * so that batches go straight to the leader instead of being relayed by
+ * the bootstrap broker (docs/REPLICATION.md "Forwarding"). Only with two
+ * brokers or more: a single broker's advertised URL need not be the
+ * address this client reaches it by. Best effort: a URL left NULL means
+ * the bootstrap broker. meta_lock held.
+ */
+static void topic_fetch_leaders(strand_producer *p, const cJSON *parts, int32_t n, char **urls)
+{
+	const cJSON *part, *b, *brokers, *leader, *idx, *id, *url;
+	cJSON *doc = NULL;
+	char err[256];
+
+	if (transport_call(p->tr, &p->meta_req, "GET", "/v1/cluster", NULL,
+	                   p->conf->max_block_ms > 0 ? (long)p->conf->max_block_ms : 1,
+	                   &doc, err, sizeof err) != 0)
+		return;
+	brokers = cJSON_GetObjectItemCaseSensitive(doc, "brokers");
+	if (cJSON_GetArraySize(brokers) >= 2) {
+		cJSON_ArrayForEach(part, parts) {
+			leader = cJSON_GetObjectItemCaseSensitive(part, "leader");
+			idx = cJSON_GetObjectItemCaseSensitive(part, "partition");
+			if (!cJSON_IsNumber(leader) || !cJSON_IsNumber(idx) || idx->valuedouble < 0 ||
+			    idx->valuedouble >= n || urls[(int32_t)idx->valuedouble] != NULL)
+				continue;
+			cJSON_ArrayForEach(b, brokers) {
+				id = cJSON_GetObjectItemCaseSensitive(b, "id");
+				url = cJSON_GetObjectItemCaseSensitive(b, "url");
+				if (cJSON_IsNumber(id) && id->valuedouble == leader->valuedouble &&
+				    cJSON_IsString(url))
+					urls[(int32_t)idx->valuedouble] = strdup(url->valuestring);
+			}
+		}
+	}
+	cJSON_Delete(doc);
+}
+
+/*
  * The topic's partition count from GET /v1/topics/{t} (blocking; p->lock
- * not held). Returns 0 with *n set, or an error.
+ * not held), and its partitions' leaders: *urls (n entries, each NULL or
+ * a leader's URL; caller frees) as topic_fetch_leaders. Returns 0 with *n
+ * set, or an error.
  */
 static int topic_fetch_partitions(strand_producer *p, const char *name, int32_t *n,
-                                  char *errbuf, size_t errlen)
+                                  char ***urls, char *errbuf, size_t errlen)
 {
 	char path[300];
 	cJSON *doc = NULL, *parts;
 	int rc;
 
+	*urls = NULL;
 	snprintf(path, sizeof path, "/v1/topics/%s", name);
 	pthread_mutex_lock(&p->meta_lock);
 	rc = transport_call(p->tr, &p->meta_req, "GET", path, NULL,
@@ -194,9 +236,24 @@ static int topic_fetch_partitions(strand_producer *p, const char *name, int32_t 
 		goto out;
 	}
 	*n = cJSON_GetArraySize(parts);
+	*urls = calloc((size_t)*n, sizeof **urls);
+	if (*urls == NULL) {
+		rc = STRAND_ERR_NO_MEMORY;
+		goto out;
+	}
+	pthread_mutex_lock(&p->meta_lock);
+	topic_fetch_leaders(p, parts, *n, *urls);
+	pthread_mutex_unlock(&p->meta_lock);
 out:
 	cJSON_Delete(doc);
 	return rc;
+}
+
+static void leader_urls_free(char **urls, int32_t n)
+{
+	for (int32_t i = 0; urls != NULL && i < n; i++)
+		free(urls[i]);
+	free(urls);
 }
 
 /* Find or learn the topic. Called and returns with p->lock held; drops it
@@ -205,6 +262,7 @@ static int topic_get(strand_producer *p, const char *name, ptopic_t **out,
                      char *errbuf, size_t errlen)
 {
 	ptopic_t *t;
+	char **urls = NULL;
 	int32_t n = 0;
 	int rc;
 
@@ -213,11 +271,14 @@ static int topic_get(strand_producer *p, const char *name, ptopic_t **out,
 		return 0;
 	}
 	pthread_mutex_unlock(&p->lock);
-	rc = topic_fetch_partitions(p, name, &n, errbuf, errlen);
+	rc = topic_fetch_partitions(p, name, &n, &urls, errbuf, errlen);
 	pthread_mutex_lock(&p->lock);
-	if (rc)
+	if (rc) {
+		leader_urls_free(urls, n);
 		return rc;
+	}
 	if ((t = topic_find(p, name))) {     /* another thread learnt it meanwhile */
+		leader_urls_free(urls, n);
 		*out = t;
 		return 0;
 	}
@@ -226,6 +287,7 @@ static int topic_get(strand_producer *p, const char *name, ptopic_t **out,
 		if (t)
 			free(t->name);
 		free(t);
+		leader_urls_free(urls, n);
 		return STRAND_ERR_NO_MEMORY;
 	}
 	t->nparts = n;
@@ -233,7 +295,9 @@ static int topic_get(strand_producer *p, const char *name, ptopic_t **out,
 	for (int32_t i = 0; i < n; i++) {
 		t->parts[i].topic = t;
 		t->parts[i].id = i;
+		t->parts[i].leader_url = urls[i];   /* taken */
 	}
+	free(urls);
 	t->next = p->topics;
 	p->topics = t;
 	*out = t;
@@ -546,6 +610,8 @@ void strand_producer_destroy(strand_producer *p)
 	}
 	for (ptopic_t *t = p->topics, *next; t; t = next) {
 		next = t->next;
+		for (int32_t i = 0; i < t->nparts; i++)
+			free(t->parts[i].leader_url);
 		free(t->parts);
 		free(t->name);
 		free(t);

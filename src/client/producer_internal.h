@@ -71,6 +71,9 @@ typedef struct ppart {
 	int32_t   next_seq;             /* idempotence: next batch's base_sequence */
 	uint64_t  next_order;
 	int       broker_knows;         /* a batch of the current producer id and epoch was acknowledged */
+	char     *leader_url;           /* cluster mode: the partition's leader, where its
+	                                 * batches go (owned); NULL: the current bootstrap
+	                                 * broker, which relays them (docs/REPLICATION.md) */
 } ppart_t;
 
 struct ptopic {

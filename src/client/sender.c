@@ -151,8 +151,12 @@ static int sender_launch(strand_producer *p, pbatch_t *b)
 	         part->topic->name, part->id,
 	         p->conf->acks == CONF_ACKS_ALL ? "all" : p->conf->acks == CONF_ACKS_LEADER ? "1" : "0",
 	         p->conf->request_timeout_ms);
-	if ((rc = transport_req_prepare(p->tr, &b->req, "POST", path, TRANSPORT_BATCH,
-	                                b->builder.buf, b->size, (long)p->conf->request_timeout_ms)))
+	/* to the partition's leader when the metadata named one (else the
+	 * bootstrap broker relays it) */
+	if ((rc = transport_req_prepare_at(p->tr, &b->req,
+	                                   part->leader_url ? part->leader_url : transport_broker(p->tr),
+	                                   "POST", path, TRANSPORT_BATCH, b->builder.buf, b->size,
+	                                   (long)p->conf->request_timeout_ms)))
 		return rc;
 	if (curl_multi_add_handle(p->multi, b->req.easy) != CURLM_OK)
 		return STRAND_ERR_NO_MEMORY;
@@ -380,6 +384,12 @@ static void sender_on_answer(strand_producer *p, pbatch_t *b, CURLcode cc, done_
 	part->ninflight--;
 	p->ninflight--;
 	rc = transport_req_result(p->tr, &b->req, cc, b->errstr, sizeof b->errstr);
+	if (rc == STRAND_ERR_TRANSPORT && part->leader_url != NULL) {
+		/* the leader is gone or unreachable from here: back to the
+		 * bootstrap brokers, which relay to whoever leads now */
+		free(part->leader_url);
+		part->leader_url = NULL;
+	}
 	if (rc == 0) {
 		b->errstr[0] = '\0';
 		if (b->producer_id >= 0 && b->producer_id == p->pid && b->producer_epoch == p->epoch)

@@ -148,6 +148,14 @@ int transport_req_prepare(transport_t *t, transport_req_t *r, const char *method
                           const char *path, enum transport_body kind,
                           const void *body, size_t len, long timeout_ms)
 {
+	return transport_req_prepare_at(t, r, transport_broker(t), method, path, kind, body, len,
+	                                timeout_ms);
+}
+
+int transport_req_prepare_at(transport_t *t, transport_req_t *r, const char *base,
+                             const char *method, const char *path, enum transport_body kind,
+                             const void *body, size_t len, long timeout_ms)
+{
 	CURL *e = r->easy;
 	int post = strcmp(method, "POST") == 0, get = strcmp(method, "GET") == 0;
 
@@ -155,7 +163,7 @@ int transport_req_prepare(transport_t *t, transport_req_t *r, const char *method
 	buf_reset(&r->resp);
 	r->status = 0;
 	r->curl_err[0] = '\0';
-	if (buf_append_str(&r->url, transport_broker(t)) || buf_append_str(&r->url, path))
+	if (buf_append_str(&r->url, base) || buf_append_str(&r->url, path))
 		return STRAND_ERR_NO_MEMORY;
 	curl_easy_setopt(e, CURLOPT_URL, r->url.data);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);

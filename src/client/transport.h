@@ -64,6 +64,12 @@ int transport_req_prepare(transport_t *t, transport_req_t *r, const char *method
                           const char *path, enum transport_body kind,
                           const void *body, size_t len, long timeout_ms);
 
+/* The same to the broker at base ("http://host:port", e.g. a partition's
+ * leader from the cluster's metadata) instead of the current one. */
+int transport_req_prepare_at(transport_t *t, transport_req_t *r, const char *base,
+                             const char *method, const char *path, enum transport_body kind,
+                             const void *body, size_t len, long timeout_ms);
+
 /*
  * Classify the finished transfer (cc: its CURLcode): 0 for a 2xx answer;
  * else STRAND_ERR_TRANSPORT (no answer; the transport moves to the next
