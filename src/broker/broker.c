@@ -503,6 +503,15 @@ log_t *topic_partition_log(topic_t *t, int32_t p)
 	return parts->slot[p].log;
 }
 
+producer_table_t *topic_partition_producers(topic_t *t, int32_t p)
+{
+	partitions_t *parts = topic_parts(t);
+
+	if (p < 0 || p >= parts->count)
+		return NULL;
+	return parts->slot[p].producers;
+}
+
 int64_t topic_partition_hw(topic_t *t, int32_t p)
 {
 	return replica_hw(t->broker, t, p);
@@ -702,33 +711,6 @@ static int topics_write(broker_t *b, const topics_change_t *change, char *err, s
 	return rc;
 }
 
-static int producers_rebuild_one(void *ctx, const batch_header_t *h)
-{
-	return producer_table_record(ctx, h);
-}
-
-/*
- * The idempotent-producer state of a partition, rebuilt from the headers of
- * its stored batches (producer.h): the log is the only record of it.
- */
-static int producers_rebuild(log_t *log, producer_table_t **out, char *err, size_t errlen)
-{
-	producer_table_t *t;
-	int rc;
-
-	if (producer_table_new(&t) != 0)
-		return strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
-	rc = log_scan_headers(log, 0, producers_rebuild_one, t, err, errlen);
-	if (rc == STRAND_ENOMEM)
-		strand_err_set(err, errlen, rc, "out of memory rebuilding producer state");
-	if (rc != 0) {
-		producer_table_free(t);
-		return rc;
-	}
-	*out = t;
-	return 0;
-}
-
 /*
  * Open the logs of partitions [from, to) into parts->slot, with their
  * producer state. fresh: the
@@ -750,7 +732,7 @@ static int partitions_open(broker_t *b, const char *name, partitions_t *parts,
 			                      dir, strerror(errno));
 		rc = log_open(dir, cfg, &parts->slot[p].log, err, errlen);
 		if (rc == 0)
-			rc = producers_rebuild(parts->slot[p].log, &parts->slot[p].producers, err, errlen);
+			rc = producer_table_load(parts->slot[p].log, &parts->slot[p].producers, err, errlen);
 		if (rc == 0 && (parts->slot[p].replica =
 		                replica_part_new(dir, log_end_offset(parts->slot[p].log))) == NULL)
 			rc = strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");

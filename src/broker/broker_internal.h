@@ -92,6 +92,14 @@ int offsets_store_drop_topic(offsets_store_t *s, const char *topic, int persist,
  */
 int offsets_store_topic_names(offsets_store_t *s, char ***names_out, size_t *n_out);
 
+/* ---- partitions (broker.c) ----------------------------------------------- */
+
+/* The partition's idempotent-producer table (producer.h; borrowed while t
+ * is held); NULL if p is out of range. follower.c rebuilds it after a
+ * truncation. */
+struct producer_table;
+struct producer_table *topic_partition_producers(topic_t *t, int32_t p);
+
 /* Pack n strings into one allocation: an array of n pointers followed by the text. */
 char **broker_names_pack(char *const *names, size_t n);
 

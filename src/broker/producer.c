@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "log/log.h"
 
 #define TABLE_MIN_CAP 16       /* slots; always a power of two, at most half full */
 
@@ -261,4 +262,42 @@ size_t producer_table_expire(producer_table_t *t, int64_t log_start_offset,
 	if (rehash(t, cap, expire_keep, &bounds) != 0)
 		return 0;               /* no memory now: the next tick tries again */
 	return gone;
+}
+
+/* ---- rebuilding from the log ---------------------------------------------- */
+
+static int load_one(void *ctx, const batch_header_t *h)
+{
+	return producer_table_record(ctx, h);
+}
+
+int producer_table_load(struct log *log, producer_table_t **out, char *err, size_t errlen)
+{
+	producer_table_t *t;
+	int rc;
+
+	if (producer_table_new(&t) != 0)
+		return strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
+	rc = log_scan_headers(log, 0, load_one, t, err, errlen);
+	if (rc == STRAND_ENOMEM)
+		strand_err_set(err, errlen, rc, "out of memory rebuilding producer state");
+	if (rc != 0) {
+		producer_table_free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+void producer_table_replace(producer_table_t *dst, producer_table_t *src)
+{
+	producer_entry_t *slots = dst->slots;
+	size_t cap = dst->cap, count = dst->count;
+
+	dst->slots = src->slots;
+	dst->cap = src->cap;
+	dst->count = src->count;
+	src->slots = slots;
+	src->cap = cap;
+	src->count = count;
 }

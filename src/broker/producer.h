@@ -88,6 +88,23 @@ int producer_table_record(producer_table_t *t, const batch_header_t *h);
 size_t producer_table_expire(producer_table_t *t, int64_t log_start_offset,
                              int64_t min_timestamp);
 
+/*
+ * A partition's producer table rebuilt from the headers of its stored
+ * batches (the log is the only record of it): at open, and after a
+ * follower's truncation removed batches. Reads the log (I/O), so no table
+ * lock is involved: the caller installs the result with
+ * producer_table_replace. *out is new; free with producer_table_free.
+ * Returns 0, STRAND_ENOMEM, log_scan_headers' STRAND_EIO/STRAND_ECORRUPT.
+ */
+struct log;
+int producer_table_load(struct log *log, producer_table_t **out, char *err, size_t errlen);
+
+/*
+ * Give dst src's producers (dst's lock held; src is not shared), and src
+ * dst's old ones, for the caller to free with src. O(1): pointers swap.
+ */
+void producer_table_replace(producer_table_t *dst, producer_table_t *src);
+
 /* Producers known (lock held). */
 size_t producer_table_count(const producer_table_t *t);
 

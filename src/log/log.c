@@ -1173,6 +1173,31 @@ out:
 	return rc;
 }
 
+int log_truncate_fully(log_t *log, int64_t offset, char *err, size_t errlen)
+{
+	int rc;
+
+	if (offset < 0)
+		return strand_err_set(err, errlen, STRAND_EINVAL, "offset must be >= 0");
+	pthread_mutex_lock(&log->lock);
+	rc = reset_to_locked(log, offset, err, errlen);
+	if (rc != 0) {
+		pthread_mutex_unlock(&log->lock);
+		return rc;
+	}
+	if (log->nepochs > 0) {
+		log->nepochs = 0;
+		rc = write_epochs_locked(log, err, errlen);
+	}
+	pthread_mutex_lock(&log->flush_lock);
+	log->flushed_offset = leo_locked(log);   /* nothing left to flush */
+	pthread_mutex_unlock(&log->flush_lock);
+	log->unflushed_records = 0;
+	log->checkpointed = -1;
+	pthread_mutex_unlock(&log->lock);
+	return rc;
+}
+
 /* ---- flush (group commit) ------------------------------------------------ */
 
 /*

@@ -182,6 +182,15 @@ int64_t log_flushed_offset(log_t *log);
 int log_truncate_to(log_t *log, int64_t offset, char *err, size_t errlen);
 
 /*
+ * Empty the log and restart it at offset, which may lie past the LEO
+ * (Kafka's truncateFullyAndStartAt): a follower whose log ends below its
+ * leader's log start offset (retention deleted what it lacks) continues
+ * from there. Every segment and every leader-epoch entry goes.
+ * Returns 0, STRAND_EINVAL (offset < 0), STRAND_EIO, STRAND_ENOMEM.
+ */
+int log_truncate_fully(log_t *log, int64_t offset, char *err, size_t errlen);
+
+/*
  * Make every record below offset durable (fdatasync), group-commit style:
  * if a flush covering offset is already running, wait for it instead of
  * starting another. Pass -1 for "everything appended so far".

@@ -11,6 +11,13 @@
  * and checks the truncation point and the number of rounds. Finally it
  * copies the leader's tail with log_append_replica: a wrong truncation
  * point shows as logs whose bytes differ.
+ *
+ * The broker cases run a real broker (id 1) made follower of a partition by
+ * broker_partition_set_state, fed from a plain log standing in for the
+ * leader: appends keep the leader's bytes and idempotent producers, the
+ * high watermark follows min(leader's, LEO), and truncation rebuilds the
+ * producer state so that a retry after a leadership change is judged
+ * against what the log still holds.
  */
 #include <check.h>
 #include <inttypes.h>
@@ -18,7 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/broker.h"
 #include "broker/follower.h"
+#include "broker/replica.h"
 #include "common/err.h"
 #include "log/batch.h"
 #include "log/log.h"
@@ -205,6 +214,230 @@ START_TEST(test_truncation_step_rules)
 }
 END_TEST
 
+/* ---- the broker as follower ---------------------------------------------------- */
+
+static int always_valid(void *ctx)
+{
+	(void)ctx;
+	return 1;
+}
+
+/* Broker 1 in cluster mode with topic "t" (1 partition, rf 3), following broker 2. */
+static broker_t *open_follower(void)
+{
+	char dir[PATH_MAX], err[256] = "";
+	broker_options_t opts;
+	broker_t *b = NULL;
+
+	tu_path(dir, sizeof(dir), g_dir, "broker");
+	memset(&opts, 0, sizeof opts);
+	opts.data_dir = dir;
+	opts.broker_id = 1;
+	opts.advertised_url = "http://127.0.0.1:0";
+	opts.tick_ms = 1000;
+	tu_assert_msg(broker_open(&opts, &b, err, sizeof err) == 0, "broker_open: %s", err);
+	broker_set_lease_check(b, always_valid, NULL);
+	tu_assert_msg(broker_topic_create(b, "t", 1, 3, NULL, err, sizeof err) == 0,
+	              "create: %s", err);
+	return b;
+}
+
+static void set_state(broker_t *b, int32_t leader, int32_t epoch, int64_t version)
+{
+	partition_state_t st;
+	char err[256] = "";
+
+	memset(&st, 0, sizeof st);
+	st.nreplicas = st.nisr = 3;
+	for (int i = 0; i < 3; i++)
+		st.replicas[i] = st.isr[i] = i + 1;
+	st.leader = leader;
+	st.leader_epoch = epoch;
+	st.version = version;
+	tu_assert_msg(broker_partition_set_state(b, "t", 0, &st, err, sizeof err) == 0,
+	              "set_state: %s", err);
+}
+
+/* Append one idempotent batch (n records of producer pid from seq) to the leader log. */
+static void leader_append_idem(log_t *log, batch_builder_t *bb, int64_t pid, int32_t seq,
+                               int n, int32_t epoch)
+{
+	char err[256] = "";
+
+	batch_builder_reset(bb);
+	tu_assert_int_eq(batch_builder_begin(bb, pid, 0, seq), 0);
+	for (int k = 0; k < n; k++)
+		tu_add_gen(bb, (uint64_t)(pid * 100 + seq + k), T0 + k);
+	tu_assert_int_eq(batch_builder_finish(bb, NULL), 0);
+	tu_assert_msg(log_append(log, bb->buf, bb->len, epoch, NULL, err, sizeof err) == 0,
+	              "leader append: %s", err);
+}
+
+/* Feed the follower from the leader log until it has everything; leader_hw each time. */
+static void follow(broker_t *b, topic_t *t, log_t *leader, int64_t leader_hw)
+{
+	log_t *mine = topic_partition_log(t, 0);
+
+	while (log_end_offset(mine) < log_end_offset(leader)) {
+		log_slice_t s;
+		char err[256] = "";
+		uint8_t *buf;
+
+		tu_assert_int_eq(log_read(leader, log_end_offset(mine), 300, -1, &s, err,
+		                          sizeof err), 0);
+		buf = tu_slice_bytes(&s);
+		tu_assert_msg(broker_follower_append(b, t, 0, buf, s.len, leader_hw, err,
+		                                     sizeof err) == 0, "follower append: %s", err);
+		free(buf);
+		log_slice_release(&s);
+	}
+}
+
+START_TEST(test_follower_append_keeps_bytes_producers_and_hw)
+{
+	broker_t *b = open_follower();
+	batch_builder_t bb;
+	log_t *leader = open_sub("leader");
+	topic_t *t;
+	int64_t pid1, pid2;
+	int16_t pe;
+	char err[256] = "";
+
+	batch_builder_init(&bb);
+	tu_assert_int_eq(broker_producer_new(b, &pid1, &pe, err, sizeof err), 0);
+	tu_assert_int_eq(broker_producer_new(b, &pid2, &pe, err, sizeof err), 0);
+	set_state(b, 2, 4, 10);
+	t = broker_topic_get(b, "t");
+	leader_append_idem(leader, &bb, pid1, 0, 3, 3);
+	write_runs(leader, (const run_t[]){ { 4, 2, 2, 'a' }, { 0, 0, 0, 0 } });
+	leader_append_idem(leader, &bb, pid2, 0, 2, 4);
+
+	follow(b, t, leader, 5);
+	tu_expect_same_log(leader, topic_partition_log(t, 0));
+	tu_assert_int_eq(topic_partition_hw(t, 0), 5);           /* the leader's HW */
+	tu_assert_int_eq(broker_partition_producer_count(t, 0), 2);
+	/* an HW past what the follower holds is capped at its LEO */
+	tu_assert_int_eq(broker_follower_append(b, t, 0, NULL, 0, 100, err, sizeof err), 0);
+	tu_assert_int_eq(topic_partition_hw(t, 0), log_end_offset(leader));
+
+	/* no longer a follower: nothing is appended */
+	leader_append_idem(leader, &bb, pid2, 2, 1, 4);
+	set_state(b, 1, 5, 11);
+	{
+		log_slice_t s;
+		uint8_t *buf;
+		int64_t leo = log_end_offset(topic_partition_log(t, 0));
+
+		tu_assert_int_eq(log_read(leader, leo, 1 << 20, -1, &s, err, sizeof err), 0);
+		buf = tu_slice_bytes(&s);
+		tu_assert_int_eq(broker_follower_append(b, t, 0, buf, s.len, 0, err, sizeof err),
+		                 STRAND_ENOTLEADER);
+		tu_assert_int_eq(broker_follower_truncate(b, t, 0, 0, err, sizeof err),
+		                 STRAND_ENOTLEADER);
+		tu_assert_int_eq(log_end_offset(topic_partition_log(t, 0)), leo);
+		free(buf);
+		log_slice_release(&s);
+	}
+	topic_release(t);
+	log_close(leader);
+	batch_builder_free(&bb);
+	broker_close(b);
+}
+END_TEST
+
+/*
+ * A follower that copied producer 2's batch truncates it away (it was the
+ * old leader's uncommitted tail), then becomes leader: producer 1's retry of
+ * its last kept batch is a duplicate, producer 2's resend is appended anew,
+ * because the producer state was rebuilt from what the log still holds.
+ */
+START_TEST(test_follower_truncate_rebuilds_producers_and_hw)
+{
+	broker_t *b = open_follower();
+	batch_builder_t bb;
+	log_t *leader = open_sub("leader");
+	broker_append_info_t info;
+	topic_t *t;
+	int64_t pid1, pid2, cut;
+	int16_t pe;
+	uint8_t *p2batch;
+	size_t p2len;
+	char err[256] = "";
+
+	batch_builder_init(&bb);
+	tu_assert_int_eq(broker_producer_new(b, &pid1, &pe, err, sizeof err), 0);
+	tu_assert_int_eq(broker_producer_new(b, &pid2, &pe, err, sizeof err), 0);
+	set_state(b, 2, 1, 10);
+	t = broker_topic_get(b, "t");
+	leader_append_idem(leader, &bb, pid1, 0, 2, 1);
+	leader_append_idem(leader, &bb, pid1, 2, 2, 1);
+	cut = log_end_offset(leader);
+	leader_append_idem(leader, &bb, pid2, 0, 3, 1);
+	p2batch = tu_dup(bb.buf, bb.len);
+	p2len = bb.len;
+	follow(b, t, leader, log_end_offset(leader));
+	tu_assert_int_eq(topic_partition_hw(t, 0), 7);
+	tu_assert_int_eq(broker_partition_producer_count(t, 0), 2);
+
+	tu_assert_int_eq(broker_follower_truncate(b, t, 0, cut, err, sizeof err), 0);
+	tu_assert_int_eq(log_end_offset(topic_partition_log(t, 0)), cut);
+	tu_assert_int_eq(topic_partition_hw(t, 0), cut);
+	tu_assert_int_eq(broker_partition_producer_count(t, 0), 1);
+
+	set_state(b, 1, 2, 11);                 /* this broker leads epoch 2 */
+	leader_append_idem(leader, &bb, pid1, 2, 2, 1);   /* same bytes as pid1's 2nd batch */
+	tu_assert_int_eq(broker_append(b, t, 0, bb.buf, bb.len, 0, &info, err, sizeof err), 0);
+	tu_assert_int_eq(info.duplicate, 1);
+	tu_assert_int_eq(info.first_offset, 2);
+	tu_assert_int_eq(broker_append(b, t, 0, p2batch, p2len, 0, &info, err, sizeof err), 0);
+	tu_assert_int_eq(info.duplicate, 0);
+	tu_assert_int_eq(info.first_offset, cut);
+	free(p2batch);
+	topic_release(t);
+	log_close(leader);
+	batch_builder_free(&bb);
+	broker_close(b);
+}
+END_TEST
+
+/* broker_follower_truncation_round on a real broker: a follower that never
+ * saw the leader's epoch 1 needs two rounds. */
+START_TEST(test_follower_truncation_rounds_on_broker)
+{
+	broker_t *b = open_follower();
+	log_t *leader = open_sub("leader");
+	topic_t *t;
+	int done = -1, rounds = 0;
+	int64_t fetch_offset = -1;
+	char err[256] = "";
+
+	set_state(b, 1, 0, 10);
+	t = broker_topic_get(b, "t");
+	write_runs(topic_partition_log(t, 0), (const run_t[]){ { 0, 4, 1, 'x' }, { 2, 2, 1, 'f' },
+	                                                      { 0, 0, 0, 0 } });
+	write_runs(leader, (const run_t[]){ { 0, 3, 1, 'x' }, { 1, 3, 1, 'l' }, { 3, 1, 1, 'm' },
+	                                    { 0, 0, 0, 0 } });
+	set_state(b, 2, 3, 11);
+	while (done != 1) {
+		int32_t ask = log_latest_epoch(topic_partition_log(t, 0)), le = -1;
+		int64_t lend = -1;
+
+		if (ask >= 0)
+			log_epoch_end_offset(leader, ask, &le, &lend);
+		tu_assert_int_eq(broker_follower_truncation_round(b, t, 0, le, lend, &done,
+		                                                  &fetch_offset, err, sizeof err), 0);
+		tu_assert_int_lt(++rounds, 5);
+	}
+	tu_assert_int_eq(fetch_offset, 3);
+	tu_assert_int_eq(rounds, 2);
+	follow(b, t, leader, 3);
+	tu_expect_same_log(leader, topic_partition_log(t, 0));
+	topic_release(t);
+	log_close(leader);
+	broker_close(b);
+}
+END_TEST
+
 static Suite *follower_suite(void)
 {
 	Suite *s = suite_create("follower");
@@ -215,6 +448,14 @@ static Suite *follower_suite(void)
 	tcase_add_test(tc, test_truncation_step_rules);
 	tcase_add_loop_test(tc, test_truncation_table, 0,
 	                    (int)(sizeof(cases) / sizeof(cases[0])));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("broker");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_follower_append_keeps_bytes_producers_and_hw);
+	tcase_add_test(tc, test_follower_truncate_rebuilds_producers_and_hw);
+	tcase_add_test(tc, test_follower_truncation_rounds_on_broker);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -278,6 +278,46 @@ START_TEST(test_replica_ignores_max_batch_bytes)
 }
 END_TEST
 
+/* A follower whose log ends below the leader's log start restarts there. */
+START_TEST(test_truncate_fully_restarts_past_the_end)
+{
+	log_config_t cfg;
+	batch_builder_t b;
+	log_t *leader, *follower;
+	char err[256] = "";
+	int deleted = 0;
+
+	cfg_plain(&cfg, 1024);
+	batch_builder_init(&b);
+	leader = open_sub("leader", &cfg);
+	follower = open_sub("follower", &cfg);
+	leader_append(leader, &b, 3, 3, 0);
+	tu_replicate(leader, follower, 1 << 20);
+	leader_append(leader, &b, 20, 3, 2);
+	/* retention on the leader deletes segments the follower never copied */
+	cfg.retention_bytes = 1500;
+	tu_assert_int_eq(log_set_config(leader, &cfg, err, sizeof err), 0);
+	tu_assert_int_eq(log_tick(leader, T0, &deleted, err, sizeof err), 0);
+	tu_assert_int_gt(log_start_offset(leader), log_end_offset(follower));
+
+	tu_assert_int_eq(log_truncate_fully(follower, log_start_offset(leader), err, sizeof err), 0);
+	tu_assert_int_eq(log_start_offset(follower), log_start_offset(leader));
+	tu_assert_int_eq(log_end_offset(follower), log_start_offset(leader));
+	tu_assert_int_eq(log_latest_epoch(follower), -1);
+	tu_replicate(leader, follower, 700);
+	tu_expect_same_log(leader, follower);
+	log_close(follower);
+	follower = open_sub("follower", &cfg);
+	tu_assert_int_eq(log_start_offset(follower), log_start_offset(leader));
+	tu_assert_int_eq(log_latest_epoch(follower), 2);
+	tu_expect_same_log(leader, follower);
+	tu_assert_int_eq(log_truncate_fully(follower, -1, err, sizeof err), STRAND_EINVAL);
+	log_close(follower);
+	log_close(leader);
+	batch_builder_free(&b);
+}
+END_TEST
+
 static Suite *replica_suite(void)
 {
 	Suite *s = suite_create("log_replica");
@@ -289,6 +329,7 @@ static Suite *replica_suite(void)
 	tcase_add_test(tc, test_replica_refuses_what_does_not_continue_the_log);
 	tcase_add_test(tc, test_replica_after_truncation_takes_new_tail);
 	tcase_add_test(tc, test_replica_ignores_max_batch_bytes);
+	tcase_add_test(tc, test_truncate_fully_restarts_past_the_end);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -727,11 +727,14 @@ static inline int tu_replicate(log_t *leader, log_t *follower, size_t max_bytes)
 	return n;
 }
 
-/* Same bytes from the log start, same LEO, same answers from the epoch cache. */
+/* Same bytes from the log start, same LEO, same answers from the epoch cache
+ * for every epoch from the first stored batch's on (retention may have left
+ * one side entries for epochs below its log start). */
 static inline void tu_expect_same_log(log_t *a, log_t *b)
 {
 	size_t la, lb;
 	uint8_t *ba, *bb;
+	int32_t first;
 
 	tu_assert_int_eq(log_end_offset(a), log_end_offset(b));
 	tu_assert_int_eq(log_latest_epoch(a), log_latest_epoch(b));
@@ -739,9 +742,10 @@ static inline void tu_expect_same_log(log_t *a, log_t *b)
 	bb = tu_read_bytes(b, log_start_offset(b), &lb);
 	tu_assert_msg(la == lb, "logs hold %zu and %zu bytes", la, lb);
 	tu_assert_msg(la == 0 || memcmp(ba, bb, la) == 0, "the logs' bytes differ");
+	first = la >= BATCH_HEADER_SIZE ? (int32_t)tu_be(ba + 12, 4) : -1;
 	free(ba);
 	free(bb);
-	for (int32_t e = -1; e <= log_latest_epoch(a) + 1; e++) {
+	for (int32_t e = first; e <= log_latest_epoch(a) + 1; e++) {
 		int32_t ea, eb;
 		int64_t oa, ob;
 
