@@ -31,6 +31,7 @@
 #include "broker/broker.h"
 #include "cli/cli.h"
 #include "cluster/cluster.h"
+#include "cluster/fetcher.h"
 #include "cluster/meta.h"
 #include "common/err.h"
 
@@ -481,6 +482,31 @@ static int serve_join_cluster(serve_values_t *sv, broker_t *broker, api_t *api,
 	return 0;
 }
 
+/* The fetcher's leader URLs: the live registrations meta keeps. */
+static int serve_broker_url(void *ctx, int32_t id, char *url, size_t urllen)
+{
+	return meta_broker_url(ctx, id, url, urllen);
+}
+
+/* Cluster mode: follow the partitions this broker is a follower of. */
+static int serve_start_fetcher(broker_t *broker, meta_t *meta, int32_t broker_id,
+                               fetcher_t **out)
+{
+	fetcher_options_t fo;
+	char err[512];
+	int rc;
+
+	memset(&fo, 0, sizeof fo);
+	fo.broker = broker;
+	fo.self_id = broker_id;
+	fo.url_of = serve_broker_url;
+	fo.url_ctx = meta;
+	rc = fetcher_open(&fo, out, err, sizeof err);
+	if (rc != 0)
+		fprintf(stderr, "strand: error: cannot start the replica fetcher: %s\n", err);
+	return rc;
+}
+
 int cli_serve(int argc, char **argv)
 {
 	serve_values_t sv;
@@ -498,6 +524,7 @@ int cli_serve(int argc, char **argv)
 	const char *www;
 	cluster_t *cluster = NULL;
 	meta_t *meta = NULL;
+	fetcher_t *fetcher = NULL;
 	int i, sig, rc, status = 1;
 
 	/* Request bodies, batches and answers are 0.1-64 MiB and freed per
@@ -626,6 +653,8 @@ int cli_serve(int argc, char **argv)
 	if (sv.v[OPT_ETCD] != NULL && serve_join_cluster(&sv, broker, api, (int32_t)broker_id,
 	                                                 (int)lease_ttl, &cluster, &meta) != 0)
 		goto out;
+	if (meta != NULL && serve_start_fetcher(broker, meta, (int32_t)broker_id, &fetcher) != 0)
+		goto out;
 	fprintf(stderr, strchr(host, ':') ? "strand: listening on %s://[%s]:%u\n"
 	                                  : "strand: listening on %s://%s:%u\n",
 	        aopts.tls_cert_path != NULL ? "https" : "http", host, (unsigned)api_port(api));
@@ -654,7 +683,9 @@ int cli_serve(int argc, char **argv)
 	status = 0;
 out:
 	api_stop(api, (int)grace);
+	fetcher_stop(fetcher);      /* no more meta_broker_url calls */
 	meta_close(meta);           /* after the API: it reads meta and cluster until stopped */
+	fetcher_close(fetcher);     /* after meta: no role hook call is under way */
 	cluster_close(cluster);
 	broker_close(broker);
 	if (status == 0)
