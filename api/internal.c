@@ -53,6 +53,7 @@
 #include "api/parking.h"
 #include "broker/broker.h"
 #include "broker/replica.h"
+#include "cluster/fetcher.h"
 #include "common/err.h"
 #include "log/log.h"
 
@@ -62,16 +63,8 @@
 #define RFETCH_MAX_WAIT_MS       60000               /* longest long poll */
 #define RFETCH_DEFAULT_MAX_BYTES (8 * 1024 * 1024)   /* Kafka's replica.fetch.response.max.bytes is 10 MiB */
 
-/* The frame's error codes (docs/REPLICATION.md). */
-enum rfetch_error {
-	RFETCH_NONE = 0,
-	RFETCH_NOT_LEADER = 1,
-	RFETCH_FENCED_LEADER_EPOCH = 2,
-	RFETCH_UNKNOWN_LEADER_EPOCH = 3,
-	RFETCH_OFFSET_OUT_OF_RANGE = 4,
-	RFETCH_UNKNOWN_TOPIC_OR_PARTITION = 5,
-	RFETCH_STORAGE_ERROR = 6,
-};
+/* The frame's error codes are FETCH_ERR_* (cluster/fetcher.h): the
+ * follower's decoder and this encoder share one definition of the wire. */
 
 static int invalid(api_request_t *req, const char *detail)
 {
@@ -254,13 +247,13 @@ static void rfetch_cleanup(api_request_t *req)
 static int rfetch_error_of(int rc)
 {
 	switch (rc) {
-	case 0:                     return RFETCH_NONE;
-	case STRAND_ENOTLEADER:     return RFETCH_NOT_LEADER;
-	case STRAND_EEPOCH_FENCED:  return RFETCH_FENCED_LEADER_EPOCH;
-	case STRAND_EEPOCH_UNKNOWN: return RFETCH_UNKNOWN_LEADER_EPOCH;
-	case STRAND_ERANGE:         return RFETCH_OFFSET_OUT_OF_RANGE;
-	case STRAND_ENOENT:         return RFETCH_UNKNOWN_TOPIC_OR_PARTITION;
-	default:                    return RFETCH_STORAGE_ERROR;
+	case 0:                     return FETCH_ERR_NONE;
+	case STRAND_ENOTLEADER:     return FETCH_ERR_NOT_LEADER;
+	case STRAND_EEPOCH_FENCED:  return FETCH_ERR_FENCED_LEADER_EPOCH;
+	case STRAND_EEPOCH_UNKNOWN: return FETCH_ERR_UNKNOWN_LEADER_EPOCH;
+	case STRAND_ERANGE:         return FETCH_ERR_OFFSET_OUT_OF_RANGE;
+	case STRAND_ENOENT:         return FETCH_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	default:                    return FETCH_ERR_STORAGE_ERROR;
 	}
 }
 
@@ -389,7 +382,7 @@ static int rfetch_frame(rfetch_ctx_t *c, const rfetch_part_t *p, int64_t *used)
 	if (slice.len > 0 && *used > 0 && (int64_t)slice.len > budget)
 		log_slice_release(&slice);
 	err_code = rfetch_error_of(rc);
-	if (err_code == RFETCH_STORAGE_ERROR)
+	if (err_code == FETCH_ERR_STORAGE_ERROR)
 		fprintf(stderr, "strand: replica fetch of %s-%d for broker %d: %s\n", p->topic,
 		        (int)p->partition, (int)c->broker_id, req->err);
 	if ((rc = put_be(&c->out, strlen(p->topic), 2)) ||

@@ -22,6 +22,7 @@
 #include "api/http.h"
 #include "broker/broker.h"
 #include "broker/replica.h"
+#include "cluster/fetcher.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "log/batch.h"
@@ -185,47 +186,36 @@ typedef struct frame {
 	const uint8_t *records;
 } frame_t;
 
-static uint64_t get_be(const uint8_t *p, int bytes)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < bytes; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-/* Decode every frame of a 200 answer; returns the count. */
+/* Decode every frame of a 200 answer with the follower's own decoder
+ * (fetcher.h), so the encoder here and the fetcher's reading of it are
+ * checked against each other; returns the count. */
 static int decode(const answer_t *a, frame_t *out, int cap)
 {
-	const uint8_t *p = (const uint8_t *)a->body.data, *end = p + a->body.len;
-	int n = 0;
+	const uint8_t *buf = (const uint8_t *)a->body.data;
+	size_t pos = 0;
+	fetch_frame_t fr;
+	int n = 0, rc;
 
 	ck_assert_int_eq(a->status, 200);
 	ck_assert_str_eq(a->content_type, "application/vnd.strand.replica");
-	while (p < end) {
+	while ((rc = fetch_frame_decode(buf, a->body.len, &pos, &fr)) == 0) {
 		frame_t *f = &out[n];
-		size_t tl;
 
 		ck_assert_int_lt(n, cap);
-		ck_assert_int_ge(end - p, 2);
-		tl = (size_t)get_be(p, 2);
-		ck_assert_uint_ge((size_t)(end - p), 2 + tl + 38);
-		memcpy(f->topic, p + 2, tl);
-		f->topic[tl] = '\0';
-		p += 2 + tl;
-		f->partition = (int32_t)get_be(p, 4);
-		f->error = (int16_t)get_be(p + 4, 2);
-		f->leader_epoch = (int32_t)get_be(p + 6, 4);
-		f->hw = (int64_t)get_be(p + 10, 8);
-		f->log_start = (int64_t)get_be(p + 18, 8);
-		f->leo = (int64_t)get_be(p + 26, 8);
-		f->records_len = (uint32_t)get_be(p + 34, 4);
-		p += 38;
-		ck_assert_uint_ge((size_t)(end - p), f->records_len);
-		f->records = p;
-		p += f->records_len;
+		ck_assert_uint_lt(fr.topic_len, sizeof f->topic);
+		memcpy(f->topic, fr.topic, fr.topic_len);
+		f->topic[fr.topic_len] = '\0';
+		f->partition = fr.partition;
+		f->error = fr.error;
+		f->leader_epoch = fr.leader_epoch;
+		f->hw = fr.high_watermark;
+		f->log_start = fr.log_start_offset;
+		f->leo = fr.log_end_offset;
+		f->records_len = (uint32_t)fr.records_len;
+		f->records = fr.records;
 		n++;
 	}
+	ck_assert_msg(rc == STRAND_EAGAIN, "the answer does not frame: %d after %d frames", rc, n);
 	return n;
 }
 
