@@ -1489,6 +1489,11 @@ const char *broker_cluster_id(broker_t *b)
 	return b->cluster_id;
 }
 
+const char *broker_meta_dir(broker_t *b)
+{
+	return b->meta_dir;
+}
+
 /* ---- append ------------------------------------------------------------------- */
 
 void broker_set_append_hook(broker_t *b, broker_append_hook_fn fn, void *ctx)

@@ -114,6 +114,27 @@ void broker_close(broker_t *b);
 /* Stable cluster id (generated at first start, stored in DATA/meta/cluster_id). */
 const char *broker_cluster_id(broker_t *b);
 
+/* DATA/meta: the broker's metadata files, and those of the modules that
+ * keep small state beside them (src/cluster/meta.c's etcd_topics.json). */
+const char *broker_meta_dir(broker_t *b);
+
+/*
+ * Replace the file at path with data, atomically and durably: write
+ * "<path>.tmp", fsync it, rename it over path, fsync the directory. A crash
+ * leaves either the old or the new content, never a mix.
+ * Returns 0 or STRAND_EIO (message names the file and errno).
+ */
+int broker_file_write_atomic(const char *path, const char *data, size_t len,
+                             char *err, size_t errlen);
+
+/*
+ * Read a whole file into a NUL-terminated allocation (*out, caller frees).
+ * Returns 0, STRAND_ENOENT (no such file: nothing allocated), STRAND_EIO,
+ * STRAND_ENOMEM.
+ */
+int broker_file_read(const char *path, char **out, size_t *len_out,
+                     char *err, size_t errlen);
+
 /*
  * Create a topic. name must pass broker_name_valid; partitions in
  * [1, 10000]; replication_factor must be 1 on a single node, in

@@ -13,25 +13,6 @@
 
 #include "broker/broker.h"
 
-/* ---- metadata files (broker.c) ------------------------------------------ */
-
-/*
- * Replace the file at path with data, atomically and durably: write
- * "<path>.tmp", fsync it, rename it over path, fsync the directory. A crash
- * leaves either the old or the new content, never a mix.
- * Returns 0 or STRAND_EIO (message names the file and errno).
- */
-int broker_file_write_atomic(const char *path, const char *data, size_t len,
-                             char *err, size_t errlen);
-
-/*
- * Read a whole file into a NUL-terminated allocation (*out, caller frees).
- * Returns 0, STRAND_ENOENT (no such file: nothing allocated), STRAND_EIO,
- * STRAND_ENOMEM.
- */
-int broker_file_read(const char *path, char **out, size_t *len_out,
-                     char *err, size_t errlen);
-
 /* ---- topic configs in topics.json (topic_config.c) ---------------------- */
 
 /*

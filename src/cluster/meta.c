@@ -25,6 +25,7 @@
 #define KEY_BROKERS       CLUSTER_ETCD_PREFIX "brokers/"
 #define META_RETRY_MS     200   /* between tries while etcd fails */
 #define META_RETRY_APPLY_MS 1000 /* a local topic change that failed: read all again */
+#define INCARNATIONS_FILE "etcd_topics.json"   /* in the broker's DATA/meta */
 #define META_MAX_KEY      (sizeof META_KEY_PARTITIONS + 256 + 16)
 
 typedef struct mtopic {
@@ -32,6 +33,7 @@ typedef struct mtopic {
 	int                has_topic;     /* topics/<name> seen (partition keys may come first) */
 	int32_t            partitions, rf;
 	int                unclean;       /* config unclean_leader_election is true */
+	int64_t            create_revision; /* of topics/<name>: this incarnation's id */
 	char              *value;         /* owned: the topic key's JSON */
 	int64_t            mod_revision;
 	partition_state_t *parts;         /* parts[p]; version 0: no state seen */
@@ -73,6 +75,9 @@ struct meta {
 	                                     controller */
 	int             ctl_dirty;        /* brokers came or went since the last scan */
 	int             apply_failed;     /* a local topic change failed: read all again */
+	cJSON          *incarnations;     /* {"name": create revision} of the local topics:
+	                                     which etcd topic each was made from
+	                                     (INCARNATIONS_FILE) */
 	int64_t         ctl_preferred_at; /* next preferred-leader check (monotonic ms) */
 };
 
@@ -622,6 +627,7 @@ static int mcache_apply_put(mcache_t *c, const etcd_kv_t *kv, key_kind_t *kind, 
 		t->rf = rf;
 		t->unclean = unclean;
 		t->mod_revision = kv->mod_revision;
+		t->create_revision = kv->create_revision;
 		return mtopic_reserve_parts(t, partitions);
 	case KEY_PARTITION:
 		if (meta_state_decode(kv->value, kv->value_len, kv->mod_revision, &st, why,
@@ -711,6 +717,69 @@ static void meta_apply_states(meta_t *m, const char *name)
 	free(copy);
 }
 
+/*
+ * Which etcd topic each local topic was made from: the create_revision of
+ * topics/<name> when it was created here (Kafka's topic id, KIP-516). A
+ * topic deleted and made again while this broker was away has a new one,
+ * so the local one — the old topic's records — is replaced, never mixed
+ * with the new topic's. Kept in DATA/meta/etcd_topics.json (watcher thread).
+ */
+static int64_t incarnation_get(meta_t *m, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(m->incarnations, name);
+
+	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+}
+
+static void incarnation_save(meta_t *m)
+{
+	char path[4096], err[256], *text = cJSON_PrintUnformatted(m->incarnations);
+
+	snprintf(path, sizeof path, "%s/" INCARNATIONS_FILE, broker_meta_dir(m->broker));
+	if (text == NULL ||
+	    broker_file_write_atomic(path, text, strlen(text), err, sizeof err) != 0)
+		fprintf(stderr, "strand: meta: cannot record topic incarnations in %s: %s\n", path,
+		        text == NULL ? "out of memory" : err);
+	free(text);
+}
+
+/* Record name's incarnation (0: forget it) and save when it changed. */
+static void incarnation_set(meta_t *m, const char *name, int64_t rev)
+{
+	if (incarnation_get(m, name) == rev)
+		return;
+	cJSON_DeleteItemFromObjectCaseSensitive(m->incarnations, name);
+	if (rev != 0)
+		cJSON_AddNumberToObject(m->incarnations, name, (double)rev);
+	incarnation_save(m);
+}
+
+static int incarnation_load(meta_t *m, char *err, size_t errlen)
+{
+	char path[4096], *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	snprintf(path, sizeof path, "%s/" INCARNATIONS_FILE, broker_meta_dir(m->broker));
+	rc = broker_file_read(path, &text, &len, err, errlen);
+	if (rc == 0) {
+		m->incarnations = cJSON_ParseWithLength(text, len);
+		free(text);
+		if (!cJSON_IsObject(m->incarnations)) {
+			/* unreadable: local topics are adopted as they are, as before */
+			fprintf(stderr, "strand: meta: %s is not a JSON object: ignored\n", path);
+			cJSON_Delete(m->incarnations);
+			m->incarnations = NULL;
+		}
+	} else if (rc != STRAND_ENOENT) {
+		return rc;
+	}
+	if (m->incarnations == NULL)
+		m->incarnations = cJSON_CreateObject();
+	return m->incarnations != NULL ? 0
+	       : strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
+}
+
 static int config_text(const char *name, const char *value, int is_number, void *ctx)
 {
 	(void)is_number;
@@ -739,6 +808,7 @@ static void meta_apply_topic(meta_t *m, const char *name)
 {
 	char err[512], *value = NULL;
 	int32_t partitions = 0, rf = 0, cur, cur_rf;
+	int64_t incarnation = 0, had;
 	topic_config_t cfg, local;
 	mtopic_t *t;
 	topic_t *lt;
@@ -749,6 +819,7 @@ static void meta_apply_topic(meta_t *m, const char *name)
 	if (t != NULL && t->has_topic) {
 		partitions = t->partitions;
 		rf = t->rf;
+		incarnation = t->create_revision;
 		value = strdup(t->value);
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -765,11 +836,13 @@ static void meta_apply_topic(meta_t *m, const char *name)
 		cur_rf = topic_replication_factor(lt);
 		topic_get_config(lt, &local);
 		topic_release(lt);
-		if (cur > partitions || cur_rf != rf) {
+		had = incarnation_get(m, name);
+		if ((had != 0 && had != incarnation) || cur > partitions || cur_rf != rf) {
 			/* not the topic etcd has: deleted and made again while we were away */
-			fprintf(stderr, "strand: meta: topic %s here has %" PRId32 " partitions, "
-			        "replication factor %" PRId32 "; etcd has %" PRId32 ", %" PRId32
-			        ": replacing it\n", name, cur, cur_rf, partitions, rf);
+			fprintf(stderr, "strand: meta: topic %s here (incarnation %" PRId64 ", %" PRId32
+			        " partitions, replication factor %" PRId32 ") is not etcd's (%" PRId64
+			        ", %" PRId32 ", %" PRId32 "): replacing it\n", name, had, cur, cur_rf,
+			        incarnation, partitions, rf);
 			rc = broker_topic_delete(m->broker, name, err, sizeof err);
 			if (rc != 0 && rc != STRAND_ENOENT)
 				goto fail;
@@ -786,6 +859,7 @@ static void meta_apply_topic(meta_t *m, const char *name)
 		if (rc != 0)
 			goto fail;
 	}
+	incarnation_set(m, name, incarnation);   /* made here, or adopted as it was */
 	free(value);
 	meta_apply_states(m, name);
 	return;
@@ -803,6 +877,8 @@ static void meta_apply_topic_delete(meta_t *m, const char *name)
 
 	if (rc != 0 && rc != STRAND_ENOENT)
 		fprintf(stderr, "strand: meta: cannot delete topic %s here: %s\n", name, err);
+	else
+		incarnation_set(m, name, 0);
 }
 
 static void meta_set_applied(meta_t *m, int64_t rev)
@@ -1214,6 +1290,9 @@ int meta_open(const meta_options_t *opts, meta_t **out, char *err, size_t errlen
 	rc = etcd_open(&eo, &m->etcd, err, errlen);
 	if (rc)
 		goto fail;
+	rc = incarnation_load(m, err, errlen);
+	if (rc)
+		goto fail;
 	/* cluster mode from here on (broker_replicated): topics may have rf > 1 */
 	broker_set_lease_check(m->broker, meta_lease_valid, m->cluster);
 	broker_set_isr_hook(m->broker, meta_isr_hook, m);
@@ -1249,6 +1328,7 @@ void meta_close(meta_t *m)
 		pthread_join(m->thread, NULL);
 	etcd_close(m->etcd);
 	mcache_free(&m->cache);
+	cJSON_Delete(m->incarnations);
 	pthread_cond_destroy(&m->applied);
 	pthread_mutex_destroy(&m->lock);
 	free(m);

@@ -28,6 +28,8 @@
 #include "cluster/meta.h"
 #include "common/clock.h"
 #include "common/err.h"
+#include "log/batch.h"
+#include "log/log.h"
 #include "etcd_fixture.h"
 
 #define WAIT_MS 10000
@@ -765,7 +767,46 @@ START_TEST(test_concurrent_alters_lose_nothing)
 }
 END_TEST
 
-/* A broker away while topics change re-reads everything at start. */
+/* One record straight into node n's local log of topic/p (as a replica's
+ * data would be); the log end offset after it. */
+static int64_t put_local_record(node_t *n, const char *topic, int32_t p)
+{
+	batch_builder_t bb;
+	log_append_info_t info;
+	size_t size;
+	topic_t *t = broker_topic_get(n->broker, topic);
+	log_t *log;
+	int64_t leo;
+
+	ck_assert_ptr_nonnull(t);
+	log = topic_partition_log(t, p);
+	batch_builder_init(&bb);
+	ck_assert_int_eq(batch_builder_begin(&bb, -1, -1, -1), 0);
+	ck_assert_int_eq(batch_builder_add(&bb, 1, NULL, -1, (const uint8_t *)"old", 3, NULL, 0),
+	                 0);
+	ck_assert_int_eq(batch_builder_finish(&bb, &size), 0);
+	ck_assert_int_eq(log_append(log, bb.buf, size, 0, &info, errbuf, sizeof errbuf), 0);
+	leo = log_end_offset(log);
+	batch_builder_free(&bb);
+	topic_release(t);
+	return leo;
+}
+
+static int64_t local_leo(node_t *n, const char *topic, int32_t p)
+{
+	topic_t *t = broker_topic_get(n->broker, topic);
+	int64_t leo;
+
+	ck_assert_ptr_nonnull(t);
+	leo = log_end_offset(topic_partition_log(t, p));
+	topic_release(t);
+	return leo;
+}
+
+/* A broker away while topics change re-reads everything at start: topics
+ * deleted meanwhile go, new ones come, grown ones grow, and a topic
+ * deleted and made again under the same name and shape is a new topic
+ * (the old records go), while one that stayed keeps its records. */
 START_TEST(test_restarted_broker_relists)
 {
 	topic_config_t cfg;
@@ -778,11 +819,19 @@ START_TEST(test_restarted_broker_relists)
 	                                   sizeof errbuf), 0);
 	ck_assert_int_eq(meta_topic_create(nodes[0].meta, "leaves", 1, 3, &cfg, errbuf,
 	                                   sizeof errbuf), 0);
+	ck_assert_int_eq(meta_topic_create(nodes[0].meta, "again", 1, 2, &cfg, errbuf,
+	                                   sizeof errbuf), 0);
 	wait_local_topic(&nodes[2], "leaves", 1);
 	wait_local_topic(&nodes[2], "stays", 3);
+	wait_local_topic(&nodes[2], "again", 1);
+	ck_assert_int_eq(put_local_record(&nodes[2], "stays", 0), 1);
+	ck_assert_int_eq(put_local_record(&nodes[2], "again", 0), 1);
 	node_stop(&nodes[2]);
 	wait_brokers(2);
 
+	ck_assert_int_eq(meta_topic_delete(nodes[0].meta, "again", errbuf, sizeof errbuf), 0);
+	ck_assert_int_eq(meta_topic_create(nodes[1].meta, "again", 1, 2, &cfg, errbuf,
+	                                   sizeof errbuf), 0);
 	ck_assert_int_eq(meta_topic_delete(nodes[0].meta, "leaves", errbuf, sizeof errbuf), 0);
 	ck_assert_int_eq(meta_topic_create(nodes[1].meta, "arrives", 2, 2, &cfg, errbuf,
 	                                   sizeof errbuf), 0);
@@ -803,6 +852,14 @@ START_TEST(test_restarted_broker_relists)
 	ck_assert_int_eq(meta_partition_state(nodes[0].meta, "stays", 4, &a), 0);
 	ck_assert_int_eq(meta_partition_state(nodes[2].meta, "stays", 4, &b), 0);
 	ck_assert(memcmp(&a, &b, sizeof a) == 0);
+	ck_assert_int_eq(local_leo(&nodes[2], "stays", 0), 1);   /* the same topic: kept */
+	ck_assert_int_eq(local_leo(&nodes[2], "again", 0), 0);   /* a new topic: replaced */
+	/* and again after a restart with nothing changed: nothing replaced */
+	ck_assert_int_eq(put_local_record(&nodes[2], "again", 0), 1);
+	node_stop(&nodes[2]);
+	node_start(&nodes[2], 3);
+	ck_assert_int_eq(local_leo(&nodes[2], "again", 0), 1);
+	ck_assert_int_eq(local_leo(&nodes[2], "stays", 0), 1);
 	three_down();
 }
 END_TEST
