@@ -418,9 +418,16 @@ START_TEST(test_create_through_one_broker_reaches_all)
 		for (p = 0; p < 6; p++) {
 			replica_role_t role;
 
+			int64_t end = clock_now_ms() + WAIT_MS;
+
 			ck_assert_int_eq(meta_partition_state(nodes[i].meta, "orders", p, &a), 0);
-			ck_assert_int_eq(broker_partition_get_state(nodes[i].broker, "orders", p, &b,
-			                                            &role), 0);
+			/* broker 1 applied it before its create returned; the others
+			 * apply it right after they create the topic: wait for it */
+			while (broker_partition_get_state(nodes[i].broker, "orders", p, &b, &role) != 0) {
+				ck_assert_msg(i > 0 && clock_now_ms() < end, "broker %d: no state for "
+				              "orders/%d", i + 1, p);
+				clock_sleep_ms(10);
+			}
 			ck_assert_int_eq(b.version, a.version);
 			ck_assert_int_eq(b.leader, a.leader);
 			ck_assert_int_eq(role, a.leader == nodes[i].id ? REPLICA_LEADER
@@ -563,6 +570,21 @@ static partition_state_t wait_state(node_t *n, const char *topic, int32_t p,
 	return st;
 }
 
+/* Wait until node's broker has applied a state making it `role` for topic/p
+ * (the watcher updates its cache, then hands the state to the broker). */
+static void wait_role(node_t *n, const char *topic, int32_t p, replica_role_t role)
+{
+	int64_t end = clock_now_ms() + WAIT_MS;
+	replica_role_t have = REPLICA_NONE;
+
+	do {
+		if (broker_partition_get_state(n->broker, topic, p, NULL, &have) == 0 && have == role)
+			return;
+		clock_sleep_ms(10);
+	} while (clock_now_ms() < end);
+	ck_abort_msg("broker %d: %s/%d role %d, not %d", n->id, topic, p, have, role);
+}
+
 static int led_by_other_than(const partition_state_t *st, int32_t id)
 {
 	return st->leader >= 0 && st->leader != id;
@@ -590,7 +612,6 @@ START_TEST(test_failover_and_preferred_leader_return)
 	topic_config_t cfg;
 	partition_state_t st, before[3];
 	int32_t p, mine = -1;
-	replica_role_t role;
 
 	three_up();
 	default_config(&cfg);
@@ -611,9 +632,7 @@ START_TEST(test_failover_and_preferred_leader_return)
 	ck_assert(!in_isr(&st, 1));
 	ck_assert_int_eq(st.leader, before[mine].replicas[1]);   /* next in replica order */
 	wait_state(&nodes[2], "fo", mine, led_by, st.leader, "showed the new leader");
-	ck_assert_int_eq(broker_partition_get_state(nodes[st.leader - 1].broker, "fo", mine, NULL,
-	                                            &role), 0);
-	ck_assert_int_eq(role, REPLICA_LEADER);
+	wait_role(&nodes[st.leader - 1], "fo", mine, REPLICA_LEADER);
 	for (p = 0; p < 3; p++) {
 		partition_state_t other;
 
@@ -634,8 +653,7 @@ START_TEST(test_failover_and_preferred_leader_return)
 	st = wait_state(&nodes[0], "fo", mine, led_by, 1, "went back to its preferred leader");
 	ck_assert_int_eq(st.leader_epoch, 2);
 	ck_assert_int_eq(st.nisr, 3);
-	ck_assert_int_eq(broker_partition_get_state(nodes[0].broker, "fo", mine, NULL, &role), 0);
-	ck_assert_int_eq(role, REPLICA_LEADER);
+	wait_role(&nodes[0], "fo", mine, REPLICA_LEADER);
 	three_down();
 }
 END_TEST
