@@ -362,36 +362,17 @@ static unsigned tc_read_port(const char *path)
 	return port;
 }
 
-/* 'T' when stopped, 'Z' zombie, 'R'/'S'/'D' running, 0 when gone. */
-static char tc_proc_state(pid_t pid)
-{
-	char path[64], text[512], *close_paren, state = 0;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return 0;
-	n = fread(text, 1, sizeof text - 1, f);
-	fclose(f);
-	text[n] = '\0';
-	close_paren = strrchr(text, ')');
-	if (close_paren != NULL && close_paren[1] == ' ')
-		state = close_paren[2];
-	return state;
-}
-
-static int tc_wait_state(pid_t pid, int stopped, int deadline_ms)
+/* After SIGCONT: wait until the kernel reports pid running again. */
+static int tc_wait_running(pid_t pid, int deadline_ms)
 {
 	int64_t end = clock_now_ms() + deadline_ms;
 
 	for (;;) {
-		char s = tc_proc_state(pid);
+		char st = proc_state(pid);
 
-		if (s == 0 || s == 'Z')
+		if (st == '?' || st == 'Z')
 			return STRAND_ENOENT;
-		if ((s == 'T' || s == 't') == stopped)
+		if (st != 'T' && st != 't')
 			return 0;
 		if (clock_now_ms() >= end)
 			return STRAND_ETIMEDOUT;
@@ -766,7 +747,7 @@ int tcluster_pause(tcluster_t *c, int id)
 	if (b->pid <= 0 || kill(b->pid, SIGSTOP) != 0)
 		return STRAND_ENOENT;
 	b->paused = 1;
-	return tc_wait_state(b->pid, 1, TC_STOP_DEADLINE_MS);
+	return proc_wait_stopped(b->pid, TC_STOP_DEADLINE_MS) ? 0 : STRAND_ETIMEDOUT;
 }
 
 int tcluster_resume(tcluster_t *c, int id)
@@ -776,7 +757,7 @@ int tcluster_resume(tcluster_t *c, int id)
 	if (b->pid <= 0 || kill(b->pid, SIGCONT) != 0)
 		return STRAND_ENOENT;
 	b->paused = 0;
-	return tc_wait_state(b->pid, 0, TC_STOP_DEADLINE_MS);
+	return tc_wait_running(b->pid, TC_STOP_DEADLINE_MS);
 }
 
 int tcluster_restart(tcluster_t *c, int id, char *err, size_t errlen)
@@ -807,7 +788,7 @@ int tcluster_etcd_pause(tcluster_t *c)
 	if (kill(c->etcd.pid, SIGSTOP) != 0)
 		return STRAND_ENOENT;
 	c->etcd_paused = 1;
-	return tc_wait_state(c->etcd.pid, 1, TC_STOP_DEADLINE_MS);
+	return proc_wait_stopped(c->etcd.pid, TC_STOP_DEADLINE_MS) ? 0 : STRAND_ETIMEDOUT;
 }
 
 int tcluster_etcd_resume(tcluster_t *c)
@@ -815,7 +796,7 @@ int tcluster_etcd_resume(tcluster_t *c)
 	if (kill(c->etcd.pid, SIGCONT) != 0)
 		return STRAND_ENOENT;
 	c->etcd_paused = 0;
-	return tc_wait_state(c->etcd.pid, 0, TC_STOP_DEADLINE_MS);
+	return tc_wait_running(c->etcd.pid, TC_STOP_DEADLINE_MS);
 }
 
 const char *tcluster_etcd_url(const tcluster_t *c)
