@@ -23,8 +23,8 @@ typedef struct h_send {
 } h_send_t;
 
 typedef struct h_poll {
-	int32_t consumer, partition;
-	int64_t asked;
+	int32_t consumer, partition, broker;
+	int64_t asked, hw;
 	size_t  n, start;        /* records at offs/vals[start .. start+n) */
 } h_poll_t;
 
@@ -157,7 +157,7 @@ int history_send(history_t *h, int proc, int32_t partition, int64_t value,
 }
 
 int history_poll(history_t *h, int consumer, int32_t partition, int64_t asked, size_t n,
-                 const int64_t *offsets, const int64_t *values)
+                 const int64_t *offsets, const int64_t *values, int broker, int64_t hw)
 {
 	h_poll_t *p;
 	size_t i;
@@ -170,6 +170,8 @@ int history_poll(history_t *h, int consumer, int32_t partition, int64_t asked, s
 	p->consumer = consumer;
 	p->partition = partition;
 	p->asked = asked;
+	p->broker = broker;
+	p->hw = hw;
 	p->n = n;
 	p->start = h->offs.n;
 	for (i = 0; i < n; i++) {
@@ -506,14 +508,15 @@ static void check_polls(checker_t *c)
 {
 	history_t *h = c->h;
 	size_t i, j;
-	char src[64];
+	char src[128];
 
 	for (i = 0; i < h->polls.n; i++) {
 		h_poll_t *p = &VEC_AT(h->polls, h_poll_t, i);
 		int64_t expect = p->asked;
 		int bad = 0;
 
-		snprintf(src, sizeof src, "read by consumer %d", p->consumer);
+		snprintf(src, sizeof src, "read by consumer %d from broker %d, high watermark %" PRId64,
+		         p->consumer, p->broker, p->hw);
 		for (j = 0; j < p->n; j++) {
 			int64_t off = VEC_AT(h->offs, int64_t, p->start + j);
 			int64_t val = VEC_AT(h->vals, int64_t, p->start + j);

@@ -69,10 +69,11 @@ void history_free(history_t *h);
 int history_send(history_t *h, int proc, int32_t partition, int64_t value,
                  history_outcome_t outcome, int64_t offset);
 
-/* One consumer poll that asked partition from offset `asked` and got n
- * records (offsets[i], values[i]) in answer order. */
+/* One consumer poll that asked partition from offset `asked` of broker
+ * `broker`, which answered n records (offsets[i], values[i]) in answer
+ * order and high watermark hw (both for the anomaly notes). */
 int history_poll(history_t *h, int consumer, int32_t partition, int64_t asked, size_t n,
-                 const int64_t *offsets, const int64_t *values);
+                 const int64_t *offsets, const int64_t *values, int broker, int64_t hw);
 
 /* One batch of a replica's log (broker, partition) below its high watermark
  * hw: offsets [base, last], digest of its bytes, and its records' values

@@ -25,8 +25,8 @@ static history_t *clean(void)
 	ck_assert_ptr_nonnull(h);
 	for (int i = 0; i < 6; i++)
 		ck_assert_int_eq(history_send(h, i % 2, 0, i + 1, HISTORY_ACKED, i), 0);
-	ck_assert_int_eq(history_poll(h, 0, 0, 0, 4, offs, all), 0);
-	ck_assert_int_eq(history_poll(h, 0, 0, 4, 2, offs + 4, all + 4), 0);
+	ck_assert_int_eq(history_poll(h, 0, 0, 0, 4, offs, all, 1, 100), 0);
+	ck_assert_int_eq(history_poll(h, 0, 0, 4, 2, offs + 4, all + 4, 1, 100), 0);
 	for (b = 1; b <= 3; b++) {
 		ck_assert_int_eq(history_replica_batch(h, b, 0, 6, 0, 2, 111, vals_a), 0);
 		ck_assert_int_eq(history_replica_batch(h, b, 0, 6, 3, 5, 222, vals_b), 0);
@@ -96,7 +96,7 @@ START_TEST(test_lost_write_without_replicas_is_found_from_reads)
 		history_send(h, 0, 0, i + 1, HISTORY_ACKED, i);
 	/* the consumer read offsets 0 and 2, never 1: value 2 is lost (and
 	 * the poll skipped an offset) */
-	history_poll(h, 0, 0, 0, 2, offs, vals);
+	history_poll(h, 0, 0, 0, 2, offs, vals, 1, 100);
 	expect(h, 2, &rep.lost, "value 2 acknowledged at partition 0 offset 1 was never read");
 	ck_assert_int_eq(rep.nonmonotonic_poll, 1);
 }
@@ -110,7 +110,7 @@ START_TEST(test_read_record_missing_later_is_lost)
 	 * was committed), and the final log does not have it */
 	history_send(h, 0, 0, 1, HISTORY_UNKNOWN, -1);
 	history_send(h, 0, 0, 2, HISTORY_ACKED, 0);
-	history_poll(h, 0, 0, 0, 1, (int64_t[]){ 0 }, (int64_t[]){ 1 });
+	history_poll(h, 0, 0, 0, 1, (int64_t[]){ 0 }, (int64_t[]){ 1 }, 1, 100);
 	history_replica_batch(h, 1, 0, 1, 0, 0, 7, (int64_t[]){ 2 });
 	expect(h, 2, &rep.inconsistent, "value 1 read at partition 0 offset 0 is not there");
 	ck_assert_int_eq(rep.lost, 1);
@@ -150,7 +150,7 @@ START_TEST(test_value_at_two_offsets_is_a_duplicate)
 
 	history_send(h, 0, 0, 1, HISTORY_UNKNOWN, -1);
 	history_send(h, 0, 0, 2, HISTORY_ACKED, 1);
-	history_poll(h, 0, 0, 0, 3, offs, vals);
+	history_poll(h, 0, 0, 0, 3, offs, vals, 1, 100);
 	expect(h, 1, &rep.duplicate, "value 1 at partition 0 offset 0 and partition 0 offset 2");
 	ck_assert_int_eq(rep.unknown_present, 1);
 }
@@ -184,7 +184,7 @@ START_TEST(test_value_never_sent_is_a_phantom)
 	history_t *h = history_new();
 
 	history_send(h, 0, 0, 1, HISTORY_ACKED, 0);
-	history_poll(h, 0, 0, 0, 2, (int64_t[]){ 0, 1 }, (int64_t[]){ 1, 42 });
+	history_poll(h, 0, 0, 0, 2, (int64_t[]){ 0, 1 }, (int64_t[]){ 1, 42 }, 1, 100);
 	expect(h, 1, &rep.phantom, "value 42 at partition 0 offset 1 was never sent");
 }
 END_TEST
@@ -207,9 +207,9 @@ START_TEST(test_poll_out_of_order_is_nonmonotonic)
 
 	for (int i = 0; i < 3; i++)
 		history_send(h, 0, 0, i + 1, HISTORY_ACKED, i);
-	history_poll(h, 0, 0, 0, 1, (int64_t[]){ 0 }, (int64_t[]){ 1 });
+	history_poll(h, 0, 0, 0, 1, (int64_t[]){ 0 }, (int64_t[]){ 1 }, 1, 100);
 	/* asked from 1, answered 2 then 1 */
-	history_poll(h, 0, 0, 1, 2, (int64_t[]){ 2, 1 }, (int64_t[]){ 3, 2 });
+	history_poll(h, 0, 0, 1, 2, (int64_t[]){ 2, 1 }, (int64_t[]){ 3, 2 }, 1, 100);
 	expect(h, 1, &rep.nonmonotonic_poll, "asked 1, got offset 2 where 1 was due");
 }
 END_TEST
@@ -240,9 +240,9 @@ START_TEST(test_histories_merge)
 	history_t *a = history_new(), *b = history_new();
 
 	history_send(a, 0, 0, 1, HISTORY_ACKED, 0);
-	history_poll(a, 0, 0, 0, 1, (int64_t[]){ 0 }, (int64_t[]){ 1 });
+	history_poll(a, 0, 0, 0, 1, (int64_t[]){ 0 }, (int64_t[]){ 1 }, 1, 100);
 	history_send(b, 1, 0, 2, HISTORY_ACKED, 1);
-	history_poll(b, 1, 0, 1, 1, (int64_t[]){ 1 }, (int64_t[]){ 2 });
+	history_poll(b, 1, 0, 1, 1, (int64_t[]){ 1 }, (int64_t[]){ 2 }, 1, 100);
 	history_replica_batch(b, 1, 0, 2, 0, 1, 9, (int64_t[]){ 1, 2 });
 	ck_assert_int_eq(history_merge(a, b), 0);
 	history_free(b);

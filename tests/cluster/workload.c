@@ -276,7 +276,10 @@ static void wl_poll_once(wl_thread_t *t, int32_t p, buf_t *body)
 			vals[n] = cJSON_IsNumber(v) ? (int64_t)v->valuedouble : -1;  /* -1: phantom */
 			n++;
 		}
-		history_poll(t->h, t->index, p, t->pos[p], n, offs, vals);
+		const cJSON *hw = cJSON_GetObjectItemCaseSensitive(doc, "high_watermark");
+
+		history_poll(t->h, t->index, p, t->pos[p], n, offs, vals, t->target[p],
+		             cJSON_IsNumber(hw) ? (int64_t)hw->valuedouble : -1);
 		if (n > 0)
 			t->pos[p] = offs[n - 1] + 1;
 		else
