@@ -380,6 +380,438 @@ START_TEST(test_relays_cut_and_heal)
 }
 END_TEST
 
+/* ---- replication: RF 3, min ISR 2, producers running throughout --------- */
+
+/* replica_lag_time_max_ms 2 s: a paused follower leaves the ISR quickly */
+#define RF3_CONFIGS "{\"min_insync_replicas\":\"2\",\"replica_lag_time_max_ms\":\"2000\"}"
+#define RF3_SLOW_CONFIGS "{\"min_insync_replicas\":\"2\",\"replica_lag_time_max_ms\":\"30000\"}"
+#define STEP_ACKS   200        /* acknowledgements that show progress */
+
+static int pred_leader_not(const tcluster_partition_t *p, void *arg)
+{
+	return p->leader >= 1 && p->leader != *(const int *)arg;
+}
+
+static int pred_in_isr(const tcluster_partition_t *p, void *arg)
+{
+	return p->leader >= 1 && tcluster_in_isr(p, *(const int *)arg);
+}
+
+static int pred_out_of_isr(const tcluster_partition_t *p, void *arg)
+{
+	return p->leader >= 1 && !tcluster_in_isr(p, *(const int *)arg);
+}
+
+static int pred_isr_size(const tcluster_partition_t *p, void *arg)
+{
+	return p->leader >= 1 && p->nisr == *(const int *)arg;
+}
+
+/* Three brokers, topic with `partitions` partitions, RF 3, every ISR full,
+ * the workload running and acknowledging. *leader: partition 0's leader. */
+static workload_t *rf3_start(const char *topic, int partitions, int relays, const char *configs,
+                             int *leader)
+{
+	tcluster_options_t o = { .brokers = 3, .relays = relays };
+	tcluster_partition_t st;
+	workload_t *w;
+	int p;
+
+	start_cluster(&o);
+	create_topic(topic, partitions, 3, configs);
+	for (p = 0; p < partitions; p++)
+		st = wait_part(topic, p, 0, pred_full, 0, "every replica in sync at start");
+	st = wait_part(topic, 0, 0, pred_full, 0, "partition 0's leader");
+	*leader = st.leader;
+	w = start_workload(topic, partitions, 3);
+	wait_acked(w, STEP_ACKS, "at start");
+	return w;
+}
+
+/* A follower of partition 0 (not its leader), the n-th of two. */
+static int follower_of(int leader, int n)
+{
+	int id, seen = 0;
+
+	for (id = 1; id <= 3; id++)
+		if (id != leader && seen++ == n)
+			return id;
+	return -1;
+}
+
+static void restart(int id)
+{
+	int rc = tcluster_restart(cl, id, errbuf, sizeof errbuf);
+
+	ck_assert_msg(rc == 0, "restart broker %d: %s", id, errbuf);
+}
+
+/* A produce straight to broker id, partition 0: the status and code. */
+static long produce_direct(int id, const char *topic, char *code, size_t codelen)
+{
+	static const char *const direct[] = { "Strand-Route: direct", NULL };
+	char path[256];
+	cJSON *doc = NULL;
+	long status;
+
+	snprintf(path, sizeof path, "/v1/topics/%s/partitions/0/records?acks=all&timeout_ms=2000",
+	         topic);
+	status = tcluster_http(cl, id, "POST", path, "{\"records\":[{\"value\":-7}]}", direct,
+	                       10000, &doc);
+	snprintf(code, codelen, "%s",
+	         cJSON_IsString(cJSON_GetObjectItemCaseSensitive(doc, "code"))
+	         ? cJSON_GetObjectItemCaseSensitive(doc, "code")->valuestring : "");
+	cJSON_Delete(doc);
+	return status;
+}
+
+/* kill -9 of the leader: a new leader from the ISR takes writes; the old
+ * one comes back, catches up and rejoins the ISR. */
+START_TEST(test_leader_killed_and_restarted)
+{
+	int leader;
+	workload_t *w = rf3_start("kill", 1, 0, RF3_CONFIGS, &leader);
+	int64_t took;
+
+	workload_mark(w);
+	ck_assert_int_eq(tcluster_kill(cl, leader), 0);
+	wait_part("kill", 0, 0, pred_leader_not, leader, "a new leader after kill -9");
+	took = workload_wait_mark_acked(w, PROGRESS_MS);
+	ck_assert_msg(took >= 0, "no acks=all write accepted %d ms after the leader died",
+	              PROGRESS_MS);
+	fprintf(stderr, "kill: leader %d killed; first acks=all write accepted %" PRId64
+	        " ms later\n", leader, took);
+	wait_acked(w, STEP_ACKS, "after the failover");
+	restart(leader);
+	wait_part("kill", 0, 0, pred_in_isr, leader, "the old leader back in the ISR");
+	wait_acked(w, STEP_ACKS, "after the restart");
+	finish_and_check(w, "kill", 1, 3 * STEP_ACKS);
+}
+END_TEST
+
+/* The leader stopped (SIGSTOP) past its lease: another leader is elected;
+ * once resumed, the old one must not acknowledge anything as leader (its
+ * writes are fenced by the epoch) and rejoins as a follower. */
+START_TEST(test_leader_paused_past_its_lease)
+{
+	int leader;
+	workload_t *w = rf3_start("pause", 1, 0, RF3_CONFIGS, &leader);
+	char code[64];
+	long status;
+
+	ck_assert_int_eq(tcluster_pause(cl, leader), 0);
+	wait_part("pause", 0, 0, pred_leader_not, leader, "a new leader while the old one sleeps");
+	wait_acked(w, STEP_ACKS, "with the old leader paused");
+	ck_assert_int_eq(tcluster_resume(cl, leader), 0);
+	/* at once, before it can have heard of the new leader: refused */
+	status = produce_direct(leader, "pause", code, sizeof code);
+	ck_assert_msg(status != 200, "the deposed leader acknowledged a write");
+	wait_part("pause", 0, 0, pred_in_isr, leader, "the paused leader back in the ISR");
+	wait_acked(w, STEP_ACKS, "after the resume");
+	finish_and_check(w, "pause", 1, 3 * STEP_ACKS);
+}
+END_TEST
+
+/* A follower stopped past replica_lag_time_max_ms leaves the ISR (writes
+ * go on: 2 in sync >= min ISR 2) and comes back into it once resumed. */
+START_TEST(test_follower_paused_leaves_and_rejoins_the_isr)
+{
+	int leader, f;
+	workload_t *w = rf3_start("lag", 1, 0, RF3_CONFIGS, &leader);
+
+	f = follower_of(leader, 0);
+	ck_assert_int_eq(tcluster_pause(cl, f), 0);
+	wait_part("lag", 0, leader, pred_out_of_isr, f, "the paused follower out of the ISR");
+	wait_acked(w, STEP_ACKS, "with a follower out of the ISR");
+	ck_assert_int_eq(tcluster_resume(cl, f), 0);
+	wait_part("lag", 0, leader, pred_in_isr, f, "the follower back in the ISR");
+	wait_acked(w, STEP_ACKS, "after the follower came back");
+	finish_and_check(w, "lag", 1, 3 * STEP_ACKS);
+}
+END_TEST
+
+/* Two of three down: the ISR shrinks to the leader alone, and acks=all is
+ * refused with 503 NOT_ENOUGH_REPLICAS; nothing refused may appear later. */
+START_TEST(test_two_of_three_down_refuses_writes)
+{
+	int leader, f1, f2, i;
+	workload_t *w = rf3_start("two", 1, 0, RF3_CONFIGS, &leader);
+	char code[64];
+	long status;
+
+	f1 = follower_of(leader, 0);
+	f2 = follower_of(leader, 1);
+	ck_assert_int_eq(tcluster_kill(cl, f1), 0);
+	ck_assert_int_eq(tcluster_kill(cl, f2), 0);
+	wait_part("two", 0, leader, pred_isr_size, 1, "the ISR down to the leader");
+	for (i = 0; i < 3; i++) {
+		status = produce_direct(leader, "two", code, sizeof code);
+		ck_assert_msg(status == 503 && strcmp(code, "NOT_ENOUGH_REPLICAS") == 0,
+		              "acks=all with one in-sync replica of min 2: %ld %s", status, code);
+	}
+	restart(f1);
+	restart(f2);
+	wait_part("two", 0, leader, pred_isr_size, 3, "both followers back in the ISR");
+	wait_acked(w, STEP_ACKS, "after both came back");
+	finish_and_check(w, "two", 1, 2 * STEP_ACKS);
+}
+END_TEST
+
+static int pred_leo_above_hw(const tcluster_partition_t *p, void *arg)
+{
+	(void)arg;
+	return p->log_end_offset > p->high_watermark;
+}
+
+/* A leader whose followers cannot reach it appends records it cannot
+ * commit, and dies; a follower takes over and writes other records at
+ * those offsets; the old leader comes back, truncates what was never
+ * committed, and all logs are identical below the high watermark. */
+START_TEST(test_leader_with_uncommitted_records_returns)
+{
+	int leader;
+	workload_t *w = rf3_start("trunc", 1, 1, RF3_SLOW_CONFIGS, &leader);
+	tcluster_partition_t st;
+
+	ck_assert_int_eq(tcluster_net_inbound(cl, leader, TCLUSTER_NET_BLACKHOLE), 0);
+	st = wait_part("trunc", 0, leader, pred_leo_above_hw, 0,
+	               "records appended on the leader and not committed");
+	ck_assert_int_eq(tcluster_kill(cl, leader), 0);
+	ck_assert_int_eq(tcluster_net_inbound(cl, leader, TCLUSTER_NET_PASS), 0);
+	fprintf(stderr, "trunc: leader %d died with log end %" PRId64 " above its high watermark %"
+	        PRId64 "\n", leader, st.log_end_offset, st.high_watermark);
+	wait_part("trunc", 0, 0, pred_leader_not, leader, "a new leader");
+	wait_acked(w, STEP_ACKS, "under the new leader");
+	restart(leader);
+	wait_part("trunc", 0, 0, pred_in_isr, leader, "the old leader back in the ISR");
+	wait_acked(w, STEP_ACKS, "after the old leader came back");
+	finish_and_check(w, "trunc", 1, 3 * STEP_ACKS);
+}
+END_TEST
+
+/* etcd killed: leaders stop taking writes once their lease may have
+ * expired (503) but still serve reads below the high watermark; etcd
+ * restarted on the same data: writes resume without restarting brokers. */
+START_TEST(test_etcd_killed_and_restarted)
+{
+	int leader;
+	workload_t *w = rf3_start("etcd", 1, 0, RF3_CONFIGS, &leader);
+	char code[64];
+	long status;
+	cJSON *doc = NULL;
+	int rc;
+
+	ck_assert_int_eq(tcluster_etcd_kill(cl), 0);
+	ck_assert_msg(wait_lease(leader, 0, 10000), "the leader's lease still valid without etcd");
+	status = produce_direct(leader, "etcd", code, sizeof code);
+	ck_assert_msg(status == 503, "a write without etcd: %ld %s", status, code);
+	status = tcluster_http(cl, leader, "GET", "/v1/topics/etcd/partitions/0/records?offset=0"
+	                       "&max_records=10", NULL, (const char *const[]){ "Strand-Route: direct",
+	                       NULL }, 5000, &doc);
+	ck_assert_msg(status == 200 && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc,
+	              "records")) > 0, "a read below the high watermark without etcd: %ld", status);
+	cJSON_Delete(doc);
+	rc = tcluster_etcd_restart(cl, errbuf, sizeof errbuf);
+	ck_assert_msg(rc == 0, "etcd restart: %s", errbuf);
+	wait_acked(w, STEP_ACKS, "after etcd came back");
+	finish_and_check(w, "etcd", 1, 2 * STEP_ACKS);
+}
+END_TEST
+
+/* kill -9 of the controller: another broker is elected controller, and if
+ * the dead one led partitions they move; it comes back as a plain broker. */
+START_TEST(test_controller_killed)
+{
+	int leader, id;
+	workload_t *w = rf3_start("ctl", 3, 0, RF3_CONFIGS, &leader);
+	uint32_t alive;
+	int32_t ctl, newctl;
+	int p;
+
+	ck_assert_int_eq(tcluster_members(cl, 1, &alive, &ctl), 0);
+	ck_assert_int_ge(ctl, 1);
+	ck_assert_int_eq(tcluster_kill(cl, ctl), 0);
+	id = ctl == 1 ? 2 : 1;
+	ck_assert_msg(tcluster_wait_members(cl, id, 0xeu & ~(1u << ctl), FAILOVER_MS, &newctl,
+	                                    errbuf, sizeof errbuf) == 0, "%s", errbuf);
+	ck_assert_int_ne(newctl, ctl);
+	for (p = 0; p < 3; p++)
+		wait_part("ctl", p, 0, pred_leader_not, ctl, "no partition led by the dead controller");
+	wait_acked(w, STEP_ACKS, "after the controller died");
+	restart(ctl);
+	for (p = 0; p < 3; p++)
+		wait_part("ctl", p, 0, pred_in_isr, ctl, "the old controller back in every ISR");
+	wait_acked(w, STEP_ACKS, "after the old controller came back");
+	finish_and_check(w, "ctl", 3, 3 * STEP_ACKS);
+}
+END_TEST
+
+/* The leader cut off from the other brokers and from etcd (its relays
+ * hang): the others elect a new leader and go on; the old leader, still
+ * running, must stop acknowledging; after the cut heals it rejoins. */
+START_TEST(test_network_cut_isolates_the_leader)
+{
+	int leader;
+	workload_t *w = rf3_start("cut", 1, 1, RF3_CONFIGS, &leader);
+	char code[64];
+	long status;
+
+	ck_assert_int_eq(tcluster_net_inbound(cl, leader, TCLUSTER_NET_BLACKHOLE), 0);
+	ck_assert_int_eq(tcluster_net_etcd(cl, leader, TCLUSTER_NET_BLACKHOLE), 0);
+	wait_part("cut", 0, follower_of(leader, 0), pred_leader_not, leader,
+	          "a new leader on the majority side");
+	wait_acked(w, STEP_ACKS, "with the old leader cut off");
+	status = produce_direct(leader, "cut", code, sizeof code);
+	ck_assert_msg(status != 200, "the cut-off old leader acknowledged a write");
+	ck_assert_int_eq(tcluster_net_inbound(cl, leader, TCLUSTER_NET_PASS), 0);
+	ck_assert_int_eq(tcluster_net_etcd(cl, leader, TCLUSTER_NET_PASS), 0);
+	wait_part("cut", 0, 0, pred_in_isr, leader, "the old leader back in the ISR");
+	wait_acked(w, STEP_ACKS, "after the cut healed");
+	finish_and_check(w, "cut", 1, 3 * STEP_ACKS);
+}
+END_TEST
+
+/* Only the followers' way to the leader cut: the ISR shrinks to the
+ * leader, writes are refused, and once the way is back the ISR expands. */
+START_TEST(test_network_cut_between_leader_and_followers)
+{
+	int leader;
+	workload_t *w = rf3_start("split", 1, 1, RF3_CONFIGS, &leader);
+
+	ck_assert_int_eq(tcluster_net_inbound(cl, leader, TCLUSTER_NET_RESET), 0);
+	wait_part("split", 0, leader, pred_isr_size, 1, "the ISR down to the leader");
+	ck_assert_int_eq(tcluster_net_inbound(cl, leader, TCLUSTER_NET_PASS), 0);
+	wait_part("split", 0, leader, pred_isr_size, 3, "the ISR whole again");
+	wait_acked(w, STEP_ACKS, "after the cut healed");
+	finish_and_check(w, "split", 1, 2 * STEP_ACKS);
+}
+END_TEST
+
+/* ---- a seeded randomized run ----------------------------------------------- */
+
+static uint64_t rng_state;
+
+static uint64_t rng_next(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+static int rng_below(int n)
+{
+	return (int)(rng_next() % (uint64_t)n);
+}
+
+static int64_t env_int(const char *name, int64_t dflt)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && *v != '\0' ? strtoll(v, NULL, 10) : dflt;
+}
+
+#define RANDOM_PARTITIONS 3
+static const char *const fault_names[] = {
+	"kill -9 a leader", "pause a leader", "pause a follower", "isolate a leader",
+	"cut a leader from its followers", "kill -9 the controller", "kill -9 etcd",
+	"kill -9 a follower",
+};
+
+/* One fault, held until some records are acknowledged or a while passes
+ * (whichever first: a fault that stops writes is held for the while),
+ * then healed, and the cluster waited for until every ISR is whole. */
+static void random_fault(workload_t *w, int kind)
+{
+	tcluster_partition_t st;
+	int p = rng_below(RANDOM_PARTITIONS), victim, i;
+	uint32_t alive;
+	int32_t ctl;
+
+	st = wait_part("random", p, 0, pred_full, 0, "a leader before the fault");
+	victim = kind == 2 || kind == 7 ? (st.leader % 3) + 1 : st.leader;
+	switch (kind) {
+	case 0: case 7:
+		ck_assert_int_eq(tcluster_kill(cl, victim), 0);
+		break;
+	case 1: case 2:
+		ck_assert_int_eq(tcluster_pause(cl, victim), 0);
+		break;
+	case 3:
+		tcluster_net_etcd(cl, victim, TCLUSTER_NET_BLACKHOLE);
+		/* fall through */
+	case 4:
+		tcluster_net_inbound(cl, victim, kind == 3 ? TCLUSTER_NET_BLACKHOLE : TCLUSTER_NET_RESET);
+		break;
+	case 5:
+		ck_assert_int_eq(tcluster_members(cl, st.leader, &alive, &ctl), 0);
+		victim = ctl >= 1 ? ctl : st.leader;
+		ck_assert_int_eq(tcluster_kill(cl, victim), 0);
+		break;
+	case 6:
+		ck_assert_int_eq(tcluster_etcd_kill(cl), 0);
+		break;
+	}
+	workload_wait_acked(w, 50 + rng_below(250), 1000 + rng_below(3000));
+	switch (kind) {
+	case 0: case 5: case 7:
+		restart(victim);
+		break;
+	case 1: case 2:
+		ck_assert_int_eq(tcluster_resume(cl, victim), 0);
+		break;
+	case 3: case 4:
+		tcluster_net_etcd(cl, victim, TCLUSTER_NET_PASS);
+		tcluster_net_inbound(cl, victim, TCLUSTER_NET_PASS);
+		break;
+	case 6:
+		ck_assert_msg(tcluster_etcd_restart(cl, errbuf, sizeof errbuf) == 0, "%s", errbuf);
+		break;
+	}
+	for (i = 0; i < RANDOM_PARTITIONS; i++)
+		wait_part("random", i, 0, pred_full, 0, "every ISR whole after the fault");
+}
+
+/*
+ * Faults chosen by a seeded generator, one after another, for FAULT_SECONDS
+ * (default 20: the bounded run of `make check`, which CI runs) and until
+ * FAULT_MIN_ACKED records were acknowledged (`make test-faults`: 20000).
+ * FAULT_SEED repeats a run; the seed is printed.
+ */
+START_TEST(test_random_faults)
+{
+	int64_t seconds = env_int("FAULT_SECONDS", 20), min_acked = env_int("FAULT_MIN_ACKED", 0);
+	uint64_t seed = (uint64_t)env_int("FAULT_SEED", (int64_t)clock_now_ms());
+	int64_t start, end, faults = 0, counts[8] = { 0 };
+	int leader, kind;
+	workload_t *w;
+	workload_stats_t ws;
+
+	rng_state = seed ? seed : 1;
+	fprintf(stderr, "random: FAULT_SEED=%" PRIu64 " FAULT_SECONDS=%" PRId64
+	        " FAULT_MIN_ACKED=%" PRId64 "\n", seed, seconds, min_acked);
+	w = rf3_start("random", RANDOM_PARTITIONS, 1, RF3_CONFIGS, &leader);
+	start = clock_now_ms();
+	end = start + seconds * 1000;
+	for (;;) {
+		workload_stats(w, &ws);
+		if (clock_now_ms() >= end && ws.acked >= min_acked)
+			break;
+		kind = rng_below(8);
+		fprintf(stderr, "random: %.1f s: fault %" PRId64 ": %s\n",
+		        (double)(clock_now_ms() - start) / 1000.0, faults + 1, fault_names[kind]);
+		random_fault(w, kind);
+		faults++;
+		counts[kind]++;
+	}
+	fprintf(stderr, "random: %" PRId64 " faults (", faults);
+	for (kind = 0; kind < 8; kind++)
+		fprintf(stderr, "%s%s %" PRId64, kind ? ", " : "", fault_names[kind], counts[kind]);
+	fprintf(stderr, ")\n");
+	finish_and_check(w, "random", RANDOM_PARTITIONS, min_acked);
+}
+END_TEST
+
 /* One case per scenario (CK_RUN_CASE=<name> runs one), stopped by the
  * teardown if it fails. */
 static void add_scenario(Suite *s, const char *name, const TTest *test)
@@ -403,6 +835,16 @@ static Suite *faults_suite(void)
 	suite_add_tcase(s, tc);
 
 	add_scenario(s, "smoke3", test_smoke_three_brokers_rf1);
+	add_scenario(s, "kill", test_leader_killed_and_restarted);
+	add_scenario(s, "pause", test_leader_paused_past_its_lease);
+	add_scenario(s, "lag", test_follower_paused_leaves_and_rejoins_the_isr);
+	add_scenario(s, "two_down", test_two_of_three_down_refuses_writes);
+	add_scenario(s, "truncate", test_leader_with_uncommitted_records_returns);
+	add_scenario(s, "etcd", test_etcd_killed_and_restarted);
+	add_scenario(s, "controller", test_controller_killed);
+	add_scenario(s, "isolate", test_network_cut_isolates_the_leader);
+	add_scenario(s, "split", test_network_cut_between_leader_and_followers);
+	add_scenario(s, "random", test_random_faults);
 	return s;
 }
 
