@@ -318,9 +318,11 @@ static void topic_usage(FILE *f)
 	        "usage: strand topic create NAME --broker URL [--partitions N] [--replication-factor R]\n"
 	        "                           [--config name=value ...]\n"
 	        "       strand topic list --broker URL\n"
-	        "       strand topic describe NAME --broker URL\n"
+	        "       strand topic describe NAME --broker URL [--json]\n"
 	        "       strand topic delete NAME --broker URL\n"
-	        "All take -X name=value for libstrand settings (ssl.ca.location, sasl.oauthbearer.token).\n");
+	        "All take -X name=value for libstrand settings (ssl.ca.location, sasl.oauthbearer.token).\n"
+	        "describe prints each partition's leader, leader epoch, replicas and ISR, then each\n"
+	        "replica's log end offset against the high watermark; --json the broker's answer.\n");
 }
 
 int client_call(transport_t *t, const char *cmd, const char *method, const char *path,
@@ -375,6 +377,195 @@ out:
 	return out;
 }
 
+/* ---- strand topic describe: two tables ------------------------------------------ */
+
+/*
+ * The partitions table (leader, leader epoch, replicas, ISR, the replicas
+ * out of sync, the partition's log start / high watermark / log end as the
+ * broker asked knows them) and the replicas table (each replica's role,
+ * whether it is in the ISR, its log end offset and how far that is from the
+ * high watermark). A replica's log end offset is known only from the
+ * partition's replica_states (the leader's view in cluster mode). Without
+ * it, a broker alone in its cluster (single node) is the leader of every
+ * partition and the answer's own log end offset is its own; otherwise the
+ * replica rows say "-" and the partition row's offsets stand.
+ * Each table is laid out in two passes over the answer: widths, then rows.
+ */
+#define DESCRIBE_CELL 64   /* longer cells (a replica list of many brokers) are cut */
+#define DESCRIBE_COLS 9
+
+typedef struct describe_table {
+	int  ncols;
+	int  width[DESCRIBE_COLS];
+	char cell[DESCRIBE_COLS][DESCRIBE_CELL];
+} describe_table_t;
+
+static const char *const partition_heads[] = {
+	"PARTITION", "LEADER", "EPOCH", "REPLICAS", "ISR", "OUT OF SYNC",
+	"LOG START", "HIGH WATERMARK", "LOG END",
+};
+static const char *const replica_heads[] = {
+	"PARTITION", "REPLICA", "ROLE", "ISR", "LOG END", "VS HIGH WATERMARK",
+};
+
+/* pass 0 widens the columns to the current cells, pass 1 prints them */
+static void describe_row(describe_table_t *tb, int pass)
+{
+	for (int i = 0; i < tb->ncols; i++) {
+		int n = (int)strlen(tb->cell[i]);
+		if (pass == 0 && n > tb->width[i])
+			tb->width[i] = n;
+		if (pass == 1 && i + 1 < tb->ncols)
+			printf("%-*s  ", tb->width[i], tb->cell[i]);
+		else if (pass == 1)
+			printf("%s\n", tb->cell[i]);
+	}
+}
+
+static long long json_ll(const cJSON *o, const char *name, long long dflt)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+	return cJSON_IsNumber(v) ? (long long)v->valuedouble : dflt;
+}
+
+static int ids_contain(const cJSON *ids, long long id)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, ids)
+		if (cJSON_IsNumber(it) && (long long)it->valuedouble == id)
+			return 1;
+	return 0;
+}
+
+/* "1,2,3" of the ids in `ids` (all, or only those not in `except`); "-" if none */
+static void ids_text(const cJSON *ids, const cJSON *except, char *out, size_t len)
+{
+	const cJSON *it;
+	size_t used = 0;
+
+	out[0] = '\0';
+	cJSON_ArrayForEach(it, ids) {
+		if (!cJSON_IsNumber(it) || (except && ids_contain(except, (long long)it->valuedouble)))
+			continue;
+		int n = snprintf(out + used, len - used, "%s%lld", used ? "," : "",
+		                 (long long)it->valuedouble);
+		if (n < 0 || (size_t)n >= len - used)
+			break;   /* cut: the cell is full */
+		used += (size_t)n;
+	}
+	if (!out[0])
+		snprintf(out, len, "-");
+}
+
+/* replica_states[] entry of broker `id`, or NULL */
+static const cJSON *replica_state(const cJSON *part, long long id)
+{
+	const cJSON *it, *states = cJSON_GetObjectItemCaseSensitive(part, "replica_states");
+
+	cJSON_ArrayForEach(it, states)
+		if (json_ll(it, "broker", -2) == id)
+			return it;
+	return NULL;
+}
+
+static void describe_partitions(const cJSON *parts, long long sole, describe_table_t *tb, int pass)
+{
+	const cJSON *pt;
+
+	cJSON_ArrayForEach(pt, parts) {
+		const cJSON *replicas = cJSON_GetObjectItemCaseSensitive(pt, "replicas");
+		const cJSON *isr = cJSON_GetObjectItemCaseSensitive(pt, "isr");
+		long long leader = json_ll(pt, "leader", -1);
+
+		snprintf(tb->cell[0], DESCRIBE_CELL, "%lld", json_ll(pt, "partition", -1));
+		if (leader < 0)
+			snprintf(tb->cell[1], DESCRIBE_CELL, "none");
+		else
+			snprintf(tb->cell[1], DESCRIBE_CELL, "%lld", leader);
+		snprintf(tb->cell[2], DESCRIBE_CELL, "%lld", json_ll(pt, "leader_epoch", 0));
+		ids_text(replicas, NULL, tb->cell[3], DESCRIBE_CELL);
+		ids_text(isr, NULL, tb->cell[4], DESCRIBE_CELL);
+		ids_text(replicas, isr, tb->cell[5], DESCRIBE_CELL);
+		snprintf(tb->cell[6], DESCRIBE_CELL, "%lld", json_ll(pt, "log_start_offset", 0));
+		snprintf(tb->cell[7], DESCRIBE_CELL, "%lld", json_ll(pt, "high_watermark", 0));
+		snprintf(tb->cell[8], DESCRIBE_CELL, "%lld", json_ll(pt, "log_end_offset", 0));
+		describe_row(tb, pass);
+	}
+}
+
+/* rows of the replicas table; `sole` is the id of the broker alone in its cluster, else -2 */
+static void describe_replicas(const cJSON *parts, long long sole, describe_table_t *tb, int pass)
+{
+	const cJSON *pt, *id;
+
+	cJSON_ArrayForEach(pt, parts) {
+		const cJSON *isr = cJSON_GetObjectItemCaseSensitive(pt, "isr");
+		long long leader = json_ll(pt, "leader", -1), hw = json_ll(pt, "high_watermark", 0);
+
+		cJSON_ArrayForEach(id, cJSON_GetObjectItemCaseSensitive(pt, "replicas")) {
+			long long rid = (long long)id->valuedouble;
+			const cJSON *st = replica_state(pt, rid);
+			const cJSON *in = st ? cJSON_GetObjectItemCaseSensitive(st, "in_isr") : NULL;
+			int in_isr = cJSON_IsBool(in) ? cJSON_IsTrue(in) : ids_contain(isr, rid);
+			long long leo = st ? json_ll(st, "log_end_offset", -1) : -1;
+
+			if (!st && rid == sole)
+				leo = json_ll(pt, "log_end_offset", -1);
+
+			snprintf(tb->cell[0], DESCRIBE_CELL, "%lld", json_ll(pt, "partition", -1));
+			snprintf(tb->cell[1], DESCRIBE_CELL, "%lld", rid);
+			snprintf(tb->cell[2], DESCRIBE_CELL, "%s", rid == leader ? "leader" : "follower");
+			snprintf(tb->cell[3], DESCRIBE_CELL, "%s", in_isr ? "in sync" : "OUT OF SYNC");
+			if (leo < 0) {
+				snprintf(tb->cell[4], DESCRIBE_CELL, "-");
+				snprintf(tb->cell[5], DESCRIBE_CELL, "-");
+			} else {
+				snprintf(tb->cell[4], DESCRIBE_CELL, "%lld", leo);
+				/* above: not yet committed (the leader's tail); below: behind */
+				if (leo > hw)
+					snprintf(tb->cell[5], DESCRIBE_CELL, "%lld above", leo - hw);
+				else if (leo < hw)
+					snprintf(tb->cell[5], DESCRIBE_CELL, "%lld below", hw - leo);
+				else
+					snprintf(tb->cell[5], DESCRIBE_CELL, "at");
+			}
+			describe_row(tb, pass);
+		}
+	}
+}
+
+static void describe_table(const cJSON *parts, long long sole, const char *const *heads, int ncols,
+                           void (*rows)(const cJSON *, long long, describe_table_t *, int))
+{
+	describe_table_t tb = { .ncols = ncols };
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < ncols; i++)
+			snprintf(tb.cell[i], DESCRIBE_CELL, "%s", heads[i]);
+		describe_row(&tb, pass);
+		rows(parts, sole, &tb, pass);
+	}
+}
+
+/* The readable form of GET /v1/topics/{topic}; `cluster` is GET /v1/cluster's
+ * answer or NULL. */
+static void describe_print(const cJSON *doc, const cJSON *cluster)
+{
+	const cJSON *brokers = cJSON_GetObjectItemCaseSensitive(cluster, "brokers");
+	long long sole = cJSON_GetArraySize(brokers) == 1 ?
+	                 json_ll(cJSON_GetArrayItem(brokers, 0), "id", -2) : -2;
+	const cJSON *parts = cJSON_GetObjectItemCaseSensitive(doc, "partitions");
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(doc, "name");
+
+	printf("topic %s: %d partitions, replication factor %lld\n\n",
+	       cJSON_IsString(name) ? name->valuestring : "?", cJSON_GetArraySize(parts),
+	       json_ll(doc, "replication_factor", 0));
+	describe_table(parts, sole, partition_heads, 9, describe_partitions);
+	printf("\n");
+	describe_table(parts, sole, replica_heads, 6, describe_replicas);
+}
+
 int cli_topic(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -382,13 +573,14 @@ int cli_topic(int argc, char **argv)
 		{ "partitions", required_argument, NULL, 'p' },
 		{ "replication-factor", required_argument, NULL, 'r' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	client_opts_t o = { 0 };
 	long partitions = 1, rf = 1;
 	char *configs[64], *end, path[300], err[512];
-	int nconfigs = 0, c, rc = 1;
+	int nconfigs = 0, json = 0, c, rc = 1;
 	const char *verb;
 	strand_conf *conf = NULL;
 	transport_t *t = NULL;
@@ -414,6 +606,9 @@ int cli_topic(int argc, char **argv)
 			if (nconfigs == 64)
 				return 2;
 			configs[nconfigs++] = optarg;
+			break;
+		case 'j':
+			json = 1;
 			break;
 		case 'h':
 			topic_usage(stdout);
@@ -468,9 +663,22 @@ int cli_topic(int argc, char **argv)
 	if (strcmp(verb, "describe") == 0) {
 		if (client_call(t, "topic", "GET", path, NULL, &doc))
 			goto out;
-		char *text = cJSON_Print(doc);
-		printf("%s\n", text ? text : "");
-		free(text);
+		if (json) {
+			char *text = cJSON_Print(doc);
+			printf("%s\n", text ? text : "");
+			free(text);
+		} else {
+			/* only to know whether the broker is alone: quiet if it fails */
+			cJSON *cluster = NULL;
+			transport_req_t r;
+			if (transport_req_init(t, &r) == 0) {
+				transport_call(t, &r, "GET", "/v1/cluster", NULL, 30000, &cluster, err,
+				               sizeof err);
+				transport_req_free(&r);
+			}
+			describe_print(doc, cluster);
+			cJSON_Delete(cluster);
+		}
 		rc = 0;
 	} else if (strcmp(verb, "delete") == 0) {
 		rc = client_call(t, "topic", "DELETE", path, NULL, NULL);

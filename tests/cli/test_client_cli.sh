@@ -39,7 +39,7 @@ grep -q TOPIC_EXISTS "$tmp/exists.err" || fail "second create: no TOPIC_EXISTS i
 "$STRAND" topic list --broker "$B" >"$tmp/list.out" || fail "topic list"
 grep -q "^orders	partitions=3	replication_factor=1$" "$tmp/list.out" ||
 	fail "topic list: $(cat "$tmp/list.out")"
-"$STRAND" topic describe orders --broker "$B" >"$tmp/describe.out" || fail "topic describe"
+"$STRAND" topic describe orders --json --broker "$B" >"$tmp/describe.out" || fail "topic describe"
 expect "describe partitions" 3 "$(jq '.partitions | length' "$tmp/describe.out")"
 "$STRAND" topic describe nosuch --broker "$B" 2>"$tmp/nosuch.err" && fail "describe nosuch succeeded"
 grep -q UNKNOWN_TOPIC "$tmp/nosuch.err" || fail "describe nosuch: $(cat "$tmp/nosuch.err")"

@@ -1,0 +1,90 @@
+#!/bin/sh
+# test_topic_describe_cluster.sh — `strand topic describe` in a cluster of
+# three brokers on a private etcd (`strand cluster up`, run-time ports): a
+# topic with replication factor 3 created through one broker is described
+# the same by every broker, from the partition states in etcd — each
+# partition led by its preferred replica (the first), epoch 0, every replica
+# in the ISR; the replicas table has one row per replica (leader/follower,
+# in sync) whose log end offset is the leader's knowledge (replica_states)
+# when the answer has it, else "-". The table is checked against the
+# --json answer row by row.
+#
+# Automake test: exit 0 pass, 1 fail, 77 skip. STRAND_BIN is the binary.
+set -u
+
+STRAND=${STRAND_BIN:-./strand}
+[ -x "$STRAND" ] || { echo "SKIP: no strand binary at $STRAND"; exit 77; }
+for tool in curl jq "${STRAND_ETCD_BIN:-etcd}"; do
+	command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/strand-describe-cluster.XXXXXX") || exit 99
+cleanup() {
+	"$STRAND" cluster down --dir "$tmp/c" >/dev/null 2>&1
+	rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+# shellcheck source=tests/cli/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+"$STRAND" cluster up --brokers 3 --dir "$tmp/c" >"$tmp/up.out" 2>"$tmp/up.err" || fail "cluster up"
+url() { awk -v id="$1" '$1 == "broker" && $2 == id { print $3 }' "$tmp/up.out"; }
+three_alive() {
+	curl -sf "$(url "$1")/v1/cluster" |
+		jq -e '([.brokers[] | select(.alive)] | length) == 3 and .controller > 0' >/dev/null
+}
+for i in 1 2 3; do
+	until_ok 15 three_alive "$i" || fail "broker $i does not see three live brokers"
+done
+
+"$STRAND" topic create orders --partitions 3 --replication-factor 3 --broker "$(url 2)" \
+	2>"$tmp/create.err" || fail "topic create"
+
+# the rows the tables must have, from the --json answer (jq as the model)
+model() {
+	jq -r '.partitions[] |
+		(.isr) as $isr | ([.replicas[] | select(. as $r | $isr | index($r) | not)]) as $out |
+		[.partition, (if .leader < 0 then "none" else .leader end), .leader_epoch,
+		 (.replicas | join(",")), (.isr | join(",")),
+		 (if ($out | length) == 0 then "-" else ($out | join(",")) end),
+		 .log_start_offset, .high_watermark, .log_end_offset] | map(tostring) | join(" ")' "$1"
+}
+model_replicas() {
+	jq -r '.partitions[] | . as $p | .replicas[] | . as $r |
+		(($p.replica_states // []) | map(select(.broker == $r)) | first) as $s |
+		[$p.partition, $r, (if $r == $p.leader then "leader" else "follower" end),
+		 (if ($s != null and $s.in_isr != null) then $s.in_isr else ($p.isr | index($r) != null) end
+		  | if . then "in sync" else "OUT OF SYNC" end),
+		 (if $s == null then "-" else $s.log_end_offset end),
+		 (if $s == null then "-"
+		  elif $s.log_end_offset > $p.high_watermark then "\($s.log_end_offset - $p.high_watermark) above"
+		  elif $s.log_end_offset < $p.high_watermark then "\($p.high_watermark - $s.log_end_offset) below"
+		  else "at" end)] | map(tostring) | join(" ")' "$1"
+}
+partitions() { awk 'BEGIN { b = 0 } /^$/ { b++; next } b == 1' "$1" | tail -n +2 | tr -s ' '; }
+replicas() { awk 'BEGIN { b = 0 } /^$/ { b++; next } b == 2' "$1" | tail -n +2 | tr -s ' '; }
+
+for i in 1 2 3; do
+	"$STRAND" topic describe orders --broker "$(url "$i")" >"$tmp/d$i.out" 2>"$tmp/d$i.err" ||
+		fail "describe through broker $i"
+	"$STRAND" topic describe orders --json --broker "$(url "$i")" >"$tmp/d$i.json" ||
+		fail "describe --json through broker $i"
+	expect "broker $i heading" "topic orders: 3 partitions, replication factor 3" "$(head -1 "$tmp/d$i.out")"
+	expect "broker $i partitions" "$(model "$tmp/d$i.json")" "$(partitions "$tmp/d$i.out")"
+	expect "broker $i replicas" "$(model_replicas "$tmp/d$i.json")" "$(replicas "$tmp/d$i.out")"
+	expect "broker $i: 9 replica rows" 9 "$(replicas "$tmp/d$i.out" | wc -l)"
+done
+cat "$tmp/d1.out"
+
+# the state itself: preferred leaders, epoch 0, full ISR; leaders spread over the brokers
+jq -e '[.partitions[] | select(.leader == .replicas[0] and .leader_epoch == 0 and
+	(.replicas | length) == 3 and .isr == .replicas)] | length == 3' "$tmp/d1.json" >/dev/null ||
+	fail "partition states: $(jq -c .partitions "$tmp/d1.json")"
+expect "one leader per broker" "1 2 3" "$(jq -r '[.partitions[].leader] | sort | map(tostring) | join(" ")' "$tmp/d1.json")"
+# every broker shows the same leaders, replicas and ISR (the offsets are each broker's own)
+for i in 2 3; do
+	expect "broker $i agrees" "$(partitions "$tmp/d1.out" | cut -d' ' -f1-6)" \
+		"$(partitions "$tmp/d$i.out" | cut -d' ' -f1-6)"
+done
+echo "PASS: topic describe in a cluster of three"
