@@ -7,7 +7,10 @@
 # in the ISR; the replicas table has one row per replica (leader/follower,
 # in sync) whose log end offset is the leader's knowledge (replica_states)
 # when the answer has it, else "-". The table is checked against the
-# --json answer row by row.
+# --json answer row by row. Then the leader of a partition dies without a
+# goodbye (kill -9): once its lease runs out the controller elects the next
+# in-sync replica, and describe shows the new leader, epoch 1 and the dead
+# broker out of sync in both tables.
 #
 # Automake test: exit 0 pass, 1 fail, 77 skip. STRAND_BIN is the binary.
 set -u
@@ -87,4 +90,21 @@ for i in 2 3; do
 	expect "broker $i agrees" "$(partitions "$tmp/d1.out" | cut -d' ' -f1-6)" \
 		"$(partitions "$tmp/d$i.out" | cut -d' ' -f1-6)"
 done
-echo "PASS: topic describe in a cluster of three"
+
+# the leader of a partition broker 2 does not lead dies
+victim=$(jq -r '[.partitions[] | select(.leader != 2)][0].partition' "$tmp/d2.json")
+dead=$(jq -r --argjson p "$victim" '.partitions[$p].leader' "$tmp/d2.json")
+kill -9 "$(cat "$tmp/c/broker-$dead.pid")" || fail "kill broker $dead"
+reelected() {
+	"$STRAND" topic describe orders --broker "$(url 2)" >"$tmp/after.out" 2>"$tmp/after.err" || return 1
+	partitions "$tmp/after.out" | awk -v p="$victim" -v d="$dead" \
+		'$1 == p && $2 != d && $2 != "none" && $3 == 1 && $6 == d { ok = 1 } END { exit !ok }'
+}
+until_ok 30 reelected || { cat "$tmp/after.out"; fail "partition $victim: no new leader after broker $dead died"; }
+cat "$tmp/after.out"
+replicas "$tmp/after.out" | grep -qx "$victim $dead follower OUT OF SYNC .*" ||
+	fail "partition $victim: broker $dead not marked out of sync"
+"$STRAND" topic describe orders --json --broker "$(url 2)" >"$tmp/after.json" || fail "describe --json after"
+expect "after: partitions" "$(model "$tmp/after.json")" "$(partitions "$tmp/after.out")"
+expect "after: replicas" "$(model_replicas "$tmp/after.json")" "$(replicas "$tmp/after.out")"
+echo "PASS: topic describe in a cluster of three, before and after a leader dies"

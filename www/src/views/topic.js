@@ -1,7 +1,9 @@
 // topic.js — one topic: a bar per partition from its log start offset to
 // its high watermark to its log end offset (Kafka's three positions of a
 // partition log), every group's committed offset drawn on it with its lag,
-// and the topic's configs.
+// each partition's leader, leader epoch and replicas (in the ISR or out of
+// sync), each replica's log end offset against the high watermark, and the
+// topic's configs.
 
 import { useState } from 'preact/hooks';
 import { get, patch, enc } from '../api.js';
@@ -60,6 +62,77 @@ function PartitionBars({ topic, partitions, commits }) {
   </figure>`;
 }
 
+// Each replica of a partition: { broker, leader, inIsr, alive (listed by
+// GET /v1/cluster: a broker's registration goes with its lease), leo } where
+// leo is the replica's log end offset when known: from the partition's
+// replica_states (the leader's knowledge, cluster mode), or, for a broker
+// alone in its cluster, the partition's own (it is the leader); else null.
+function replicaRows(p, cluster) {
+  const brokers = (cluster && cluster.brokers) || [];
+  const sole = brokers.length === 1 ? brokers[0].id : null;
+  const states = p.replica_states || [];
+  return p.replicas.map((id) => {
+    const st = states.find((s) => s.broker === id);
+    const b = brokers.find((x) => x.id === id);
+    let leo = null;
+    if (st) leo = st.log_end_offset;
+    else if (id === sole && id === p.leader) leo = p.log_end_offset;
+    return {
+      broker: id, leader: id === p.leader,
+      inIsr: st && typeof st.in_isr === 'boolean' ? st.in_isr : p.isr.includes(id),
+      alive: Boolean(b && b.alive), leo,
+    };
+  });
+}
+
+function ReplicaBadges({ rows }) {
+  return rows.map((r) => html`<span key=${r.broker} data-broker=${r.broker}
+      class=${`chip replica ${r.inIsr ? 'in-sync' : 'out-of-sync'}`}>
+    <strong>${r.broker}</strong>${r.leader ? ' leader' : ''}${r.inIsr ? ' in sync' : ' out of sync'}${r.alive ? '' : ', down'}</span>`);
+}
+
+// Where a log end offset stands against the high watermark: above it are
+// the leader's records not committed yet, below it a follower behind.
+function vsHw(leo, hw) {
+  if (leo == null) return 'unknown';
+  if (leo > hw) return `${fmt.count(leo - hw)} above`;
+  if (leo < hw) return `${fmt.count(hw - leo)} below`;
+  return 'at';
+}
+
+// One row per replica, grouped by partition: role, ISR, log end offset and a
+// bar from 0 to it with the partition's high watermark marked on it.
+function ReplicaTable({ partitions, cluster }) {
+  const all = partitions.map((p) => ({ p, rows: replicaRows(p, cluster) }));
+  const max = Math.max(1, ...all.flatMap(({ p, rows }) =>
+    [p.high_watermark, ...rows.map((r) => r.leo || 0)]));
+  const pct = (o) => `${(100 * o) / max}%`;
+  const unknown = all.some(({ rows }) => rows.some((r) => r.leo == null));
+  return html`<div class="table-wrap"><table id="replicas-table">
+    <caption>Replicas: each one's log end offset against its partition's high watermark
+      <span class="key replica-bar">log end offset</span><span class="key hw-mark">high watermark</span></caption>
+    <thead><tr><th scope="col">Partition</th><th scope="col">Broker</th><th scope="col">Role</th>
+      <th scope="col">ISR</th><th scope="col" class="num">Log end</th>
+      <th scope="col" class="num">High watermark</th><th scope="col">Against the high watermark</th></tr></thead>
+    <tbody>${all.map(({ p, rows }) => rows.map((r, i) => html`<tr key=${`${p.partition}-${r.broker}`}
+        data-partition=${p.partition} data-broker=${r.broker}
+        class=${r.inIsr ? 'in-sync' : 'out-of-sync'}>
+      ${i === 0 && html`<th scope="rowgroup" rowspan=${rows.length}>${p.partition}</th>`}
+      <td>${r.broker}</td><td>${r.leader ? 'leader' : 'follower'}</td>
+      <td><span class=${`chip replica ${r.inIsr ? 'in-sync' : 'out-of-sync'}`}>${r.inIsr ? 'in sync' : 'out of sync'}</span>${r.alive ? '' : ' down'}</td>
+      <td class="num">${r.leo == null ? '–' : fmt.count(r.leo)}</td>
+      <td class="num">${fmt.count(p.high_watermark)}</td>
+      <td><div class="replica-cell"><div class="rbar" role="img"
+          aria-label=${`broker ${r.broker}: log end ${r.leo == null ? 'unknown' : r.leo}, high watermark ${p.high_watermark}`}>
+        ${r.leo != null && html`<div class="rbar-fill" style=${{ width: pct(r.leo) }}></div>`}
+        <div class="rbar-hw" style=${{ left: pct(p.high_watermark) }}></div>
+      </div><span class="vs-hw">${vsHw(r.leo, p.high_watermark)}</span></div></td>
+    </tr>`))}</tbody></table>
+    ${unknown && html`<p class="muted" id="replicas-unknown">A replica's log end offset is known to
+      its partition's leader; this broker's answer does not carry it (–).</p>`}
+  </div>`;
+}
+
 // Partitions only grow (API.md, PATCH /v1/topics/{topic}): keys hash to
 // other partitions afterwards, as in Kafka.
 function AddPartitions({ name, count, onDone }) {
@@ -87,8 +160,9 @@ function AddPartitions({ name, count, onDone }) {
 
 export function Topic({ name }) {
   const { data, error, reload } = usePoll(async () => {
-    const [topic, commits] = await Promise.all([get(`/v1/topics/${enc(name)}`), groupOffsets(name)]);
-    return { topic, commits };
+    const [topic, commits, cluster] = await Promise.all([get(`/v1/topics/${enc(name)}`),
+      groupOffsets(name), get('/v1/cluster')]);
+    return { topic, commits, cluster };
   }, 1000, [name]);
   const t = data && data.topic;
   return html`<section aria-labelledby="h-topic">
@@ -100,13 +174,16 @@ export function Topic({ name }) {
       <${PartitionBars} topic=${name} partitions=${t.partitions} commits=${data.commits} />
       <div class="table-wrap"><table id="partitions-table">
         <caption>Partitions</caption>
-        <thead><tr><th scope="col">Partition</th><th scope="col">Leader</th><th scope="col">ISR</th>
+        <thead><tr><th scope="col">Partition</th><th scope="col">Leader</th>
+          <th scope="col" class="num">Leader epoch</th><th scope="col">Replicas</th>
           <th scope="col" class="num">Log start</th><th scope="col" class="num">High watermark</th>
           <th scope="col" class="num">Log end</th><th scope="col" class="num">Size</th>
           <th scope="col">Groups (committed offset, lag)</th></tr></thead>
         <tbody>${t.partitions.map((p) => html`<tr key=${p.partition}>
           <th scope="row"><a href=${`#/topics/${enc(name)}/records?partition=${p.partition}`}>${p.partition}</a></th>
-          <td>${p.leader}</td><td>${p.isr.join(', ')}</td>
+          <td>${p.leader < 0 ? 'none' : p.leader}</td>
+          <td class="num">${p.leader_epoch}</td>
+          <td><${ReplicaBadges} rows=${replicaRows(p, data.cluster)} /></td>
           <td class="num">${fmt.count(p.log_start_offset)}</td>
           <td class="num">${fmt.count(p.high_watermark)}</td>
           <td class="num">${fmt.count(p.log_end_offset)}</td>
@@ -115,6 +192,8 @@ export function Topic({ name }) {
             html`<span class="chip"><a href=${`#/groups/${enc(c.group)}`}>${c.group}</a>
               ${' '}${fmt.count(c.offset)}, lag <strong class="lag">${fmt.count(c.lag)}</strong></span>`)}</td>
         </tr>`)}</tbody></table></div>
+      <h2>Replication</h2>
+      <${ReplicaTable} partitions=${t.partitions} cluster=${data.cluster} />
       <${AddPartitions} name=${name} count=${t.partitions.length} onDone=${reload} />
       <h2>Configs</h2>
       <dl class="configs">${Object.entries(t.configs).map(([k, v]) =>
