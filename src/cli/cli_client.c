@@ -385,7 +385,8 @@ out:
  * broker asked knows them) and the replicas table (each replica's role,
  * whether it is in the ISR, its log end offset and how far that is from the
  * high watermark). A replica's log end offset is known only from the
- * partition's replica_states (the leader's view in cluster mode). Without
+ * partition's replica_states (the leader's view in cluster mode; another
+ * broker knows only its own and says -1 for the rest, shown "-"). Without
  * it, a broker alone in its cluster (single node) is the leader of every
  * partition and the answer's own log end offset is its own; otherwise the
  * replica rows say "-" and the partition row's offsets stand.

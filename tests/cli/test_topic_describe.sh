@@ -9,7 +9,8 @@
 # python3) of a cluster whose leader knows its followers' log end offsets
 # (replica_states, issue 10): a replica out of the ISR is marked in both
 # tables and each replica's log end offset is put against the high
-# watermark; a partition without a leader says "none".
+# watermark (-1, unknown to the broker asked, shows "-"); a partition
+# without a leader says "none".
 #
 # Automake test: exit 0 pass, 1 fail, 77 skip. STRAND_BIN is the binary.
 set -u
@@ -77,7 +78,8 @@ cat >"$tmp/topic.json" <<'JSON'
                     {"broker":3,"log_end_offset":90,"in_isr":true},
                     {"broker":1,"log_end_offset":40,"in_isr":false}]},
  {"partition":1,"leader":-1,"leader_epoch":7,"replicas":[3,1,2],"isr":[],
-  "log_start_offset":0,"high_watermark":0,"log_end_offset":0,"size_bytes":0}]}
+  "log_start_offset":0,"high_watermark":0,"log_end_offset":0,"size_bytes":0,
+  "replica_states":[{"broker":3,"log_end_offset":-1,"in_isr":false}]}]}
 JSON
 cat >"$tmp/cluster.json" <<'JSON'
 {"cluster_id":"c","controller":2,"brokers":[{"id":1,"url":"u1","alive":false},

@@ -55,9 +55,10 @@ model() {
 }
 model_replicas() {
 	jq -r '.partitions[] | . as $p | .replicas[] | . as $r |
-		(($p.replica_states // []) | map(select(.broker == $r)) | first) as $s |
+		(($p.replica_states // []) | map(select(.broker == $r and .log_end_offset >= 0)) | first) as $s |
 		[$p.partition, $r, (if $r == $p.leader then "leader" else "follower" end),
-		 (if ($s != null and $s.in_isr != null) then $s.in_isr else ($p.isr | index($r) != null) end
+		 ((($p.replica_states // []) | map(select(.broker == $r)) | first) as $any |
+		  if ($any != null and $any.in_isr != null) then $any.in_isr else ($p.isr | index($r) != null) end
 		  | if . then "in sync" else "OUT OF SYNC" end),
 		 (if $s == null then "-" else $s.log_end_offset end),
 		 (if $s == null then "-"

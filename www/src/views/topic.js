@@ -65,7 +65,8 @@ function PartitionBars({ topic, partitions, commits }) {
 // Each replica of a partition: { broker, leader, inIsr, alive (listed by
 // GET /v1/cluster: a broker's registration goes with its lease), leo } where
 // leo is the replica's log end offset when known: from the partition's
-// replica_states (the leader's knowledge, cluster mode), or, for a broker
+// replica_states (the leader's knowledge, cluster mode; another broker knows
+// only its own and says -1 for the rest), or, for a broker
 // alone in its cluster, the partition's own (it is the leader); else null.
 function replicaRows(p, cluster) {
   const brokers = (cluster && cluster.brokers) || [];
@@ -75,7 +76,7 @@ function replicaRows(p, cluster) {
     const st = states.find((s) => s.broker === id);
     const b = brokers.find((x) => x.id === id);
     let leo = null;
-    if (st) leo = st.log_end_offset;
+    if (st && st.log_end_offset >= 0) leo = st.log_end_offset;   // -1: unknown to this broker
     else if (id === sole && id === p.leader) leo = p.log_end_offset;
     return {
       broker: id, leader: id === p.leader,
