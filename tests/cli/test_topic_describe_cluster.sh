@@ -3,8 +3,7 @@
 # three brokers on a private etcd (`strand cluster up`, run-time ports): a
 # topic with replication factor 3 created through one broker is described
 # the same by every broker, from the partition states in etcd — each
-# partition led by its preferred replica (the first), epoch 0, every replica
-# in the ISR; the replicas table has one row per replica (leader/follower,
+# partition led by its preferred replica (the first), epoch 0; the replicas table has one row per replica (leader/follower,
 # in sync) whose log end offset is the leader's knowledge (replica_states)
 # when the answer has it, else "-". The table is checked against the
 # --json answer row by row. Then the leader of a partition dies without a
@@ -69,27 +68,37 @@ model_replicas() {
 partitions() { awk 'BEGIN { b = 0 } /^$/ { b++; next } b == 1' "$1" | tail -n +2 | tr -s ' '; }
 replicas() { awk 'BEGIN { b = 0 } /^$/ { b++; next } b == 2' "$1" | tail -n +2 | tr -s ' '; }
 
+# described_as I NAME: the table through broker I (NAME.out) is the model of
+# the --json answer taken right after it (NAME.json). The state moves on its
+# own (a leader shrinks the ISR of a follower that stopped fetching), so a
+# pair taken across a change may differ: callers retry until one agrees.
+described_as() {
+	"$STRAND" topic describe orders --broker "$(url "$1")" >"$tmp/$2.out" 2>"$tmp/$2.err" || return 1
+	"$STRAND" topic describe orders --json --broker "$(url "$1")" >"$tmp/$2.json" || return 1
+	[ "$(head -1 "$tmp/$2.out")" = "topic orders: 3 partitions, replication factor 3" ] &&
+		[ "$(model "$tmp/$2.json")" = "$(partitions "$tmp/$2.out")" ] &&
+		[ "$(model_replicas "$tmp/$2.json")" = "$(replicas "$tmp/$2.out")" ]
+}
 for i in 1 2 3; do
-	"$STRAND" topic describe orders --broker "$(url "$i")" >"$tmp/d$i.out" 2>"$tmp/d$i.err" ||
-		fail "describe through broker $i"
-	"$STRAND" topic describe orders --json --broker "$(url "$i")" >"$tmp/d$i.json" ||
-		fail "describe --json through broker $i"
-	expect "broker $i heading" "topic orders: 3 partitions, replication factor 3" "$(head -1 "$tmp/d$i.out")"
-	expect "broker $i partitions" "$(model "$tmp/d$i.json")" "$(partitions "$tmp/d$i.out")"
-	expect "broker $i replicas" "$(model_replicas "$tmp/d$i.json")" "$(replicas "$tmp/d$i.out")"
+	until_ok 30 described_as "$i" "d$i" || {
+		cat "$tmp/d$i.out"; model "$tmp/d$i.json"; model_replicas "$tmp/d$i.json"
+		fail "broker $i: the table is not its --json answer"
+	}
 	expect "broker $i: 9 replica rows" 9 "$(replicas "$tmp/d$i.out" | wc -l)"
 done
 cat "$tmp/d1.out"
 
-# the state itself: preferred leaders, epoch 0, full ISR; leaders spread over the brokers
+# the state itself: preferred leaders at epoch 0, in the ISR (followers that
+# do not fetch may have left it); leaders spread over the brokers
 jq -e '[.partitions[] | select(.leader == .replicas[0] and .leader_epoch == 0 and
-	(.replicas | length) == 3 and .isr == .replicas)] | length == 3' "$tmp/d1.json" >/dev/null ||
+	(.replicas | length) == 3 and (.leader as $l | .isr | index($l)) != null)] | length == 3' "$tmp/d1.json" >/dev/null ||
 	fail "partition states: $(jq -c .partitions "$tmp/d1.json")"
 expect "one leader per broker" "1 2 3" "$(jq -r '[.partitions[].leader] | sort | map(tostring) | join(" ")' "$tmp/d1.json")"
-# every broker shows the same leaders, replicas and ISR (the offsets are each broker's own)
+# every broker shows the same leaders, epochs and replicas (the ISR may move
+# meanwhile; the offsets are each broker's own)
 for i in 2 3; do
-	expect "broker $i agrees" "$(partitions "$tmp/d1.out" | cut -d' ' -f1-6)" \
-		"$(partitions "$tmp/d$i.out" | cut -d' ' -f1-6)"
+	expect "broker $i agrees" "$(partitions "$tmp/d1.out" | cut -d' ' -f1-4)" \
+		"$(partitions "$tmp/d$i.out" | cut -d' ' -f1-4)"
 done
 
 # the leader of a partition broker 2 does not lead dies
@@ -99,13 +108,13 @@ kill -9 "$(cat "$tmp/c/broker-$dead.pid")" || fail "kill broker $dead"
 reelected() {
 	"$STRAND" topic describe orders --broker "$(url 2)" >"$tmp/after.out" 2>"$tmp/after.err" || return 1
 	partitions "$tmp/after.out" | awk -v p="$victim" -v d="$dead" \
-		'$1 == p && $2 != d && $2 != "none" && $3 == 1 && $6 == d { ok = 1 } END { exit !ok }'
+		'$1 == p && $2 != d && $2 != "none" && $3 == 1 && ("," $6 ",") ~ ("," d ",") { ok = 1 } END { exit !ok }'
 }
 until_ok 30 reelected || { cat "$tmp/after.out"; fail "partition $victim: no new leader after broker $dead died"; }
 cat "$tmp/after.out"
 replicas "$tmp/after.out" | grep -qx "$victim $dead follower OUT OF SYNC .*" ||
 	fail "partition $victim: broker $dead not marked out of sync"
-"$STRAND" topic describe orders --json --broker "$(url 2)" >"$tmp/after.json" || fail "describe --json after"
-expect "after: partitions" "$(model "$tmp/after.json")" "$(partitions "$tmp/after.out")"
-expect "after: replicas" "$(model_replicas "$tmp/after.json")" "$(replicas "$tmp/after.out")"
+until_ok 30 described_as 2 after2 || {
+	cat "$tmp/after2.out"; model "$tmp/after2.json"; fail "after: the table is not the --json answer"
+}
 echo "PASS: topic describe in a cluster of three, before and after a leader dies"
