@@ -277,6 +277,8 @@ typedef struct v_entry {
 	int64_t ack_offset;   /* -1 unless acknowledged */
 	int64_t seen_offset;
 	int64_t read_offset;  /* where a consumer first read it */
+	int64_t read_hw;      /* the high watermark of that answer */
+	int32_t read_broker;  /* the broker that gave that answer */
 	int32_t partition, seen_partition;
 	int32_t outcome;      /* 0: never sent */
 	int32_t flags;
@@ -537,6 +539,8 @@ static void check_polls(checker_t *c)
 			if (e != NULL && !(e->flags & V_READ)) {
 				e->flags |= V_READ;
 				e->read_offset = off;
+				e->read_broker = p->broker;
+				e->read_hw = p->hw;
 			}
 			c->rep->polled++;
 		}
@@ -694,9 +698,14 @@ static void check_lost(checker_t *c)
 			if (!covered)
 				note(c, "lost: value %" PRId64 " %s at partition %d offset %" PRId64
 				     " is above every replica's high watermark", e->value, what, p, off);
-			else
+			else if (e->ack_offset >= 0)
 				note(c, "lost: value %" PRId64 " %s at partition %d offset %" PRId64
 				     " is not there on broker %d", e->value, what, p, off, missing_on);
+			else
+				note(c, "lost: value %" PRId64 " %s at partition %d offset %" PRId64
+				     " is not there on broker %d (read from broker %d, high watermark %"
+				     PRId64 ")", e->value, what, p, off, missing_on, e->read_broker,
+				     e->read_hw);
 		}
 	}
 out:
