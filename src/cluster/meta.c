@@ -1439,6 +1439,28 @@ static void txn_build_free(txn_build_t *tb)
 	memset(tb, 0, sizeof *tb);
 }
 
+/*
+ * The live broker ids (sorted) read from etcd now, for a placement that the
+ * cache finds short of brokers: the watch may not yet have brought a broker
+ * that registered a moment ago (a create right after a cluster starts).
+ * NULL on an etcd error or allocation failure.
+ */
+static int32_t *meta_broker_ids_fresh(meta_t *m, size_t *n)
+{
+	cluster_view_t v;
+	int32_t *ids;
+	size_t i;
+
+	if (cluster_describe(m->cluster, &v, NULL, 0) != 0)
+		return NULL;
+	*n = v.n;
+	ids = malloc((v.n > 0 ? v.n : 1) * sizeof *ids);
+	for (i = 0; ids != NULL && i < v.n; i++)
+		ids[i] = v.brokers[i].id;   /* cluster_describe lists them by id */
+	cluster_view_free(&v);
+	return ids;
+}
+
 /* Place count partitions from first over the live brokers. start < 0: random. */
 static int meta_place(meta_t *m, int32_t first, int32_t count, int32_t rf, int32_t start,
                       partition_state_t **out, char *err, size_t errlen)
@@ -1450,6 +1472,18 @@ static int meta_place(meta_t *m, int32_t first, int32_t count, int32_t rf, int32
 	*out = NULL;
 	if (ids == NULL)
 		return strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
+	if ((size_t)rf > n && rf <= REPLICA_MAX) {
+		size_t fresh_n;
+		int32_t *fresh = meta_broker_ids_fresh(m, &fresh_n);
+
+		if (fresh != NULL && fresh_n > n) {
+			free(ids);
+			ids = fresh;
+			n = fresh_n;
+		} else {
+			free(fresh);
+		}
+	}
 	if (rf > REPLICA_MAX) {
 		free(ids);
 		return strand_err_set(err, errlen, STRAND_EINVAL, "replication_factor must be at "
