@@ -258,8 +258,8 @@ START_TEST(test_relayed_long_poll_and_groups)
 	while (parked(&hs[leaders[0] - 1]) < 1 && clock_now_ms() < end)
 		clock_sleep_ms(10);
 	ck_assert_int_ge(parked(&hs[leaders[0] - 1]), 1);
-	http_json(&hs[leaders[0] - 1], "POST", "/v1/topics/lp/partitions/0/records",
-	          "{\"records\":[{\"value\":\"wake\"}]}", &r);
+	produce_retrying_421(&hs[leaders[0] - 1], "/v1/topics/lp/partitions/0/records",
+	                     "{\"records\":[{\"value\":\"wake\"}]}", &r);
 	ASSERT_STATUS(r, 200);
 	http_response_free(&r);
 	pthread_join(th, NULL);
