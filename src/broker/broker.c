@@ -53,6 +53,7 @@
 #include <unistd.h>
 
 #include "broker/producer.h"
+#include "cluster/cluster.h"
 #include "common/err.h"
 
 #define TOPICS_FILE        "topics.json"
@@ -1193,12 +1194,23 @@ static int producer_ids_load(broker_t *b, char *err, size_t errlen)
 	return 0;
 }
 
+/* Cluster mode: every broker id's ids stay below 2^53, so a JSON number
+ * (a double: cJSON, JavaScript) carries them exactly. */
+_Static_assert(((int64_t)CLUSTER_MAX_BROKER_ID + 1) << BROKER_PRODUCER_ID_SHIFT <= INT64_C(1) << 53,
+               "broker id << BROKER_PRODUCER_ID_SHIFT must stay below 2^53");
+
 int broker_producer_new(broker_t *b, int64_t *id_out, int16_t *epoch_out,
                         char *err, size_t errlen)
 {
 	int rc = 0;
 
 	pthread_mutex_lock(&b->pid_lock);
+	if (b->broker_id >= 1 && b->pid_next >= BROKER_PRODUCER_IDS_PER_BROKER) {
+		rc = strand_err_set(err, errlen, STRAND_ENOSPC,
+		                    "broker %" PRId32 " has handed out all its %" PRId64
+		                    " producer ids", b->broker_id, BROKER_PRODUCER_IDS_PER_BROKER);
+		goto out;
+	}
 	if (b->pid_next == b->pid_reserved) {
 		char path[PATH_MAX], text[32];
 		int n;
@@ -1211,20 +1223,44 @@ int broker_producer_new(broker_t *b, int64_t *id_out, int16_t *epoch_out,
 			b->pid_reserved += PRODUCER_ID_BLOCK;
 	}
 	if (rc == 0) {
-		*id_out = b->pid_next++;
+		int64_t n = b->pid_next++;
+
+		/* cluster mode: the broker id in the high bits makes ids unique
+		 * across brokers without asking anyone */
+		*id_out = b->broker_id >= 1
+		          ? ((int64_t)b->broker_id << BROKER_PRODUCER_ID_SHIFT) | n : n;
 		*epoch_out = 0;
 	}
+out:
 	pthread_mutex_unlock(&b->pid_lock);
 	return rc;
 }
 
-/* Was id handed out by this data directory's broker? */
+/*
+ * May a batch carry producer id id? Single-node: only ids this data
+ * directory handed out. Cluster mode: ids this broker handed out, and any
+ * id whose broker part names a valid broker id (another broker gave it: a
+ * leader takes a producer it has no state for from its first batch, as
+ * Kafka's leaders do).
+ */
 static int producer_id_issued(broker_t *b, int64_t id)
 {
 	int issued;
 
+	if (id < 0)
+		return 0;
+	if (b->broker_id >= 1) {
+		int64_t owner = id >> BROKER_PRODUCER_ID_SHIFT;
+		int64_t n = id & (BROKER_PRODUCER_IDS_PER_BROKER - 1);
+
+		if (owner < 1 || owner > CLUSTER_MAX_BROKER_ID)
+			return 0;
+		if (owner != b->broker_id)
+			return 1;
+		id = n;
+	}
 	pthread_mutex_lock(&b->pid_lock);
-	issued = id >= 0 && id < b->pid_next;
+	issued = id < b->pid_next;
 	pthread_mutex_unlock(&b->pid_lock);
 	return issued;
 }

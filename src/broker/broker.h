@@ -223,7 +223,8 @@ typedef struct broker_append_info {
  *
  * Idempotent producers (KIP-98, src/broker/producer.h): a batch whose
  * producer_id is set must be the body's only batch and its producer id one
- * that broker_producer_new handed out (else STRAND_EINVAL); it is checked
+ * that broker_producer_new handed out (in cluster mode: on any broker, judged
+ * by the id's broker part; else STRAND_EINVAL); it is checked
  * against the partition's producer state: a duplicate of one of the
  * producer's last 5 batches is not appended again (info->duplicate, the
  * original's offsets, buf's base_offset set to the original's); a stale
@@ -245,9 +246,17 @@ int broker_append(broker_t *b, topic_t *t, int32_t p, uint8_t *buf, size_t len,
  * handed out before by this data directory (ids are reserved in blocks in
  * DATA/meta/producer_ids, so a restart skips the rest of a block) and
  * epoch 0. A producer bumps its epoch itself (KIP-360) and restarts its
- * sequences at 0. Returns 0 or STRAND_EIO/STRAND_ENOSPC (the block could
- * not be reserved).
+ * sequences at 0.
+ * Cluster mode (broker_id >= 1): the id is broker_id << BROKER_PRODUCER_ID_SHIFT
+ * | n, n from that same counter, so ids are unique across the cluster's
+ * brokers without coordination; a broker hands out at most
+ * BROKER_PRODUCER_IDS_PER_BROKER ids (then STRAND_ENOSPC). broker_append on
+ * a leader accepts ids of any broker id 1..CLUSTER_MAX_BROKER_ID.
+ * Returns 0 or STRAND_EIO/STRAND_ENOSPC (the block could not be reserved,
+ * or the ids are used up).
  */
+#define BROKER_PRODUCER_ID_SHIFT       32   /* ids < 2^53 (JSON numbers) up to CLUSTER_MAX_BROKER_ID */
+#define BROKER_PRODUCER_IDS_PER_BROKER (INT64_C(1) << BROKER_PRODUCER_ID_SHIFT)
 int broker_producer_new(broker_t *b, int64_t *id_out, int16_t *epoch_out,
                         char *err, size_t errlen);
 

@@ -4,7 +4,9 @@
  * (duplicates of the last 5 batches, gaps, fencing, epoch bumps, wrap-around),
  * and the broker around them: producer ids unique across reopen, duplicates
  * appending nothing, the state rebuilt from the log after a reopen, and
- * expiration. Every broker test runs in its own temporary data dir.
+ * expiration; in cluster mode, ids that carry the broker id and leaders
+ * that take other brokers' ids. Every broker test runs in its own
+ * temporary data dir.
  */
 #include <check.h>
 #include <ftw.h>
@@ -18,6 +20,8 @@
 
 #include "broker/broker.h"
 #include "broker/producer.h"
+#include "broker/replica.h"
+#include "cluster/cluster.h"
 #include "common/err.h"
 #include "log/batch.h"
 
@@ -384,6 +388,133 @@ START_TEST(test_idle_producers_expire)
 }
 END_TEST
 
+/* ---- cluster mode: ids carry the broker id ------------------------------ */
+
+static int always_valid(void *ctx)
+{
+	(void)ctx;
+	return 1;
+}
+
+/* A cluster-mode broker (broker id id, lease always valid) in data_dir/sub. */
+static broker_t *open_cluster_broker(int32_t id, const char *sub)
+{
+	char dir[sizeof data_dir + 16];
+	broker_options_t opts = { dir, id, "http://127.0.0.1:0", 1000, 0, { 0, 0, 0 } };
+	broker_t *b = NULL;
+	int rc;
+
+	snprintf(dir, sizeof dir, "%s/%s", data_dir, sub);
+	rc = broker_open(&opts, &b, errbuf, sizeof(errbuf));
+	ck_assert_msg(rc == 0, "broker_open: %d %s", rc, errbuf);
+	broker_set_lease_check(b, always_valid, NULL);
+	return b;
+}
+
+START_TEST(test_cluster_ids_differ_across_brokers_and_restarts)
+{
+	broker_t *b1 = open_cluster_broker(1, "b1"), *b2 = open_cluster_broker(2, "b2");
+	int64_t id1, id2, again;
+	int16_t epoch;
+
+	ck_assert_int_eq(broker_producer_new(b1, &id1, &epoch, errbuf, sizeof errbuf), 0);
+	ck_assert_int_eq(broker_producer_new(b2, &id2, &epoch, errbuf, sizeof errbuf), 0);
+	ck_assert_int_ne(id1, id2);
+	ck_assert_int_eq(id1 >> BROKER_PRODUCER_ID_SHIFT, 1);
+	ck_assert_int_eq(id2 >> BROKER_PRODUCER_ID_SHIFT, 2);
+	broker_close(b1);
+	b1 = open_cluster_broker(1, "b1");           /* the block counter persists */
+	ck_assert_int_eq(broker_producer_new(b1, &again, &epoch, errbuf, sizeof errbuf), 0);
+	ck_assert_int_gt(again, id1);
+	ck_assert_int_eq(again >> BROKER_PRODUCER_ID_SHIFT, 1);
+	broker_close(b1);
+	broker_close(b2);
+
+	/* single-node: small ids as before, and another broker's id is unknown */
+	{
+		broker_t *b = open_broker();
+		batch_builder_t bb;
+		broker_append_info_t info;
+		topic_t *t;
+
+		ck_assert_int_eq(broker_producer_new(b, &again, &epoch, errbuf, sizeof errbuf), 0);
+		ck_assert_int_lt(again, BROKER_PRODUCER_IDS_PER_BROKER);
+		batch_builder_init(&bb);
+		create_topic(b, "solo", 1);
+		t = broker_topic_get(b, "solo");
+		build(&bb, id1, 0, 0, 1, now_ms());
+		ck_assert_int_eq(append(b, t, 0, &bb, &info), STRAND_EINVAL);
+		ck_assert_msg(strstr(errbuf, "unknown producer_id") != NULL, "%s", errbuf);
+		build(&bb, again, 0, 0, 1, now_ms());
+		ck_assert_int_eq(append(b, t, 0, &bb, &info), 0);
+		topic_release(t);
+		batch_builder_free(&bb);
+		broker_close(b);
+	}
+}
+END_TEST
+
+START_TEST(test_cluster_leader_takes_another_brokers_id)
+{
+	broker_t *b1 = open_cluster_broker(1, "b1"), *b2 = open_cluster_broker(2, "b2");
+	partition_state_t st;
+	batch_builder_t bb;
+	broker_append_info_t info;
+	int64_t pid, own;
+	int16_t epoch;
+	topic_t *t;
+
+	ck_assert_int_eq(broker_producer_new(b1, &pid, &epoch, errbuf, sizeof errbuf), 0);
+	ck_assert_int_eq(broker_producer_new(b2, &own, &epoch, errbuf, sizeof errbuf), 0);
+	ck_assert_int_eq(broker_topic_create(b2, "c", 1, 1, NULL, errbuf, sizeof errbuf), 0);
+	memset(&st, 0, sizeof st);                   /* broker 2 leads c-0 alone */
+	st.nreplicas = 1;
+	st.replicas[0] = 2;
+	st.leader = 2;
+	st.nisr = 1;
+	st.isr[0] = 2;
+	st.version = 1;
+	ck_assert_int_eq(broker_partition_set_state(b2, "c", 0, &st, errbuf, sizeof errbuf), 0);
+	t = broker_topic_get(b2, "c");
+	batch_builder_init(&bb);
+
+	/* broker 1's producer, first seen on broker 2: state from its first batch */
+	build(&bb, pid, epoch, 0, 3, now_ms());
+	ck_assert_msg(append(b2, t, 0, &bb, &info) == 0, "%s", errbuf);
+	ck_assert_int_eq(info.first_offset, 0);
+	ck_assert_int_eq(info.duplicate, 0);
+	build(&bb, pid, epoch, 0, 3, now_ms());      /* the retry of that first batch */
+	ck_assert_int_eq(append(b2, t, 0, &bb, &info), 0);
+	ck_assert_int_eq(info.duplicate, 1);
+	ck_assert_int_eq(info.first_offset, 0);
+	ck_assert_int_eq(info.last_offset, 2);
+	build(&bb, pid, epoch, 3, 2, now_ms());
+	ck_assert_int_eq(append(b2, t, 0, &bb, &info), 0);
+	ck_assert_int_eq(info.first_offset, 3);
+	build(&bb, pid, epoch, 9, 1, now_ms());      /* a gap */
+	ck_assert_int_eq(append(b2, t, 0, &bb, &info), STRAND_ESEQUENCE);
+	build(&bb, own, epoch, 0, 1, now_ms());      /* its own ids still work */
+	ck_assert_int_eq(append(b2, t, 0, &bb, &info), 0);
+	ck_assert_int_eq(topic_partition_hw(t, 0), 6);
+
+	/* ids no broker can have given: broker part 0 or past the limit, or
+	 * one of broker 2's own it has not handed out yet */
+	build(&bb, 5, 0, 0, 1, now_ms());
+	ck_assert_int_eq(append(b2, t, 0, &bb, &info), STRAND_EINVAL);
+	build(&bb, ((int64_t)CLUSTER_MAX_BROKER_ID + 1) << BROKER_PRODUCER_ID_SHIFT, 0, 0, 1,
+	      now_ms());
+	ck_assert_int_eq(append(b2, t, 0, &bb, &info), STRAND_EINVAL);
+	build(&bb, own + 1, 0, 0, 1, now_ms());
+	ck_assert_int_eq(append(b2, t, 0, &bb, &info), STRAND_EINVAL);
+	ck_assert_int_eq(topic_partition_hw(t, 0), 6);
+
+	topic_release(t);
+	batch_builder_free(&bb);
+	broker_close(b1);
+	broker_close(b2);
+}
+END_TEST
+
 static Suite *producer_suite(void)
 {
 	Suite *s = suite_create("producer");
@@ -399,6 +530,8 @@ static Suite *producer_suite(void)
 	tcase_add_test(tc, test_duplicate_appends_nothing_and_answers_original_offsets);
 	tcase_add_test(tc, test_state_rebuilt_from_the_log_on_reopen);
 	tcase_add_test(tc, test_idle_producers_expire);
+	tcase_add_test(tc, test_cluster_ids_differ_across_brokers_and_restarts);
+	tcase_add_test(tc, test_cluster_leader_takes_another_brokers_id);
 	suite_add_tcase(s, tc);
 	return s;
 }

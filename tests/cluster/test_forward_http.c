@@ -368,9 +368,9 @@ START_TEST(test_libstrand_routes_to_leaders)
 	create_topic("lib", NB, leaders);
 	before = forward_count(&hs[0]);
 	ck_assert_int_eq(strand_conf_set(conf, "bootstrap.servers", hs[0].base_url, err, sizeof err), 0);
-	/* producer ids are still handed out per broker (a leader refuses one it
-	 * did not give: 400), so not idempotent here */
-	ck_assert_int_eq(strand_conf_set(conf, "enable.idempotence", "false", err, sizeof err), 0);
+	/* idempotent (the default): the bootstrap broker hands out the producer
+	 * id, the other leaders take it by its broker part */
+	ck_assert_int_eq(strand_conf_set(conf, "enable.idempotence", "true", err, sizeof err), 0);
 	prod = strand_producer_new(conf, err, sizeof err);
 	ck_assert_msg(prod != NULL, "%s", err);
 	for (int i = 0; i < 300; i++) {
