@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/broker_internal.h"   /* replica_follower_hw, as follower.c uses it */
 #include "broker/replica.h"
 #include "common/err.h"
 #include "log/batch.h"
@@ -687,6 +688,32 @@ START_TEST(test_replica_progress_for_the_views)
 }
 END_TEST
 
+START_TEST(test_follower_hw_is_bounded_by_its_leo)
+{
+	broker_t *b = open_cluster_broker(1);
+	broker_append_info_t info;
+	topic_t *t;
+
+	apply(b, state(1, 0, 3, 10));           /* lead, to have records to follow */
+	ck_assert_int_eq(append_n(b, 4, 0, &info), 0);
+	apply(b, state(2, 1, 3, 11));           /* now a follower of 2 */
+	atomic_store(&hook_hw, -1);
+	broker_set_append_hook(b, append_hook, NULL);
+	t = broker_topic_get(b, "t");
+	replica_follower_hw(b, t, 0, 9);        /* the leader's HW is past our LEO */
+	ck_assert_int_eq(topic_partition_hw(t, 0), 4);
+	ck_assert_int_eq(atomic_load(&hook_hw), 4);
+	replica_follower_hw(b, t, 0, 2);
+	ck_assert_int_eq(topic_partition_hw(t, 0), 2);
+	atomic_store(&hook_hw, -1);
+	replica_follower_hw(b, t, 0, 2);        /* unchanged: no hook */
+	ck_assert_int_eq(atomic_load(&hook_hw), -1);
+	topic_release(t);
+	broker_set_append_hook(b, NULL, NULL);
+	broker_close(b);
+}
+END_TEST
+
 static Suite *replica_suite(void)
 {
 	Suite *s = suite_create("replica");
@@ -714,6 +741,7 @@ static Suite *replica_suite(void)
 	tcase_add_test(tc, test_committed_follows_the_hw_and_the_leadership);
 	tcase_add_test(tc, test_hw_checkpoint_survives_a_restart);
 	tcase_add_test(tc, test_replica_progress_for_the_views);
+	tcase_add_test(tc, test_follower_hw_is_bounded_by_its_leo);
 	suite_add_tcase(s, tc);
 	return s;
 }
