@@ -106,7 +106,8 @@ static void append_n(int32_t p, int n)
 	for (int i = 0; i < n; i++) {
 		int vl = snprintf(value, sizeof(value), "v%d", i);
 
-		ck_assert_int_eq(batch_builder_add(&bb, 1700000000000LL + i, NULL, -1,
+		/* timestamps of now: retention (7 days) must not take the segment */
+		ck_assert_int_eq(batch_builder_add(&bb, broker_wall_ms() + i, NULL, -1,
 		                                   (uint8_t *)value, vl, NULL, 0), 0);
 	}
 	ck_assert_int_eq(batch_builder_finish(&bb, NULL), 0);
