@@ -88,6 +88,8 @@ struct replica_part {
 	follower_t        f[REPLICA_MAX]; /* the other replicas, while leader */
 	int32_t           nf;
 	int64_t           isr_sent_version; /* state version an accepted proposal was based on */
+	int32_t           isr_extra[REPLICA_MAX]; /* proposed additions not yet in st.isr */
+	int32_t           nisr_extra;       /* (KIP-497's maximal ISR: the HW counts them) */
 	int64_t           isr_retry_ms;     /* no proposal before this (broker_now_ms) */
 	_Atomic int64_t   hw;             /* the high watermark (cluster mode) */
 	int64_t           hw_saved;       /* as in the checkpoint file */
@@ -249,12 +251,16 @@ static int hw_update_locked(replica_part_t *r, int32_t self, int64_t leo, int32_
 
 	if (r->role != REPLICA_LEADER || r->stepped_down || r->st.nisr < min_insync)
 		return 0;
-	for (int32_t i = 0; i < r->st.nisr; i++) {
+	/* over the maximal ISR (KIP-497): the applied one and any member this
+	 * leader proposed to add; the controller may elect an added member as
+	 * soon as etcd holds it, before the watch brings the state back here */
+	for (int32_t i = 0; i < r->st.nisr + r->nisr_extra; i++) {
+		int32_t id = i < r->st.nisr ? r->st.isr[i] : r->isr_extra[i - r->st.nisr];
 		follower_t *f;
 
-		if (r->st.isr[i] == self)
+		if (id == self)
 			continue;
-		f = follower_find(r, r->st.isr[i]);
+		f = follower_find(r, id);
 		if (f == NULL || f->leo < 0)
 			return 0;           /* an ISR member not heard from: wait for it */
 		if (f->leo < hw)
@@ -395,6 +401,7 @@ int broker_partition_set_state(broker_t *b, const char *topic, int32_t p,
 	r->have_state = 1;
 	r->stepped_down = 0;
 	r->isr_retry_ms = 0;
+	r->nisr_extra = 0;          /* a proposal on the old version is in, or failed */
 	if (role == REPLICA_LEADER && changed) {
 		r->epoch_start = log_end_offset(log);
 		followers_reset_locked(r, self, broker_now_ms());
@@ -819,6 +826,10 @@ void replica_tick(broker_t *b, topic_t *t, int32_t p, int64_t now_ms)
 	if (r == NULL)
 		return;
 	topic_get_config(t, &cfg);
+	pthread_mutex_lock(&m->lock);
+	hook = m->isr_hook;
+	ctx = m->isr_ctx;
+	pthread_mutex_unlock(&m->lock);
 	pthread_mutex_lock(&r->lock);
 	moved = hw_update_locked(r, broker_self_id(b), log_end_offset(topic_partition_log(t, p)),
 	                         cfg.min_insync_replicas);
@@ -826,14 +837,19 @@ void replica_tick(broker_t *b, topic_t *t, int32_t p, int64_t now_ms)
 	                            &want);
 	version = r->st.version;
 	hw = atomic_load(&r->hw);
+	if (propose && hook != NULL) {
+		/* count added members before etcd may hold them (even a failed
+		 * write may have landed), until the next state is applied */
+		for (int32_t i = 0; i < want.nisr; i++)
+			if (!ids_have(r->st.isr, r->st.nisr, want.isr[i]) &&
+			    !ids_have(r->isr_extra, r->nisr_extra, want.isr[i]) &&
+			    r->nisr_extra < REPLICA_MAX)
+				r->isr_extra[r->nisr_extra++] = want.isr[i];
+	}
 	pthread_mutex_unlock(&r->lock);
 	if (moved)
 		hooks_fire(b, topic_name(t), p, hw, 1);
 
-	pthread_mutex_lock(&m->lock);
-	hook = m->isr_hook;
-	ctx = m->isr_ctx;
-	pthread_mutex_unlock(&m->lock);
 	if (propose && hook != NULL && lease_ok(b)) {
 		int rc = hook(ctx, topic_name(t), p, &want);
 

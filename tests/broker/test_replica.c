@@ -715,6 +715,36 @@ START_TEST(test_follower_hw_is_bounded_by_its_leo)
 }
 END_TEST
 
+/* KIP-497: a member the leader proposed to add counts for the HW at once
+ * (etcd may hold it, and the controller elect it, before the state is back). */
+START_TEST(test_hw_counts_a_proposed_isr_member)
+{
+	broker_t *b = open_cluster_broker(1);
+	isr_log_t h = { .b = b, .refuse = 1 };   /* the write "fails": it may have landed */
+	broker_append_info_t info;
+	int64_t deadline;
+
+	set_min_insync(b, 1, 10000);
+	apply(b, state(1, 0, 2, 10));            /* ISR {1,2} */
+	ck_assert_int_eq(append_n(b, 4, 0, &info), 0);
+	ck_assert_int_eq(follower_fetch(b, 2, 4, 0, NULL, NULL), 0);
+	ck_assert_int_eq(hw_of(b), 4);
+	ck_assert_int_eq(follower_fetch(b, 3, 4, 0, NULL, NULL), 0);   /* 3 caught up */
+	broker_set_isr_hook(b, isr_apply_hook, &h);
+	deadline = mono_ms() + 10000;
+	while (atomic_load(&h.calls) < 1 && mono_ms() < deadline)
+		usleep(10000);
+	ck_assert_int_eq(atomic_load(&h.last_nisr), 3);  /* proposed {1,2,3} */
+	ck_assert_int_eq(append_n(b, 2, 0, &info), 0);
+	ck_assert_int_eq(follower_fetch(b, 2, 6, 0, NULL, NULL), 0);
+	ck_assert_int_eq(hw_of(b), 4);           /* 3 (at 4) holds it: it may lead next */
+	ck_assert_int_eq(follower_fetch(b, 3, 6, 0, NULL, NULL), 0);
+	ck_assert_int_eq(hw_of(b), 6);
+	broker_set_isr_hook(b, NULL, NULL);
+	broker_close(b);
+}
+END_TEST
+
 static Suite *replica_suite(void)
 {
 	Suite *s = suite_create("replica");
@@ -743,6 +773,7 @@ static Suite *replica_suite(void)
 	tcase_add_test(tc, test_hw_checkpoint_survives_a_restart);
 	tcase_add_test(tc, test_replica_progress_for_the_views);
 	tcase_add_test(tc, test_follower_hw_is_bounded_by_its_leo);
+	tcase_add_test(tc, test_hw_counts_a_proposed_isr_member);
 	suite_add_tcase(s, tc);
 	return s;
 }
