@@ -8,6 +8,8 @@
 #ifndef STRAND_TESTS_ETCD_FIXTURE_H
 #define STRAND_TESTS_ETCD_FIXTURE_H
 
+#include <check.h>
+#include <curl/curl.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
@@ -81,6 +83,37 @@ static inline void etcd_fixture_stop(void)
 	if (restarted > 0)
 		proc_stop(restarted, SIGTERM, 5000);
 	nftw(fixture_dir, fixture_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Continue a SIGSTOPped etcd (a checked fixture's teardown after a pause test). */
+static inline void etcd_fixture_resume(void)
+{
+	kill(fixture_etcd.pid, SIGCONT);
+}
+
+/*
+ * A test program's main: libcurl's global state, the etcd, the suite, and
+ * both stopped again. Returns the exit status: 0 all passed, 1 a failure,
+ * 77/99 from etcd_fixture_start.
+ */
+static inline int etcd_fixture_run(Suite *suite)
+{
+	SRunner *sr;
+	int failed, rc;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = etcd_fixture_start();
+	if (rc != 0) {
+		curl_global_cleanup();
+		return rc;
+	}
+	sr = srunner_create(suite);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	etcd_fixture_stop();
+	curl_global_cleanup();
+	return failed == 0 ? 0 : 1;
 }
 
 #endif

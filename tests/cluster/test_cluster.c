@@ -263,11 +263,6 @@ START_TEST(test_deposed_controller_writes_are_fenced)
 }
 END_TEST
 
-static void resume_etcd(void)
-{
-	kill(fixture_etcd.pid, SIGCONT);
-}
-
 START_TEST(test_lease_runs_out_locally_while_etcd_is_paused)
 {
 	cluster_t *a = join(1, 2, 0);
@@ -292,7 +287,7 @@ START_TEST(test_lease_runs_out_locally_while_etcd_is_paused)
 	ck_assert(!cluster_is_controller(a, NULL));        /* a stale leader stops at once */
 
 	/* etcd back: the broker renews or registers again, and is listed */
-	resume_etcd();
+	etcd_fixture_resume();
 	end = clock_now_ms() + 8000;
 	while (!cluster_lease_valid(a) && clock_now_ms() < end)
 		clock_sleep_ms(20);
@@ -373,7 +368,7 @@ static Suite *cluster_suite(void)
 
 	tc = tcase_create("paused");
 	tcase_set_timeout(tc, 30);
-	tcase_add_checked_fixture(tc, NULL, resume_etcd);
+	tcase_add_checked_fixture(tc, NULL, etcd_fixture_resume);
 	tcase_add_test(tc, test_lease_runs_out_locally_while_etcd_is_paused);
 	suite_add_tcase(s, tc);
 
@@ -387,18 +382,5 @@ static Suite *cluster_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed, rc;
-
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	rc = etcd_fixture_start();
-	if (rc != 0)
-		return rc;
-	sr = srunner_create(cluster_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	etcd_fixture_stop();
-	curl_global_cleanup();
-	return failed == 0 ? 0 : 1;
+	return etcd_fixture_run(cluster_suite());
 }

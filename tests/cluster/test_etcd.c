@@ -384,11 +384,6 @@ START_TEST(test_unreachable_etcd_fails_fast)
 }
 END_TEST
 
-static void resume_etcd(void)
-{
-	kill(fixture_etcd.pid, SIGCONT);
-}
-
 START_TEST(test_paused_etcd_times_out_in_bound)
 {
 	etcd_t *e = client(NULL, 300);
@@ -415,7 +410,7 @@ START_TEST(test_paused_etcd_times_out_in_bound)
 	                            errbuf, sizeof errbuf), STRAND_ETIMEDOUT);
 	took = clock_now_ms() - t0;
 	ck_assert_msg(took < 4 * 300 + 700, "4 calls of 300 ms took %" PRId64 " ms", took);
-	resume_etcd();
+	etcd_fixture_resume();
 	ck_assert_int_eq(etcd_range(e, "/t8/k", 0, &kvs, errbuf, sizeof errbuf), 0);
 	etcd_kvs_free(&kvs);
 	etcd_close(e);
@@ -461,7 +456,7 @@ static Suite *etcd_suite(void)
 	tc = tcase_create("paused");
 	tcase_set_timeout(tc, 30);
 	/* runs in the forked test process too: etcd resumes even if the test fails */
-	tcase_add_checked_fixture(tc, NULL, resume_etcd);
+	tcase_add_checked_fixture(tc, NULL, etcd_fixture_resume);
 	tcase_add_test(tc, test_paused_etcd_times_out_in_bound);
 	suite_add_tcase(s, tc);
 	return s;
@@ -469,18 +464,5 @@ static Suite *etcd_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed, rc;
-
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	rc = etcd_fixture_start();
-	if (rc != 0)
-		return rc;
-	sr = srunner_create(etcd_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	etcd_fixture_stop();
-	curl_global_cleanup();
-	return failed == 0 ? 0 : 1;
+	return etcd_fixture_run(etcd_suite());
 }

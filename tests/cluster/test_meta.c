@@ -909,18 +909,5 @@ static Suite *meta_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed, rc;
-
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	rc = etcd_fixture_start();
-	if (rc != 0)
-		return rc;
-	sr = srunner_create(meta_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	etcd_fixture_stop();
-	curl_global_cleanup();
-	return failed == 0 ? 0 : 1;
+	return etcd_fixture_run(meta_suite());
 }

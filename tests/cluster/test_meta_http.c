@@ -262,11 +262,6 @@ START_TEST(test_killed_controller_and_leader_is_replaced)
 }
 END_TEST
 
-static void resume_etcd(void)
-{
-	kill(fixture_etcd.pid, SIGCONT);
-}
-
 START_TEST(test_admin_is_unavailable_while_etcd_is_paused)
 {
 	http_response_t r;
@@ -311,7 +306,7 @@ static Suite *meta_http_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("etcd_paused");
 	tcase_set_timeout(tc, 90);
-	tcase_add_checked_fixture(tc, NULL, resume_etcd);
+	tcase_add_checked_fixture(tc, NULL, etcd_fixture_resume);
 	tcase_add_test(tc, test_admin_is_unavailable_while_etcd_is_paused);
 	suite_add_tcase(s, tc);
 	return s;
@@ -319,18 +314,5 @@ static Suite *meta_http_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed, rc;
-
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	rc = etcd_fixture_start();
-	if (rc != 0)
-		return rc;
-	sr = srunner_create(meta_http_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	etcd_fixture_stop();
-	curl_global_cleanup();
-	return failed == 0 ? 0 : 1;
+	return etcd_fixture_run(meta_http_suite());
 }
