@@ -5,9 +5,15 @@
  * and recorded in a pid file under DIR, so that `down` (another process)
  * can stop them.
  *
+ * `start --broker I` starts broker I again after it was killed or stopped,
+ * on the port it had (so its URL, printed by `up`, stays right) with the
+ * same etcd, data directory and lease; a restarted broker finds its ISR
+ * place again by itself (docs/REPLICATION.md).
+ *
  * DIR layout:
- *   etcd.pid  etcd.url  etcd.log  etcd.data/
- *   broker-<i>.pid  broker-<i>.url  broker-<i>/data  broker-<i>/strand.log
+ *   etcd.pid  etcd.url  etcd.log  etcd.data/  lease-ttl-s
+ *   broker-<i>.pid  broker-<i>.url  broker-<i>/port  broker-<i>/data
+ *   broker-<i>/strand.log (appended to across restarts)
  */
 #include <errno.h>
 #include <limits.h>
@@ -34,11 +40,14 @@ static void cluster_usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: strand cluster up --brokers N --dir DIR [--lease-ttl-s S]\n"
+	        "       strand cluster start --broker I --dir DIR\n"
 	        "       strand cluster down --dir DIR\n"
 	        "\n"
-	        "up:   start a private etcd and N brokers (1..%d) on 127.0.0.1, ports chosen\n"
-	        "      at run time; print each broker's URL; pid files and logs go to DIR\n"
-	        "down: stop the brokers and etcd recorded in DIR (SIGTERM, SIGKILL after %d s)\n",
+	        "up:    start a private etcd and N brokers (1..%d) on 127.0.0.1, ports chosen\n"
+	        "       at run time; print each broker's URL; pid files and logs go to DIR\n"
+	        "start: start broker I of DIR again (after kill -9 $(cat DIR/broker-I.pid),\n"
+	        "       say) on the same port, etcd, data directory and lease\n"
+	        "down:  stop the brokers and etcd recorded in DIR (SIGTERM, SIGKILL after %d s)\n",
 	        CLUSTER_UP_MAX_BROKERS, CLUSTER_STOP_GRACE_MS / 1000);
 }
 
@@ -102,15 +111,17 @@ static int cluster_healthy(const char *base)
 
 /* Start broker i, wait until it listens and answers; its URL into url. */
 static int cluster_start_broker(const char *self, const char *dir, int i, const char *etcd_url,
-                                const char *lease_ttl, char *url, size_t urlcap)
+                                const char *lease_ttl, unsigned want_port, char *url,
+                                size_t urlcap)
 {
 	char bdir[PATH_MAX], data[PATH_MAX], portf[PATH_MAX], logp[PATH_MAX], pidf[PATH_MAX];
-	char idtext[16], err[256];
+	char idtext[16], listen[32], err[256];
 	int64_t deadline = clock_now_ms() + CLUSTER_UP_DEADLINE_MS;
 	unsigned port = 0;
 	pid_t pid;
 
 	snprintf(idtext, sizeof idtext, "%d", i);
+	snprintf(listen, sizeof listen, "127.0.0.1:%u", want_port);
 	if (cluster_path(bdir, sizeof bdir, dir, "", i) || cluster_path(pidf, sizeof pidf, dir,
 	    ".pid", i) || snprintf(data, sizeof data, "%s/data", bdir) >= (int)sizeof data ||
 	    snprintf(portf, sizeof portf, "%s/port", bdir) >= (int)sizeof portf ||
@@ -126,7 +137,7 @@ static int cluster_start_broker(const char *self, const char *dir, int i, const 
 	{
 		char *argv[] = {
 			(char *)self, "serve", "--broker-id", idtext, "--etcd", (char *)etcd_url,
-			"--listen", "127.0.0.1:0", "--port-file", portf, "--data-dir", data,
+			"--listen", listen, "--port-file", portf, "--data-dir", data,
 			"--lease-ttl-s", (char *)lease_ttl, NULL
 		};
 
@@ -193,19 +204,45 @@ static int cluster_stop_all(const char *dir)
 	return running;
 }
 
+/* The path of this very binary, which the brokers run. */
+static int cluster_self(char *self, size_t cap)
+{
+	ssize_t n = readlink("/proc/self/exe", self, cap - 1);
+
+	if (n <= 0) {
+		fprintf(stderr, "strand: cluster: cannot find my own binary: %s\n", strerror(errno));
+		return -1;
+	}
+	self[n] = '\0';
+	return 0;
+}
+
+/* The first line of a text file cluster_write_text wrote; -1 if absent. */
+static int cluster_read_text(const char *path, char *out, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	size_t len;
+
+	if (f == NULL)
+		return -1;
+	if (fgets(out, (int)cap, f) == NULL) {
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	len = strcspn(out, "\r\n");
+	out[len] = '\0';
+	return len > 0 ? 0 : -1;
+}
+
 static int cluster_up(const char *dir, long brokers, const char *lease_ttl)
 {
 	char self[PATH_MAX], path[PATH_MAX], url[64], err[512];
 	etcd_local_t etcd;
-	ssize_t n;
 	long i;
 
-	n = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (n <= 0) {
-		fprintf(stderr, "strand: cluster: cannot find my own binary: %s\n", strerror(errno));
+	if (cluster_self(self, sizeof self) != 0)
 		return 1;
-	}
-	self[n] = '\0';
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
 		fprintf(stderr, "strand: cluster: mkdir %s: %s\n", dir, strerror(errno));
 		return 1;
@@ -229,8 +266,10 @@ static int cluster_up(const char *dir, long brokers, const char *lease_ttl)
 	(void)cluster_write_text(path, etcd.client_url);
 	printf("etcd %s\n", etcd.client_url);
 	fflush(stdout);
+	cluster_path(path, sizeof path, dir, "lease-ttl-s", 0);
+	(void)cluster_write_text(path, lease_ttl);
 	for (i = 1; i <= brokers; i++) {
-		if (cluster_start_broker(self, dir, (int)i, etcd.client_url, lease_ttl, url,
+		if (cluster_start_broker(self, dir, (int)i, etcd.client_url, lease_ttl, 0, url,
 		                         sizeof url) != 0) {
 			cluster_stop_all(dir);
 			return 1;
@@ -241,10 +280,49 @@ static int cluster_up(const char *dir, long brokers, const char *lease_ttl)
 	return 0;
 }
 
+/* Broker i of DIR again, on the port it had, with DIR's etcd and lease. */
+static int cluster_start(const char *dir, long i)
+{
+	char self[PATH_MAX], path[PATH_MAX], etcd_url[256], lease_ttl[16], url[64];
+	unsigned port;
+
+	if (cluster_self(self, sizeof self) != 0)
+		return 1;
+	cluster_path(path, sizeof path, dir, "etcd.pid", 0);
+	if (!proc_alive(proc_read_pid_file(path))) {
+		fprintf(stderr, "strand: cluster: no cluster runs in %s (strand cluster up)\n", dir);
+		return 1;
+	}
+	cluster_path(path, sizeof path, dir, "etcd.url", 0);
+	if (cluster_read_text(path, etcd_url, sizeof etcd_url) != 0) {
+		fprintf(stderr, "strand: cluster: cannot read %s\n", path);
+		return 1;
+	}
+	cluster_path(path, sizeof path, dir, "lease-ttl-s", 0);
+	if (cluster_read_text(path, lease_ttl, sizeof lease_ttl) != 0)
+		snprintf(lease_ttl, sizeof lease_ttl, "4");   /* a DIR from before this file */
+	cluster_path(path, sizeof path, dir, ".pid", (int)i);
+	if (proc_alive(proc_read_pid_file(path))) {
+		fprintf(stderr, "strand: cluster: broker %ld already runs (pid file %s)\n", i, path);
+		return 1;
+	}
+	cluster_path(path, sizeof path, dir, "/port", (int)i);
+	port = cluster_read_port(path);
+	if (port == 0) {
+		fprintf(stderr, "strand: cluster: broker %ld was never started in %s\n", i, dir);
+		return 1;
+	}
+	if (cluster_start_broker(self, dir, (int)i, etcd_url, lease_ttl, port, url,
+	                         sizeof url) != 0)
+		return 1;
+	printf("broker %ld %s\n", i, url);
+	return 0;
+}
+
 int cli_cluster(int argc, char **argv)
 {
 	const char *dir = NULL, *lease_ttl = "4", *verb;
-	long brokers = 3;
+	long brokers = 3, broker = 0;
 	char *end;
 	int a, rc;
 
@@ -261,6 +339,14 @@ int cli_cluster(int argc, char **argv)
 			brokers = strtol(argv[++a], &end, 10);
 			if (errno != 0 || *end != '\0' || brokers < 1 || brokers > CLUSTER_UP_MAX_BROKERS) {
 				fprintf(stderr, "strand: cluster: --brokers must be 1..%d\n",
+				        CLUSTER_UP_MAX_BROKERS);
+				return 2;
+			}
+		} else if (a + 1 < argc && strcmp(argv[a], "--broker") == 0) {
+			errno = 0;
+			broker = strtol(argv[++a], &end, 10);
+			if (errno != 0 || *end != '\0' || broker < 1 || broker > CLUSTER_UP_MAX_BROKERS) {
+				fprintf(stderr, "strand: cluster: --broker must be 1..%d\n",
 				        CLUSTER_UP_MAX_BROKERS);
 				return 2;
 			}
@@ -282,11 +368,21 @@ int cli_cluster(int argc, char **argv)
 		curl_global_cleanup();
 		return rc;
 	}
+	if (strcmp(verb, "start") == 0) {
+		if (broker == 0) {
+			fprintf(stderr, "strand: cluster: start needs --broker I\n");
+			return 2;
+		}
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		rc = cluster_start(dir, broker);
+		curl_global_cleanup();
+		return rc;
+	}
 	if (strcmp(verb, "down") == 0) {
 		rc = cluster_stop_all(dir);
 		printf("stopped %d processes\n", rc);
 		return 0;
 	}
-	fprintf(stderr, "strand: cluster: unknown command %s (up or down)\n", verb);
+	fprintf(stderr, "strand: cluster: unknown command %s (up, start or down)\n", verb);
 	return 2;
 }

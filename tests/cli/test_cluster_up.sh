@@ -3,7 +3,8 @@
 # it: a private etcd and three brokers on run-time ports. /v1/cluster on any
 # broker lists three live brokers and one controller; the controller is
 # killed (-9: no goodbye, its lease must run out) and another broker is
-# elected within a deadline; `strand cluster down` stops everything.
+# elected within a deadline; `strand cluster start --broker I` brings it
+# back on its URL and it rejoins; `strand cluster down` stops everything.
 #
 # Automake test: exit 0 pass, 1 fail, 77 skip. STRAND_BIN is the binary.
 set -u
@@ -98,8 +99,21 @@ took=$(($(now_ms) - start))
 new=$(jq -r .controller "$tmp/cluster.json")
 echo "controller $controller killed; broker $new elected after $took ms"
 
+# start the killed broker again: same URL (its port), it rejoins the cluster
+"$STRAND" cluster start --broker "$controller" --dir "$tmp/c" >"$tmp/start.out" 2>"$tmp/start.err" ||
+	{ cat "$tmp/start.err"; fail "cluster start --broker $controller"; }
+[ "$(cat "$tmp/start.out")" = "broker $controller $(url "$controller")" ] ||
+	{ cat "$tmp/start.out"; fail "broker $controller restarted on another URL"; }
+until_ok 15 cluster_is "$(url "$controller")" "1 2 3" ||
+	{ cat "$tmp/cluster.json"; fail "broker $controller did not rejoin within 15 s"; }
+"$STRAND" cluster start --broker "$controller" --dir "$tmp/c" >/dev/null 2>"$tmp/start.err" &&
+	fail "a second start of a running broker succeeded"
+grep -q "already runs" "$tmp/start.err" || { cat "$tmp/start.err"; fail "no 'already runs' error"; }
+"$STRAND" cluster start --broker 9 --dir "$tmp/c" >/dev/null 2>"$tmp/start.err" &&
+	fail "start of a broker that never ran succeeded"
+
 "$STRAND" cluster down --dir "$tmp/c" >"$tmp/down.out" || fail "cluster down"
-grep -q "stopped 3 processes" "$tmp/down.out" || { cat "$tmp/down.out"; fail "two brokers and etcd to stop"; }
+grep -q "stopped 4 processes" "$tmp/down.out" || { cat "$tmp/down.out"; fail "three brokers and etcd to stop"; }
 for f in "$tmp"/c/*.pid; do
 	[ -e "$f" ] && fail "pid file $f left behind"
 done
