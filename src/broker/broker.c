@@ -1449,7 +1449,7 @@ int broker_open(const broker_options_t *opts, broker_t **out, char *err, size_t 
 		goto fail;
 	}
 	rc = data_dir_lock(b, err, errlen);
-	if (rc == 0 && replica_mgr_new(&b->replica) != 0)
+	if (rc == 0 && replica_mgr_new(opts->cluster_mode != 0, &b->replica) != 0)
 		rc = strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
 	if (rc == 0)
 		rc = cluster_id_load(b, err, errlen);

@@ -96,6 +96,11 @@ typedef struct broker_options {
 	                                       default 86400000 (Kafka's
 	                                       producer.id.expiration.ms); -1: never */
 	idem_limits_t idempotency;   /* the Idempotency-Key window (0s: defaults) */
+	int         cluster_mode;    /* 1 (--etcd given): cluster mode from the open on
+	                                (broker_replicated), so no partition is led and
+	                                reads stop at the checkpointed HW until etcd's
+	                                state is applied; 0: single node until a cluster
+	                                hook or a state is set */
 } broker_options_t;
 
 /*

@@ -94,7 +94,7 @@ typedef struct replica_part replica_part_t;
 /* The broker's replication hooks and cluster-mode flag. */
 typedef struct replica_mgr replica_mgr_t;
 
-int  replica_mgr_new(replica_mgr_t **out);
+int  replica_mgr_new(int replicated, replica_mgr_t **out);
 void replica_mgr_free(replica_mgr_t *m);
 /* A partition's state, its HW read from dir's checkpoint (clamped to leo);
  * NULL when out of memory. Freed with the partition (writing the HW). */

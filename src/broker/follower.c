@@ -15,9 +15,11 @@
 #include "broker/follower.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 
 #include "broker/broker_internal.h"
 #include "broker/producer.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "log/batch.h"
 #include "log/log.h"
@@ -125,6 +127,9 @@ int broker_follower_truncate(broker_t *b, topic_t *t, int32_t p, int64_t offset,
 		return rc;
 	if (offset >= log_end_offset(log))
 		return 0;
+	fprintf(stderr, "strand: [%" PRId64 "] follower: %s/%d: truncating from %" PRId64 " to %"
+	        PRId64 " (hw %" PRId64 ")\n", clock_now_ms(), topic_name(t), (int)p,
+	        log_end_offset(log), offset, replica_hw(b, t, p));
 	rc = log_truncate_to(log, offset, err, errlen);
 	if (rc)
 		return rc;
@@ -144,6 +149,9 @@ int broker_follower_restart(broker_t *b, topic_t *t, int32_t p, int64_t offset,
 		return strand_err_set(err, errlen, STRAND_EINVAL,
 		                      "a restart at %" PRId64 " is not past the log end %" PRId64,
 		                      offset, log_end_offset(log));
+	fprintf(stderr, "strand: [%" PRId64 "] follower: %s/%d: emptying the log (end %" PRId64
+	        ") to restart at the leader's log start %" PRId64 "\n", clock_now_ms(), topic_name(t),
+	        (int)p, log_end_offset(log), offset);
 	rc = log_truncate_fully(log, offset, err, errlen);
 	if (rc)
 		return rc;
@@ -167,6 +175,11 @@ int broker_follower_truncation_round(broker_t *b, topic_t *t, int32_t p,
 		log_epoch_end_offset(log, leader_epoch, &local_epoch, &local_end);
 	follower_truncation_step(leader_epoch, leader_end, local_epoch, local_end,
 	                         log_end_offset(log), replica_hw(b, t, p), &tr);
+	fprintf(stderr, "strand: [%" PRId64 "] follower: %s/%d: leader's epoch %" PRId32 " ends at %"
+	        PRId64 ", here epoch %" PRId32 " ends at %" PRId64 "; leo %" PRId64 " hw %" PRId64
+	        ": cut to %" PRId64 "%s\n", clock_now_ms(), topic_name(t), (int)p, leader_epoch,
+	        leader_end, local_epoch, local_end, log_end_offset(log), replica_hw(b, t, p),
+	        tr.offset, tr.done ? "" : ", another round");
 	rc = broker_follower_truncate(b, t, p, tr.offset, err, errlen);
 	if (rc)
 		return rc;

@@ -48,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/err.h"
 
 #define CHECKPOINT_FILE        "replication-offset-checkpoint"
@@ -97,14 +98,14 @@ struct replica_part {
 	char             *dir;            /* the partition directory */
 };
 
-int replica_mgr_new(replica_mgr_t **out)
+int replica_mgr_new(int replicated, replica_mgr_t **out)
 {
 	replica_mgr_t *m = calloc(1, sizeof(*m));
 
 	if (m == NULL)
 		return STRAND_ENOMEM;
 	pthread_mutex_init(&m->lock, NULL);
-	atomic_init(&m->replicated, 0);
+	atomic_init(&m->replicated, replicated ? 1 : 0);
 	*out = m;
 	return 0;
 }
@@ -187,6 +188,30 @@ void replica_part_free(replica_part_t *r)
 }
 
 /* ---- helpers -------------------------------------------------------------- */
+
+void replica_ids_format(char *buf, size_t len, const int32_t *ids, int32_t n)
+{
+	size_t used = 0;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	for (int32_t i = 0; i <= n && used < len; i++) {
+		int w = i == n ? snprintf(buf + used, len - used, "]")
+		               : snprintf(buf + used, len - used, "%s%" PRId32, i ? "," : "[", ids[i]);
+
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+	if (n == 0)
+		snprintf(buf, len, "[]");
+}
+
+static const char *role_name(replica_role_t role)
+{
+	return role == REPLICA_LEADER ? "leader" : role == REPLICA_FOLLOWER ? "follower" : "none";
+}
 
 static int ids_have(const int32_t *ids, int32_t n, int32_t id)
 {
@@ -281,6 +306,8 @@ static int32_t topic_min_insync(topic_t *t)
 }
 
 /* ---- the state API ------------------------------------------------------ */
+
+static int isr_same(const partition_state_t *a, const partition_state_t *b);
 
 static replica_role_t role_of(const partition_state_t *st, int32_t self)
 {
@@ -413,6 +440,17 @@ int broker_partition_set_state(broker_t *b, const char *topic, int32_t p,
 	copy = r->st;
 	pthread_mutex_unlock(&r->lock);
 	pthread_rwlock_unlock(&r->fence);
+	if (changed || !isr_same(&old, st)) {
+		char isr[96], was_isr[96];
+
+		replica_ids_format(isr, sizeof isr, st->isr, st->nisr);
+		replica_ids_format(was_isr, sizeof was_isr, old.isr, old.nisr);
+		fprintf(stderr, "strand: [%" PRId64 "] replica: %s/%d: %s, leader %" PRId32
+		        " epoch %" PRId32 " isr %s (was %s) version %" PRId64 "; leo %" PRId64
+		        " hw %" PRId64 "\n", clock_now_ms(), topic, (int)p, role_name(role),
+		        st->leader, st->leader_epoch, isr, was_isr, st->version,
+		        log_end_offset(log), hw);
+	}
 
 	if (changed) {
 		pthread_mutex_lock(&m->lock);
@@ -811,6 +849,32 @@ static int isr_wanted_locked(replica_part_t *r, int32_t self, int64_t now, int64
 	return !isr_same(want, &r->st);
 }
 
+/* One line per ISR proposal: the ISR asked for, the HW, what the leader
+ * knows of each follower (LEO, ms since last caught up). */
+static void isr_log_proposal(replica_part_t *r, const char *topic, int32_t p,
+                             const partition_state_t *want, int64_t hw)
+{
+	char from[96], to[96], fl[256] = "";
+	size_t used = 0;
+	int64_t now = broker_now_ms();
+
+	pthread_mutex_lock(&r->lock);
+	replica_ids_format(from, sizeof from, r->st.isr, r->st.nisr);
+	for (int32_t i = 0; i < r->nf && used < sizeof fl; i++) {
+		int w = snprintf(fl + used, sizeof fl - used, " %" PRId32 ":leo %" PRId64 " lag %" PRId64
+		                 "ms", r->f[i].id, r->f[i].leo, now - r->f[i].last_caught_up_ms);
+
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+	pthread_mutex_unlock(&r->lock);
+	replica_ids_format(to, sizeof to, want->isr, want->nisr);
+	fprintf(stderr, "strand: [%" PRId64 "] replica: %s/%d: proposing isr %s (was %s) at "
+	        "version %" PRId64 ", epoch %" PRId32 ", hw %" PRId64 ";%s\n", clock_now_ms(), topic,
+	        (int)p, to, from, want->version, want->leader_epoch, hw, fl);
+}
+
 void replica_tick(broker_t *b, topic_t *t, int32_t p, int64_t now_ms)
 {
 	replica_part_t *r = topic_replica_part(t, p);
@@ -851,7 +915,10 @@ void replica_tick(broker_t *b, topic_t *t, int32_t p, int64_t now_ms)
 		hooks_fire(b, topic_name(t), p, hw, 1);
 
 	if (propose && hook != NULL && lease_ok(b)) {
-		int rc = hook(ctx, topic_name(t), p, &want);
+		int rc;
+
+		isr_log_proposal(r, topic_name(t), p, &want, hw);
+		rc = hook(ctx, topic_name(t), p, &want);
 
 		pthread_mutex_lock(&r->lock);
 		if (r->st.version == version) {

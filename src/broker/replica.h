@@ -49,6 +49,12 @@ typedef struct partition_state {
 	int64_t version;                 /* etcd mod_revision of this state: the CAS token */
 } partition_state_t;
 
+/*
+ * "[1,2,3]" into buf (truncated to len): how the operational log lines
+ * (state changes, ISR proposals, elections, truncations) show a broker list.
+ */
+void replica_ids_format(char *buf, size_t len, const int32_t *ids, int32_t n);
+
 /* What a broker is for a partition. */
 typedef enum replica_role {
 	REPLICA_NONE = 0,   /* not a replica, or no state yet */
@@ -108,7 +114,8 @@ void broker_set_isr_hook(struct broker *b, broker_isr_hook_fn fn, void *ctx);
  * non-zero means valid. NULL: always valid. */
 void broker_set_lease_check(struct broker *b, int (*valid)(void *ctx), void *ctx);
 
-/* Is cluster mode on: any state applied or any of the three hooks set. */
+/* Is cluster mode on: broker_options.cluster_mode, or any state applied or
+ * any of the three hooks set. */
 int broker_replicated(struct broker *b);
 
 

@@ -598,6 +598,12 @@ int cli_serve(int argc, char **argv)
 	memset(&bopts, 0, sizeof bopts);
 	bopts.data_dir = sv.v[OPT_DATA_DIR];
 	bopts.broker_id = (int32_t)broker_id;
+	/* with --etcd, cluster mode before the API listens: a broker restarted
+	 * while its old lease still holds its registration waits in
+	 * serve_join_cluster, and meanwhile must not take writes as a single
+	 * node (it acknowledged acks=all records that the leader elected in its
+	 * absence never had, and then truncated them) */
+	bopts.cluster_mode = sv.v[OPT_ETCD] != NULL;
 	bopts.advertised_url = sv.v[OPT_ADVERTISED_URL];
 	bopts.tick_ms = (int)tick;
 	bopts.producer_expiration_ms = producer_exp == 0 ? 1 : producer_exp;

@@ -1109,9 +1109,14 @@ static void meta_controller_tick(meta_t *m)
 				fprintf(stderr, "strand: meta: controller: %s/%" PRId32 ": %s\n", c->name,
 				        c->p, err);
 		} else {
-			fprintf(stderr, "strand: meta: controller: %s/%" PRId32 " leader %" PRId32
-			        " -> %" PRId32 ", epoch %" PRId32 ", isr of %" PRId32 "\n", c->name,
-			        c->p, c->from.leader, c->to.leader, c->to.leader_epoch, c->to.nisr);
+			char from_isr[96], to_isr[96];
+
+			replica_ids_format(from_isr, sizeof from_isr, c->from.isr, c->from.nisr);
+			replica_ids_format(to_isr, sizeof to_isr, c->to.isr, c->to.nisr);
+			fprintf(stderr, "strand: [%" PRId64 "] meta: controller: %s/%" PRId32 " leader %"
+			        PRId32 " -> %" PRId32 ", epoch %" PRId32 ", isr %s -> %s (version %" PRId64
+			        ")\n", clock_now_ms(), c->name, c->p, c->from.leader, c->to.leader,
+			        c->to.leader_epoch, from_isr, to_isr, c->from.version);
 		}
 		etcd_kvs_free(&res.kvs);
 	}

@@ -48,7 +48,7 @@ static void teardown(void)
 
 static broker_t *open_broker(void)
 {
-	broker_options_t opts = { data_dir, 1, "http://127.0.0.1:0", 1000, 0, { 0, 0, 0 } };
+	broker_options_t opts = { data_dir, 1, "http://127.0.0.1:0", 1000, 0, { 0, 0, 0 }, 0 };
 	broker_t *b = NULL;
 	int rc = broker_open(&opts, &b, errbuf, sizeof(errbuf));
 
@@ -666,6 +666,43 @@ START_TEST(test_hw_checkpoint_survives_a_restart)
 }
 END_TEST
 
+/*
+ * A broker restarted with --etcd is in cluster mode from broker_open on,
+ * before it has joined etcd and been handed any state. The random fault
+ * run caught a leader killed and restarted at once: its old lease still
+ * held its registration, so serve_join_cluster waited for it to expire
+ * while the API already listened — as a single node then, it appended the
+ * producers' records in epoch 0 and acknowledged acks=all ones at once;
+ * the leader elected meanwhile never had them, and the restarted broker
+ * truncated them when it followed (hundreds of acknowledged records lost).
+ */
+START_TEST(test_cluster_mode_from_the_open_leads_nothing_without_state)
+{
+	broker_options_t opts = { data_dir, 1, "http://127.0.0.1:0", 1000, 0, { 0, 0, 0 }, 1 };
+	broker_t *b = open_cluster_broker(1);
+	broker_append_info_t info;
+	topic_t *t;
+
+	apply(b, state(1, 0, 2, 10));
+	ck_assert_int_eq(append_n(b, 7, 0, &info), 0);
+	ck_assert_int_eq(follower_fetch(b, 2, 6, 0, NULL, NULL), 0);
+	ck_assert_int_eq(hw_of(b), 6);
+	broker_close(b);
+
+	b = NULL;
+	ck_assert_int_eq(broker_open(&opts, &b, errbuf, sizeof(errbuf)), 0);
+	ck_assert_int_eq(broker_replicated(b), 1);
+	ck_assert_int_eq(hw_of(b), 6);          /* reads stop at the checkpoint, not the LEO */
+	ck_assert_int_eq(append_n(b, 3, BROKER_APPEND_ACKS_ALL, &info), STRAND_ENOTLEADER);
+	ck_assert_int_eq(append_n(b, 3, 0, &info), STRAND_ENOTLEADER);
+	t = broker_topic_get(b, "t");
+	ck_assert_int_eq(log_end_offset(topic_partition_log(t, 0)), 7);   /* nothing appended */
+	ck_assert_int_ne(broker_replica_committed(b, t, 0, 7, 0, errbuf, sizeof(errbuf)), 1);
+	topic_release(t);
+	broker_close(b);
+}
+END_TEST
+
 START_TEST(test_replica_progress_for_the_views)
 {
 	broker_t *b = open_cluster_broker(1);
@@ -771,6 +808,7 @@ static Suite *replica_suite(void)
 	tcase_add_test(tc, test_isr_proposal_refused_is_retried);
 	tcase_add_test(tc, test_committed_follows_the_hw_and_the_leadership);
 	tcase_add_test(tc, test_hw_checkpoint_survives_a_restart);
+	tcase_add_test(tc, test_cluster_mode_from_the_open_leads_nothing_without_state);
 	tcase_add_test(tc, test_replica_progress_for_the_views);
 	tcase_add_test(tc, test_follower_hw_is_bounded_by_its_leo);
 	tcase_add_test(tc, test_hw_counts_a_proposed_isr_member);

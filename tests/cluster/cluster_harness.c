@@ -760,13 +760,22 @@ int tcluster_resume(tcluster_t *c, int id)
 	return tc_wait_running(b->pid, TC_STOP_DEADLINE_MS);
 }
 
-int tcluster_restart(tcluster_t *c, int id, char *err, size_t errlen)
+int tcluster_spawn(tcluster_t *c, int id, char *err, size_t errlen)
 {
-	int rc;
-
 	if (c->b[id].pid > 0)
 		return strand_err_set(err, errlen, STRAND_EEXIST, "broker %d still runs", id);
-	rc = tc_spawn_broker(c, id, err, errlen);
+	return tc_spawn_broker(c, id, err, errlen);
+}
+
+int tcluster_wait_ready(tcluster_t *c, int id, char *err, size_t errlen)
+{
+	return tc_wait_ready(c, id, err, errlen);
+}
+
+int tcluster_restart(tcluster_t *c, int id, char *err, size_t errlen)
+{
+	int rc = tcluster_spawn(c, id, err, errlen);
+
 	return rc ? rc : tc_wait_ready(c, id, err, errlen);
 }
 

@@ -90,6 +90,11 @@ int  tcluster_resume(tcluster_t *c, int id);
 /* Start a killed or shut down broker again: same id, data and port; waits
  * for /readyz. */
 int  tcluster_restart(tcluster_t *c, int id, char *err, size_t errlen);
+/* tcluster_restart in two steps: start the process (returns at once; it
+ * answers HTTP on its old port as soon as it listens) ... */
+int  tcluster_spawn(tcluster_t *c, int id, char *err, size_t errlen);
+/* ... and wait until it answers /readyz 200. */
+int  tcluster_wait_ready(tcluster_t *c, int id, char *err, size_t errlen);
 
 int  tcluster_etcd_kill(tcluster_t *c);
 int  tcluster_etcd_restart(tcluster_t *c, char *err, size_t errlen);

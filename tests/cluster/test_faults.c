@@ -465,6 +465,49 @@ static long produce_direct(int id, const char *topic, char *code, size_t codelen
 	return status;
 }
 
+/*
+ * kill -9 of the leader and a restart at once, while its old lease still
+ * holds its registration in etcd: the new process listens, then waits in
+ * its join for that registration to expire. Meanwhile it must take no
+ * write — not as a single node either: the random run lost hundreds of
+ * acknowledged records so (it acknowledged them at once in epoch 0, the
+ * leader elected meanwhile never had them, and it truncated them when it
+ * followed). Every produce sent straight to it before it is ready is
+ * refused, and the history checks clean.
+ */
+START_TEST(test_leader_restarted_at_once_takes_no_write_before_it_joins)
+{
+	int leader, answered = 0;
+	workload_t *w = rf3_start("rejoin", 1, 0, RF3_CONFIGS, &leader);
+	int64_t end;
+	char code[64];
+	long status;
+	int rc;
+
+	ck_assert_int_eq(tcluster_kill(cl, leader), 0);
+	rc = tcluster_spawn(cl, leader, errbuf, sizeof errbuf);
+	ck_assert_msg(rc == 0, "restart: %s", errbuf);
+	end = clock_now_ms() + FAILOVER_MS;
+	while (tcluster_http(cl, leader, "GET", "/readyz", NULL, NULL, 1000, NULL) != 200) {
+		ck_assert_msg(clock_now_ms() < end, "broker %d not ready again", leader);
+		status = produce_direct(leader, "rejoin", code, sizeof code);
+		if (status != 0)
+			answered++;
+		ck_assert_msg(status != 200, "broker %d acknowledged a write while it was joining the "
+		              "cluster again (%d answered before)", leader, answered);
+	}
+	fprintf(stderr, "rejoin: %d produces sent to broker %d while it joined, none accepted\n",
+	        answered, leader);
+	ck_assert_msg(answered > 0, "broker %d was ready before it answered a produce: the test "
+	              "missed its join", leader);
+	rc = tcluster_wait_ready(cl, leader, errbuf, sizeof errbuf);
+	ck_assert_msg(rc == 0, "%s", errbuf);
+	wait_part("rejoin", 0, 0, pred_in_isr, leader, "the old leader back in the ISR");
+	wait_acked(w, STEP_ACKS, "after it rejoined");
+	finish_and_check(w, "rejoin", 1, 2 * STEP_ACKS);
+}
+END_TEST
+
 /* kill -9 of the leader: a new leader from the ISR takes writes; the old
  * one comes back, catches up and rejoins the ISR. */
 START_TEST(test_leader_killed_and_restarted)
@@ -752,7 +795,10 @@ static void random_fault(workload_t *w, int kind)
 		ck_assert_int_eq(tcluster_etcd_kill(cl), 0);
 		break;
 	}
+	fprintf(stderr, "random: [%" PRId64 "] victim broker %d (partition %d led by %d)\n",
+	        clock_now_ms(), kind == 6 ? 0 : victim, p, st.leader);
 	workload_wait_acked(w, 50 + rng_below(250), 1000 + rng_below(3000));
+	fprintf(stderr, "random: [%" PRId64 "] healing\n", clock_now_ms());
 	switch (kind) {
 	case 0: case 5: case 7:
 		restart(victim);
@@ -798,8 +844,9 @@ START_TEST(test_random_faults)
 		if (clock_now_ms() >= end && ws.acked >= min_acked)
 			break;
 		kind = rng_below(8);
-		fprintf(stderr, "random: %.1f s: fault %" PRId64 ": %s\n",
-		        (double)(clock_now_ms() - start) / 1000.0, faults + 1, fault_names[kind]);
+		fprintf(stderr, "random: %.1f s [%" PRId64 "]: fault %" PRId64 ": %s\n",
+		        (double)(clock_now_ms() - start) / 1000.0, clock_now_ms(), faults + 1,
+		        fault_names[kind]);
 		random_fault(w, kind);
 		faults++;
 		counts[kind]++;
@@ -838,6 +885,7 @@ static Suite *faults_suite(void)
 	add_scenario(s, "kill", test_leader_killed_and_restarted);
 	add_scenario(s, "pause", test_leader_paused_past_its_lease);
 	add_scenario(s, "lag", test_follower_paused_leaves_and_rejoins_the_isr);
+	add_scenario(s, "rejoin", test_leader_restarted_at_once_takes_no_write_before_it_joins);
 	add_scenario(s, "two_down", test_two_of_three_down_refuses_writes);
 	add_scenario(s, "truncate", test_leader_with_uncommitted_records_returns);
 	add_scenario(s, "etcd", test_etcd_killed_and_restarted);
