@@ -14,6 +14,7 @@
  *   other GETs on /v1/groups/{group}...      describe group {group}
  *   other methods on /v1/groups/{group}...   admin    group {group}
  *   POST /v1/producers                       write    cluster
+ *   /v1/internal/... (broker to broker)      cluster_action cluster
  *   other GETs under /v1/ (lists, cluster)   describe cluster
  *   other methods under /v1/ (create topic)  admin    cluster
  *   /metrics                                 describe cluster, or open (metrics_open)
@@ -25,6 +26,15 @@
  * The token comes from `Authorization: Bearer TOKEN` or, for clients that
  * cannot set headers (the browser's EventSource), the `access_token` query
  * parameter (RFC 6750 §2.3).
+ *
+ * A request another broker relays (api/forward.c) carries that broker's
+ * own token and, in `Strand-Principal`, the principal the relay
+ * authenticated its client as (Kafka's KIP-590 Envelope: the forwarding
+ * broker authenticates, the request keeps its client's identity). The
+ * header is believed only from a principal holding cluster_action on the
+ * cluster, and only for a principal this broker has a token for; then
+ * every check of the request is made for the client's principal, never
+ * the relay's, so a relay cannot give a client rights it lacks.
  */
 #include "api/http_internal.h"
 
@@ -56,6 +66,11 @@ static void auth_need_of(const api_t *api, const api_request_t *req, auth_need_t
 	if (strcmp(pat, "/metrics") == 0) {
 		n->open = !api->opts.metrics_require_auth;
 		n->op = ACL_DESCRIBE;
+		n->type = ACL_CLUSTER;
+		return;
+	}
+	if (pattern_under(pat, "/v1/internal/")) {
+		n->op = ACL_CLUSTER_ACTION;    /* Kafka: follower Fetch, OffsetForLeaderEpoch */
 		n->type = ACL_CLUSTER;
 		return;
 	}
@@ -99,6 +114,7 @@ static const char *op_word(acl_op_t op)
 	case ACL_READ:     return "read";
 	case ACL_WRITE:    return "write";
 	case ACL_DESCRIBE: return "describe";
+	case ACL_CLUSTER_ACTION: return "cluster_action";
 	default:           return "admin";
 	}
 }
@@ -132,6 +148,36 @@ static const char *auth_token_of(api_request_t *req, size_t *len)
 	return NULL;
 }
 
+/*
+ * A relayed request's client (Strand-Principal, see the top): replace
+ * *principal (the relaying broker) with it, or answer 403/401 and return
+ * -1. No header: nothing to do. Called with acl_lock held.
+ */
+static int auth_on_behalf(api_request_t *req, const acl_t *acl, const char **principal)
+{
+	const char *client = api_header(req, "Strand-Principal");
+	char detail[400];
+
+	if (client == NULL)
+		return 0;
+	if (!acl_allows(acl, *principal, ACL_CLUSTER_ACTION, ACL_CLUSTER, NULL)) {
+		snprintf(detail, sizeof detail, "%s may not act for another principal "
+		         "(Strand-Principal needs cluster_action on the cluster: brokers only)",
+		         *principal);
+		api_respond_problem(req, 403, API_PROBLEM_FORBIDDEN, detail, NULL);
+		return -1;
+	}
+	if (!acl_knows_principal(acl, client)) {
+		snprintf(detail, sizeof detail, "the relayed principal %.*s has no token on this "
+		         "broker (are the brokers' --auth-file the same?)", ACL_MAX_PRINCIPAL, client);
+		api_add_header(req, "WWW-Authenticate", "Bearer realm=\"strand\"");
+		api_respond_problem(req, 401, API_PROBLEM_UNAUTHORIZED, detail, NULL);
+		return -1;
+	}
+	*principal = client;
+	return 0;
+}
+
 int api_auth_check(api_request_t *req)
 {
 	api_t *api = req->api;
@@ -161,6 +207,10 @@ int api_auth_check(api_request_t *req)
 		api_respond_problem(req, 401, API_PROBLEM_UNAUTHORIZED,
 		                    token != NULL ? "the bearer token is not valid" :
 		                    "this broker needs `Authorization: Bearer TOKEN`", NULL);
+		return -1;
+	}
+	if (auth_on_behalf(req, api->acl, &principal) != 0) {
+		pthread_rwlock_unlock(&api->acl_lock);
 		return -1;
 	}
 	snprintf(req->principal, sizeof req->principal, "%s", principal);

@@ -598,12 +598,15 @@ typedef struct fwd_build {
 	struct curl_slist  *hdrs;
 	int                 first;
 	int                 failed;
+	int                 as_broker;  /* the relay's own token replaces the client's */
 } fwd_build_t;
 
 static int fwd_add_query(void *ctx, const char *name, const char *value)
 {
 	fwd_build_t *b = ctx;
 
+	if (b->as_broker && strcmp(name, "access_token") == 0)
+		return 0;                   /* the client's credential stays here */
 	if (buf_append(b->url, b->first ? "?" : "&", 1) || fwd_append_escaped(b->url, name, 0) ||
 	    (value != NULL && (buf_append(b->url, "=", 1) ||
 	                       fwd_append_escaped(b->url, value, 0)))) {
@@ -619,7 +622,8 @@ static int req_header_skipped(const char *name)
 {
 	static const char *const skip[] = { "Host", "Connection", "Keep-Alive", "Content-Length",
 		"Transfer-Encoding", "Expect", "TE", "Trailer", "Upgrade", "Proxy-Connection",
-		"Proxy-Authorization", "Strand-Route", "Strand-Forwarded-By", NULL };
+		"Proxy-Authorization", "Strand-Route", "Strand-Forwarded-By", "Strand-Principal",
+		NULL };
 	size_t i;
 
 	for (i = 0; skip[i]; i++)
@@ -634,7 +638,7 @@ static int fwd_add_header(void *ctx, const char *name, const char *value)
 	struct curl_slist *n;
 	buf_t line = BUF_INIT;
 
-	if (req_header_skipped(name))
+	if (req_header_skipped(name) || (b->as_broker && strcasecmp(name, "Authorization") == 0))
 		return 0;
 	if (buf_appendf(&line, "%s: %s", name, value ? value : "") != 0) {
 		b->failed = 1;
@@ -661,16 +665,47 @@ static void fwd_add_line(fwd_build_t *b, const char *line)
 		b->hdrs = n;
 }
 
-/* Our own headers: the relay marks (never relayed again) and no
- * "Expect: 100-continue" round trip before a large body. */
-static int fwd_add_marks(fwd_build_t *b, int32_t self)
+/*
+ * How a relayed request authenticates (docs/SECURITY.md "Between
+ * brokers"): when this broker checked its client's token (req->principal
+ * set) and has a token of its own, the request goes up with this broker's
+ * token and the client's principal in Strand-Principal (KIP-590), and the
+ * client's token (header or access_token) stays here. Otherwise (this
+ * broker has authentication off) the client's credentials go up as they
+ * came and the leader checks them itself.
+ */
+static int fwd_relays_as_broker(api_request_t *req)
+{
+	return api_options(req->api)->peer_token != NULL && req->principal[0] != '\0';
+}
+
+/* Our own headers: the relay marks (never relayed again), no
+ * "Expect: 100-continue" round trip before a large body, and with
+ * as_broker this broker's token and its client's principal. */
+static int fwd_add_marks(fwd_build_t *b, api_request_t *req)
 {
 	char line[64];
+	buf_t auth = BUF_INIT;
 
-	snprintf(line, sizeof line, "Strand-Forwarded-By: %" PRId32, self);
+	snprintf(line, sizeof line, "Strand-Forwarded-By: %" PRId32, api_self_id(req->api));
 	fwd_add_line(b, "Expect:");
 	fwd_add_line(b, "Strand-Route: direct");
 	fwd_add_line(b, line);
+	if (b->as_broker) {
+		if (buf_appendf(&auth, "Authorization: Bearer %s",
+		                api_options(req->api)->peer_token) != 0)
+			b->failed = 1;
+		else
+			fwd_add_line(b, auth.data);
+		if (auth.data != NULL)
+			explicit_bzero(auth.data, auth.len);
+		buf_reset(&auth);
+		if (buf_appendf(&auth, "Strand-Principal: %s", req->principal) != 0)
+			b->failed = 1;
+		else
+			fwd_add_line(b, auth.data);
+		buf_free(&auth);
+	}
 	return b->failed ? STRAND_ENOMEM : 0;
 }
 
@@ -716,6 +751,8 @@ static int xfer_setup(fwd_xfer_t *x, const char *method)
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->curl_err);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)FORWARD_CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (api_options(x->fw->api)->peer_ca_file != NULL)
+		curl_easy_setopt(e, CURLOPT_CAINFO, api_options(x->fw->api)->peer_ca_file);
 	if (x->timeout_ms > 0) {
 		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)x->timeout_ms);
 	} else {
@@ -811,12 +848,14 @@ void forward_set_free(forward_set_t *s)
 	set_unref(s);
 }
 
-/* The request's Authorization header only (calls made on its behalf). */
+/* Calls made on the request's behalf: its credentials as the relay
+ * carries them (fwd_add_marks), and the content type. */
 static int fwd_call_headers(forward_set_t *s, fwd_build_t *b, const char *content_type)
 {
 	const char *auth = api_header(s->req, "Authorization");
 	buf_t line = BUF_INIT;
 
+	b->as_broker = fwd_relays_as_broker(s->req);
 	if (auth != NULL)
 		fwd_add_header(b, "Authorization", auth);
 	if (buf_appendf(&line, "Content-Type: %s", content_type) != 0)
@@ -824,7 +863,7 @@ static int fwd_call_headers(forward_set_t *s, fwd_build_t *b, const char *conten
 	else
 		fwd_add_line(b, line.data);
 	buf_free(&line);
-	return fwd_add_marks(b, api_self_id(s->req->api));
+	return fwd_add_marks(b, s->req);
 }
 
 int forward_set_call(forward_set_t *s, int32_t id, const char *base_url,
@@ -833,7 +872,7 @@ int forward_set_call(forward_set_t *s, int32_t id, const char *base_url,
 {
 	fwd_xfer_t *x;
 	buf_t url = BUF_INIT;
-	fwd_build_t b = { &url, NULL, 1, 0 };
+	fwd_build_t b = { &url, NULL, 1, 0, 0 };
 	int rc;
 
 	if (s->fw == NULL || s->req == NULL)
@@ -1060,7 +1099,7 @@ static int fwd_launch(api_request_t *req, fwd_req_t *f, fwd_xfer_t *x);
 static int fwd_retry(api_request_t *req, fwd_req_t *f)
 {
 	fwd_xfer_t *x = f->x, *nx;
-	fwd_build_t b = { NULL, NULL, 1, 0 };
+	fwd_build_t b = { NULL, NULL, 1, 0, 0 };
 	buf_t url = BUF_INIT;
 	const cJSON *lu, *li;
 	struct curl_slist *h;
@@ -1232,7 +1271,7 @@ int api_forward_to(api_request_t *req, int32_t id, const char *base_url)
 {
 	static const char *const methods[] = { "GET", "POST", "PUT", "PATCH", "DELETE" };
 	forwarder_t *fw = api_forward_state(req->api);
-	fwd_build_t b = { NULL, NULL, 1, 0 };
+	fwd_build_t b = { NULL, NULL, 1, 0, 0 };
 	buf_t url = BUF_INIT;
 	fwd_req_t *f;
 	int rc, i;
@@ -1264,6 +1303,7 @@ int api_forward_to(api_request_t *req, int32_t id, const char *base_url)
 	}
 	/* URL: base + path (escaped again) + query (escaped again) */
 	b.url = &url;
+	b.as_broker = fwd_relays_as_broker(req);
 	rc = buf_append_str(&url, base_url);
 	rc = rc ? rc : fwd_append_escaped(&url, req->path, 1);
 	if (rc == 0)
@@ -1274,7 +1314,7 @@ int api_forward_to(api_request_t *req, int32_t id, const char *base_url)
 	f->x->url = url.data;
 	if (rc || b.failed || url.data == NULL)
 		return STRAND_ENOMEM;
-	rc = fwd_add_marks(&b, api_self_id(req->api));
+	rc = fwd_add_marks(&b, req);
 	f->x->hdrs = b.hdrs;
 	if (rc)
 		return rc;

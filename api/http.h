@@ -123,6 +123,11 @@ typedef struct api_options {
 	acl_t      *acl;                 /* tokens and ACLs (api/auth.c); taken by api_start
 	                                    even on failure; NULL: no authentication */
 	int         metrics_require_auth;/* /metrics needs `describe cluster` (else open) */
+	const char *peer_token;          /* this broker's own bearer token, sent on the requests
+	                                    it relays (with Strand-Principal, api/auth.c);
+	                                    borrowed; NULL: relays pass the client's on */
+	const char *peer_ca_file;        /* PEM CA file that https brokers it relays to are
+	                                    verified against; borrowed; NULL: system CAs */
 	int         cluster_mode;        /* --etcd given: /readyz and topic admin answer 503
 	                                    until api_set_meta (the broker joined the cluster) */
 	/* Limits (docs/SECURITY.md); 0 takes the default in brackets. */

@@ -91,6 +91,8 @@ static int parse_op(const char *s, unsigned *ops)
 		*ops = ACL_DESCRIBE;
 	else if (strcmp(s, "admin") == 0)
 		*ops = ACL_READ | ACL_WRITE | ACL_DESCRIBE | ACL_ADMIN;
+	else if (strcmp(s, "cluster_action") == 0)
+		*ops = ACL_CLUSTER_ACTION;
 	else
 		return -1;
 	return 0;
@@ -168,11 +170,16 @@ static int rule_line(acl_t *acl, char **f, int n, char *why, size_t whylen)
 		return STRAND_EINVAL;
 	}
 	if (parse_op(f[1], &r.ops) != 0) {
-		snprintf(why, whylen, "operation must be read, write, describe or admin, not %.32s", f[1]);
+		snprintf(why, whylen, "operation must be read, write, describe, admin or "
+		         "cluster_action, not %.32s", f[1]);
 		return STRAND_EINVAL;
 	}
 	if (parse_type(f[2], &r.type) != 0) {
 		snprintf(why, whylen, "resource type must be topic, group or cluster, not %.32s", f[2]);
+		return STRAND_EINVAL;
+	}
+	if (r.ops == ACL_CLUSTER_ACTION && r.type != ACL_CLUSTER) {
+		snprintf(why, whylen, "cluster_action is an operation on the cluster only");
 		return STRAND_EINVAL;
 	}
 	plen = strlen(f[3]);
@@ -302,6 +309,14 @@ int acl_allows(const acl_t *acl, const char *principal, acl_op_t op, acl_resourc
 		return 1;
 	for (size_t i = 0; i < acl->nrules; i++)
 		if ((acl->rules[i].ops & (unsigned)op) && rule_matches(&acl->rules[i], principal, type, name))
+			return 1;
+	return 0;
+}
+
+int acl_knows_principal(const acl_t *acl, const char *principal)
+{
+	for (size_t i = 0; i < acl->ntokens; i++)
+		if (strcmp(acl->tokens[i].principal, principal) == 0)
 			return 1;
 	return 0;
 }

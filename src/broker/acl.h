@@ -8,11 +8,17 @@
  * line, e.g. `alice write topic orders*`. Blank lines and lines starting
  * with `#` are ignored. Fields are separated by spaces or tabs.
  *   PRINCIPAL      a name from the token file, or `*` (any authenticated one)
- *   OPERATION      read | write | describe | admin
+ *   OPERATION      read | write | describe | admin | cluster_action
  *   RESOURCE_TYPE  topic | group | cluster
  *   PATTERN        a name; ending in `*` it is a prefix (`*` alone: all)
  * Implied operations, as Kafka's: read and write imply describe; admin
- * implies every operation on the resources it names.
+ * implies read, write and describe on the resources it names.
+ * cluster_action is Kafka's ClusterAction: what brokers do to each other
+ * (replica fetch, epoch_end, speaking for a client they relay; KIP-590's
+ * Envelope needs it too). It exists only on the cluster, implies nothing,
+ * and unlike Kafka's All, admin does not imply it: an administrator's
+ * token must not read every topic through the replica endpoints nor
+ * act in another principal's name.
  *
  * Semantics: with no ACL file, every authenticated principal may do
  * everything (authentication only). With one, a request is allowed only
@@ -34,6 +40,7 @@ typedef enum acl_op {
 	ACL_WRITE    = 1 << 1,
 	ACL_DESCRIBE = 1 << 2,
 	ACL_ADMIN    = 1 << 3,
+	ACL_CLUSTER_ACTION = 1 << 4,   /* broker to broker (see above) */
 } acl_op_t;
 
 typedef enum acl_resource {
@@ -69,6 +76,10 @@ const char *acl_authenticate(const acl_t *acl, const char *token, size_t token_l
 /* Does principal hold op on (type, name)? name is ignored for ACL_CLUSTER. */
 int acl_allows(const acl_t *acl, const char *principal, acl_op_t op, acl_resource_t type,
                const char *name);
+
+/* Does some token of acl stand for principal? (A relayed request names
+ * its client's principal: the leader takes only one it knows.) */
+int acl_knows_principal(const acl_t *acl, const char *principal);
 
 /* Counts, for the start log line. */
 size_t acl_token_count(const acl_t *acl);

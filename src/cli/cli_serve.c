@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,8 @@ typedef enum serve_opt {
 	OPT_TLS_KEY,
 	OPT_AUTH_FILE,
 	OPT_ACL_FILE,
+	OPT_BROKER_TOKEN_FILE,
+	OPT_TLS_CA_FILE,
 	OPT_METRICS_REQUIRE_AUTH,
 	OPT_MAX_CONNECTIONS,
 	OPT_MAX_CONNECTIONS_PER_CLIENT,
@@ -116,6 +119,13 @@ static const serve_opt_def_t serve_opts[OPT__COUNT] = {
 	                            "`TOKEN PRINCIPAL` lines: requests need a bearer token (SIGHUP re-reads)" },
 	[OPT_ACL_FILE]          = { "acl_file", "--acl-file", "STRAND_ACL_FILE", NULL,
 	                            "`PRINCIPAL OPERATION RESOURCE_TYPE PATTERN` rules (needs --auth-file)" },
+	[OPT_BROKER_TOKEN_FILE] = { "broker_token_file", "--broker-token-file",
+	                            "STRAND_BROKER_TOKEN_FILE", NULL,
+	                            "file (mode 0600) holding this broker's own token, sent to other "
+	                            "brokers; its principal needs `cluster_action cluster *`" },
+	[OPT_TLS_CA_FILE]       = { "tls_ca_file", "--tls-ca-file", "STRAND_TLS_CA_FILE", NULL,
+	                            "PEM CA file that other brokers and https etcd are verified "
+	                            "against (default: the system's CAs)" },
 	[OPT_METRICS_REQUIRE_AUTH] = { "metrics_require_auth", "--metrics-require-auth",
 	                            "STRAND_METRICS_REQUIRE_AUTH", "0",
 	                            "1: /metrics needs a token with describe on the cluster" },
@@ -402,6 +412,94 @@ static int serve_load_acl(serve_values_t *sv, acl_t **out, char *err, size_t err
 	return acl_load(sv->v[OPT_AUTH_FILE], sv->v[OPT_ACL_FILE], out, err, errlen);
 }
 
+#define SERVE_TOKEN_FILE_MAX 4096   /* --broker-token-file: a longer file is refused */
+
+/*
+ * The broker's own token (--broker-token-file): the first line that is not
+ * blank or a # comment, trimmed. The file is a secret: a regular file that
+ * neither group nor others may read or write (as ssh keys are), else the
+ * start stops. *out is owned (wipe and free it). 0 or STRAND_EINVAL/EIO.
+ */
+static int serve_read_broker_token(const char *path, char **out, char *err, size_t errlen)
+{
+	char text[SERVE_TOKEN_FILE_MAX + 1], *line, *save = NULL, *tok = NULL;
+	struct stat st;
+	size_t n;
+	FILE *f;
+	int rc = 0;
+
+	*out = NULL;
+	f = fopen(path, "r");
+	if (f == NULL)
+		return strand_err_set(err, errlen, STRAND_EIO, "cannot read --broker-token-file %s: %s",
+		                      path, strerror(errno));
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+		fclose(f);
+		return strand_err_set(err, errlen, STRAND_EINVAL, "--broker-token-file %s is not a "
+		                      "regular file", path);
+	}
+	if (st.st_mode & 077) {
+		fclose(f);
+		return strand_err_set(err, errlen, STRAND_EINVAL, "--broker-token-file %s is open to "
+		                      "group or others (mode %03o): it is a secret, chmod 600 it",
+		                      path, (unsigned)(st.st_mode & 0777));
+	}
+	n = fread(text, 1, sizeof text, f);
+	fclose(f);
+	if (n > SERVE_TOKEN_FILE_MAX) {
+		rc = strand_err_set(err, errlen, STRAND_EINVAL, "--broker-token-file %s is larger "
+		                    "than %d bytes", path, SERVE_TOKEN_FILE_MAX);
+		goto out;
+	}
+	text[n] = '\0';
+	for (line = strtok_r(text, "\n", &save); line != NULL && tok == NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		line = trim(line);
+		if (*line != '\0' && *line != '#')
+			tok = line;
+	}
+	if (tok == NULL || strlen(tok) < ACL_MIN_TOKEN || strlen(tok) > ACL_MAX_TOKEN ||
+	    strpbrk(tok, " \t\r") != NULL) {
+		rc = strand_err_set(err, errlen, STRAND_EINVAL, "--broker-token-file %s must hold one "
+		                    "token of %d to %d characters without spaces", path,
+		                    ACL_MIN_TOKEN, ACL_MAX_TOKEN);
+		goto out;
+	}
+	*out = strdup(tok);
+	if (*out == NULL)
+		rc = strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
+out:
+	explicit_bzero(text, sizeof text);
+	return rc;
+}
+
+/*
+ * Will the other brokers take this broker's token? They share the auth
+ * and ACL files, so ask ours: the token must name a principal, and with
+ * ACL rules that principal must hold cluster_action on the cluster. Else
+ * 0 is returned with why filled (the start stops; a SIGHUP only warns).
+ */
+static int serve_broker_token_ok(const acl_t *acl, const char *token, char *why, size_t len)
+{
+	const char *principal;
+
+	if (acl == NULL || token == NULL)
+		return 1;
+	principal = acl_authenticate(acl, token, strlen(token));
+	if (principal == NULL) {
+		snprintf(why, len, "the --broker-token-file token is not in --auth-file: the other "
+		         "brokers would refuse it (401)");
+		return 0;
+	}
+	if (!acl_allows(acl, principal, ACL_CLUSTER_ACTION, ACL_CLUSTER, NULL)) {
+		snprintf(why, len, "the broker's principal %s lacks `%s cluster_action cluster *` in "
+		         "--acl-file: the other brokers would refuse its replica fetches (403)",
+		         principal, principal);
+		return 0;
+	}
+	return 1;
+}
+
 /*
  * Raise the open-file limit to its hard maximum and fit max_connections
  * under it (segments, indexes and listening sockets need descriptors too:
@@ -455,6 +553,7 @@ static int serve_join_cluster(serve_values_t *sv, broker_t *broker, api_t *api,
 
 	cluster_options_init(&co);
 	co.etcd_endpoints = sv->v[OPT_ETCD];
+	co.etcd_ca_file = sv->v[OPT_TLS_CA_FILE];
 	co.broker_id = broker_id;
 	co.advertised_url = api_options(api)->advertised_url;
 	co.proposed_cluster_id = broker_cluster_id(broker);
@@ -473,6 +572,7 @@ static int serve_join_cluster(serve_values_t *sv, broker_t *broker, api_t *api,
 	mo.broker = broker;
 	mo.cluster = *out;
 	mo.etcd_endpoints = sv->v[OPT_ETCD];
+	mo.etcd_ca_file = sv->v[OPT_TLS_CA_FILE];
 	rc = meta_open(&mo, meta_out, err, sizeof err);
 	if (rc != 0) {
 		fprintf(stderr, "strand: error: cannot read topics from etcd: %s\n", err);
@@ -490,7 +590,7 @@ static int serve_broker_url(void *ctx, int32_t id, char *url, size_t urllen)
 
 /* Cluster mode: follow the partitions this broker is a follower of. */
 static int serve_start_fetcher(broker_t *broker, meta_t *meta, int32_t broker_id,
-                               fetcher_t **out)
+                               const char *token, const char *ca_file, fetcher_t **out)
 {
 	fetcher_options_t fo;
 	char err[512];
@@ -501,6 +601,8 @@ static int serve_start_fetcher(broker_t *broker, meta_t *meta, int32_t broker_id
 	fo.self_id = broker_id;
 	fo.url_of = serve_broker_url;
 	fo.url_ctx = meta;
+	fo.token = token;
+	fo.ca_file = ca_file;
 	rc = fetcher_open(&fo, out, err, sizeof err);
 	if (rc != 0)
 		fprintf(stderr, "strand: error: cannot start the replica fetcher: %s\n", err);
@@ -525,6 +627,7 @@ int cli_serve(int argc, char **argv)
 	cluster_t *cluster = NULL;
 	meta_t *meta = NULL;
 	fetcher_t *fetcher = NULL;
+	char *broker_token = NULL;
 	int i, sig, rc, status = 1;
 
 	/* Request bodies, batches and answers are 0.1-64 MiB and freed per
@@ -585,6 +688,31 @@ int cli_serve(int argc, char **argv)
 		fprintf(stderr, "strand: serve: %s\n", err);
 		goto out;
 	}
+	if (sv.v[OPT_BROKER_TOKEN_FILE] != NULL &&
+	    serve_read_broker_token(sv.v[OPT_BROKER_TOKEN_FILE], &broker_token, err, sizeof err)) {
+		fprintf(stderr, "strand: serve: %s\n", err);
+		goto out;
+	}
+	if (sv.v[OPT_ETCD] != NULL && acl != NULL && broker_token == NULL) {
+		fprintf(stderr, "strand: serve: a cluster with --auth-file needs --broker-token-file: "
+		        "this broker's own token for replica fetches and relayed requests "
+		        "(docs/SECURITY.md)\n");
+		goto out;
+	}
+	if (!serve_broker_token_ok(acl, broker_token, err, sizeof err)) {
+		fprintf(stderr, "strand: serve: %s\n", err);
+		goto out;
+	}
+	if (sv.v[OPT_TLS_CA_FILE] != NULL && access(sv.v[OPT_TLS_CA_FILE], R_OK) != 0) {
+		fprintf(stderr, "strand: serve: cannot read --tls-ca-file %s: %s\n",
+		        sv.v[OPT_TLS_CA_FILE], strerror(errno));
+		goto out;
+	}
+	if (sv.v[OPT_TLS_CERT] != NULL && sv.v[OPT_ADVERTISED_URL] != NULL &&
+	    strncmp(sv.v[OPT_ADVERTISED_URL], "https://", 8) != 0)
+		fprintf(stderr, "strand: warning: --advertise %s is not https:// but this broker "
+		        "serves TLS: other brokers and clients will fail to reach it\n",
+		        sv.v[OPT_ADVERTISED_URL]);
 	status = 1;
 
 	/* Signals go to sigwait below: block them before any thread starts. */
@@ -636,6 +764,8 @@ int cli_serve(int argc, char **argv)
 	aopts.tls_cert_path = sv.v[OPT_TLS_CERT];
 	aopts.tls_key_path = sv.v[OPT_TLS_KEY];
 	aopts.metrics_require_auth = (int)metrics_auth;
+	aopts.peer_token = broker_token;
+	aopts.peer_ca_file = sv.v[OPT_TLS_CA_FILE];
 	aopts.cluster_mode = sv.v[OPT_ETCD] != NULL;
 	if (acl != NULL)
 		fprintf(stderr, "strand: auth: %zu tokens from %s%s\n", acl_token_count(acl),
@@ -659,7 +789,8 @@ int cli_serve(int argc, char **argv)
 	if (sv.v[OPT_ETCD] != NULL && serve_join_cluster(&sv, broker, api, (int32_t)broker_id,
 	                                                 (int)lease_ttl, &cluster, &meta) != 0)
 		goto out;
-	if (meta != NULL && serve_start_fetcher(broker, meta, (int32_t)broker_id, &fetcher) != 0)
+	if (meta != NULL && serve_start_fetcher(broker, meta, (int32_t)broker_id, broker_token,
+	                                        sv.v[OPT_TLS_CA_FILE], &fetcher) != 0)
 		goto out;
 	fprintf(stderr, strchr(host, ':') ? "strand: listening on %s://[%s]:%u\n"
 	                                  : "strand: listening on %s://%s:%u\n",
@@ -680,6 +811,8 @@ int cli_serve(int argc, char **argv)
 			} else {
 				fprintf(stderr, "strand: SIGHUP: %zu tokens, %zu ACL rules loaded\n",
 				        acl_token_count(acl), acl_rule_count(acl));
+				if (!serve_broker_token_ok(acl, broker_token, err, sizeof err))
+					fprintf(stderr, "strand: warning: SIGHUP: %s\n", err);
 				api_set_acl(api, acl);
 				acl = NULL;
 			}
@@ -697,6 +830,10 @@ out:
 	if (status == 0)
 		fprintf(stderr, "strand: stopped\n");
 	acl_free(acl);
+	if (broker_token != NULL) {
+		explicit_bzero(broker_token, strlen(broker_token));
+		free(broker_token);
+	}
 	free(host);
 	serve_values_free(&sv);
 	return status;

@@ -449,6 +449,7 @@ int cluster_open(const cluster_options_t *opts, cluster_t **out, char *err, size
 	/* every etcd call of the session fits in one renewal period */
 	memset(&eo, 0, sizeof eo);
 	eo.endpoints = opts->etcd_endpoints;
+	eo.ca_file = opts->etcd_ca_file;
 	eo.timeout_ms = c->keepalive_ms < ETCD_DEFAULT_TIMEOUT_MS ? c->keepalive_ms
 	                                                          : ETCD_DEFAULT_TIMEOUT_MS;
 	rc = etcd_open(&eo, &c->etcd, err, errlen);

@@ -47,6 +47,7 @@ typedef struct cluster cluster_t;
 
 typedef struct cluster_options {
 	const char *etcd_endpoints;   /* "http://h:p[,...]" (required) */
+	const char *etcd_ca_file;     /* verifies https endpoints (etcd.h); NULL: system CAs */
 	int32_t     broker_id;        /* >= 0, unique among live brokers */
 	const char *advertised_url;   /* how other brokers and clients reach this one */
 	const char *proposed_cluster_id; /* used if the cluster has none yet (the broker's own) */

@@ -23,6 +23,7 @@ struct etcd {
 	char           *endpoints[ETCD_MAX_ENDPOINTS];  /* owned, no trailing '/' */
 	size_t          n_endpoints;
 	int             timeout_ms, connect_timeout_ms;
+	char           *ca_file;     /* owned; NULL: the system's CAs */
 	pthread_mutex_t lock;        /* guards current and pool */
 	size_t          current;     /* index of the endpoint that answered last */
 	CURL           *pool[ETCD_POOL_MAX];
@@ -55,6 +56,10 @@ int etcd_open(const etcd_options_t *opts, etcd_t **out, char *err, size_t errlen
 	                                                     : ETCD_DEFAULT_CONNECT_TIMEOUT_MS;
 	if (e->connect_timeout_ms > e->timeout_ms)
 		e->connect_timeout_ms = e->timeout_ms;
+	if (opts->ca_file != NULL && (e->ca_file = strdup(opts->ca_file)) == NULL) {
+		rc = strand_err_set(err, errlen, STRAND_ENOMEM, "etcd: out of memory");
+		goto fail;
+	}
 	for (p = opts->endpoints; *p != '\0'; p = *comma ? comma + 1 : comma) {
 		comma = strchr(p, ',');
 		if (comma == NULL)
@@ -105,6 +110,7 @@ void etcd_close(etcd_t *e)
 		curl_easy_cleanup(e->pool[i]);
 	for (i = 0; i < e->n_endpoints; i++)
 		free(e->endpoints[i]);
+	free(e->ca_file);
 	pthread_mutex_destroy(&e->lock);
 	free(e);
 }
@@ -360,6 +366,8 @@ static void etcd_curl_setup(etcd_t *e, CURL *c, const char *url, int timeout_ms)
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)e->connect_timeout_ms);
 	curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+	if (e->ca_file != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, e->ca_file);
 }
 
 /*

@@ -51,6 +51,8 @@ typedef struct etcd_options {
 	const char *endpoints;      /* "http://h:p[,http://h:p...]" (required) */
 	int timeout_ms;             /* per attempt; 0: ETCD_DEFAULT_TIMEOUT_MS */
 	int connect_timeout_ms;     /* 0: ETCD_DEFAULT_CONNECT_TIMEOUT_MS */
+	const char *ca_file;        /* PEM CA file that https endpoints are verified
+	                               against (copied); NULL: the system's CAs */
 } etcd_options_t;
 
 /* Parse the endpoints and make the handle; *out is freed with etcd_close.

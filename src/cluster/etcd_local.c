@@ -72,7 +72,7 @@ static int etcd_local_free_port(void)
 /* Poll /health until deadline; 0 healthy, ETIMEDOUT, or EIO when etcd exited. */
 static int etcd_local_wait(const etcd_local_t *l, int64_t deadline, char *err, size_t errlen)
 {
-	etcd_options_t o = { l->client_url, 500, 200 };
+	etcd_options_t o = { l->client_url, 500, 200, NULL };
 	etcd_t *e = NULL;
 	int rc = etcd_open(&o, &e, err, errlen);
 

@@ -83,11 +83,14 @@ typedef struct fleader {
 	req_part_t *req;
 	size_t      nreq, capreq;
 	char        url[FETCHER_URL_MAX + 64];
+	char        curl_err[CURL_ERROR_SIZE];
+	char        failing[300];  /* why its requests fail, as last logged; "": they work */
 } fleader_t;
 
 struct fetcher {
 	fetcher_options_t opts;
 	struct curl_slist *headers;       /* every request's: JSON in, Expect off, token */
+	char              *ca_file;       /* owned copy of opts.ca_file */
 	pthread_mutex_t   lock;
 	fpart_t          *parts;
 	size_t            nparts, capparts;
@@ -432,6 +435,11 @@ static int start_request(fetcher_t *f, fleader_t *l, req_kind_t kind)
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, l);
 	curl_easy_setopt(c, CURLOPT_PRIVATE, l);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, f->headers);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, l->curl_err);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (f->opts.ca_file != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, f->opts.ca_file);
+	l->curl_err[0] = '\0';
 	if (curl_multi_add_handle(f->multi, c) != CURLM_OK)
 		return STRAND_EIO;
 	l->busy = kind;
@@ -630,6 +638,39 @@ static int handle_fetch_answer(fetcher_t *f, fleader_t *l, int64_t now)
 	return 0;
 }
 
+/*
+ * Say on stderr when l's requests start failing, or fail for another
+ * reason, and when they work again: a follower that cannot fetch (its CA
+ * does not verify the leader, its token is refused) stays out of the ISR,
+ * and the operator must be able to see why without a log line per retry.
+ */
+static void log_outcome(fleader_t *l, req_kind_t kind, CURLcode res, long status, int rc)
+{
+	char why[sizeof l->failing];
+
+	if (rc == 0) {
+		if (l->failing[0] != '\0')
+			fprintf(stderr, "strand: fetcher: requests to broker %d work again\n", (int)l->id);
+		l->failing[0] = '\0';
+		return;
+	}
+	if (res != CURLE_OK)
+		snprintf(why, sizeof why, "%s", l->curl_err[0] ? l->curl_err : curl_easy_strerror(res));
+	else if (status == 401 || status == 403)
+		snprintf(why, sizeof why, "HTTP %ld: the leader refuses this broker's token "
+		         "(--broker-token-file; its principal needs cluster_action on the cluster)",
+		         status);
+	else if (status != 200)
+		snprintf(why, sizeof why, "HTTP %ld", status);
+	else
+		snprintf(why, sizeof why, "an answer that does not decode");
+	if (strcmp(why, l->failing) == 0)
+		return;
+	snprintf(l->failing, sizeof l->failing, "%s", why);
+	fprintf(stderr, "strand: fetcher: %s to broker %d (%s) failed: %s; retrying with backoff\n",
+	        kind == REQ_FETCH ? "fetch" : "epoch_end", (int)l->id, l->url, why);
+}
+
 /* A finished transfer of l: apply it, or back off. */
 static void handle_done(fetcher_t *f, fleader_t *l, CURLcode res, int64_t now)
 {
@@ -644,6 +685,7 @@ static void handle_done(fetcher_t *f, fleader_t *l, CURLcode res, int64_t now)
 	if (res == CURLE_OK && status == 200)
 		rc = kind == REQ_FETCH ? handle_fetch_answer(f, l, now)
 		                       : handle_epoch_answer(f, l, now);
+	log_outcome(l, kind, res, status, rc);
 	pthread_mutex_lock(&f->lock);
 	if (rc == 0) {
 		l->backoff_ms = FETCHER_BACKOFF_MIN_MS;
@@ -795,6 +837,12 @@ int fetcher_open(const fetcher_options_t *opts, fetcher_t **out, char *err, size
 		return strand_err_set(err, errlen, STRAND_ENOMEM, "fetcher: out of memory");
 	f->opts = *opts;
 	f->opts.token = NULL;
+	f->opts.ca_file = NULL;
+	if (opts->ca_file != NULL && (f->ca_file = strdup(opts->ca_file)) == NULL) {
+		free(f);
+		return strand_err_set(err, errlen, STRAND_ENOMEM, "fetcher: out of memory");
+	}
+	f->opts.ca_file = f->ca_file;
 	if (f->opts.max_wait_ms == 0)
 		f->opts.max_wait_ms = FETCHER_MAX_WAIT_MS_DEFAULT;
 	if (f->opts.max_bytes == 0)
@@ -810,6 +858,7 @@ int fetcher_open(const fetcher_options_t *opts, fetcher_t **out, char *err, size
 			goto fail;
 		}
 		f->headers = curl_slist_append(f->headers, auth);
+		explicit_bzero(auth, sizeof auth);
 	}
 	f->multi = curl_multi_init();
 	if (f->headers == NULL || f->multi == NULL) {
@@ -829,6 +878,7 @@ fail:
 		curl_multi_cleanup(f->multi);
 	curl_slist_free_all(f->headers);
 	pthread_mutex_destroy(&f->lock);
+	free(f->ca_file);
 	free(f);
 	return rc;
 }
@@ -859,6 +909,7 @@ void fetcher_close(fetcher_t *f)
 	curl_multi_cleanup(f->multi);
 	curl_slist_free_all(f->headers);
 	pthread_mutex_destroy(&f->lock);
+	free(f->ca_file);
 	free(f);
 }
 

@@ -12,6 +12,9 @@
  * the partition until the role hook brings a new state or a short backoff
  * passes (the leader may only be slower to learn its state); an
  * unreachable leader is retried with a bounded exponential backoff.
+ * A leader's requests that start failing (unreachable, a TLS peer that
+ * does not verify, 401/403 for a missing or wrong broker token) are logged
+ * once with the reason, and once more when they succeed again.
  *
  * Threading: one thread drives every request through a libcurl multi
  * handle (keep-alive connections reused per leader). The role hook runs on
@@ -49,7 +52,10 @@ typedef struct fetcher_options {
 	void          *url_ctx;
 	int            max_wait_ms;   /* 0: FETCHER_MAX_WAIT_MS_DEFAULT */
 	int            max_bytes;     /* 0: FETCHER_MAX_BYTES_DEFAULT */
-	const char    *token;         /* bearer token for the leaders' /v1/internal/, or NULL */
+	const char    *token;         /* the broker's bearer token, sent to the leaders'
+	                                 /v1/internal/ (copied into the headers); NULL: none */
+	const char    *ca_file;       /* PEM CA file that https leaders are verified against
+	                                 (copied); NULL: the system's CAs */
 } fetcher_options_t;
 
 /*

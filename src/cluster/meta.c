@@ -1292,6 +1292,7 @@ int meta_open(const meta_options_t *opts, meta_t **out, char *err, size_t errlen
 		m->rng = 1;
 	memset(&eo, 0, sizeof eo);
 	eo.endpoints = opts->etcd_endpoints;
+	eo.ca_file = opts->etcd_ca_file;
 	rc = etcd_open(&eo, &m->etcd, err, errlen);
 	if (rc)
 		goto fail;

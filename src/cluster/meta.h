@@ -111,6 +111,7 @@ typedef struct meta_options {
 	broker_t   *broker;           /* borrowed */
 	cluster_t  *cluster;          /* borrowed: broker id, lease, controller */
 	const char *etcd_endpoints;   /* the cluster's etcd */
+	const char *etcd_ca_file;     /* verifies https endpoints (etcd.h); NULL: system CAs */
 	int         apply_wait_ms;    /* 0: META_DEFAULT_APPLY_WAIT_MS */
 } meta_options_t;
 

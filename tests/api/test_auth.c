@@ -17,6 +17,7 @@
 
 #define ALICE "alice-token-0123456789"
 #define BOB   "bob-token-0123456789ab"
+#define BROKER "broker-token-0123456789"
 
 static harness_t srv;
 static char files[256], tokens_path[300], acl_path[300];
@@ -37,8 +38,9 @@ static void setup(void)
 	ck_assert_ptr_nonnull(mkdtemp(files));
 	snprintf(tokens_path, sizeof tokens_path, "%s/tokens", files);
 	snprintf(acl_path, sizeof acl_path, "%s/acls", files);
-	write_file(tokens_path, ALICE " alice\n" BOB " bob\n", "w");
+	write_file(tokens_path, ALICE " alice\n" BOB " bob\n" BROKER " broker-1\n", "w");
 	write_file(acl_path,
+	           "broker-1 cluster_action cluster *\n"
 	           "alice admin cluster *\n"
 	           "alice write topic orders*\n"
 	           "bob read topic orders\n"
@@ -61,24 +63,37 @@ static void teardown(void)
 		fprintf(stderr, "could not remove %s\n", files);
 }
 
-/* A request as token (NULL: none); returns the status, body in *r. */
+/* A request as token (NULL: none) on behalf of `client` (Strand-Principal,
+ * as a relaying broker sends it; NULL: none); returns the status, body in *r. */
+static long as_for(const char *token, const char *client, const char *method, const char *path,
+                   const char *json, http_response_t *r)
+{
+	char auth[128], on_behalf[128];
+	const char *headers[3] = { NULL, NULL, NULL };
+	int n = 0;
+
+	snprintf(auth, sizeof auth, "Authorization: Bearer %s", token ? token : "");
+	snprintf(on_behalf, sizeof on_behalf, "Strand-Principal: %s", client ? client : "");
+	if (token != NULL)
+		headers[n++] = auth;
+	if (client != NULL)
+		headers[n++] = on_behalf;
+	return http_request(&srv, method, path, json ? "application/json" : NULL, json,
+	                    json ? strlen(json) : 0, n ? headers : NULL, r);
+}
+
 static long as(const char *token, const char *method, const char *path, const char *json,
                http_response_t *r)
 {
-	char auth[128];
-	const char *headers[] = { auth, NULL };
-
-	snprintf(auth, sizeof auth, "Authorization: Bearer %s", token ? token : "");
-	return http_request(&srv, method, path, json ? "application/json" : NULL, json,
-	                    json ? strlen(json) : 0, token ? headers : NULL, r);
+	return as_for(token, NULL, method, path, json, r);
 }
 
-static void expect(const char *token, const char *method, const char *path, const char *json,
-                   long status, const char *code)
+static void expect_for(const char *token, const char *client, const char *method,
+                       const char *path, const char *json, long status, const char *code)
 {
 	http_response_t r;
 	char why[256] = "";
-	long got = as(token, method, path, json, &r);
+	long got = as_for(token, client, method, path, json, &r);
 
 	if (code != NULL)
 		ck_assert_msg(http_is_problem(&r, status, code, why, sizeof why),
@@ -88,6 +103,12 @@ static void expect(const char *token, const char *method, const char *path, cons
 		ck_assert_msg(got == status, "%s %s as %s: want %ld, got %ld: %s", method, path,
 		              token ? token : "-", status, got, r.body.data ? r.body.data : "");
 	http_response_free(&r);
+}
+
+static void expect(const char *token, const char *method, const char *path, const char *json,
+                   long status, const char *code)
+{
+	expect_for(token, NULL, method, path, json, status, code);
 }
 
 #define PRODUCE "{\"records\":[{\"value\":1}]}"
@@ -256,6 +277,60 @@ START_TEST(test_group_members_need_read_on_their_topics)
 }
 END_TEST
 
+/*
+ * Broker to broker: /v1/internal/ needs cluster_action on the cluster
+ * (Kafka's ClusterAction for follower fetches), so a client's token reads
+ * no replica traffic, not even an administrator's; and a relayed request
+ * (KIP-590) is checked for the client named in Strand-Principal, which
+ * only a broker's token may name.
+ */
+START_TEST(test_internal_needs_cluster_action_and_relays_keep_the_client)
+{
+	const char *fetch = "{\"broker_id\":2,\"max_wait_ms\":0,\"partitions\":[]}";
+	const char *epochs = "{\"broker_id\":2,\"partitions\":[]}";
+	http_response_t r;
+	long got;
+
+	expect(NULL, "POST", "/v1/internal/replica/fetch", fetch, 401, "UNAUTHORIZED");
+	expect("not-a-real-token-at-all", "POST", "/v1/internal/replica/fetch", fetch, 401,
+	       "UNAUTHORIZED");
+	expect(BOB, "POST", "/v1/internal/replica/fetch", fetch, 403, "FORBIDDEN");
+	expect(ALICE, "POST", "/v1/internal/replica/fetch", fetch, 403, "FORBIDDEN");
+	expect(ALICE, "POST", "/v1/internal/replica/epoch_end", epochs, 403, "FORBIDDEN");
+	as(ALICE, "POST", "/v1/internal/replica/fetch", fetch, &r);
+	ck_assert_msg(strstr(r.body.data, "alice may not cluster_action cluster") != NULL, "%s",
+	              r.body.data);
+	http_response_free(&r);
+	/* the broker's token gets past authorization to the endpoint itself */
+	got = as(BROKER, "POST", "/v1/internal/replica/fetch", fetch, &r);
+	ck_assert_msg(got != 401 && got != 403, "broker token on fetch: %ld %s", got, r.body.data);
+	http_response_free(&r);
+	got = as(BROKER, "POST", "/v1/internal/replica/epoch_end", epochs, &r);
+	ck_assert_msg(got != 401 && got != 403, "broker token on epoch_end: %ld %s", got,
+	              r.body.data);
+	http_response_free(&r);
+
+	/* relayed: the client's rights, never the relay's */
+	expect(ALICE, "POST", "/v1/topics", "{\"name\":\"orders\",\"partitions\":1}", 201, NULL);
+	expect(BROKER, "POST", "/v1/topics/orders/records", PRODUCE, 403, "FORBIDDEN");
+	expect_for(BROKER, "alice", "POST", "/v1/topics/orders/records", PRODUCE, 200, NULL);
+	expect_for(BROKER, "bob", "POST", "/v1/topics/orders/records", PRODUCE, 403, "FORBIDDEN");
+	as_for(BROKER, "bob", "POST", "/v1/topics/orders/records", PRODUCE, &r);
+	ck_assert_msg(strstr(r.body.data, "bob may not write topic orders") != NULL, "%s",
+	              r.body.data);
+	http_response_free(&r);
+	expect_for(BROKER, "bob", "GET", "/v1/topics/orders/partitions/0/records?offset=0", NULL,
+	           200, NULL);
+	/* a principal with no token here, and a client naming another */
+	expect_for(BROKER, "mallory", "POST", "/v1/topics/orders/records", PRODUCE, 401,
+	           "UNAUTHORIZED");
+	expect_for(BOB, "alice", "POST", "/v1/topics/orders/records", PRODUCE, 403, "FORBIDDEN");
+	expect_for(ALICE, "alice", "POST", "/v1/topics/orders/records", PRODUCE, 403, "FORBIDDEN");
+	expect_for(NULL, "alice", "POST", "/v1/topics/orders/records", PRODUCE, 401,
+	           "UNAUTHORIZED");
+}
+END_TEST
+
 START_TEST(test_metrics_behind_auth_when_configured)
 {
 	ck_assert_int_eq(harness_stop(&srv, SIGTERM), 0);
@@ -282,6 +357,7 @@ int main(void)
 	tcase_add_test(tc, test_sighup_rereads_and_keeps_rules_when_broken);
 	tcase_add_test(tc, test_metrics_behind_auth_when_configured);
 	tcase_add_test(tc, test_group_members_need_read_on_their_topics);
+	tcase_add_test(tc, test_internal_needs_cluster_action_and_relays_keep_the_client);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

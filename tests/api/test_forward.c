@@ -15,8 +15,11 @@
  * ping-pong), a 421 naming a third broker (the relaying broker's view was
  * stale) is sent on there once, a relayed long poll is woken by an append on the leader, a
  * large answer streams through to a slow reader byte for byte, a leader
- * that is down gives 503 UNAVAILABLE with Retry-After at once, and
- * answers with no leader give 503.
+ * that is down gives 503 UNAVAILABLE with Retry-After at once,
+ * answers with no leader give 503, and with authentication a relay sends
+ * its own token and its client's principal, whom the leader checks
+ * against its own rules (a produce the relay allows and the leader does
+ * not is refused 403, whole or split).
  *
  * Waits are on conditions with deadlines, never sleeps.
  */
@@ -79,17 +82,43 @@ static int locate_group(void *ctx, const char *group, int32_t *id, char *url, si
 
 /* ---- set-up ------------------------------------------------------------------ */
 
-static void node_start(node_t *n, int32_t id)
+static void write_text(const char *dir, const char *name, const char *text, char *path,
+                       size_t len)
+{
+	FILE *f;
+
+	snprintf(path, len, "%s/%s", dir, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/*
+ * Start broker id; with tokens (a token file's text) it authenticates, with
+ * acls it enforces those rules, and peer_token is its own token for the
+ * requests it relays (api_options_t.peer_token).
+ */
+static void node_start_auth(node_t *n, int32_t id, const char *tokens, const char *acls,
+                            const char *peer_token)
 {
 	broker_options_t bo;
 	api_options_t ao;
 	api_locator_t loc;
-	char err[512], data[128];
+	char err[512], data[128], tpath[128], apath[128];
+	acl_t *acl = NULL;
 
 	memset(n, 0, sizeof *n);
 	n->id = id;
 	snprintf(n->dir, sizeof n->dir, "/tmp/strand-fwd-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(n->dir));
+	if (tokens != NULL) {
+		write_text(n->dir, "tokens", tokens, tpath, sizeof tpath);
+		if (acls != NULL)
+			write_text(n->dir, "acls", acls, apath, sizeof apath);
+		ck_assert_msg(acl_load(tpath, acls ? apath : NULL, &acl, err, sizeof err) == 0,
+		              "acl_load: %s", err);
+	}
 	snprintf(data, sizeof data, "%s/data", n->dir);
 	memset(&bo, 0, sizeof bo);
 	bo.data_dir = data;
@@ -97,6 +126,8 @@ static void node_start(node_t *n, int32_t id)
 	memset(&ao, 0, sizeof ao);
 	ao.threads = 2;
 	ao.www_dir = "";
+	ao.acl = acl;
+	ao.peer_token = peer_token;
 	ck_assert_msg(api_start(&ao, n->broker, &n->api, err, sizeof err) == 0,
 	              "api_start: %s", err);
 	snprintf(n->h.base_url, sizeof n->h.base_url, "http://127.0.0.1:%u",
@@ -106,6 +137,11 @@ static void node_start(node_t *n, int32_t id)
 	loc.group_coordinator = locate_group;
 	loc.ctx = n;
 	api_set_locator(n->api, &loc);
+}
+
+static void node_start(node_t *n, int32_t id)
+{
+	node_start_auth(n, id, NULL, NULL, NULL);
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
@@ -647,6 +683,89 @@ START_TEST(test_stale_view_sent_on_once)
 }
 END_TEST
 
+/*
+ * A relay authenticates as itself and names its client (KIP-590): the
+ * leader applies the client's ACLs, its own copy of them, never the
+ * relay's rights. Here the two brokers' files differ on purpose: broker 1
+ * lets alice write topic t, broker 2 (partition 0's leader) does not;
+ * and alice's token is not even the same on both, so the leader can only
+ * have taken her principal from the relay, not her token.
+ */
+START_TEST(test_relay_carries_the_client_not_its_rights)
+{
+	static const char *const alice1[] = { "Authorization: Bearer alice-token-on-broker-1", NULL };
+	static const char body[] = "{\"records\":[{\"value\":\"x\",\"partition\":0}]}";
+	static const char create[] = "{\"name\":\"t\",\"partitions\":3}";
+	const char *acl_2_read = "broker-1 cluster_action cluster *\n"
+	                         "broker-2 cluster_action cluster *\n"
+	                         "alice read topic t\n"
+	                         "admin admin cluster *\n";
+	http_response_t r;
+
+	node_stop(&nodes[0]);
+	node_stop(&nodes[1]);
+	nftw(nodes[0].dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	nftw(nodes[1].dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	node_start_auth(&nodes[0], 1,
+	                "alice-token-on-broker-1 alice\nbroker-1-token-0123456789 broker-1\n",
+	                "broker-1 cluster_action cluster *\n"
+	                "alice write topic t\nalice read topic t\nalice admin cluster *\n",
+	                "broker-1-token-0123456789");
+	node_start_auth(&nodes[1], 2,
+	                "alice-token-on-broker-2 alice\nbroker-1-token-0123456789 broker-1\n"
+	                "admin-token-0123456789 admin\n", acl_2_read, NULL);
+	http_request(&nodes[0].h, "POST", "/v1/topics", "application/json",
+	             create, strlen(create), alice1, &r);
+	ASSERT_STATUS(r, 201);
+	http_response_free(&r);
+	{
+		static const char *const admin[] = { "Authorization: Bearer admin-token-0123456789",
+		                                     NULL };
+
+		http_request(&nodes[1].h, "POST", "/v1/topics", "application/json",
+		             create, strlen(create), admin, &r);
+		ASSERT_STATUS(r, 201);
+		http_response_free(&r);
+	}
+	/* relayed whole (partition path) and split (topic path): the leader says no */
+	http_request(&nodes[0].h, "POST", "/v1/topics/t/partitions/0/records", "application/json",
+	             body, strlen(body), alice1, &r);
+	ASSERT_PROBLEM(r, 403, "FORBIDDEN");
+	ck_assert_msg(strstr(r.body.data, "alice may not write topic t") != NULL, "%s", r.body.data);
+	ASSERT_SERVED_BY(r, 2);
+	http_response_free(&r);
+	http_request(&nodes[0].h, "POST", "/v1/topics/t/records", "application/json",
+	             body, strlen(body), alice1, &r);
+	ASSERT_PROBLEM(r, 403, "FORBIDDEN");
+	http_response_free(&r);
+	ck_assert_int_eq(local_end_offset(&nodes[1], "t", 0), 0);
+	/* what the leader grants her goes through: a relayed fetch */
+	http_request(&nodes[0].h, "GET", "/v1/topics/t/partitions/0/records?offset=0", NULL, NULL,
+	             0, alice1, &r);
+	ASSERT_STATUS(r, 200);
+	ASSERT_SERVED_BY(r, 2);
+	http_response_free(&r);
+	/* the leader gives her write (a SIGHUP's swap): the same produce is taken */
+	{
+		char tpath[128], apath[128], err[256];
+		acl_t *acl = NULL;
+
+		write_text(nodes[1].dir, "tokens2", "alice-token-on-broker-2 alice\n"
+		           "broker-1-token-0123456789 broker-1\n", tpath, sizeof tpath);
+		write_text(nodes[1].dir, "acls2", "broker-1 cluster_action cluster *\n"
+		           "alice write topic t\n", apath, sizeof apath);
+		ck_assert_msg(acl_load(tpath, apath, &acl, err, sizeof err) == 0, "%s", err);
+		api_set_acl(nodes[1].api, acl);
+	}
+	http_request(&nodes[0].h, "POST", "/v1/topics/t/partitions/0/records", "application/json",
+	             body, strlen(body), alice1, &r);
+	ASSERT_STATUS(r, 200);
+	ASSERT_SERVED_BY(r, 2);
+	http_response_free(&r);
+	ck_assert_int_eq(local_end_offset(&nodes[1], "t", 0), 1);
+}
+END_TEST
+
 static Suite *forward_suite(void)
 {
 	Suite *s = suite_create("forward");
@@ -664,6 +783,7 @@ static Suite *forward_suite(void)
 	tcase_add_test(tc, test_leader_down_503);
 	tcase_add_test(tc, test_produce_split_by_leader);
 	tcase_add_test(tc, test_stale_view_sent_on_once);
+	tcase_add_test(tc, test_relay_carries_the_client_not_its_rights);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -129,6 +129,28 @@ START_TEST(test_rules_imply_prefix_and_default_deny)
 }
 END_TEST
 
+/* Kafka's ClusterAction: brokers' right, given by its own rule only */
+START_TEST(test_cluster_action_is_granted_only_by_its_own_rule)
+{
+	acl_t *acl = load(TOKENS "broker-token-0123456789 broker-1\n",
+	                  "broker-1 cluster_action cluster *\n"
+	                  "alice admin cluster *\n"
+	                  "alice admin topic *\n");
+
+	ck_assert_int_eq(acl_allows(acl, "broker-1", ACL_CLUSTER_ACTION, ACL_CLUSTER, NULL), 1);
+	/* admin (Kafka's All would) does not imply it */
+	ck_assert_int_eq(acl_allows(acl, "alice", ACL_CLUSTER_ACTION, ACL_CLUSTER, NULL), 0);
+	ck_assert_int_eq(acl_allows(acl, "bob", ACL_CLUSTER_ACTION, ACL_CLUSTER, NULL), 0);
+	/* and it implies nothing: a broker's token reads no topic by itself */
+	ck_assert_int_eq(acl_allows(acl, "broker-1", ACL_DESCRIBE, ACL_CLUSTER, NULL), 0);
+	ck_assert_int_eq(acl_allows(acl, "broker-1", ACL_READ, ACL_TOPIC, "orders"), 0);
+	ck_assert_int_eq(acl_knows_principal(acl, "broker-1"), 1);
+	ck_assert_int_eq(acl_knows_principal(acl, "alice"), 1);
+	ck_assert_int_eq(acl_knows_principal(acl, "mallory"), 0);
+	acl_free(acl);
+}
+END_TEST
+
 START_TEST(test_bad_files_are_refused_with_file_and_line)
 {
 	ck_assert_int_eq(load_fails("short alice\n", NULL, "tokens:1: a token must have"),
@@ -143,6 +165,8 @@ START_TEST(test_bad_files_are_refused_with_file_and_line)
 	load_fails(TOKENS, "alice read queue x\n", "acls:1: resource type must be");
 	load_fails(TOKENS, "alice read topic a*b\n", "acls:1: a pattern is a name");
 	load_fails(TOKENS, "alice read topic **\n", "acls:1: a pattern is a name");
+	load_fails(TOKENS, "alice cluster_action topic x\n", "acls:1: cluster_action is an "
+	           "operation on the cluster only");
 	ck_assert_int_eq(acl_load("/nonexistent/tokens", NULL, &(acl_t *){ NULL }, err, sizeof err),
 	                 STRAND_EIO);
 	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/tokens"));
@@ -171,6 +195,7 @@ int main(void)
 	tcase_add_test(tc, test_tokens_authenticate_exactly);
 	tcase_add_test(tc, test_rules_imply_prefix_and_default_deny);
 	tcase_add_test(tc, test_bad_files_are_refused_with_file_and_line);
+	tcase_add_test(tc, test_cluster_action_is_granted_only_by_its_own_rule);
 	tcase_add_test(tc, test_overlong_line_is_refused);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
