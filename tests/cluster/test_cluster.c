@@ -49,7 +49,7 @@ static cluster_t *join(int32_t id, int ttl_s, int keepalive_ms)
 
 static etcd_t *raw_etcd(void)
 {
-	etcd_options_t o = { fixture_etcd.client_url, 2000, 0 };
+	etcd_options_t o = { fixture_etcd.client_url, 2000, 0, NULL };
 	etcd_t *e = NULL;
 
 	ck_assert_int_eq(etcd_open(&o, &e, errbuf, sizeof errbuf), 0);

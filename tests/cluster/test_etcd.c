@@ -29,7 +29,7 @@ static char errbuf[512];
 static etcd_t *client(const char *extra, int timeout_ms)
 {
 	char eps[512];
-	etcd_options_t o = { eps, timeout_ms, 0 };
+	etcd_options_t o = { eps, timeout_ms, 0, NULL };
 	etcd_t *e = NULL;
 	int rc;
 
@@ -368,7 +368,7 @@ START_TEST(test_unreachable_etcd_fails_fast)
 {
 	char dead[64];
 	etcd_t *e;
-	etcd_options_t o = { dead, 500, 0 };
+	etcd_options_t o = { dead, 500, 0, NULL };
 	int64_t t0, id;
 	etcd_kvs_t kvs;
 
@@ -420,7 +420,7 @@ END_TEST
 START_TEST(test_bad_endpoint_lists_are_refused)
 {
 	etcd_t *e = NULL;
-	etcd_options_t o = { "", 0, 0 };
+	etcd_options_t o = { "", 0, 0, NULL };
 
 	ck_assert_int_eq(etcd_open(&o, &e, errbuf, sizeof errbuf), STRAND_EINVAL);
 	o.endpoints = "127.0.0.1:2379";

@@ -319,7 +319,7 @@ static void wait_brokers(int count)
 
 static void three_up(void)
 {
-	etcd_options_t o = { fixture_etcd.client_url, 2000, 0 };
+	etcd_options_t o = { fixture_etcd.client_url, 2000, 0, NULL };
 	etcd_t *e = NULL;
 	int i;
 
@@ -665,7 +665,7 @@ START_TEST(test_offline_partition_and_unclean_election)
 	static const char clean_state[] =
 		"{\"replicas\":[1,2],\"leader\":1,\"leader_epoch\":0,\"isr\":[1]}";
 	meta_config_kv_t unclean = { "unclean_leader_election", "true" };
-	etcd_options_t o = { fixture_etcd.client_url, 2000, 0 };
+	etcd_options_t o = { fixture_etcd.client_url, 2000, 0, NULL };
 	topic_config_t cfg;
 	partition_state_t st;
 	etcd_t *e = NULL;
