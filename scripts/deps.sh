@@ -4,7 +4,8 @@
 set -euo pipefail
 PKGS="build-essential autoconf automake pkg-config libmicrohttpd-dev libcjson-dev
       libcurl4-openssl-dev check curl"
-# openssl: tests/api/test_tls makes its own CA and server certificate with it
+# openssl: tests/api/test_tls and tests/cluster/test_cluster_secure (through the
+# cluster harness) make their own CA and server certificate with it
 PKGS="$PKGS openssl"
 # jq: the curl-only consumer example (scripts/group-consumer.sh) and its test
 PKGS="$PKGS jq"

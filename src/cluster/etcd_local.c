@@ -72,7 +72,7 @@ static int etcd_local_free_port(void)
 /* Poll /health until deadline; 0 healthy, ETIMEDOUT, or EIO when etcd exited. */
 static int etcd_local_wait(const etcd_local_t *l, int64_t deadline, char *err, size_t errlen)
 {
-	etcd_options_t o = { l->client_url, 500, 200, NULL };
+	etcd_options_t o = { l->client_url, 500, 200, l->ca_file[0] ? l->ca_file : NULL };
 	etcd_t *e = NULL;
 	int rc = etcd_open(&o, &e, err, errlen);
 
@@ -107,8 +107,16 @@ static int etcd_local_spawn(const char *dir, int detach, etcd_local_t *l,
 		"--initial-advertise-peer-urls", l->peer_url,
 		"--initial-cluster", cluster,
 		"--logger", "zap", "--log-level", "warn",
-		NULL
+		NULL, NULL, NULL, NULL, NULL
 	};
+	size_t n = sizeof argv / sizeof argv[0] - 5;
+
+	if (l->cert_file[0] != '\0') {
+		argv[n++] = "--cert-file";
+		argv[n++] = l->cert_file;
+		argv[n++] = "--key-file";
+		argv[n++] = l->key_file;
+	}
 
 	snprintf(logp, sizeof logp, "%s/etcd.log", dir);
 	snprintf(cluster, sizeof cluster, "strand=%s", l->peer_url);
@@ -118,10 +126,22 @@ static int etcd_local_spawn(const char *dir, int detach, etcd_local_t *l,
 int etcd_local_start(const char *dir, int detach, int deadline_ms, etcd_local_t *out,
                      char *err, size_t errlen)
 {
+	return etcd_local_start_tls(dir, detach, deadline_ms, NULL, out, err, errlen);
+}
+
+int etcd_local_start_tls(const char *dir, int detach, int deadline_ms,
+                         const etcd_local_tls_t *tls, etcd_local_t *out,
+                         char *err, size_t errlen)
+{
 	int64_t deadline = clock_now_ms() + deadline_ms;
 	int attempt, rc = STRAND_EIO, cport, pport;
 
 	memset(out, 0, sizeof *out);
+	if (tls != NULL) {
+		snprintf(out->cert_file, sizeof out->cert_file, "%s", tls->cert_file);
+		snprintf(out->key_file, sizeof out->key_file, "%s", tls->key_file);
+		snprintf(out->ca_file, sizeof out->ca_file, "%s", tls->ca_file);
+	}
 	if (!etcd_local_available())
 		return strand_err_set(err, errlen, STRAND_ENOENT, "no %s binary (install etcd-server: "
 		                      "scripts/deps.sh)", etcd_local_bin());
@@ -135,7 +155,8 @@ int etcd_local_start(const char *dir, int detach, int deadline_ms, etcd_local_t 
 		pport = etcd_local_free_port();
 		if (cport <= 0 || pport <= 0 || cport == pport)
 			continue;
-		snprintf(out->client_url, sizeof out->client_url, "http://127.0.0.1:%d", cport);
+		snprintf(out->client_url, sizeof out->client_url, "%s://127.0.0.1:%d",
+		         tls != NULL ? "https" : "http", cport);
 		snprintf(out->peer_url, sizeof out->peer_url, "http://127.0.0.1:%d", pport);
 		rc = etcd_local_spawn(dir, detach, out, err, errlen);
 		if (rc)

@@ -16,10 +16,18 @@
 
 typedef struct etcd_local {
 	pid_t pid;
-	char  client_url[64];   /* "http://127.0.0.1:PORT" */
+	char  client_url[64];   /* "http://127.0.0.1:PORT" (https with TLS) */
 	char  peer_url[64];
 	char  data_dir[PATH_MAX];
+	/* TLS on the client port (etcd_local_start_tls); "" when off */
+	char  cert_file[PATH_MAX], key_file[PATH_MAX], ca_file[PATH_MAX];
 } etcd_local_t;
+
+/* PEM files for etcd's client port: its certificate (for 127.0.0.1) and
+ * key, and the CA its health is checked against. */
+typedef struct etcd_local_tls {
+	const char *cert_file, *key_file, *ca_file;
+} etcd_local_tls_t;
 
 /*
  * Start etcd with its data in DIR/etcd.data and its output in DIR/etcd.log
@@ -32,6 +40,12 @@ typedef struct etcd_local {
  */
 int etcd_local_start(const char *dir, int detach, int deadline_ms, etcd_local_t *out,
                      char *err, size_t errlen);
+
+/* etcd_local_start serving its clients over https (tls NULL: plain http,
+ * as etcd_local_start). The peer port stays plain: one member, loopback. */
+int etcd_local_start_tls(const char *dir, int detach, int deadline_ms,
+                         const etcd_local_tls_t *tls, etcd_local_t *out,
+                         char *err, size_t errlen);
 
 /*
  * Start a stopped etcd again on the same ports and data (an etcd restart:

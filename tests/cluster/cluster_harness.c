@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -238,7 +239,8 @@ static void relay_wake(relay_t *r)
 		fprintf(stderr, "relay: wake: %s\n", strerror(errno));
 }
 
-static int relay_start(int upstream_port, relay_t **out)
+/* A relay to upstream_port; its url says https when what it carries is TLS. */
+static int relay_start(int upstream_port, int tls, relay_t **out)
 {
 	relay_t *r = calloc(1, sizeof *r);
 	struct sockaddr_in a;
@@ -259,7 +261,8 @@ static int relay_start(int upstream_port, relay_t **out)
 	    getsockname(r->listen_fd, (struct sockaddr *)&a, &alen) != 0 ||
 	    pipe2(r->wake, O_CLOEXEC | O_NONBLOCK) != 0)
 		goto fail;
-	snprintf(r->url, sizeof r->url, "http://127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
+	snprintf(r->url, sizeof r->url, "%s://127.0.0.1:%u", tls ? "https" : "http",
+	         (unsigned)ntohs(a.sin_port));
 	if (pthread_create(&r->thread, NULL, relay_main, r) != 0)
 		goto fail;
 	*out = r;
@@ -329,6 +332,7 @@ typedef struct tc_broker {
 	int      paused;
 	unsigned port;             /* kept across restarts */
 	char     dir[PATH_MAX], data[PATH_MAX], port_file[PATH_MAX], log[PATH_MAX];
+	char     token_file[PATH_MAX];   /* options.auth: its --broker-token-file */
 	char     url[64];
 	relay_t *inbound, *to_etcd;
 } tc_broker_t;
@@ -338,6 +342,11 @@ struct tcluster {
 	char          dir[PATH_MAX];
 	etcd_local_t  etcd;
 	int           etcd_paused;
+	/* options.tls: the private CA, another that signed nothing, the brokers'
+	 * certificate and key; options.auth: the shared files, the admin token */
+	char          ca[PATH_MAX], other_ca[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];
+	char          tokens[PATH_MAX], acls[PATH_MAX], admin_auth[128];
+	unsigned long salt;           /* in every token, so none is guessable from the code */
 	tc_broker_t   b[TCLUSTER_MAX_BROKERS + 1];   /* 1-based */
 	char          tail[4096];
 };
@@ -426,6 +435,7 @@ long tcluster_http(const tcluster_t *c, int id, const char *method, const char *
 	long status = 0;
 	CURL *h = curl_easy_init();
 	size_t i;
+	int own_auth = 0;
 
 	if (json != NULL)
 		*json = NULL;
@@ -445,8 +455,15 @@ long tcluster_http(const tcluster_t *c, int id, const char *method, const char *
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, json_body);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(json_body));
 	}
-	for (i = 0; headers != NULL && headers[i] != NULL; i++)
+	for (i = 0; headers != NULL && headers[i] != NULL; i++) {
 		hl = curl_slist_append(hl, headers[i]);
+		if (strncasecmp(headers[i], "Authorization:", 14) == 0)
+			own_auth = 1;
+	}
+	if (c->admin_auth[0] != '\0' && !own_auth)
+		hl = curl_slist_append(hl, c->admin_auth);
+	if (c->ca[0] != '\0')
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca);
 	if (hl != NULL)
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
 	if (curl_easy_perform(h) == CURLE_OK)
@@ -501,7 +518,7 @@ static int tc_spawn_broker(tcluster_t *c, int id, char *err, size_t errlen)
 	tc_broker_t *b = &c->b[id];
 	char idtext[16], ttl[16], listen[64];
 	const char *etcd_url = b->to_etcd != NULL ? b->to_etcd->url : c->etcd.client_url;
-	char *argv[40];
+	char *argv[48];
 	int argc = 0, i;
 
 	snprintf(idtext, sizeof idtext, "%d", id);
@@ -525,6 +542,24 @@ static int tc_spawn_broker(tcluster_t *c, int id, char *err, size_t errlen)
 	if (b->inbound != NULL) {
 		argv[argc++] = "--advertise";
 		argv[argc++] = b->inbound->url;
+	}
+	if (c->opts.auth) {
+		argv[argc++] = "--auth-file";
+		argv[argc++] = c->tokens;
+		argv[argc++] = "--acl-file";
+		argv[argc++] = c->acls;
+		argv[argc++] = "--broker-token-file";
+		argv[argc++] = b->token_file;
+	}
+	if (c->opts.tls & TCLUSTER_TLS_BROKERS) {
+		argv[argc++] = "--tls-cert";
+		argv[argc++] = c->cert;
+		argv[argc++] = "--tls-key";
+		argv[argc++] = c->key;
+	}
+	if (c->opts.tls) {
+		argv[argc++] = "--tls-ca-file";
+		argv[argc++] = c->opts.wrong_ca & (1u << id) ? c->other_ca : c->ca;
 	}
 	for (i = 0; i < 8 && c->opts.extra_args[i] != NULL; i++)
 		argv[argc++] = (char *)c->opts.extra_args[i];
@@ -552,7 +587,8 @@ static int tc_wait_ready(tcluster_t *c, int id, char *err, size_t errlen)
 				relay_set_upstream(b->inbound, (int)b->port);
 		}
 		if (b->port != 0) {
-			snprintf(b->url, sizeof b->url, "http://127.0.0.1:%u", b->port);
+			snprintf(b->url, sizeof b->url, "%s://127.0.0.1:%u",
+			         c->opts.tls & TCLUSTER_TLS_BROKERS ? "https" : "http", b->port);
 			status = tcluster_http(c, id, "GET", "/readyz", NULL, NULL, 1000, NULL);
 			if (status == 200)
 				return 0;
@@ -562,6 +598,97 @@ static int tc_wait_ready(tcluster_t *c, int id, char *err, size_t errlen)
 	return strand_err_set(err, errlen, STRAND_ETIMEDOUT, "broker %d not ready in %d ms "
 	                      "(last /readyz: %ld); log:\n%s", id, TC_START_DEADLINE_MS, status,
 	                      tcluster_log_tail(c, id));
+}
+
+/* ---- security: a private CA, tokens and ACLs ------------------------------ */
+
+/* With openssl: a CA, a certificate for 127.0.0.1 it signs, and a second
+ * CA that signs nothing (what a wrongly configured broker trusts). */
+static int tc_make_pki(tcluster_t *c, char *err, size_t errlen)
+{
+	char cmd[2048];
+
+	snprintf(c->ca, sizeof c->ca, "%s/pki/ca.pem", c->dir);
+	snprintf(c->other_ca, sizeof c->other_ca, "%s/pki/other-ca.pem", c->dir);
+	snprintf(c->cert, sizeof c->cert, "%s/pki/server.pem", c->dir);
+	snprintf(c->key, sizeof c->key, "%s/pki/server.key", c->dir);
+	snprintf(cmd, sizeof cmd,
+	         "mkdir -p '%s/pki' && cd '%s/pki' && ( "
+	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+	         "  -keyout ca.key -out ca.pem -days 2 -subj /CN=strand-cluster-test-ca && "
+	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+	         "  -keyout other-ca.key -out other-ca.pem -days 2 -subj /CN=strand-other-ca && "
+	         "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+	         "  -keyout server.key -out server.csr -subj /CN=127.0.0.1 && "
+	         "printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext && "
+	         "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+	         "  -out server.pem -days 2 -extfile san.ext ) >openssl.log 2>&1",
+	         c->dir, c->dir);
+	if (system(cmd) != 0)
+		return strand_err_set(err, errlen, STRAND_EIO, "openssl could not make the test CA "
+		                      "(see %s/pki/openssl.log)", c->dir);
+	return 0;
+}
+
+static int tc_write(const char *path, mode_t mode, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	size_t len = strlen(text);
+	int ok;
+
+	if (fd < 0)
+		return STRAND_EIO;
+	ok = write(fd, text, len) == (ssize_t)len;
+	return close(fd) == 0 && ok ? 0 : STRAND_EIO;
+}
+
+/* The shared token and ACL files: a token per broker and the harness's
+ * admin token, each unguessable enough for a test (pid and time). */
+static int tc_write_auth(tcluster_t *c, char *err, size_t errlen)
+{
+	buf_t tokens = BUF_INIT, acls = BUF_INIT;
+	unsigned long salt = (unsigned long)getpid() * 2654435761ul ^ (unsigned long)clock_now_ms();
+	int id, rc = 0;
+
+	c->salt = salt;
+	snprintf(c->tokens, sizeof c->tokens, "%s/tokens", c->dir);
+	snprintf(c->acls, sizeof c->acls, "%s/acls", c->dir);
+	snprintf(c->admin_auth, sizeof c->admin_auth, "Authorization: Bearer tc-admin-%lx", salt);
+	rc = buf_appendf(&tokens, "tc-admin-%lx admin\n", salt);
+	rc = rc ? rc : buf_append_str(&acls, "admin admin cluster *\nadmin admin topic *\n"
+	                                     "admin admin group *\n");
+	for (id = 1; rc == 0 && id <= c->opts.brokers; id++) {
+		rc = buf_appendf(&tokens, "tc-broker-%d-%lx broker-%d\n", id, salt, id);
+		rc = rc ? rc : buf_appendf(&acls, "broker-%d cluster_action cluster *\n", id);
+	}
+	rc = rc ? rc : buf_append_str(&tokens, c->opts.auth_tokens ? c->opts.auth_tokens : "");
+	rc = rc ? rc : buf_append_str(&acls, c->opts.acl_rules ? c->opts.acl_rules : "");
+	rc = rc ? rc : tc_write(c->tokens, 0600, tokens.data);
+	rc = rc ? rc : tc_write(c->acls, 0600, acls.data);
+	buf_free(&tokens);
+	buf_free(&acls);
+	if (rc)
+		return strand_err_set(err, errlen, rc, "cannot write %s or %s", c->tokens, c->acls);
+	return 0;
+}
+
+/* Broker id's --broker-token-file (0600: serve refuses a looser one). */
+static int tc_write_broker_token(tcluster_t *c, int id, char *err, size_t errlen)
+{
+	char text[96], path[PATH_MAX];
+
+	snprintf(path, sizeof path, "%s/token", c->b[id].dir);
+	memcpy(c->b[id].token_file, path, sizeof path);
+	snprintf(text, sizeof text, "# broker %d\ntc-broker-%d-%lx\n", id, id, c->salt);
+	if (tc_write(c->b[id].token_file, 0600, text) != 0)
+		return strand_err_set(err, errlen, STRAND_EIO, "cannot write %s",
+		                      c->b[id].token_file);
+	return 0;
+}
+
+const char *tcluster_ca_file(const tcluster_t *c)
+{
+	return c->ca[0] != '\0' ? c->ca : NULL;
 }
 
 static int tc_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
@@ -600,7 +727,21 @@ int tcluster_start(const tcluster_options_t *o, tcluster_t **out, char *err, siz
 		c->dir[0] = '\0';
 		goto fail;
 	}
-	rc = etcd_local_start(c->dir, 0, TC_START_DEADLINE_MS, &c->etcd, err, errlen);
+	if ((o->tls & TCLUSTER_TLS_ETCD) && o->relays) {
+		rc = strand_err_set(err, errlen, STRAND_EINVAL, "relays carry plain etcd only");
+		goto fail;
+	}
+	if (o->tls && (rc = tc_make_pki(c, err, errlen)) != 0)
+		goto fail;
+	if (o->auth && (rc = tc_write_auth(c, err, errlen)) != 0)
+		goto fail;
+	if (o->tls & TCLUSTER_TLS_ETCD) {
+		etcd_local_tls_t et = { c->cert, c->key, c->ca };
+
+		rc = etcd_local_start_tls(c->dir, 0, TC_START_DEADLINE_MS, &et, &c->etcd, err, errlen);
+	} else {
+		rc = etcd_local_start(c->dir, 0, TC_START_DEADLINE_MS, &c->etcd, err, errlen);
+	}
 	if (rc)
 		goto fail;
 	for (id = 1; id <= o->brokers; id++) {
@@ -620,11 +761,14 @@ int tcluster_start(const tcluster_options_t *o, tcluster_t **out, char *err, siz
 		if (o->relays) {
 			int eport = atoi(strrchr(c->etcd.client_url, ':') + 1);
 
-			if ((rc = relay_start(0, &b->inbound)) || (rc = relay_start(eport, &b->to_etcd))) {
+			if ((rc = relay_start(0, o->tls & TCLUSTER_TLS_BROKERS, &b->inbound)) ||
+			    (rc = relay_start(eport, 0, &b->to_etcd))) {
 				strand_err_set(err, errlen, rc, "cannot start a relay");
 				goto fail;
 			}
 		}
+		if (o->auth && (rc = tc_write_broker_token(c, id, err, errlen)))
+			goto fail;
 		if ((rc = tc_spawn_broker(c, id, err, errlen)))
 			goto fail;
 		all |= 1u << id;

@@ -18,6 +18,18 @@
  *     stops moving bytes and leaves connections hanging (a partition:
  *     requests time out). Clients of the test talk to brokers directly.
  *
+ * Security (options.auth, options.tls): with auth the harness writes a
+ * token file with a token for each broker (principal broker-N), one for
+ * itself (principal admin, admin on everything) and the test's own lines,
+ * an ACL file granting each broker cluster_action on the cluster plus the
+ * test's rules, and each broker's --broker-token-file (mode 0600);
+ * tcluster_http sends the admin token unless the caller gives an
+ * Authorization header ("Authorization:" alone: none at all). With tls it
+ * makes a private CA and a certificate for 127.0.0.1 with openssl at
+ * start; brokers serve HTTPS with it and verify each other against the CA
+ * (--tls-ca-file), except those in wrong_ca, which get a second CA that
+ * signed nothing; with TCLUSTER_TLS_ETCD etcd serves https too.
+ *
  * Waiting: every wait polls a condition until a deadline (no fixed sleeps);
  * a wait that times out returns STRAND_ETIMEDOUT and says what it last saw.
  *
@@ -43,7 +55,15 @@ typedef struct tcluster_options {
 	int         lease_ttl_s;    /* --lease-ttl-s; 0: 2 (short: failover tests) */
 	int         relays;         /* 1: relays in front of brokers and etcd (see above) */
 	const char *extra_args[8];  /* more `strand serve` arguments for every broker */
+	int         auth;           /* 1: tokens, ACLs, broker tokens (see above) */
+	const char *auth_tokens;    /* more `TOKEN PRINCIPAL` lines (the test's clients) */
+	const char *acl_rules;      /* more ACL lines */
+	int         tls;            /* TCLUSTER_TLS_* bits (see above); 0: plain HTTP */
+	uint32_t    wrong_ca;       /* brokers (bit id) that verify peers against a wrong CA */
 } tcluster_options_t;
+
+#define TCLUSTER_TLS_BROKERS 1     /* brokers serve and verify HTTPS */
+#define TCLUSTER_TLS_ETCD    2     /* etcd's client port is https too */
 
 typedef enum tcluster_net {
 	TCLUSTER_NET_PASS = 0,      /* bytes flow */
@@ -69,7 +89,9 @@ void tcluster_stop(tcluster_t *c);
 int  tcluster_shutdown(tcluster_t *c, int id);
 
 int         tcluster_brokers(const tcluster_t *c);
-/* "http://127.0.0.1:PORT" of broker id, direct (not its relay). Borrowed. */
+/* The private CA's PEM file (options.tls), else NULL. Borrowed. */
+const char *tcluster_ca_file(const tcluster_t *c);
+/* "http://127.0.0.1:PORT" (https with tls) of broker id, direct (not its relay). Borrowed. */
 const char *tcluster_url(const tcluster_t *c, int id);
 /* Is broker id running (started, not killed; a paused one counts)? */
 int         tcluster_running(const tcluster_t *c, int id);
