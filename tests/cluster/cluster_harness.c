@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <check.h>
 #include <curl/curl.h>
 
 #include "cluster/etcd_local.h"
@@ -1135,4 +1136,27 @@ int tcluster_create_topic(tcluster_t *c, int via, const char *topic, int partiti
 	}
 	cJSON_Delete(doc);
 	return status > 0 ? (int)status : STRAND_EIO;
+}
+
+int tcluster_run_suite(Suite *s)
+{
+	SRunner *sr;
+	int failed;
+
+	if (!etcd_local_available()) {
+		fprintf(stderr, "etcd not installed (scripts/deps.sh): skipping\n");
+		return 77;
+	}
+	if (access(tc_strand_bin(), X_OK) != 0) {
+		fprintf(stderr, "no strand binary at %s (set STRAND_BIN): skipping\n", tc_strand_bin());
+		return 77;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	sr = srunner_create(s);
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	curl_global_cleanup();
+	return failed == 0 ? 0 : 1;
 }

@@ -177,6 +177,16 @@ int  tcluster_create_topic(tcluster_t *c, int via, const char *topic, int partit
                            int replication_factor, const char *configs_json,
                            char *err, size_t errlen);
 
+/*
+ * A test program's main: 77 (skip, saying why) without etcd or the strand
+ * binary; else run suite s in this process (CK_NOFORK: a failing test's
+ * cluster is stopped by its teardown fixture) between curl_global_init and
+ * curl_global_cleanup, and return 0 when every test passed, else 1.
+ * Takes s.
+ */
+struct Suite;
+int  tcluster_run_suite(struct Suite *s);
+
 /* Is id in the partition's ISR? */
 int  tcluster_in_isr(const tcluster_partition_t *p, int32_t id);
 

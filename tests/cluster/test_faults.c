@@ -902,24 +902,5 @@ static Suite *faults_suite(void)
 
 int main(void)
 {
-	const char *bin = getenv("STRAND_BIN");
-	SRunner *sr;
-	int failed;
-
-	if (!etcd_local_available()) {
-		fprintf(stderr, "etcd not installed (scripts/deps.sh): skipping\n");
-		return 77;
-	}
-	if (access(bin != NULL && *bin ? bin : "./strand", X_OK) != 0) {
-		fprintf(stderr, "no strand binary (set STRAND_BIN): skipping\n");
-		return 77;
-	}
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	sr = srunner_create(faults_suite());
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	curl_global_cleanup();
-	return failed == 0 ? 0 : 1;
+	return tcluster_run_suite(faults_suite());
 }
