@@ -620,6 +620,8 @@ static int produce_wait_committed(produce_ctx_t *c)
 		int64_t target = c->binary ? c->binary_first + c->binary_count
 		                           : c->slots[i].first_offset + c->slots[i].count;
 
+		if (!c->binary && c->slots[i].remote)
+			continue;   /* its leader answered 200 only once it was committed */
 		rc = broker_replica_committed(req->broker, c->topic, p, target, epoch,
 		                              req->err, sizeof req->err);
 		if (rc == 1)

@@ -11,7 +11,8 @@
  * leader's URL; a long poll relayed to the leader is woken by an append
  * there; group calls go to the controller; with the leader killed, a
  * relayed request gets 503 UNAVAILABLE with Retry-After within a bound,
- * not a hang; libstrand's producer sends each partition to its leader,
+ * not a hang; a topic-path acks=all produce split over several leaders
+ * is answered 200 by the broker asked; libstrand's producer sends each partition to its leader,
  * so the broker it was given relays none of them. Every wait polls a condition with a deadline.
  */
 #include <check.h>
@@ -319,6 +320,34 @@ START_TEST(test_leader_down_is_503)
 }
 END_TEST
 
+/* A topic-path produce with acks=all split over partitions led by other
+ * brokers: each leader answers once its part is committed, and the broker
+ * asked answers 200 with every offset. (It used to check the remote parts
+ * against its own replica too and answer 503 "changed leader" for records
+ * that were stored and committed.) */
+START_TEST(test_topic_path_split_acks_all)
+{
+	int leaders[NB] = { 0 }, i, p;
+	http_response_t r;
+	char want[64];
+
+	create_topic("split", NB, leaders);
+	for (i = 0; i < NB; i++) {
+		produce_retrying_421(&hs[i], "/v1/topics/split/records?acks=all",
+		                     "{\"records\":[{\"partition\":0,\"value\":0},"
+		                     "{\"partition\":1,\"value\":1},{\"partition\":2,\"value\":2}]}", &r);
+		ASSERT_STATUS(r, 200);
+		ck_assert_int_eq(served_by(&r), i + 1);
+		for (p = 0; p < NB; p++) {
+			snprintf(want, sizeof want, "{\"partition\":%d,\"offset\":%d}", p, i);
+			ck_assert_msg(strstr(r.body.data, want) != NULL, "%s expected: %s", want,
+			              r.body.data);
+		}
+		http_response_free(&r);
+	}
+}
+END_TEST
+
 static int64_t forward_count(harness_t *h)
 {
 	http_response_t r;
@@ -407,6 +436,7 @@ static Suite *forward_http_suite(void)
 	tcase_add_test(tc, test_any_broker_answers);
 	tcase_add_test(tc, test_relayed_long_poll_and_groups);
 	tcase_add_test(tc, test_leader_down_is_503);
+	tcase_add_test(tc, test_topic_path_split_acks_all);
 	tcase_add_test(tc, test_libstrand_routes_to_leaders);
 	suite_add_tcase(s, tc);
 	return s;
