@@ -10,6 +10,12 @@
 #   bare MHD   bench/mhd_bare: libmicrohttpd with strand's options that
 #              reads and drops the same POST bodies: the HTTP ceiling
 #   nginx      a large file over sendfile: the zero-copy ceiling
+#   a cluster  `strand cluster up --brokers 3` (a private etcd and three
+#              `strand serve --etcd`, default settings) for the replicated
+#              rows: acks=all with replication factor 3 and min ISR 2, sent
+#              to each partition's leader (`strand bench --leaders`, routed
+#              by metadata as libstrand routes) and sent to one broker that
+#              relays, both against the single-node acks=1 of the same round
 #
 # The machine is shared, so absolute figures drift by 2x from one minute to
 # the next. All servers run at once (idle while another is measured) and
@@ -46,6 +52,7 @@ command -v redis-server >/dev/null || need="$need redis-server"
 command -v redis-benchmark >/dev/null || need="$need redis-tools"
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need="$need nginx-light"
 command -v wrk >/dev/null || need="$need wrk"
+command -v jq >/dev/null || need="$need jq"
 if [ -n "$need" ]; then
 	say "installing$need"
 	SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -76,6 +83,7 @@ cleanup() {
 	local p
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	[ -d "$tmp/cluster" ] && "$STRAND" cluster down --dir "$tmp/cluster" >/dev/null 2>&1
 	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
@@ -210,6 +218,24 @@ up_within() {
 		sleep 0.05
 	done
 }
+# the replicated rows' cluster (detached processes with pid files in
+# $tmp/cluster, stopped by `strand cluster down` at exit)
+"$STRAND" cluster up --brokers 3 --dir "$tmp/cluster" > "$tmp/cluster.txt"
+C1=$(awk '$1 == "broker" && $2 == 1 {print $3}' "$tmp/cluster.txt")
+C2=$(awk '$1 == "broker" && $2 == 2 {print $3}' "$tmp/cluster.txt")
+# repl_topic NAME: a topic of 3 partitions (one led by each broker), replication
+# factor 3, min_insync_replicas 2, created through broker 1; returns once every
+# partition has a leader and all three replicas in its ISR (60 s).
+repl_topic() {
+	local end=$((SECONDS + 60))
+	curl -sf -o /dev/null -XPOST "$C1/v1/topics" -H 'Content-Type: application/json' \
+		-d "{\"name\":\"$1\",\"partitions\":3,\"replication_factor\":3,\"configs\":{\"min_insync_replicas\":2}}"
+	until curl -sf "$C1/v1/topics/$1" | jq -e '[.partitions[] | select(.leader >= 0 and
+		(.isr | length) == 3)] | length == 3' >/dev/null 2>&1; do
+		[ "$SECONDS" -lt "$end" ] || { say "topic $1: no leader or ISR of 3 within 60 s"; exit 1; }
+		sleep 0.1
+	done
+}
 up_within 30 redis-cli -p "$RPORT" ping
 up_within 30 curl -sf -o /dev/null "$NURL/big" -r 0-0
 # (the topic is created first: wrk's first requests must not be 404s)
@@ -288,6 +314,14 @@ round() {
 	sb s_ackall produce --topic "acks$r" --records 1000000 --record-size $SIZE --batch 100 \
 		--acks all --connections 64
 	keep s_ackall "$(kv records_per_s "$s_ackall")" max "$s_ackall"
+	say "round $r: replicated acks=all, 3 brokers"
+	repl_topic "repl$r"
+	SURL=$C1 sb s_repl produce --topic "repl$r" --leaders --records 1000000 --record-size $SIZE \
+		--batch 100 --acks all --connections 64
+	keep s_repl "$(kv records_per_s "$s_repl")" max "$s_repl"
+	SURL=$C2 sb s_relay produce --topic "repl$r" --records 1000000 --record-size $SIZE \
+		--batch 100 --acks all --connections 64
+	keep s_relay "$(kv records_per_s "$s_relay")" max "$s_relay"
 	sb s_e2e e2e --topic "e2e$r" --create --partitions "$PARTS" --rate 10000 --duration 10 \
 		--record-size $SIZE --batch 10 --acks 1 --connections 4
 	keep e2e_p99 "$(kv p99_ms "$s_e2e")" min "$s_e2e"
@@ -338,6 +372,8 @@ row "one record per POST, requests/s (wrk)" w_one "bare MHD, same body (req/s, w
 row "one record per POST (strand bench)" s_one "bare MHD, same body (req/s, wrk)" b_one -
 row "produce JSON 1000/req, wrk, MB/s in" w_json_mb "bare MHD, same body (MB/s in)" b_json_mb -
 row "acks=all, 64 producers, 100/req" s_ackall "same with acks=1 (rec/s)" s_ack1 0.3
+row "replicated x3 acks=all, to leaders" s_repl "1 broker acks=1, as above (rec/s)" s_ack1 0.3
+row "replicated x3 acks=all, any broker relays" s_relay "1 broker acks=1, as above (rec/s)" s_ack1 -
 p99=${best[e2e_p99]}
 printf "%-44s %10s\n" "end-to-end 10k rec/s via long poll, p50 ms" "$(kv p50_ms "$best_e2e_p99")"
 printf "%-44s %10s  %-34s %10s %8s %-8s %-6s %s\n" "end-to-end 10k rec/s via long poll, p99 ms" "$p99" \
@@ -348,6 +384,7 @@ echo
 echo "latency ms (strand bench, per request, best round): produce JSON p50/p99/p99.9" \
 	"$(kv p50_ms "$best_s_json")/$(kv p99_ms "$best_s_json")/$(kv p999_ms "$best_s_json");" \
 	"binary $(kv p50_ms "$best_s_bin")/$(kv p99_ms "$best_s_bin")/$(kv p999_ms "$best_s_bin");" \
-	"acks=all $(kv p50_ms "$best_s_ackall")/$(kv p99_ms "$best_s_ackall")/$(kv p999_ms "$best_s_ackall")"
+	"acks=all $(kv p50_ms "$best_s_ackall")/$(kv p99_ms "$best_s_ackall")/$(kv p999_ms "$best_s_ackall");" \
+	"replicated acks=all $(kv p50_ms "$best_s_repl")/$(kv p99_ms "$best_s_repl")/$(kv p999_ms "$best_s_repl")"
 echo "MB/s of values (best round): produce JSON $(kv mb_per_s "$best_s_json"), binary $(kv mb_per_s "$best_s_bin")," \
 	"fetch JSON $(kv mb_per_s "$best_s_fjson"), binary $(kv mb_per_s "$best_s_fbin")"

@@ -46,6 +46,8 @@
 #define BENCH_MAX_PARTITIONS  10000
 #define BENCH_TAIL            160      /* JSON fetch: bytes kept to find next_offset */
 #define BENCH_STAMP_DIGITS    20       /* e2e: due time in ns as 20 ASCII digits */
+#define BENCH_LEADER_WAIT_MS  15000    /* --leaders: a new topic's leaders to know it */
+#define BENCH_NOT_LEADER_BACKOFF_MS 20 /* --leaders: a 421 at start, sent again after */
 
 /* ---- histogram ------------------------------------------------------------ */
 
@@ -126,6 +128,7 @@ typedef struct bench_opts {
 	int          binary;         /* --format binary */
 	double       rate;           /* records/s; 0: flat out */
 	int64_t      fetch_bytes;
+	int          leaders;        /* --leaders: each partition's requests to its leader */
 	int          kv, quiet;
 } bench_opts_t;
 
@@ -151,6 +154,10 @@ static void bench_usage(FILE *f)
 	        "                       partition paths; fetch JSON or binary (default json)\n"
 	        "  --rate R             records/s (default 0: flat out; e2e 10000)\n"
 	        "  --fetch-bytes B      max_bytes of a fetch (default 1048576)\n"
+	        "  --leaders            cluster mode: send each partition's requests straight to\n"
+	        "                       its leader (GET /v1/cluster and the topic's leaders, as\n"
+	        "                       libstrand does) with Strand-Route: direct; JSON produce\n"
+	        "                       goes to partition paths, round-robin\n"
 	        "  --kv                 summary as key=value pairs\n"
 	        "  --quiet              no progress line\n"
 	        "\n"
@@ -234,6 +241,8 @@ static int bench_args(int argc, char **argv, bench_opts_t *o)
 			o->kv = 1; takes = 0;
 		} else if (strcmp(a, "--quiet") == 0) {
 			o->quiet = 1; takes = 0;
+		} else if (strcmp(a, "--leaders") == 0) {
+			o->leaders = 1; takes = 0;
 		} else if (v == NULL) {
 			fprintf(stderr, "strand: bench: unknown option or missing value: %s\n", a);
 			return 2;
@@ -331,17 +340,111 @@ typedef struct bench_part {
 	int64_t start, end;      /* consume: log start and the high watermark at start */
 	int64_t next;            /* next offset to fetch */
 	int     busy;
+	int64_t leader;          /* broker id leading it (cluster mode), -1 none */
+	char   *url;             /* --leaders: its leader's base URL; else NULL (--url) */
 } bench_part_t;
 
-/* Create the topic if asked, then read its partitions' offsets. */
+/*
+ * --leaders: each partition's leader URL from GET /v1/cluster (broker id ->
+ * URL) and the leader ids bench_topic read. Fails, naming the partition,
+ * when one has no live leader: a route measured must be a direct one.
+ */
+static int bench_leader_urls(const bench_opts_t *o, bench_part_t *parts, int32_t n)
+{
+	char url[2048];
+	buf_t out = BUF_INIT;
+	cJSON *doc = NULL, *b;
+	int32_t i;
+	int rc = -1;
+
+	snprintf(url, sizeof url, "%s/v1/cluster", o->url);
+	if (bench_simple(url, "GET", NULL, &out) != 200 || (doc = cJSON_Parse(out.data)) == NULL) {
+		fprintf(stderr, "strand: bench: --leaders: GET %s failed\n", url);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(doc, "brokers")) {
+			cJSON *id = cJSON_GetObjectItemCaseSensitive(b, "id");
+			cJSON *bu = cJSON_GetObjectItemCaseSensitive(b, "url");
+
+			if (cJSON_IsNumber(id) && (int64_t)id->valuedouble == parts[i].leader &&
+			    cJSON_IsString(bu) && (parts[i].url = strdup(bu->valuestring)) == NULL)
+				goto out;
+		}
+		if (parts[i].url == NULL) {
+			fprintf(stderr, "strand: bench: --leaders: partition %d has no live leader "
+			        "(leader %" PRId64 ")\n", (int)i, parts[i].leader);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	cJSON_Delete(doc);
+	buf_free(&out);
+	return rc;
+}
+
+static void bench_parts_free(bench_part_t *parts, int32_t n)
+{
+	int32_t i;
+
+	for (i = 0; parts != NULL && i < n; i++)
+		free(parts[i].url);
+	free(parts);
+}
+
+/* GET base/v1/topics/topic into *doc (parsed). Returns the HTTP status;
+ * a failure is said on stderr unless quiet. */
+static long bench_get_topic(const char *base, const char *topic, cJSON **doc, int quiet)
+{
+	char url[2048];
+	buf_t out = BUF_INIT;
+	long st;
+
+	snprintf(url, sizeof url, "%s/v1/topics/%s", base, topic);
+	st = bench_simple(url, "GET", NULL, &out);
+	*doc = st == 200 ? cJSON_Parse(out.data) : NULL;
+	if (st != 200 && !quiet)
+		fprintf(stderr, "strand: bench: topic %s at %s: HTTP %ld %s%s\n", topic, base, st,
+		        out.data ? out.data : "", st == 404 ? " (use --create)" : "");
+	buf_free(&out);
+	return *doc != NULL ? st : -1;
+}
+
+/* Offsets and leader of the topic view's partitions into parts (only
+ * partition `only`, or all when -1). */
+static void bench_apply_view(const cJSON *doc, bench_part_t *parts, int32_t n, int32_t only)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "partitions")) {
+		cJSON *p = cJSON_GetObjectItemCaseSensitive(it, "partition");
+		cJSON *ls = cJSON_GetObjectItemCaseSensitive(it, "log_start_offset");
+		cJSON *hw = cJSON_GetObjectItemCaseSensitive(it, "high_watermark");
+		cJSON *ld = cJSON_GetObjectItemCaseSensitive(it, "leader");
+
+		if (!cJSON_IsNumber(p) || p->valueint < 0 || p->valueint >= n ||
+		    (only >= 0 && p->valueint != only))
+			continue;
+		parts[p->valueint].start = cJSON_IsNumber(ls) ? (int64_t)ls->valuedouble : 0;
+		parts[p->valueint].end = cJSON_IsNumber(hw) ? (int64_t)hw->valuedouble : 0;
+		parts[p->valueint].next = parts[p->valueint].start;
+		parts[p->valueint].leader = cJSON_IsNumber(ld) ? (int64_t)ld->valuedouble : -1;
+	}
+}
+
+/* Create the topic if asked, then read its partitions' offsets; with
+ * --leaders, where their leaders are, and each partition's offsets as its
+ * leader sees them (another broker's view of a partition it does not
+ * replicate has no high watermark). */
 static int bench_topic(const bench_opts_t *o, bench_part_t **parts_out, int32_t *n_out)
 {
 	char url[2048];
 	buf_t out = BUF_INIT;
-	cJSON *doc = NULL, *arr, *it;
+	cJSON *doc = NULL;
 	bench_part_t *parts = NULL;
 	long st;
-	int32_t n = 0;
+	int32_t n = 0, i;
 
 	if (o->create) {
 		char body[600];
@@ -355,32 +458,40 @@ static int bench_topic(const bench_opts_t *o, bench_part_t **parts_out, int32_t 
 			        o->url, st, out.data ? out.data : "");
 			goto fail;
 		}
-		buf_reset(&out);
 	}
-	snprintf(url, sizeof url, "%s/v1/topics/%s", o->url, o->topic);
-	st = bench_simple(url, "GET", NULL, &out);
-	if (st != 200) {
-		fprintf(stderr, "strand: bench: topic %s at %s: HTTP %ld %s%s\n", o->topic, o->url, st,
-		        out.data ? out.data : "", st == 404 ? " (use --create)" : "");
+	if (bench_get_topic(o->url, o->topic, &doc, 0) != 200)
 		goto fail;
-	}
-	doc = cJSON_Parse(out.data);
-	arr = cJSON_GetObjectItemCaseSensitive(doc, "partitions");
-	n = (int32_t)cJSON_GetArraySize(arr);
+	n = (int32_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "partitions"));
 	if (n <= 0 || (parts = calloc((size_t)n, sizeof *parts)) == NULL) {
 		fprintf(stderr, "strand: bench: cannot read topic %s's partitions\n", o->topic);
 		goto fail;
 	}
-	cJSON_ArrayForEach(it, arr) {
-		cJSON *p = cJSON_GetObjectItemCaseSensitive(it, "partition");
-		cJSON *ls = cJSON_GetObjectItemCaseSensitive(it, "log_start_offset");
-		cJSON *hw = cJSON_GetObjectItemCaseSensitive(it, "high_watermark");
+	bench_apply_view(doc, parts, n, -1);
+	if (o->leaders && bench_leader_urls(o, parts, n) != 0)
+		goto fail;
+	for (i = 0; o->leaders && i < n; i++) {
+		/* a topic just created: its leader's watcher may not have applied
+		 * it yet (404, or not leading yet, which would answer 421) */
+		int64_t want = parts[i].leader, end = bench_now_ns() + (int64_t)BENCH_LEADER_WAIT_MS * 1000000;
+		long got;
 
-		if (!cJSON_IsNumber(p) || p->valueint < 0 || p->valueint >= n)
-			continue;
-		parts[p->valueint].start = cJSON_IsNumber(ls) ? (int64_t)ls->valuedouble : 0;
-		parts[p->valueint].end = cJSON_IsNumber(hw) ? (int64_t)hw->valuedouble : 0;
-		parts[p->valueint].next = parts[p->valueint].start;
+		for (;;) {
+			cJSON_Delete(doc);
+			got = bench_get_topic(parts[i].url, o->topic, &doc, bench_now_ns() < end);
+			if (got == 200) {
+				bench_apply_view(doc, parts, n, i);
+				if (parts[i].leader == want)
+					break;
+			}
+			if (bench_now_ns() >= end) {
+				if (got == 200)
+					fprintf(stderr, "strand: bench: --leaders: broker %" PRId64 " does not "
+					        "lead partition %d of %s after %d s\n", want, (int)i, o->topic,
+					        BENCH_LEADER_WAIT_MS / 1000);
+				goto fail;
+			}
+			usleep(20000);
+		}
 	}
 	cJSON_Delete(doc);
 	buf_free(&out);
@@ -390,7 +501,7 @@ static int bench_topic(const bench_opts_t *o, bench_part_t **parts_out, int32_t 
 fail:
 	cJSON_Delete(doc);
 	buf_free(&out);
-	free(parts);
+	bench_parts_free(parts, n);
 	return -1;
 }
 
@@ -479,6 +590,7 @@ typedef struct bench_conn {
 	int32_t      partition;
 	int64_t      offset;       /* fetch: offset asked */
 	int64_t      due_ns;       /* when the request was due */
+	int64_t      not_before_ns; /* --leaders: after a 421, no send before this */
 	int64_t      records;      /* produce: records in the body */
 	int64_t      next_hdr;     /* Strand-Next-Offset, -1 none */
 	uint64_t     bytes_in;
@@ -497,12 +609,14 @@ typedef struct bench_run {
 	bench_part_t      *parts;
 	int32_t            nparts;
 	struct curl_slist *hdr_json, *hdr_binary, *hdr_accept_binary;
+	struct curl_slist *hdr_route;     /* --leaders, JSON fetch: Strand-Route only */
 	buf_t              body;          /* produce: the shared body */
 	char              *value;
 	batch_builder_t    bb;
 	bench_hist_t       hist;
 	int64_t            start_ns, end_ns;
 	int64_t            records, requests, errors, bytes;
+	int64_t            not_leader;    /* --leaders: 421s sent again (a new topic) */
 	int64_t            produced, sent_records;
 	int64_t            next_due_ns;   /* at a rate: when the next request is due */
 	int32_t            rr;            /* round-robin partition of binary produce */
@@ -569,6 +683,8 @@ static int bench_conn_init(bench_run_t *r, bench_conn_t *c, conn_role_t role)
 		                 r->o->binary ? r->hdr_binary : r->hdr_json);
 	else if (role == ROLE_POLL || r->o->binary)
 		curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, r->hdr_accept_binary);
+	else if (r->hdr_route)
+		curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, r->hdr_route);
 	return 0;
 }
 
@@ -578,11 +694,11 @@ static int bench_send_produce(bench_run_t *r, bench_conn_t *c, int64_t due_ns)
 	const bench_opts_t *o = r->o;
 	const buf_t *body = &r->body;
 
-	if (o->binary) {
+	if (o->binary || o->leaders) {
 		int32_t p = r->rr++ % r->nparts;
 
 		snprintf(c->url, sizeof c->url, "%s/v1/topics/%s/partitions/%d/records?acks=%s",
-		         o->url, o->topic, (int)p, o->acks);
+		         r->parts[p].url ? r->parts[p].url : o->url, o->topic, (int)p, o->acks);
 	} else {
 		snprintf(c->url, sizeof c->url, "%s/v1/topics/%s/records?acks=%s", o->url, o->topic,
 		         o->acks);
@@ -605,19 +721,20 @@ static void bench_send_fetch(bench_run_t *r, bench_conn_t *c)
 {
 	const bench_opts_t *o = r->o;
 	bench_part_t *p = &r->parts[c->partition];
+	const char *base = p->url ? p->url : o->url;
 
 	c->offset = p->next;
 	if (c->role == ROLE_POLL)
 		snprintf(c->url, sizeof c->url, "%s/v1/topics/%s/partitions/%d/records?offset=%" PRId64
-		         "&max_bytes=%" PRId64 "&max_wait_ms=1000", o->url, o->topic,
+		         "&max_bytes=%" PRId64 "&max_wait_ms=1000", base, o->topic,
 		         (int)c->partition, c->offset, o->fetch_bytes);
 	else if (o->binary)
 		snprintf(c->url, sizeof c->url, "%s/v1/topics/%s/partitions/%d/records?offset=%" PRId64
-		         "&max_bytes=%" PRId64, o->url, o->topic, (int)c->partition, c->offset,
+		         "&max_bytes=%" PRId64, base, o->topic, (int)c->partition, c->offset,
 		         o->fetch_bytes);
 	else
 		snprintf(c->url, sizeof c->url, "%s/v1/topics/%s/partitions/%d/records?offset=%" PRId64
-		         "&max_records=%" PRId64 "&max_bytes=%" PRId64, o->url, o->topic,
+		         "&max_records=%" PRId64 "&max_bytes=%" PRId64, base, o->topic,
 		         (int)c->partition, c->offset, o->batch, o->fetch_bytes);
 	curl_easy_setopt(c->easy, CURLOPT_URL, c->url);
 	p->busy = 1;
@@ -674,6 +791,9 @@ static void bench_dispatch(bench_run_t *r, int64_t now)
 			bench_start(r, c, now);
 		} else {
 			int64_t due = now;
+
+			if (c->not_before_ns > now)
+				continue;
 
 			if (o->records > 0 && r->sent_records >= o->records)
 				continue;
@@ -755,6 +875,17 @@ static void bench_done(bench_run_t *r, bench_conn_t *c, CURLcode cc, int64_t now
 		r->parts[c->partition].busy = 0;
 	if (cc == CURLE_OK)
 		curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+	/* --leaders on a topic just created: a leader may answer 421 until its
+	 * replica has applied the state its topic view already shows; sent again
+	 * (nothing was appended), as libstrand retries NOT_LEADER. Later in the
+	 * run a 421 is a wrong route: an error. */
+	if (cc == CURLE_OK && status == 421 && o->leaders && c->role == ROLE_PRODUCE &&
+	    now - r->start_ns < (int64_t)BENCH_LEADER_WAIT_MS * 1000000) {
+		r->sent_records -= c->records;
+		r->not_leader++;
+		c->not_before_ns = now + BENCH_NOT_LEADER_BACKOFF_MS * 1000000;
+		return;
+	}
 	if (cc != CURLE_OK || status < 200 || status > 299) {
 		bench_report_error(r, c, cc, status);
 		if (c->role == ROLE_PRODUCE)
@@ -908,9 +1039,9 @@ static void bench_summary(const bench_run_t *r)
 	if (o->kv) {
 		printf("mode=%s format=%s records=%" PRId64 " seconds=%.3f records_per_s=%.0f "
 		       "mb_per_s=%.1f requests_per_s=%.0f p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f "
-		       "max_ms=%.3f errors=%" PRId64 "\n", bench_mode_name(o->mode),
-		       o->binary ? "binary" : "json", r->records, secs, rps, mbps, qps, p50, p99,
-		       p999, max, r->errors);
+		       "max_ms=%.3f errors=%" PRId64 " not_leader=%" PRId64 "\n",
+		       bench_mode_name(o->mode), o->binary ? "binary" : "json", r->records, secs, rps,
+		       mbps, qps, p50, p99, p999, max, r->errors, r->not_leader);
 		return;
 	}
 	printf("%s (%s, %" PRId64 "-byte records, batch %" PRId64 ", %" PRId64 " connections%s%s): "
@@ -921,6 +1052,9 @@ static void bench_summary(const bench_run_t *r)
 	       o->connections, o->mode == BENCH_CONSUME ? "" : ", acks=",
 	       o->mode == BENCH_CONSUME ? "" : o->acks, r->records, secs, rps, mbps, qps, p50,
 	       p99, p999, max, r->errors);
+	if (r->not_leader > 0)
+		printf("  %" PRId64 " requests answered 421 at the start (a new topic's leader not "
+		       "ready yet) and sent again\n", r->not_leader);
 }
 
 static void bench_free(bench_run_t *r)
@@ -939,10 +1073,11 @@ static void bench_free(bench_run_t *r)
 	curl_slist_free_all(r->hdr_json);
 	curl_slist_free_all(r->hdr_binary);
 	curl_slist_free_all(r->hdr_accept_binary);
+	curl_slist_free_all(r->hdr_route);
 	buf_free(&r->body);
 	batch_builder_free(&r->bb);
 	free(r->value);
-	free(r->parts);
+	bench_parts_free(r->parts, r->nparts);
 	if (r->timer_fd >= 0)
 		close(r->timer_fd);
 }
@@ -968,6 +1103,14 @@ static int bench_setup(bench_run_t *r, const bench_opts_t *o)
 	r->hdr_binary = curl_slist_append(NULL, "Content-Type: application/vnd.strand.batch");
 	r->hdr_binary = curl_slist_append(r->hdr_binary, "Expect:");
 	r->hdr_accept_binary = curl_slist_append(NULL, "Accept: application/vnd.strand.batch");
+	if (o->leaders) {
+		/* a stale route must fail (421), not be relayed and measured as direct */
+		r->hdr_json = curl_slist_append(r->hdr_json, "Strand-Route: direct");
+		r->hdr_binary = curl_slist_append(r->hdr_binary, "Strand-Route: direct");
+		r->hdr_accept_binary = curl_slist_append(r->hdr_accept_binary, "Strand-Route: direct");
+		if ((r->hdr_route = curl_slist_append(NULL, "Strand-Route: direct")) == NULL)
+			return -1;
+	}
 	if (r->value == NULL || r->multi == NULL || !r->hdr_json || !r->hdr_binary ||
 	    !r->hdr_accept_binary)
 		return -1;

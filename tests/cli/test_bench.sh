@@ -4,6 +4,7 @@
 # binary) and e2e must finish, count exactly the records moved and report
 # sane non-zero rates and latencies. No timing is asserted (a loaded
 # machine must not fail it); `make bench` is where speed is measured.
+# With etcd, `--leaders` is run against `strand cluster up --brokers 3`.
 #
 # Automake test: exit 0 pass, 1 fail, 77 skip, 99 hard error.
 set -u
@@ -18,6 +19,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/strand-bench-test.XXXXXX") || exit 99
 pid=
 cleanup() {
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	[ -d "$tmp/cluster" ] && "$STRAND" cluster down --dir "$tmp/cluster" >/dev/null 2>&1
 	rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
@@ -85,5 +87,21 @@ run "e2e" any e2e --topic e --create --partitions 2 --rate 2000 --duration 1 --b
 "$STRAND" bench produce --url "$URL" --topic nope --records 10 --quiet >/dev/null 2>"$tmp/err" &&
 	fail "produce to an unknown topic: expected a failure"
 grep -q "use --create" "$tmp/err" || fail "unknown topic: expected a hint, got [$(cat "$tmp/err")]"
+# --leaders in a real cluster (`strand cluster up`: etcd and three brokers):
+# every request goes to its partition's leader with Strand-Route: direct, so a
+# wrong route would be a 421 and count as an error
+if command -v etcd >/dev/null 2>&1; then
+	kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	pid=
+	"$STRAND" cluster up --brokers 3 --dir "$tmp/cluster" >"$tmp/cluster.txt" 2>"$tmp/err" ||
+		fail "strand cluster up: $(cat "$tmp/err")"
+	URL=$(awk '$1 == "broker" && $2 == 1 {print $3}' "$tmp/cluster.txt")
+	run "cluster produce --leaders" 3000 produce --topic c --create --partitions 3 \
+		--records 3000 --batch 100 --acks all --leaders
+	run "cluster consume --leaders" 3000 consume --topic c --leaders
+	"$STRAND" cluster down --dir "$tmp/cluster" >/dev/null
+else
+	echo "no etcd: the --leaders cluster case is skipped"
+fi
 echo "PASS"
 exit 0
