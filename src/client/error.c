@@ -54,6 +54,7 @@ static const err_entry_t err_table[] = {
 	{ STRAND_ERR_STORAGE_FULL,          "STORAGE_FULL",          1, "broker: storage full" },
 	{ STRAND_ERR_INTERNAL,              "INTERNAL",              1, "broker: internal error" },
 	{ STRAND_ERR_UNKNOWN_BROKER_ERROR,  "UNKNOWN_BROKER_ERROR",  0, "broker: unknown error code" },
+	{ STRAND_ERR_UNAVAILABLE,           "UNAVAILABLE",           1, "broker: unavailable now (no leader yet, stopping)" },
 };
 #define NERRS (sizeof err_table / sizeof err_table[0])
 

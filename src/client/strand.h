@@ -72,7 +72,10 @@ typedef enum strand_errcode {
 	STRAND_ERR_THROTTLED             = -118, /* retriable */
 	STRAND_ERR_STORAGE_FULL          = -119, /* retriable: the broker's disk is full */
 	STRAND_ERR_INTERNAL              = -120, /* retriable: the broker failed (5xx) */
-	STRAND_ERR_UNKNOWN_BROKER_ERROR  = -121  /* fatal: a code this library does not know */
+	STRAND_ERR_UNKNOWN_BROKER_ERROR  = -121, /* fatal: a code this library does not know */
+	STRAND_ERR_UNAVAILABLE           = -122  /* retriable: the broker cannot serve it now (no
+	                                            leader elected yet, stopping, its cluster
+	                                            lease in doubt); 503 UNAVAILABLE */
 } strand_errcode;
 
 /* A constant, human-readable description of code; never NULL. */

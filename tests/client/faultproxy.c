@@ -190,7 +190,7 @@ static void *fp_conn_main(void *arg)
 		size_t hlen, blen;
 		char method[16], path[2048];
 		fp_answer_t ans;
-		int drop = 0, fail = 0, delay = 0;
+		int drop = 0, fail = 0, odd = 0, delay = 0;
 
 		if (fp_read_request(c->fd, &in, &hlen, &blen))
 			break;
@@ -201,7 +201,7 @@ static void *fp_conn_main(void *arg)
 			uint64_t n = ++fp->stats.produce_requests;
 			if (fp->rules.fail_503_every && n % (uint64_t)fp->rules.fail_503_every == 0) {
 				fail = 1;
-				fp->stats.failed_503++;
+				odd = (++fp->stats.failed_503 & 1) != 0;
 			} else if (fp->rules.drop_answer_every &&
 			           n % (uint64_t)fp->rules.drop_answer_every == 0) {
 				drop = 1;
@@ -221,12 +221,18 @@ static void *fp_conn_main(void *arg)
 			pthread_mutex_unlock(&fp->lock);
 		}
 		if (fail) {
-			static const char problem[] =
+			/* the two codes a broker answers 503 with, in turn */
+			static const char nenough[] =
 				"{\"type\":\"about:blank\",\"title\":\"Service Unavailable\",\"status\":503,"
 				"\"detail\":\"injected by the test proxy\",\"code\":\"NOT_ENOUGH_REPLICAS\","
 				"\"retriable\":true}";
-			if (fp_answer_write(c->fd, 503, "application/problem+json", "0", problem,
-			                    sizeof problem - 1))
+			static const char unavail[] =
+				"{\"type\":\"about:blank\",\"title\":\"Service Unavailable\",\"status\":503,"
+				"\"detail\":\"injected by the test proxy\",\"code\":\"UNAVAILABLE\","
+				"\"retriable\":true}";
+			if (fp_answer_write(c->fd, 503, "application/problem+json", "0",
+			                    odd ? nenough : unavail,
+			                    odd ? sizeof nenough - 1 : sizeof unavail - 1))
 				break;
 			goto next;
 		}

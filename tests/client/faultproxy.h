@@ -9,7 +9,8 @@
  *     appends it) and then the client's connection is closed without an
  *     answer — the case that makes a naive retry duplicate records;
  *   - fail_503_every N: every Nth produce is answered 503
- *     NOT_ENOUGH_REPLICAS (retriable) without being forwarded;
+ *     NOT_ENOUGH_REPLICAS or UNAVAILABLE, in turn (both retriable), without
+ *     being forwarded;
  *   - delay_max_ms D: each produce waits a pseudo-random 0..D ms before
  *     being forwarded, so parallel requests reach the broker out of order;
  *   - stall: produce requests are held, neither forwarded nor answered,

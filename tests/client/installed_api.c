@@ -132,9 +132,10 @@ int main(void)
 	CHECK(strand_err_is_retriable(STRAND_ERR_TRANSPORT), "retriable");
 	CHECK(!strand_err_is_retriable(STRAND_ERR_MSG_TIMED_OUT), "fatal");
 	CHECK(!strand_err_is_retriable(STRAND_ERR_PRODUCER_FENCED), "fatal");
+	CHECK(strand_err_is_retriable(STRAND_ERR_UNAVAILABLE), "UNAVAILABLE is retriable");
 	for (int code = STRAND_ERR_INVALID_ARG; code >= STRAND_ERR_TLS; code--)
 		CHECK(strcmp(strand_err_name(code), "UNKNOWN") != 0, "local code %d has a name", code);
-	for (int code = STRAND_ERR_INVALID_REQUEST; code >= STRAND_ERR_UNKNOWN_BROKER_ERROR; code--)
+	for (int code = STRAND_ERR_INVALID_REQUEST; code >= STRAND_ERR_UNAVAILABLE; code--)
 		CHECK(strcmp(strand_err_name(code), "UNKNOWN") != 0, "broker code %d has a name", code);
 
 	printf("%d passed, %d failed\n", passed, failed);
