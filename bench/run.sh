@@ -29,10 +29,18 @@
 # not need them. Every server listens on 127.0.0.1 on a free port with its
 # data in a temp dir and is stopped at exit.
 #
+# Then the failover trials (`strand bench failover`, also alone as
+# `bench/run.sh failover`, i.e. `make bench-failover`): three brokers with
+# their default settings, an acks=all producer (libstrand) writing
+# throughout, the partition's leader killed -9 BENCH_FAILOVER_TRIALS times
+# (default 10) and restarted; the time from each kill to the next
+# acknowledged write, every trial, the median and the max against the
+# 5 s aim.
+#
 # Environment: BENCH_SECONDS (per wrk/redis measurement, default 5),
 # BENCH_RECORDS (records of the produce runs, default 3000000),
-# BENCH_PARTITIONS (default 2), BENCH_ROUNDS (default 3), BENCH_KEEP=1
-# keeps the temp dir.
+# BENCH_PARTITIONS (default 2), BENCH_ROUNDS (default 3),
+# BENCH_FAILOVER_TRIALS (default 10), BENCH_KEEP=1 keeps the temp dir.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,19 +48,24 @@ SECS=${BENCH_SECONDS:-5}
 RECORDS=${BENCH_RECORDS:-3000000}
 PARTS=${BENCH_PARTITIONS:-2}
 ROUNDS=${BENCH_ROUNDS:-3}
+FTRIALS=${BENCH_FAILOVER_TRIALS:-10}
+MODE=${1:-all}
 SIZE=100
 BATCH=1000
+case $MODE in all|failover) ;; *) echo "usage: bench/run.sh [failover]" >&2; exit 2 ;; esac
 
 say() { echo "bench: $*" >&2; }
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)   # the machine is shared: say how busy
 
 # ---- references from Debian, only when missing ----------------------------
 need=""
+if [ "$MODE" = all ]; then
 command -v redis-server >/dev/null || need="$need redis-server"
 command -v redis-benchmark >/dev/null || need="$need redis-tools"
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need="$need nginx-light"
 command -v wrk >/dev/null || need="$need wrk"
 command -v jq >/dev/null || need="$need jq"
+fi
 if [ -n "$need" ]; then
 	say "installing$need"
 	SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -62,6 +75,7 @@ if [ -n "$need" ]; then
 	$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $need >/dev/null
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+command -v etcd >/dev/null || { echo "bench: no etcd (scripts/deps.sh installs etcd-server)" >&2; exit 1; }
 
 # ---- an optimised strand and the bare MHD server --------------------------
 say "building an optimised strand in build-bench/"
@@ -87,6 +101,27 @@ cleanup() {
 	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
+
+# failover_trials: `strand bench failover` (its own etcd and brokers, under
+# $tmp/failover); every trial's line, then the median and max against 5 s.
+failover_trials() {
+	local out kvline med max
+	say "failover: $FTRIALS trials of kill -9 of the leader, default settings"
+	out=$("$STRAND" bench failover --trials "$FTRIALS" --dir "$tmp/failover" --kv \
+		2> "$tmp/failover.err") || { cat "$tmp/failover.err" >&2; echo "$out"; exit 1; }
+	kvline=$(echo "$out" | tail -n 1)
+	med=$(kv failover_median_ms "$kvline")
+	max=$(kv failover_max_ms "$kvline")
+	echo
+	echo "failover — $(date -u '+%Y-%m-%d %H:%M UTC'), kill -9 of a partition's leader (3 brokers," \
+		"rf 3, min ISR 2, default settings) -> the next acks=all write acknowledged (libstrand)"
+	echo "$out" | grep '^trial '
+	printf "%-44s %10s  %-34s %10s %8s %-8s %-6s\n" "failover, median ms ($(kv trials "$kvline") trials)" \
+		"$med" "max $max ms, min $(kv failover_min_ms "$kvline") ms" "" "" "<= 5000" \
+		"$(awk -v a="$med" -v b="$max" 'BEGIN {print (a <= 5000 && b <= 5000 ? "met" : "MISSED")}')"
+	echo "producer: $(kv acked "$kvline") writes acknowledged, $(kv failed "$kvline") failed;" \
+		"load $(cut -d' ' -f1-3 /proc/loadavg) at end"
+}
 
 # A free TCP port on 127.0.0.1 (nobody answers a connect there).
 free_port() {
@@ -169,6 +204,11 @@ sb() {
 	echo "$out" > "$tmp/sb-$var.txt"
 	printf -v "$var" '%s' "$out"
 }
+
+if [ "$MODE" = failover ]; then
+	failover_trials
+	exit 0
+fi
 
 # ---- every server up at once, idle while another is measured ---------------
 say "starting strand, bare libmicrohttpd, Redis (AOF everysec) and nginx"
@@ -388,3 +428,6 @@ echo "latency ms (strand bench, per request, best round): produce JSON p50/p99/p
 	"replicated acks=all $(kv p50_ms "$best_s_repl")/$(kv p99_ms "$best_s_repl")/$(kv p999_ms "$best_s_repl")"
 echo "MB/s of values (best round): produce JSON $(kv mb_per_s "$best_s_json"), binary $(kv mb_per_s "$best_s_bin")," \
 	"fetch JSON $(kv mb_per_s "$best_s_fjson"), binary $(kv mb_per_s "$best_s_fbin")"
+
+# the failover trials last: their own cluster, every other server idle
+failover_trials

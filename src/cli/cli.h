@@ -9,6 +9,9 @@
 #ifndef STRAND_CLI_H
 #define STRAND_CLI_H
 
+#include <stddef.h>
+#include <sys/types.h>
+
 /* `strand serve`: run the broker and its HTTP API (cli_serve.c). */
 int cli_serve(int argc, char **argv);
 
@@ -20,6 +23,18 @@ int cli_bench(int argc, char **argv);
 
 /* `strand cluster up|down`: etcd and N brokers on this machine (cli_cluster.c). */
 int cli_cluster(int argc, char **argv);
+/* Start broker i of a local cluster under dir (broker-<i>/data, its log,
+ * port and pid files) with `self serve --etcd etcd_url` on 127.0.0.1:want_port
+ * (0: a port chosen at run time), --lease-ttl-s lease_ttl (the broker's
+ * default when NULL), detached (own session) or not; wait until it answers
+ * /healthz. *pid_out gets its pid, url its base URL. 0, or -1 said on stderr
+ * (a process that started but did not come up is left to the caller, its
+ * pid in *pid_out). */
+int cli_cluster_start_broker(const char *self, const char *dir, int i, const char *etcd_url,
+                             const char *lease_ttl, unsigned want_port, int detach,
+                             pid_t *pid_out, char *url, size_t urlcap);
+/* `strand bench failover` (cli_failover.c), reached through cli_bench. */
+int cli_bench_failover(int argc, char **argv);
 /* libstrand clients (cli_client.c): `strand produce`, `strand replay`,
  * `strand topic create|list|describe|delete`. */
 int cli_produce(int argc, char **argv);

@@ -136,6 +136,7 @@ static void bench_usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: strand bench produce|consume|e2e [options]\n"
+	        "       strand bench failover --help   (leader kill -9 -> acks=all writes again)\n"
 	        "\n"
 	        "  --url URL            broker (default http://127.0.0.1:8080)\n"
 	        "  --topic NAME         topic (default bench)\n"
@@ -214,7 +215,8 @@ static int bench_args(int argc, char **argv, bench_opts_t *o)
 	else if (strcmp(argv[1], "e2e") == 0)
 		o->mode = BENCH_E2E;
 	else {
-		fprintf(stderr, "strand: bench: unknown mode \"%s\" (produce, consume, e2e)\n", argv[1]);
+		fprintf(stderr, "strand: bench: unknown mode \"%s\" (produce, consume, e2e, failover)\n",
+		        argv[1]);
 		return 2;
 	}
 	o->url = "http://127.0.0.1:8080";
@@ -1143,6 +1145,8 @@ int cli_bench(int argc, char **argv)
 	bench_run_t *r;
 	int rc;
 
+	if (argc >= 2 && strcmp(argv[1], "failover") == 0)
+		return cli_bench_failover(argc, argv);
 	memset(&o, 0, sizeof o);
 	rc = bench_args(argc, argv, &o);
 	if (rc)

@@ -260,7 +260,8 @@ out:
 /* Start broker i, wait until it listens and answers; its URL into url. */
 static int cluster_start_broker(const char *self, const char *dir, int i, const char *etcd_url,
                                 const char *lease_ttl, unsigned want_port,
-                                const cluster_sec_t *sec, char *url, size_t urlcap)
+                                const cluster_sec_t *sec, int detach, pid_t *pid_out,
+                                char *url, size_t urlcap)
 {
 	char bdir[PATH_MAX], data[PATH_MAX], portf[PATH_MAX], logp[PATH_MAX], pidf[PATH_MAX];
 	char tokenf[PATH_MAX];
@@ -297,12 +298,15 @@ static int cluster_start_broker(const char *self, const char *dir, int i, const 
 
 		if (!sec->on)
 			argv[14] = NULL;    /* plain: no security arguments */
+		if (lease_ttl == NULL)      /* the broker's default lease */
+			memmove(argv + 12, argv + 14, sizeof argv - 14 * sizeof argv[0]);
 
-		if (proc_spawn(argv, logp, 1, &pid, err, sizeof err) != 0) {
+		if (proc_spawn(argv, logp, detach, &pid, err, sizeof err) != 0) {
 			fprintf(stderr, "strand: cluster: broker %d: %s\n", i, err);
 			return -1;
 		}
 	}
+	*pid_out = pid;
 	if (proc_write_pid_file(pidf, pid) != 0) {
 		fprintf(stderr, "strand: cluster: cannot write %s\n", pidf);
 		proc_stop(pid, SIGKILL, 1000);
@@ -331,6 +335,17 @@ static int cluster_start_broker(const char *self, const char *dir, int i, const 
 	if (cluster_path(pidf, sizeof pidf, dir, ".url", i) == 0)
 		(void)cluster_write_text(pidf, url);
 	return 0;
+}
+
+int cli_cluster_start_broker(const char *self, const char *dir, int i, const char *etcd_url,
+                             const char *lease_ttl, unsigned want_port, int detach,
+                             pid_t *pid_out, char *url, size_t urlcap)
+{
+	cluster_sec_t plain;
+
+	memset(&plain, 0, sizeof plain);
+	return cluster_start_broker(self, dir, i, etcd_url, lease_ttl, want_port, &plain, detach,
+	                            pid_out, url, urlcap);
 }
 
 /* Stop what DIR records: brokers first (they leave etcd cleanly), then etcd.
@@ -444,8 +459,10 @@ static int cluster_up(const char *dir, long brokers, const char *lease_ttl, int 
 	cluster_path(path, sizeof path, dir, "lease-ttl-s", 0);
 	(void)cluster_write_text(path, lease_ttl);
 	for (i = 1; i <= brokers; i++) {
-		if (cluster_start_broker(self, dir, (int)i, etcd.client_url, lease_ttl, 0, &sec, url,
-		                         sizeof url) != 0) {
+		pid_t pid;
+
+		if (cluster_start_broker(self, dir, (int)i, etcd.client_url, lease_ttl, 0, &sec, 1,
+		                         &pid, url, sizeof url) != 0) {
 			cluster_stop_all(dir);
 			return 1;
 		}
@@ -461,6 +478,7 @@ static int cluster_start(const char *dir, long i)
 	char self[PATH_MAX], path[PATH_MAX], etcd_url[256], lease_ttl[16], url[64];
 	cluster_sec_t sec;
 	unsigned port;
+	pid_t pid;
 
 	if (cluster_self(self, sizeof self) != 0)
 		return 1;
@@ -491,8 +509,8 @@ static int cluster_start(const char *dir, long i)
 	memset(&sec, 0, sizeof sec);
 	cluster_sec_paths(dir, &sec);
 	sec.on = access(sec.ca, R_OK) == 0;    /* brought up with --secure */
-	if (cluster_start_broker(self, dir, (int)i, etcd_url, lease_ttl, port, &sec, url,
-	                         sizeof url) != 0)
+	if (cluster_start_broker(self, dir, (int)i, etcd_url, lease_ttl, port, &sec, 1, &pid,
+	                         url, sizeof url) != 0)
 		return 1;
 	printf("broker %ld %s\n", i, url);
 	return 0;

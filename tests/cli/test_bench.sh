@@ -4,7 +4,8 @@
 # binary) and e2e must finish, count exactly the records moved and report
 # sane non-zero rates and latencies. No timing is asserted (a loaded
 # machine must not fail it); `make bench` is where speed is measured.
-# With etcd, `--leaders` is run against `strand cluster up --brokers 3`.
+# With etcd, `--leaders` is run against `strand cluster up --brokers 3`, and
+# one trial of `strand bench failover`.
 #
 # Automake test: exit 0 pass, 1 fail, 77 skip, 99 hard error.
 set -u
@@ -83,6 +84,8 @@ run "e2e" any e2e --topic e --create --partitions 2 --rate 2000 --duration 1 --b
 [ $? -eq 2 ] || fail "bench --acks 2: expected exit status 2"
 "$STRAND" bench nosuchmode >/dev/null 2>&1
 [ $? -eq 2 ] || fail "bench nosuchmode: expected exit status 2"
+"$STRAND" bench failover --trials 0 >/dev/null 2>&1
+[ $? -eq 2 ] || fail "bench failover --trials 0: expected exit status 2"
 # an unknown topic without --create fails cleanly
 "$STRAND" bench produce --url "$URL" --topic nope --records 10 --quiet >/dev/null 2>"$tmp/err" &&
 	fail "produce to an unknown topic: expected a failure"
@@ -100,6 +103,21 @@ if command -v etcd >/dev/null 2>&1; then
 		--records 3000 --batch 100 --acks all --leaders
 	run "cluster consume --leaders" 3000 consume --topic c --leaders
 	"$STRAND" cluster down --dir "$tmp/cluster" >/dev/null
+	# one failover trial: a leader killed, a write acknowledged again, the
+	# broker back in the ISR; the summary names what happened (no timing
+	# asserted beyond "some", a loaded machine must not fail it)
+	out=$("$STRAND" bench failover --trials 1 --dir "$tmp/failover" --kv 2>"$tmp/err") ||
+		fail "bench failover: exit status $? (stderr: $(cat "$tmp/err"); stdout: $out)"
+	echo "$out"
+	echo "$out" | grep -q '^trial  1: killed broker [1-3] (leader' ||
+		fail "bench failover: no trial line in [$out]"
+	last=$(echo "$out" | tail -n 1)
+	[ "$(kv trials "$last")" = 1 ] || fail "bench failover: expected trials=1 in [$last]"
+	[ "$(kv failed "$last")" = 0 ] || fail "bench failover: expected failed=0 in [$last]"
+	for k in failover_median_ms acked; do
+		awk -v v="$(kv $k "$last")" 'BEGIN { exit !(v + 0 > 0) }' ||
+			fail "bench failover: expected $k > 0 in [$last]"
+	done
 else
 	echo "no etcd: the --leaders cluster case is skipped"
 fi
