@@ -503,23 +503,20 @@ static int fwd_cluster_leader(void *ctx, const char *topic, int32_t p, int32_t *
 }
 
 /*
- * Every group's coordinator is the controller until groups live in a
- * replicated internal topic (docs/REPLICATION.md "Forwarding"). One etcd
- * read (cluster_describe, bounded by the etcd client's timeout) at most
- * every FORWARD_COORDINATOR_CACHE_MS; failures are cached as long, so
- * while etcd is away group calls answer 503 at once.
+ * The group list's broker is the controller (GET /v1/groups with no group):
+ * one etcd read (cluster_describe, bounded by the etcd client's timeout) at
+ * most every FORWARD_COORDINATOR_CACHE_MS; failures are cached as long, so
+ * while etcd is away it answers 503 at once. A group's own coordinator is
+ * the leader of its partition of __consumer_offsets (fwd_cluster_coordinator).
  */
-static int fwd_cluster_coordinator(void *ctx, const char *group, int32_t *id, char *url,
-                                   size_t urllen)
+static int fwd_cluster_controller(forwarder_t *fw, int32_t *id, char *url, size_t urllen)
 {
-	forwarder_t *fw = ctx;
 	cluster_t *c = api_cluster(fw->api);
 	cluster_view_t v;
 	char err[256];
 	int rc;
 	size_t i;
 
-	(void)group;
 	if (c == NULL)
 		return STRAND_ENOENT;
 	pthread_mutex_lock(&fw->ctl_mu);
@@ -544,6 +541,27 @@ static int fwd_cluster_coordinator(void *ctx, const char *group, int32_t *id, ch
 	snprintf(url, urllen, "%s", fw->ctl_url);
 	pthread_mutex_unlock(&fw->ctl_mu);
 	return rc;
+}
+
+/*
+ * Kafka's FindCoordinator: the leader of the group's partition of
+ * __consumer_offsets, from the metadata watcher's cache; the first group
+ * request of a cluster creates that topic (meta_group_coordinator: one etcd
+ * transaction, then this broker's watcher applies it). The group list
+ * (group NULL) goes to the controller.
+ */
+static int fwd_cluster_coordinator(void *ctx, const char *group, int32_t *id, char *url,
+                                   size_t urllen)
+{
+	forwarder_t *fw = ctx;
+	meta_t *m = api_meta(fw->api);
+	char err[256];
+
+	if (group == NULL)
+		return fwd_cluster_controller(fw, id, url, urllen);
+	if (m == NULL)
+		return STRAND_ENOENT;
+	return meta_group_coordinator(m, group, NULL, id, url, urllen, err, sizeof err);
 }
 
 /* The test's locator if one is set, else the cluster's (meta and cluster

@@ -1052,6 +1052,11 @@ int api_produce_records(api_request_t *req)
 	int64_t timeout_ms;
 	int acks, binary, rc;
 
+	if (broker_topic_is_internal(req->topic))
+		return api_respond_problem(req, 403, API_PROBLEM_FORBIDDEN, "topic "
+		                           BROKER_OFFSETS_TOPIC " is internal: only the group "
+		                           "coordinators write to it (commit offsets through "
+		                           "/v1/groups/{group}/offsets)", NULL);
 	rc = api_query_choice(req, "acks", acks_choices, PRODUCE_ACKS_ALL, &acks);
 	if (rc)
 		return rc;

@@ -151,7 +151,8 @@ static cJSON *topic_view(topic_t *t, meta_t *meta)
 	if (o == NULL)
 		return NULL;
 	if (!cJSON_AddStringToObject(o, "name", topic_name(t)) ||
-	    !cJSON_AddNumberToObject(o, "replication_factor", topic_replication_factor(t)))
+	    !cJSON_AddNumberToObject(o, "replication_factor", topic_replication_factor(t)) ||
+	    !cJSON_AddBoolToObject(o, "internal", broker_topic_is_internal(topic_name(t))))
 		goto fail;
 	cfg = configs_view(t);
 	if (cfg == NULL)
@@ -307,6 +308,15 @@ static size_t configs_collect(const cJSON *configs, meta_config_kv_t *kv, char (
 
 /* ---- handlers ---------------------------------------------------------- */
 
+/* 400 for an admin change of an internal topic (broker.h BROKER_OFFSETS_TOPIC). */
+static int internal_refused(api_request_t *req, const char *name, const char *what)
+{
+	snprintf(req->err, sizeof req->err, "topic %s is internal: the brokers %s it (it holds "
+	         "consumer groups and committed offsets); it cannot be %s by a client",
+	         name, strcmp(what, "created") == 0 ? "create" : "manage", what);
+	return api_respond_problem(req, 400, API_PROBLEM_INVALID_REQUEST, req->err, NULL);
+}
+
 /* GET /v1/topics -> [{"name","partitions","replication_factor"}] */
 int api_topics_list(api_request_t *req)
 {
@@ -330,7 +340,8 @@ int api_topics_list(api_request_t *req)
 		ok = o && cJSON_AddItemToArray(arr, o) &&
 		     cJSON_AddStringToObject(o, "name", topic_name(t)) &&
 		     cJSON_AddNumberToObject(o, "partitions", topic_partition_count(t)) &&
-		     cJSON_AddNumberToObject(o, "replication_factor", topic_replication_factor(t));
+		     cJSON_AddNumberToObject(o, "replication_factor", topic_replication_factor(t)) &&
+		     cJSON_AddBoolToObject(o, "internal", broker_topic_is_internal(topic_name(t)));
 		topic_release(t);
 		if (!ok)
 			goto nomem;
@@ -370,6 +381,10 @@ int api_topics_create(api_request_t *req)
 		                    "\"name\" must be a topic name: [A-Za-z0-9._-]{1,249}, not . or ..",
 		                    NULL);
 		rc = STRAND_EINVAL;
+		goto out;
+	}
+	if (broker_topic_is_internal(name->valuestring)) {
+		rc = internal_refused(req, name->valuestring, "created");
 		goto out;
 	}
 	rc = api_json_int64(req, body, "partitions", 0, 1, 1, TOPIC_MAX_PARTITIONS, &partitions);
@@ -435,6 +450,8 @@ int api_topic_alter(api_request_t *req)
 
 	if (cluster_not_joined(req))
 		return respond_not_joined(req);
+	if (broker_topic_is_internal(req->topic))
+		return internal_refused(req, req->topic, "altered");
 	rc = api_json_body_object(req, 0, &body);
 	if (rc)
 		return rc;
@@ -502,6 +519,8 @@ int api_topic_delete(api_request_t *req)
 
 	if (cluster_not_joined(req))
 		return respond_not_joined(req);
+	if (broker_topic_is_internal(req->topic))
+		return internal_refused(req, req->topic, "deleted");
 	if (meta != NULL) {
 		rc = meta_topic_delete(meta, req->topic, req->err, sizeof req->err);
 		if (rc)

@@ -86,6 +86,25 @@ int topic_config_validate(const topic_config_t *cfg, char *err, size_t errlen);
 /* Topic and group names: [A-Za-z0-9._-]{1,249}, not "." or "..". */
 int broker_name_valid(const char *name);
 
+/*
+ * The internal topic that holds consumer groups and committed offsets in
+ * cluster mode (Kafka's __consumer_offsets, docs/GROUPS.md). Users may read
+ * it but not create, produce to, alter or delete it (api/ refuses with
+ * 400/403, single node included: the name is reserved everywhere).
+ */
+#define BROKER_OFFSETS_TOPIC "__consumer_offsets"
+
+/* 1 when name is an internal topic (BROKER_OFFSETS_TOPIC), else 0. */
+int broker_topic_is_internal(const char *name);
+
+/*
+ * The partition of BROKER_OFFSETS_TOPIC that holds group (Kafka's
+ * partitionFor(groupId)): murmur2 of the name's bytes, positive, modulo
+ * npartitions (as a keyed record). Stable: it depends only on the name and
+ * the partition count, which never changes. -1 when npartitions < 1.
+ */
+int32_t broker_group_partition(const char *group, int32_t npartitions);
+
 typedef struct broker_options {
 	const char *data_dir;
 	int32_t     broker_id;       /* 0 single-node */

@@ -9,6 +9,7 @@
 #include "broker/broker.h"
 
 #include <stdint.h>
+#include <string.h>
 
 #define MURMUR2_SEED 0x9747b28cU
 #define MURMUR2_M    0x5bd1e995U
@@ -62,4 +63,14 @@ int32_t broker_partition_for_key(const void *key, size_t len, int32_t n)
 	if (n < 1)
 		return -1;
 	return (int32_t)((broker_murmur2(key, len) & 0x7fffffffU) % (uint32_t)n);
+}
+
+int broker_topic_is_internal(const char *name)
+{
+	return name != NULL && strcmp(name, BROKER_OFFSETS_TOPIC) == 0;
+}
+
+int32_t broker_group_partition(const char *group, int32_t npartitions)
+{
+	return broker_partition_for_key(group, strlen(group), npartitions);
 }

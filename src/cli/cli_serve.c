@@ -72,6 +72,7 @@ typedef enum serve_opt {
 	OPT_BROKER_ID,
 	OPT_ETCD,
 	OPT_LEASE_TTL_S,
+	OPT_OFFSETS_PARTITIONS,
 	OPT_IDEMPOTENCY_MAX_KEYS,
 	OPT_IDEMPOTENCY_MAX_AGE_MS,
 	OPT_IDEMPOTENCY_MAX_BYTES,
@@ -171,6 +172,10 @@ static const serve_opt_def_t serve_opts[OPT__COUNT] = {
 	[OPT_LEASE_TTL_S]       = { "lease_ttl_s", "--lease-ttl-s", "STRAND_LEASE_TTL_S", "4",
 	                            "cluster mode: the broker's etcd lease; it stops leading once "
 	                            "this may have lapsed" },
+	[OPT_OFFSETS_PARTITIONS] = { "offsets_partitions", "--offsets-partitions",
+	                            "STRAND_OFFSETS_PARTITIONS", "16",
+	                            "cluster mode: partitions of __consumer_offsets when this broker "
+	                            "creates it (groups and committed offsets; docs/GROUPS.md)" },
 	[OPT_IDEMPOTENCY_MAX_KEYS] = { "idempotency_max_keys", "--idempotency-max-keys",
 	                            "STRAND_IDEMPOTENCY_MAX_KEYS", "10000",
 	                            "Idempotency-Key answers kept (the oldest go first)" },
@@ -543,7 +548,8 @@ static int serve_host_is_loopback(const char *host)
  * admin there.
  */
 static int serve_join_cluster(serve_values_t *sv, broker_t *broker, api_t *api,
-                              int32_t broker_id, int lease_ttl_s, cluster_t **out,
+                              int32_t broker_id, int lease_ttl_s, int32_t offsets_partitions,
+                              cluster_t **out,
                               meta_t **meta_out)
 {
 	cluster_options_t co;
@@ -573,6 +579,7 @@ static int serve_join_cluster(serve_values_t *sv, broker_t *broker, api_t *api,
 	mo.cluster = *out;
 	mo.etcd_endpoints = sv->v[OPT_ETCD];
 	mo.etcd_ca_file = sv->v[OPT_TLS_CA_FILE];
+	mo.offsets_partitions = offsets_partitions;
 	rc = meta_open(&mo, meta_out, err, sizeof err);
 	if (rc != 0) {
 		fprintf(stderr, "strand: error: cannot read topics from etcd: %s\n", err);
@@ -620,7 +627,7 @@ int cli_serve(int argc, char **argv)
 	char err[512], *host = NULL;
 	int64_t max_req, threads, tick, grace = 0, metrics_auth = 0;
 	int64_t max_conn, max_conn_client, max_sse, max_url, max_hdrs, max_hdr_bytes, max_recs;
-	int64_t max_wait, idle_s, conn_mem, producer_exp, broker_id, lease_ttl;
+	int64_t max_wait, idle_s, conn_mem, producer_exp, broker_id, lease_ttl, offsets_parts;
 	int64_t idem_keys, idem_age, idem_bytes;
 	acl_t *acl = NULL;
 	const char *www;
@@ -679,6 +686,7 @@ int cli_serve(int argc, char **argv)
 	    serve_int(&sv, OPT_PRODUCER_EXPIRATION_MS, -1, INT64_MAX / 2, &producer_exp) ||
 	    serve_int(&sv, OPT_BROKER_ID, 0, CLUSTER_MAX_BROKER_ID, &broker_id) ||
 	    serve_int(&sv, OPT_LEASE_TTL_S, 1, CLUSTER_MAX_LEASE_TTL_S, &lease_ttl) ||
+	    serve_int(&sv, OPT_OFFSETS_PARTITIONS, 1, META_MAX_NEW_PARTITIONS, &offsets_parts) ||
 	    serve_int(&sv, OPT_IDEMPOTENCY_MAX_KEYS, 1, 100000000, &idem_keys) ||
 	    serve_int(&sv, OPT_IDEMPOTENCY_MAX_AGE_MS, 1, INT64_MAX / 4, &idem_age) ||
 	    serve_int(&sv, OPT_IDEMPOTENCY_MAX_BYTES, 1024, INT64_MAX / 4, &idem_bytes))
@@ -787,7 +795,8 @@ int cli_serve(int argc, char **argv)
 		goto out;
 	}
 	if (sv.v[OPT_ETCD] != NULL && serve_join_cluster(&sv, broker, api, (int32_t)broker_id,
-	                                                 (int)lease_ttl, &cluster, &meta) != 0)
+	                                                 (int)lease_ttl, (int32_t)offsets_parts,
+	                                                 &cluster, &meta) != 0)
 		goto out;
 	if (meta != NULL && serve_start_fetcher(broker, meta, (int32_t)broker_id, broker_token,
 	                                        sv.v[OPT_TLS_CA_FILE], &fetcher) != 0)

@@ -58,6 +58,8 @@ struct meta {
 	etcd_t         *etcd;
 	int32_t         self;
 	int             apply_wait_ms;
+	int32_t         offsets_partitions; /* of BROKER_OFFSETS_TOPIC when this broker
+	                                       creates it */
 
 	pthread_mutex_t lock;             /* guards everything below */
 	pthread_cond_t  applied;          /* CLOCK_MONOTONIC; applied_rev grew, or stopping */
@@ -1286,6 +1288,13 @@ int meta_open(const meta_options_t *opts, meta_t **out, char *err, size_t errlen
 	m->self = cluster_broker_id(opts->cluster);
 	m->apply_wait_ms = opts->apply_wait_ms > 0 ? opts->apply_wait_ms
 	                                           : META_DEFAULT_APPLY_WAIT_MS;
+	m->offsets_partitions = opts->offsets_partitions > 0 ? opts->offsets_partitions
+	                                                     : META_OFFSETS_PARTITIONS_DEFAULT;
+	if (m->offsets_partitions > META_MAX_NEW_PARTITIONS) {
+		free(m);
+		return strand_err_set(err, errlen, STRAND_EINVAL, "offsets_partitions must be 1..%d",
+		                      META_MAX_NEW_PARTITIONS);
+	}
 	m->rng = (uint64_t)clock_now_ms() * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid() ^
 	         ((uint64_t)m->self << 32);
 	if (m->rng == 0)
@@ -1574,6 +1583,61 @@ out:
 	free(value);
 	free(states);
 	return rc;
+}
+
+/* Create BROKER_OFFSETS_TOPIC (meta.h, meta_group_coordinator). */
+static int meta_offsets_topic_create(meta_t *m, char *err, size_t errlen)
+{
+	topic_config_t cfg;
+	size_t live = meta_live_brokers(m), fresh_n = 0;
+	int32_t *fresh = meta_broker_ids_fresh(m, &fresh_n), rf;
+	int rc;
+
+	/* the watch may lag a broker that registered a moment ago: ask etcd */
+	if (fresh != NULL && fresh_n > live)
+		live = fresh_n;
+	free(fresh);
+	rf = live < META_OFFSETS_MAX_RF ? (int32_t)(live > 0 ? live : 1) : META_OFFSETS_MAX_RF;
+
+	topic_config_default(&cfg);
+	cfg.log.retention_ms = -1;
+	cfg.log.retention_bytes = -1;
+	cfg.min_insync_replicas = rf >= 3 ? 2 : 1;
+	cfg.key_format = RECORD_FORMAT_BINARY;
+	cfg.value_format = RECORD_FORMAT_BINARY;
+	rc = meta_topic_create(m, BROKER_OFFSETS_TOPIC, m->offsets_partitions, rf, &cfg,
+	                       err, errlen);
+	return rc == STRAND_EEXIST ? 0 : rc;
+}
+
+int meta_group_coordinator(meta_t *m, const char *group, int32_t *partition,
+                           int32_t *leader_id, char *url, size_t urllen,
+                           char *err, size_t errlen)
+{
+	mtopic_t *t;
+	int32_t n, p;
+	int rc;
+
+	pthread_mutex_lock(&m->lock);
+	t = mcache_topic(&m->cache, BROKER_OFFSETS_TOPIC);
+	n = t != NULL && t->has_topic ? t->partitions : 0;
+	pthread_mutex_unlock(&m->lock);
+	if (n < 1) {
+		rc = meta_offsets_topic_create(m, err, errlen);
+		if (rc)
+			return rc;
+		pthread_mutex_lock(&m->lock);
+		t = mcache_topic(&m->cache, BROKER_OFFSETS_TOPIC);
+		n = t != NULL && t->has_topic ? t->partitions : 0;
+		pthread_mutex_unlock(&m->lock);
+		if (n < 1)
+			return strand_err_set(err, errlen, STRAND_EUNAVAILABLE, "%s is being created",
+			                      BROKER_OFFSETS_TOPIC);
+	}
+	p = broker_group_partition(group, n);
+	if (partition != NULL)
+		*partition = p;
+	return meta_partition_leader(m, BROKER_OFFSETS_TOPIC, p, leader_id, url, urllen);
 }
 
 int meta_topic_delete(meta_t *m, const char *name, char *err, size_t errlen)

@@ -58,6 +58,14 @@ typedef struct meta meta_t;
                                               periodic work runs between two */
 #define META_MAX_STATE_JSON       1024     /* a partition state's JSON, REPLICA_MAX ids */
 #define META_PREFERRED_CHECK_MS   3000     /* the controller's preferred-leader check */
+/* __consumer_offsets (BROKER_OFFSETS_TOPIC, docs/GROUPS.md): its partition
+ * count unless strand serve --offsets-partitions says otherwise (Kafka's
+ * offsets.topic.num.partitions is 50, sized for clusters of hundreds of
+ * brokers; strand's are a handful), and its replication factor,
+ * min(META_OFFSETS_MAX_RF, live brokers) at creation (Kafka's
+ * offsets.topic.replication.factor, 3). */
+#define META_OFFSETS_PARTITIONS_DEFAULT 16
+#define META_OFFSETS_MAX_RF             3
 
 /* ---- the codec (pure) ----------------------------------------------------- */
 
@@ -113,6 +121,8 @@ typedef struct meta_options {
 	const char *etcd_endpoints;   /* the cluster's etcd */
 	const char *etcd_ca_file;     /* verifies https endpoints (etcd.h); NULL: system CAs */
 	int         apply_wait_ms;    /* 0: META_DEFAULT_APPLY_WAIT_MS */
+	int32_t     offsets_partitions; /* 0: META_OFFSETS_PARTITIONS_DEFAULT; at most
+	                                   META_MAX_NEW_PARTITIONS */
 } meta_options_t;
 
 /*
@@ -175,6 +185,22 @@ int meta_topic_alter(meta_t *m, const char *name, int32_t new_partitions,
  */
 int meta_propose_isr(meta_t *m, const char *topic, int32_t p,
                      const partition_state_t *proposed);
+
+/*
+ * The coordinator of group: the leader of partition
+ * broker_group_partition(group, n) of BROKER_OFFSETS_TOPIC (Kafka's
+ * partitionFor and FindCoordinator). The first call in a cluster creates
+ * the topic (as Kafka does on the first FindCoordinator): offsets_partitions
+ * partitions, replication factor min(META_OFFSETS_MAX_RF, live brokers),
+ * min_insync_replicas 2 when that is 3 (else 1), retention_ms -1 (kept
+ * forever: there is no compaction, docs/GROUPS.md "Retention"), binary
+ * keys and values. *partition (may be NULL) gets the group's partition.
+ * Returns as meta_partition_leader, or meta_topic_create's errors but
+ * STRAND_EEXIST (another broker created it meanwhile: fine).
+ */
+int meta_group_coordinator(meta_t *m, const char *group, int32_t *partition,
+                           int32_t *leader_id, char *url, size_t urllen,
+                           char *err, size_t errlen);
 
 /* ---- what this broker knows (its watcher's cache; no etcd call) --------------------- */
 

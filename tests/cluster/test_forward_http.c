@@ -25,6 +25,7 @@
 
 #include <curl/curl.h>
 
+#include "broker/broker.h"
 #include "client/strand.h"
 #include "common/clock.h"
 #include "etcd_fixture.h"
@@ -241,7 +242,7 @@ static int parked(harness_t *h)
 
 START_TEST(test_relayed_long_poll_and_groups)
 {
-	int leaders[NB] = { 0 }, via, controller;
+	int leaders[NB] = { 0 }, via, coordinator;
 	http_response_t r;
 	poll_arg_t a;
 	pthread_t th;
@@ -270,27 +271,45 @@ START_TEST(test_relayed_long_poll_and_groups)
 	ck_assert_int_lt(a.ms, 15000);
 	http_response_free(&a.r);
 
-	/* groups: served by the controller, whichever broker is asked */
-	http_get(&hs[0], "/v1/cluster", &r);
-	ASSERT_STATUS(r, 200);
-	doc = http_body_json(&r);
-	controller = cJSON_GetObjectItem(doc, "controller")->valueint;
-	cJSON_Delete(doc);
-	http_response_free(&r);
-	ck_assert_int_ge(controller, 1);
+	/* groups: served by their coordinator, the leader of the group's
+	 * partition of __consumer_offsets, whichever broker is asked (the first
+	 * group request creates that topic) */
+	coordinator = -1;
 	for (int i = 0; i < NB; i++) {
-		http_json(&hs[i], "POST", "/v1/groups/g1/offsets",
-		          "{\"offsets\":[{\"topic\":\"lp\",\"partition\":0,\"offset\":1}]}", &r);
+		end = clock_now_ms() + WAIT_MS;
+		for (;;) {
+			http_json(&hs[i], "POST", "/v1/groups/g1/offsets",
+			          "{\"offsets\":[{\"topic\":\"lp\",\"partition\":0,\"offset\":1}]}",
+			          &r);
+			if (r.status != 503 || clock_now_ms() >= end)
+				break;
+			http_response_free(&r);    /* its leader is not yet known everywhere */
+			clock_sleep_ms(20);
+		}
 		ASSERT_STATUS(r, 204);
-		ck_assert_int_eq(served_by(&r), controller);
+		if (coordinator < 0)
+			coordinator = served_by(&r);
+		ck_assert_int_eq(served_by(&r), coordinator);
 		http_response_free(&r);
 		snprintf(path, sizeof path, "/v1/groups/g1/offsets");
 		http_get(&hs[i], path, &r);
 		ASSERT_STATUS(r, 200);
-		ck_assert_int_eq(served_by(&r), controller);
+		ck_assert_int_eq(served_by(&r), coordinator);
 		ck_assert_ptr_nonnull(strstr(r.body.data, "\"offset\":1"));
 		http_response_free(&r);
 	}
+	http_get(&hs[0], "/v1/topics/" BROKER_OFFSETS_TOPIC, &r);
+	ASSERT_STATUS(r, 200);
+	doc = http_body_json(&r);
+	http_response_free(&r);
+	{
+		cJSON *parts = cJSON_GetObjectItem(doc, "partitions");
+		int32_t gp = broker_group_partition("g1", cJSON_GetArraySize(parts));
+
+		ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(parts, gp),
+		                                     "leader")->valueint, coordinator);
+	}
+	cJSON_Delete(doc);
 }
 END_TEST
 

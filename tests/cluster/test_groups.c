@@ -1,0 +1,242 @@
+/*
+ * test_groups.c — consumer groups in a cluster (docs/GROUPS.md, issue 10
+ * item 8) against three real `strand serve --etcd` processes
+ * (cluster_harness.h): the internal topic __consumer_offsets, the routing
+ * of a group to the leader of its partition of that topic, and committed
+ * offsets that survive the coordinator's kill -9.
+ *
+ * Every wait polls a condition until a deadline. Exit 77 when etcd or the
+ * strand binary is missing.
+ */
+#include <check.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "broker/broker.h"
+#include "cluster/etcd_local.h"
+#include "common/clock.h"
+#include "common/err.h"
+#include "tests/cluster/cluster_harness.h"
+
+#define NB         3
+#define WAIT_MS    30000
+#define HTTP_MS    10000
+
+static tcluster_t *cl;
+static char errbuf[8192];
+
+static void cluster_teardown(void)
+{
+	tcluster_stop(cl);
+	cl = NULL;
+}
+
+static void start_cluster(void)
+{
+	tcluster_options_t o;
+	int rc;
+
+	memset(&o, 0, sizeof o);
+	o.brokers = NB;
+	rc = tcluster_start(&o, &cl, errbuf, sizeof errbuf);
+	ck_assert_msg(rc == 0, "cluster start: %s", errbuf);
+}
+
+/* Create topic through broker 1, again while its placement has not yet seen
+ * every broker (its etcd watch may lag /v1/cluster just after start). */
+static void create_topic(const char *topic, int partitions, int rf)
+{
+	int64_t end = clock_now_ms() + 10000;
+	int rc;
+
+	while ((rc = tcluster_create_topic(cl, 1, topic, partitions, rf, NULL, errbuf,
+	                                   sizeof errbuf)) == 400 &&
+	       strstr(errbuf, "live broker") != NULL && clock_now_ms() < end)
+		clock_sleep_ms(50);
+	ck_assert_msg(rc == 0, "%s", errbuf);
+}
+
+/* A request to broker id, retried while it answers 503 or 421 (a leader
+ * that has not yet applied a new state) or nothing, up to WAIT_MS; returns
+ * the last status. */
+static long http_until(int id, const char *method, const char *path, const char *body,
+                       cJSON **json)
+{
+	int64_t end = clock_now_ms() + WAIT_MS;
+	long st;
+
+	for (;;) {
+		*json = NULL;
+		st = tcluster_http(cl, id, method, path, body, NULL, HTTP_MS, json);
+		if ((st != 0 && st != 503 && st != 421) || clock_now_ms() >= end)
+			return st;
+		cJSON_Delete(*json);
+		clock_sleep_ms(50);
+	}
+}
+
+/* Partition count of __consumer_offsets as broker via lists it, 0 if absent. */
+static int offsets_partitions(int via, int *internal)
+{
+	cJSON *arr = NULL, *t;
+	int n = 0;
+
+	*internal = 0;
+	ck_assert_int_eq(tcluster_http(cl, via, "GET", "/v1/topics", NULL, NULL, HTTP_MS, &arr),
+	                 200);
+	cJSON_ArrayForEach(t, arr) {
+		const cJSON *name = cJSON_GetObjectItem(t, "name");
+
+		if (cJSON_IsString(name) && strcmp(name->valuestring, BROKER_OFFSETS_TOPIC) == 0) {
+			n = cJSON_GetObjectItem(t, "partitions")->valueint;
+			*internal = cJSON_IsTrue(cJSON_GetObjectItem(t, "internal"));
+		} else {
+			ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(t, "internal")));
+		}
+	}
+	cJSON_Delete(arr);
+	return n;
+}
+
+/* The coordinator of group: the leader of its partition of __consumer_offsets. */
+static int coordinator_of(const char *group, int32_t nparts)
+{
+	tcluster_partition_t st;
+	int32_t p = broker_group_partition(group, nparts);
+
+	ck_assert_int_eq(tcluster_partition(cl, 1, BROKER_OFFSETS_TOPIC, p, &st), 0);
+	return st.leader;
+}
+
+/* The committed offset of topic/p in a GET /v1/groups/{g}/offsets answer, -1 if none. */
+static int64_t committed(const cJSON *doc, const char *topic, int p)
+{
+	const cJSON *o;
+
+	cJSON_ArrayForEach(o, cJSON_GetObjectItem(doc, "offsets"))
+		if (strcmp(cJSON_GetObjectItem(o, "topic")->valuestring, topic) == 0 &&
+		    cJSON_GetObjectItem(o, "partition")->valueint == p)
+			return (int64_t)cJSON_GetObjectItem(o, "offset")->valuedouble;
+	return -1;
+}
+
+static int has_leader(const tcluster_partition_t *p, void *arg)
+{
+	(void)arg;
+	return p->leader > 0;
+}
+
+START_TEST(test_offsets_topic_internal_and_routed)
+{
+	cJSON *json = NULL;
+	const cJSON *url;
+	char path[200];
+	int internal, n, coord;
+	long st;
+
+	start_cluster();
+	create_topic("t", 2, 3);
+	ck_assert_int_eq(offsets_partitions(1, &internal), 0);
+	/* the first group request creates __consumer_offsets */
+	st = http_until(2, "POST", "/v1/groups/g1/offsets",
+	                "{\"offsets\":[{\"topic\":\"t\",\"partition\":0,\"offset\":5}]}", &json);
+	ck_assert_msg(st == 204, "commit: %ld", st);
+	cJSON_Delete(json);
+	for (int id = 1; id <= NB; id++) {
+		n = offsets_partitions(id, &internal);
+		ck_assert_int_eq(n, 16);   /* META_OFFSETS_PARTITIONS_DEFAULT */
+		ck_assert(internal);
+	}
+	for (int32_t p = 0; p < n; p++)
+		ck_assert_int_eq(tcluster_wait_partition(cl, 1, BROKER_OFFSETS_TOPIC, p, has_leader,
+		                                         NULL, WAIT_MS, NULL, errbuf,
+		                                         sizeof errbuf), 0);
+	coord = coordinator_of("g1", n);
+	ck_assert_int_ge(coord, 1);
+
+	/* any broker answers; Strand-Route: direct elsewhere is 421 naming it */
+	for (int id = 1; id <= NB; id++) {
+		static const char *const direct[] = { "Strand-Route: direct", NULL };
+
+		st = http_until(id, "GET", "/v1/groups/g1/offsets", NULL, &json);
+		ck_assert_int_eq(st, 200);
+		ck_assert_int_eq(committed(json, "t", 0), 5);
+		cJSON_Delete(json);
+		json = NULL;
+		st = tcluster_http(cl, id, "GET", "/v1/groups/g1/offsets", NULL, direct, HTTP_MS,
+		                   &json);
+		if (id == coord) {
+			ck_assert_int_eq(st, 200);
+		} else {
+			ck_assert_int_eq(st, 421);
+			url = cJSON_GetObjectItem(json, "leader_url");
+			ck_assert(cJSON_IsString(url));
+			ck_assert_msg(tcluster_advertises(cl, coord, url->valuestring),
+			              "leader_url %s is not broker %d's", url->valuestring, coord);
+		}
+		cJSON_Delete(json);
+		json = NULL;
+	}
+
+	/* users may read it, not write, alter, delete or create it */
+	snprintf(path, sizeof path, "/v1/topics/%s/partitions/0/records", BROKER_OFFSETS_TOPIC);
+	st = tcluster_http(cl, 1, "POST", path, "{\"records\":[{\"value\":1}]}", NULL, HTTP_MS,
+	                   &json);
+	ck_assert_int_eq(st, 403);
+	ck_assert_str_eq(cJSON_GetObjectItem(json, "code")->valuestring, "FORBIDDEN");
+	cJSON_Delete(json);
+	snprintf(path, sizeof path, "/v1/topics/%s", BROKER_OFFSETS_TOPIC);
+	st = tcluster_http(cl, 1, "DELETE", path, NULL, NULL, HTTP_MS, &json);
+	ck_assert_int_eq(st, 400);
+	cJSON_Delete(json);
+	st = tcluster_http(cl, 1, "PATCH", path, "{\"partitions\":20}", NULL, HTTP_MS, &json);
+	ck_assert_int_eq(st, 400);
+	cJSON_Delete(json);
+	st = tcluster_http(cl, 1, "POST", "/v1/topics",
+	                   "{\"name\":\"" BROKER_OFFSETS_TOPIC "\",\"partitions\":1}", NULL,
+	                   HTTP_MS, &json);
+	ck_assert_int_eq(st, 400);
+	cJSON_Delete(json);
+	ck_assert_int_eq(offsets_partitions(3, &internal), 16);
+}
+END_TEST
+
+static Suite *groups_suite(void)
+{
+	Suite *s = suite_create("cluster_groups");
+	TCase *tc = tcase_create("routing");
+
+	tcase_add_checked_fixture(tc, NULL, cluster_teardown);
+	tcase_add_test(tc, test_offsets_topic_internal_and_routed);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	const char *bin = getenv("STRAND_BIN");
+	SRunner *sr;
+	int failed;
+
+	if (!etcd_local_available()) {
+		fprintf(stderr, "etcd not installed (scripts/deps.sh): skipping\n");
+		return 77;
+	}
+	if (access(bin != NULL && *bin ? bin : "./strand", X_OK) != 0) {
+		fprintf(stderr, "no strand binary (set STRAND_BIN): skipping\n");
+		return 77;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	sr = srunner_create(groups_suite());
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	curl_global_cleanup();
+	return failed == 0 ? 0 : 1;
+}
