@@ -143,8 +143,8 @@ START_TEST(test_each_disagreement_is_a_violation)
 {
 	static const char *const edits[] = {
 		/* 1: TopicSummary requires a member the server does not send */
-		"    TopicSummary:\n      type: object\n      required: [name, partitions, replication_factor]",
-		"    TopicSummary:\n      type: object\n      required: [name, partitions, replication_factor, leader_epoch]",
+		"    TopicSummary:\n      type: object\n      required: [name, partitions, replication_factor, internal]",
+		"    TopicSummary:\n      type: object\n      required: [name, partitions, replication_factor, internal, leader_epoch]",
 		/* 2: /healthz documents 201 instead of its 200 */
 		"        \"200\":\n          description: Up.\n",
 		"        \"201\":\n          description: Up.\n",
