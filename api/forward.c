@@ -1419,7 +1419,19 @@ static int fwd_group(api_request_t *req)
 		snprintf(what, sizeof what, "group %s", req->group);
 	else
 		snprintf(what, sizeof what, "the group list");
-	return fwd_decide(req, rc, id, url, what);
+	rc = fwd_decide(req, rc, id, url, what);
+	if (rc != 0 || req->group == NULL)
+		return rc;
+	/* served here: as its coordinator, with its groups loaded from
+	 * __consumer_offsets (the first request after a leadership change
+	 * loads them; others meanwhile get 503, as Kafka's
+	 * COORDINATOR_LOAD_IN_PROGRESS and NOT_COORDINATOR are retried) */
+	rc = broker_group_ready(req->broker, req->group, req->err, sizeof req->err);
+	if (rc == STRAND_ENOTLEADER || rc == STRAND_EUNAVAILABLE) {
+		rc = api_respond_problem(req, 503, API_PROBLEM_UNAVAILABLE, req->err, NULL);
+		return rc ? rc : 1;
+	}
+	return rc;
 }
 
 int api_forward_route(api_request_t *req)

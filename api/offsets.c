@@ -11,9 +11,104 @@
 
 #include "api/handlers.h"
 #include "api/jsonbody.h"
+#include "api/parking.h"
 #include "common/err.h"
 
 #define OFFSETS_MAX_PER_COMMIT 100000
+/* cluster mode: how long a commit or group delete waits for the in-sync
+ * replicas (Kafka's offsets.commit.timeout.ms) before 503 REQUEST_TIMED_OUT */
+#define GROUP_WRITE_TIMEOUT_MS 5000
+
+/* ---- acks=all: a group write waits for the high watermark ---------------- */
+
+typedef struct group_wait {
+	api_request_t       *req;
+	broker_group_write_t w;
+	parking_t           *pk;
+	parking_waiter_t     waiter;
+	int64_t              deadline_ms;
+} group_wait_t;
+
+static void group_wait_cleanup(api_request_t *req)
+{
+	group_wait_t *gw = req->ctx;
+
+	if (gw == NULL)
+		return;
+	parking_cancel(gw->pk, &gw->waiter);   /* after it, no wake can touch gw */
+	free(gw);
+}
+
+/* Under the registry's lock: committed (or never will be here), or park. */
+static int group_wait_arm(void *ctx)
+{
+	group_wait_t *gw = ctx;
+
+	if (broker_group_committed(gw->req->broker, &gw->w, NULL, 0) != 0)
+		return 1;
+	return api_suspend(gw->req);
+}
+
+static void group_wait_wake(void *ctx, parking_reason_t why)
+{
+	group_wait_t *gw = ctx;
+
+	(void)why;
+	api_resume(gw->req);
+}
+
+/* 204 once the records are below the high watermark; 503 when they may
+ * never be (NOT_ENOUGH_REPLICAS) or not within GROUP_WRITE_TIMEOUT_MS. */
+static int group_wait_check(api_request_t *req)
+{
+	group_wait_t *gw = req->ctx;
+	int rc;
+
+	for (;;) {
+		rc = broker_group_committed(req->broker, &gw->w, req->err, sizeof req->err);
+		if (rc == 1)
+			return api_respond_empty(req, 204);
+		if (rc < 0)
+			return api_respond_error(req, rc, req->err);
+		if (parking_now_ms() >= gw->deadline_ms || api_is_stopping(req->api))
+			return api_respond_problem(req, 503, API_PROBLEM_REQUEST_TIMED_OUT,
+			                           "the group's records were appended to "
+			                           BROKER_OFFSETS_TOPIC " but not committed by its "
+			                           "in-sync replicas in time; retry the request", NULL);
+		rc = parking_wait(gw->pk, &gw->waiter, BROKER_OFFSETS_TOPIC, gw->w.partition,
+		                  gw->w.end_offset - 1, gw->deadline_ms, group_wait_arm,
+		                  group_wait_wake, gw);
+		if (rc == 1)
+			continue;                 /* committed (or refused) meanwhile: look */
+		if (rc == STRAND_ECLOSED)
+			return api_respond_problem(req, 503, API_PROBLEM_REQUEST_TIMED_OUT,
+			                           "the broker is stopping: the group's records are "
+			                           "not committed yet", NULL);
+		return rc;                        /* 0: parked */
+	}
+}
+
+/* Answer a group write 204: at once on a single node (offsets.json is
+ * durable), else once w is committed (acks=all; docs/GROUPS.md). */
+static int group_write_answer(api_request_t *req, const broker_group_write_t *w)
+{
+	group_wait_t *gw;
+
+	if (w->partition < 0)
+		return api_respond_empty(req, 204);
+	gw = calloc(1, sizeof *gw);
+	if (gw == NULL)
+		return STRAND_ENOMEM;
+	gw->req = req;
+	gw->w = *w;
+	gw->pk = api_parking_state(req->api);
+	parking_waiter_init(&gw->waiter);
+	gw->deadline_ms = parking_now_ms() + GROUP_WRITE_TIMEOUT_MS;
+	req->ctx = gw;
+	req->on_cleanup = group_wait_cleanup;
+	req->on_resume = group_wait_check;
+	return group_wait_check(req);
+}
 
 static int invalid(api_request_t *req, const char *detail)
 {
@@ -93,6 +188,7 @@ int api_group_offsets_commit(api_request_t *req)
 	static const char *const members[] = { "member_id", "generation", "offsets", NULL };
 	committed_offset_t *offs = NULL;
 	const cJSON *member, *list, *item;
+	broker_group_write_t w;
 	cJSON *body = NULL;
 	int64_t generation;
 	size_t n, i = 0;
@@ -142,10 +238,10 @@ int api_group_offsets_commit(api_request_t *req)
 	 * GROUP_NOT_EMPTY come back as codes the core's table answers */
 	rc = broker_group_commit(req->broker, req->group,
 	                         cJSON_IsString(member) ? member->valuestring : NULL,
-	                         (int32_t)generation, offs, n, broker_now_ms(),
+	                         (int32_t)generation, offs, n, broker_now_ms(), &w,
 	                         req->err, sizeof req->err);
 	if (rc == 0)
-		rc = api_respond_empty(req, 204);
+		rc = group_write_answer(req, &w);
 out:
 	free(offs);
 	cJSON_Delete(body);
@@ -400,11 +496,12 @@ int api_groups_list(api_request_t *req)
 /* DELETE /v1/groups/{group} -> 204; 409 GROUP_NOT_EMPTY while members remain */
 int api_group_delete(api_request_t *req)
 {
-	int rc = broker_group_delete(req->broker, req->group, req->err, sizeof req->err);
+	broker_group_write_t w;
+	int rc = broker_group_delete(req->broker, req->group, &w, req->err, sizeof req->err);
 
 	if (rc == STRAND_ENOENT)
 		return unknown_group(req);
 	if (rc)
 		return rc;
-	return api_respond_empty(req, 204);
+	return group_write_answer(req, &w);
 }

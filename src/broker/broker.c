@@ -117,7 +117,9 @@ struct broker {
 	broker_append_hook_fn hook;
 	void                 *hook_ctx;
 
-	offsets_store_t *offsets;
+	offsets_store_t *offsets;           /* cluster mode: memory only, olog is the store */
+	offsets_log_t   *olog;              /* cluster mode: __consumer_offsets (offsets_log.h);
+	                                       NULL: offsets.json */
 	group_coord_t   *groups;            /* the group coordinator (group.h) */
 
 	atomic_uint_fast64_t records_appended, bytes_appended;
@@ -1360,6 +1362,8 @@ static void *ticker_main(void *arg)
 		}
 		/* sessions and rebalance deadlines (callers also tick their group) */
 		group_coord_tick(b->groups, broker_now_ms());
+		/* __consumer_offsets partitions no longer led here: drop their groups */
+		offsets_log_tick(b);
 		pthread_mutex_lock(&b->lock);
 		deadline_after_ms(&deadline, ticker_period_ms(b));
 	}
@@ -1462,7 +1466,12 @@ int broker_open(const broker_options_t *opts, broker_t **out, char *err, size_t 
 	}
 	if (rc == 0)
 		rc = topics_load(b, err, errlen);
-	if (rc == 0) {
+	if (rc == 0 && opts->cluster_mode) {
+		/* cluster mode: __consumer_offsets is the store (offsets_log.h) */
+		rc = offsets_store_open(NULL, &b->offsets, err, errlen);
+		if (rc == 0 && offsets_log_new(&b->olog) != 0)
+			rc = strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
+	} else if (rc == 0) {
 		snprintf(path, sizeof(path), "%s/%s", b->meta_dir, OFFSETS_FILE);
 		rc = offsets_store_open(path, &b->offsets, err, errlen);
 	}
@@ -1503,6 +1512,7 @@ void broker_close(broker_t *b)
 		topic_release(b->topics[i]);
 	free(b->topics);
 	offsets_store_close(b->offsets);
+	offsets_log_free(b->olog);
 	idem_store_close(b->idempotency);
 	group_coord_free(b->groups);
 	replica_mgr_free(b->replica);
@@ -1771,12 +1781,13 @@ int broker_offsets_commit(broker_t *b, const char *group,
 
 int broker_group_commit(broker_t *b, const char *group, const char *member_id,
                         int32_t generation, const committed_offset_t *offs, size_t n,
-                        int64_t now_ms, char *err, size_t errlen)
+                        int64_t now_ms, broker_group_write_t *w, char *err, size_t errlen)
 {
 	const char **topics = malloc((n + 1) * sizeof *topics);
 	int32_t *parts = malloc((n + 1) * sizeof *parts);
 	int rc;
 
+	w->partition = -1;
 	if (topics == NULL || parts == NULL) {
 		rc = strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
 		goto out;
@@ -1798,6 +1809,9 @@ int broker_group_commit(broker_t *b, const char *group, const char *member_id,
 	if (rc == 0)
 		rc = group_commit_check(b->groups, group, member_id, generation, topics, parts, n,
 		                        now_ms, err, errlen);
+	/* cluster mode: the records first (the log is the store), then the view */
+	if (rc == 0 && b->olog != NULL)
+		rc = offsets_log_write_locked(b, group, offs, n, w, err, errlen);
 	if (rc == 0)
 		rc = offsets_store_commit(b->offsets, group, offs, n, err, errlen);
 	pthread_mutex_unlock(&b->meta_lock);
@@ -1810,6 +1824,21 @@ out:
 idem_store_t *broker_idempotency(broker_t *b)
 {
 	return b->idempotency;
+}
+
+pthread_mutex_t *broker_meta_lock(broker_t *b)
+{
+	return &b->meta_lock;
+}
+
+offsets_store_t *broker_offsets_store(broker_t *b)
+{
+	return b->offsets;
+}
+
+offsets_log_t *broker_offsets_log(broker_t *b)
+{
+	return b->olog;
 }
 
 group_coord_t *broker_groups(broker_t *b)
@@ -1828,11 +1857,36 @@ int broker_group_names(broker_t *b, char ***names_out, size_t *n_out)
 	return offsets_store_group_names(b->offsets, names_out, n_out);
 }
 
-int broker_group_delete(broker_t *b, const char *group, char *err, size_t errlen)
+int broker_group_delete(broker_t *b, const char *group, broker_group_write_t *w,
+                        char *err, size_t errlen)
 {
+	committed_offset_t *offs = NULL;
+	group_desc_t d;
+	size_t n = 0;
 	int rc, grc;
 
+	w->partition = -1;
 	pthread_mutex_lock(&b->meta_lock);
+	if (b->olog != NULL) {
+		/* cluster mode: refused, or the tombstone written, before anything goes */
+		grc = group_describe(b->groups, group, broker_now_ms(), &d);
+		rc = grc == 0 && d.nmembers > 0 ? STRAND_ENOTEMPTY : 0;
+		if (grc == 0)
+			group_desc_free(&d);
+		if (rc == 0 && grc != 0 && offsets_store_fetch(b->offsets, group, &offs, &n) != 0)
+			rc = STRAND_ENOENT;
+		free(offs);
+		if (rc == STRAND_ENOTEMPTY)
+			rc = strand_err_set(err, errlen, rc, "group %s still has members", group);
+		else if (rc == STRAND_ENOENT)
+			rc = strand_err_set(err, errlen, rc, "unknown group %s", group);
+		if (rc == 0)
+			rc = offsets_log_write_locked(b, group, NULL, 0, w, err, errlen);
+		if (rc != 0) {
+			pthread_mutex_unlock(&b->meta_lock);
+			return rc;
+		}
+	}
 	/* the coordinator refuses while members remain; then the offsets go */
 	grc = group_delete(b->groups, group, broker_now_ms());
 	if (grc == STRAND_ENOTEMPTY) {

@@ -6,7 +6,8 @@
  *
  * Metadata lives in DATA/meta/topics.json and offsets in
  * DATA/meta/offsets.json, each written atomically (temp file, fsync,
- * rename, fsync dir). Partition logs live in DATA/<topic>-<p>/.
+ * rename, fsync dir); in cluster mode (cluster_mode) groups and offsets
+ * live in the internal topic BROKER_OFFSETS_TOPIC instead (offsets_log.h). Partition logs live in DATA/<topic>-<p>/.
  * DATA/meta/producer_ids reserves idempotent producer ids and
  * DATA/meta/idempotency.journal keeps the Idempotency-Key window
  * (docs/PRODUCERS.md).
@@ -119,7 +120,9 @@ typedef struct broker_options {
 	                                (broker_replicated), so no partition is led and
 	                                reads stop at the checkpointed HW until etcd's
 	                                state is applied; 0: single node until a cluster
-	                                hook or a state is set */
+	                                hook or a state is set. Also: groups and committed
+	                                offsets live in BROKER_OFFSETS_TOPIC
+	                                (offsets_log.h), not in DATA/meta/offsets.json */
 } broker_options_t;
 
 /*
@@ -316,6 +319,8 @@ typedef struct committed_offset {
 /*
  * Store offsets for a group, all or nothing, durably (atomic file rewrite).
  * Topics/partitions must exist (STRAND_ENOENT) and offsets be >= 0 (EINVAL).
+ * Single node only: with cluster_mode it changes the in-memory view
+ * alone; commits go through broker_group_commit there.
  */
 int broker_offsets_commit(broker_t *b, const char *group,
                           const committed_offset_t *offs, size_t n,
@@ -332,11 +337,25 @@ int broker_offsets_fetch(broker_t *b, const char *group,
 int broker_group_names(broker_t *b, char ***names_out, size_t *n_out);
 
 /*
+ * What a group write appended to BROKER_OFFSETS_TOPIC (cluster_mode), for
+ * the caller to wait until it is committed (acks=all): partition -1 when
+ * nothing needs waiting for (single node: offsets.json is durable already).
+ */
+typedef struct broker_group_write {
+	int32_t partition;
+	int64_t end_offset;      /* the offset after the records */
+	int32_t leader_epoch;    /* they were appended in */
+} broker_group_write_t;
+
+/*
  * Delete a group: its committed offsets and its coordinator state (it
  * becomes Dead). Returns 0, STRAND_ENOTEMPTY (members remain),
- * STRAND_ENOENT (neither offsets nor coordinator state).
+ * STRAND_ENOENT (neither offsets nor coordinator state). With
+ * cluster_mode a tombstone is appended first (*w: wait for it as for a
+ * commit), and the codes of broker_group_commit's append apply.
  */
-int broker_group_delete(broker_t *b, const char *group, char *err, size_t errlen);
+int broker_group_delete(broker_t *b, const char *group, broker_group_write_t *w,
+                        char *err, size_t errlen);
 
 /* The group coordinator (borrowed; lives as long as the broker). It is
  * ticked by the broker's ticker thread with broker_now_ms(). */
@@ -352,9 +371,34 @@ int64_t broker_now_ms(void);
  * with STRAND_ENOTEMPTY while the group has members. Otherwise as
  * group_commit_check (STRAND_ENOMEMBER, STRAND_EGENERATION,
  * STRAND_EREBALANCE), then as broker_offsets_commit.
+ * cluster_mode: the group's metadata and one record per offset are
+ * appended to its partition of BROKER_OFFSETS_TOPIC (in log order, under
+ * the same lock: the fencing above holds across coordinators) and *w says
+ * what to wait for; the commit is acknowledged once broker_group_committed
+ * says 1. Also STRAND_ENOTLEADER / STRAND_EUNAVAILABLE (not the
+ * coordinator, or not loaded: broker_group_ready), STRAND_ENOTENOUGH
+ * (|ISR| < min_insync_replicas), STRAND_EIO.
  */
 int broker_group_commit(broker_t *b, const char *group, const char *member_id,
                         int32_t generation, const committed_offset_t *offs, size_t n,
-                        int64_t now_ms, char *err, size_t errlen);
+                        int64_t now_ms, broker_group_write_t *w, char *err, size_t errlen);
+
+/*
+ * cluster_mode: make this broker ready to serve group (call before any
+ * group request is served here): 0 when it leads group's partition of
+ * BROKER_OFFSETS_TOPIC and has loaded that partition's groups at the
+ * current leader epoch; the first call after leadership came loads them
+ * (reads the partition from its start to its end: docs/GROUPS.md), while
+ * other calls for the same partition get STRAND_EUNAVAILABLE (Kafka's
+ * COORDINATOR_LOAD_IN_PROGRESS). STRAND_ENOTLEADER: another broker leads
+ * it; STRAND_EUNAVAILABLE: the topic is not here yet. 0 at once without
+ * cluster_mode.
+ */
+int broker_group_ready(broker_t *b, const char *group, char *err, size_t errlen);
+
+/* Is a group write committed (acks=all): 1 yes (or nothing to wait for),
+ * 0 not yet, STRAND_ENOTENOUGH it may never be (broker_replica_committed). */
+int broker_group_committed(broker_t *b, const broker_group_write_t *w, char *err,
+                           size_t errlen);
 
 #endif

@@ -7,6 +7,7 @@
 #ifndef STRAND_BROKER_INTERNAL_H
 #define STRAND_BROKER_INTERNAL_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
@@ -72,6 +73,34 @@ int offsets_store_drop_topic(offsets_store_t *s, const char *topic, int persist,
  * broker_topic_names). Used at open to find offsets of vanished topics.
  */
 int offsets_store_topic_names(offsets_store_t *s, char ***names_out, size_t *n_out);
+
+/* ---- __consumer_offsets (offsets_log.c; cluster mode) -------------------- */
+
+typedef struct offsets_log offsets_log_t;
+
+int  offsets_log_new(offsets_log_t **out);
+void offsets_log_free(offsets_log_t *ol);
+
+/* The broker's parts offsets_log.c works with. meta_lock serialises every
+ * group write with its fences (broker.c's lock order). */
+pthread_mutex_t *broker_meta_lock(broker_t *b);
+offsets_store_t *broker_offsets_store(broker_t *b);
+offsets_log_t   *broker_offsets_log(broker_t *b);   /* NULL: single node */
+
+/*
+ * Under meta_lock, after the fences: append group's records to its
+ * partition (offs NULL: the group's tombstone; else its metadata, when the
+ * coordinator knows the group, and one record per offset), with
+ * acks=all's ISR check and the local fsync; *w says what to wait for.
+ * 0, STRAND_ENOTLEADER (not the coordinator now), STRAND_EUNAVAILABLE
+ * (not loaded), broker_append's codes.
+ */
+int offsets_log_write_locked(broker_t *b, const char *group, const committed_offset_t *offs,
+                             size_t n, broker_group_write_t *w, char *err, size_t errlen);
+
+/* The ticker: drop the groups of partitions this broker no longer leads
+ * (or leads in a newer epoch: they are loaded again). Takes meta_lock. */
+void offsets_log_tick(broker_t *b);
 
 /* ---- partitions (broker.c) ----------------------------------------------- */
 

@@ -1145,3 +1145,46 @@ out:
 	unlock_and_notify(gc, &nt);
 	return rc;
 }
+
+int group_coord_drop(group_coord_t *gc, const char *group)
+{
+	notes_t nt = { 0 };
+	group_t *g;
+	long i;
+	int rc = STRAND_ENOENT;
+
+	pthread_mutex_lock(&gc->lock);
+	i = group_index(gc, group, NULL);
+	if (i >= 0) {
+		g = gc->groups[i];
+		g->state = GROUP_DEAD;
+		group_touch(g, &nt);    /* parked joins and fetches wake, find no member: 404 */
+		memmove(&gc->groups[i], &gc->groups[i + 1],
+		        (gc->n - (size_t)i - 1) * sizeof *gc->groups);
+		gc->n--;
+		group_free(g);
+		rc = 0;
+	}
+	unlock_and_notify(gc, &nt);
+	return rc;
+}
+
+int group_coord_restore(group_coord_t *gc, const char *group, int32_t generation,
+                        group_assignor_t assignor)
+{
+	group_t *g;
+	int rc = 0;
+
+	if (generation < 0)
+		return STRAND_EINVAL;
+	pthread_mutex_lock(&gc->lock);
+	g = group_find(gc, group);
+	if (g == NULL)
+		g = group_create(gc, group, assignor);
+	if (g == NULL)
+		rc = STRAND_ENOMEM;
+	else if (g->generation < generation)
+		g->generation = generation;
+	pthread_mutex_unlock(&gc->lock);
+	return rc;
+}

@@ -235,4 +235,22 @@ int group_list(group_coord_t *gc, int64_t now_ms, group_summary_t **out, size_t 
  */
 int group_delete(group_coord_t *gc, const char *group, int64_t now_ms);
 
+/* ---- moving between coordinators (cluster mode, offsets_log.h) ----------- */
+
+/*
+ * Forget group whatever its members (this broker stopped coordinating it):
+ * parked requests wake and find no member (404 UNKNOWN_MEMBER).
+ * 0 or STRAND_ENOENT.
+ */
+int group_coord_drop(group_coord_t *gc, const char *group);
+
+/*
+ * A group loaded from __consumer_offsets: created Empty (no members: they
+ * rejoin) if unknown, its generation raised to generation so that the next
+ * rebalance continues the numbering (a member of an older generation is
+ * fenced). 0, STRAND_EINVAL (generation < 0), STRAND_ENOMEM.
+ */
+int group_coord_restore(group_coord_t *gc, const char *group, int32_t generation,
+                        group_assignor_t assignor);
+
 #endif

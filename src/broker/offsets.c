@@ -14,6 +14,10 @@
  * serialised by the caller (broker's metadata mutex); readers take only the
  * store's mutex, which is never held across I/O.
  *
+ * Opened without a path it keeps the state in memory only: in cluster mode
+ * __consumer_offsets is the store and this its in-memory view
+ * (offsets_log.h).
+ *
  * File format (int64 offsets as decimal strings: cJSON numbers are doubles):
  *   {"version":1,"groups":[{"group":"g","offsets":[
  *     {"topic":"t","partition":0,"offset":"42","metadata":""}, ...]}, ...]}
@@ -374,11 +378,11 @@ int offsets_store_open(const char *path, offsets_store_t **out, char *err, size_
 	size_t len;
 	int rc;
 
-	if (s == NULL || (s->path = strdup(path)) == NULL) {
+	if (s == NULL || (path != NULL && (s->path = strdup(path)) == NULL)) {
 		rc = strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
 		goto fail;
 	}
-	rc = broker_file_read(path, &text, &len, err, errlen);
+	rc = path == NULL ? STRAND_ENOENT : broker_file_read(path, &text, &len, err, errlen);
 	if (rc == 0) {
 		rc = state_from_json(text, path, &s->state, err, errlen);
 		free(text);
@@ -410,10 +414,12 @@ void offsets_store_close(offsets_store_t *s)
 /* Persist next, then make it the visible state. Frees next on failure. */
 static int store_publish(offsets_store_t *s, offsets_state_t *next, char *err, size_t errlen)
 {
-	char *text = state_to_json(next);
+	char *text = s->path != NULL ? state_to_json(next) : NULL;
 	offsets_state_t old;
-	int rc;
+	int rc = 0;
 
+	if (s->path == NULL)
+		goto swap;     /* memory only: the log is the store (offsets_log.h) */
 	if (text == NULL) {
 		state_free(next);
 		return strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
@@ -424,6 +430,7 @@ static int store_publish(offsets_store_t *s, offsets_state_t *next, char *err, s
 		state_free(next);
 		return rc;
 	}
+swap:
 	pthread_mutex_lock(&s->lock);
 	old = s->state;
 	s->state = *next;

@@ -210,6 +210,197 @@ START_TEST(test_offsets_topic_internal_and_routed)
 }
 END_TEST
 
+/* ---- the coordinator killed ------------------------------------------------ */
+
+#define KT_PARTS    2
+#define KT_RECORDS  30     /* per partition */
+
+typedef struct consumer {
+	char    member[80];
+	int     generation;
+	int     via;                        /* the broker it talks to */
+	int64_t first[KT_PARTS];            /* first offset read per partition since it joined */
+	int64_t next[KT_PARTS];             /* what it would commit: after the last read */
+	int     seen[KT_PARTS][KT_RECORDS]; /* offsets read, ever */
+} consumer_t;
+
+static void consumer_join(consumer_t *c, int via)
+{
+	cJSON *json = NULL;
+	long st;
+
+	c->via = via;
+	st = http_until(via, "POST", "/v1/groups/cg/members",
+	                "{\"topics\":[\"t\"],\"auto_offset_reset\":\"earliest\","
+	                "\"session_timeout_ms\":30000}", &json);
+	ck_assert_msg(st == 200, "join via %d: %ld", via, st);
+	snprintf(c->member, sizeof c->member, "%s",
+	         cJSON_GetObjectItem(json, "member_id")->valuestring);
+	c->generation = cJSON_GetObjectItem(json, "generation")->valueint;
+	cJSON_Delete(json);
+	for (int p = 0; p < KT_PARTS; p++) {
+		c->first[p] = -1;
+		c->next[p] = -1;
+	}
+}
+
+/* One member fetch of at most max records; returns how many came. */
+static int consumer_fetch(consumer_t *c, int max)
+{
+	char path[256];
+	cJSON *json = NULL;
+	const cJSON *r;
+	int n = 0;
+	long st;
+
+	snprintf(path, sizeof path, "/v1/groups/cg/members/%s/records?max_records=%d&max_wait_ms=0",
+	         c->member, max);
+	st = http_until(c->via, "GET", path, NULL, &json);
+	ck_assert_msg(st == 200, "fetch: %ld", st);
+	cJSON_ArrayForEach(r, cJSON_GetObjectItem(json, "records")) {
+		int p = cJSON_GetObjectItem(r, "partition")->valueint;
+		int64_t off = (int64_t)cJSON_GetObjectItem(r, "offset")->valuedouble;
+
+		ck_assert(p >= 0 && p < KT_PARTS && off >= 0 && off < KT_RECORDS);
+		if (c->first[p] < 0)
+			c->first[p] = off;
+		c->seen[p][off] = 1;
+		c->next[p] = off + 1;
+		n++;
+	}
+	cJSON_Delete(json);
+	return n;
+}
+
+/* Commit what was read; 204 expected. */
+static void consumer_commit(consumer_t *c)
+{
+	char body[512];
+	size_t pos;
+	cJSON *json = NULL;
+	long st;
+
+	pos = (size_t)snprintf(body, sizeof body, "{\"member_id\":\"%s\",\"generation\":%d,"
+	                       "\"offsets\":[", c->member, c->generation);
+	for (int p = 0, k = 0; p < KT_PARTS; p++)
+		if (c->next[p] >= 0)
+			pos += (size_t)snprintf(body + pos, sizeof body - pos,
+			                        "%s{\"topic\":\"t\",\"partition\":%d,\"offset\":%" PRId64 "}",
+			                        k++ ? "," : "", p, c->next[p]);
+	snprintf(body + pos, sizeof body - pos, "]}");
+	st = tcluster_http(cl, c->via, "POST", "/v1/groups/cg/offsets", body, NULL, HTTP_MS, &json);
+	ck_assert_msg(st == 204, "commit: %ld", st);
+	cJSON_Delete(json);
+}
+
+static int led_by_other(const tcluster_partition_t *p, void *arg)
+{
+	return p->leader > 0 && p->leader != *(const int *)arg;
+}
+
+START_TEST(test_coordinator_killed_offsets_survive)
+{
+	consumer_t c;
+	cJSON *json = NULL;
+	char path[160], body[160];
+	int64_t committed_at[KT_PARTS];
+	int internal, n, coord, other, gen_before;
+	long st;
+
+	start_cluster();
+	create_topic("t", KT_PARTS, 3);
+	for (int p = 0; p < KT_PARTS; p++) {
+		snprintf(path, sizeof path, "/v1/topics/t/partitions/%d/records", p);
+		for (int i = 0; i < KT_RECORDS; i++) {
+			snprintf(body, sizeof body, "{\"records\":[{\"value\":\"%d-%d\"}]}", p, i);
+			st = http_until(1, "POST", path, body, &json);
+			ck_assert_msg(st == 200, "produce: %ld", st);
+			cJSON_Delete(json);
+		}
+	}
+
+	/* a consumer reads part of each partition and commits, twice */
+	memset(&c, 0, sizeof c);
+	consumer_join(&c, 1);
+	{
+		int64_t end = clock_now_ms() + WAIT_MS;
+
+		/* small fetches (member fetches start at a different partition
+		 * each time) until both partitions were read from, committing each */
+		while ((c.next[0] < 0 || c.next[1] < 0) && clock_now_ms() < end)
+			if (consumer_fetch(&c, 2) > 0)
+				consumer_commit(&c);
+	}
+	for (int p = 0; p < KT_PARTS; p++) {
+		committed_at[p] = c.next[p];
+		ck_assert_msg(committed_at[p] > 0, "partition %d: read to %" PRId64 " before the kill",
+		              p, committed_at[p]);
+	}
+	ck_assert_msg(committed_at[0] < KT_RECORDS || committed_at[1] < KT_RECORDS,
+	              "everything read before the kill");
+	gen_before = c.generation;
+
+	/* the coordinator dies */
+	n = offsets_partitions(1, &internal);
+	ck_assert_int_eq(n, 16);
+	coord = coordinator_of("cg", n);
+	ck_assert_int_ge(coord, 1);
+	ck_assert_int_eq(tcluster_kill(cl, coord), 0);
+	other = coord % NB + 1;
+	ck_assert_msg(tcluster_wait_partition(cl, other, BROKER_OFFSETS_TOPIC,
+	                                      broker_group_partition("cg", n), led_by_other, &coord,
+	                                      WAIT_MS, NULL, errbuf, sizeof errbuf) == 0,
+	              "no new coordinator: %s", errbuf);
+
+	/* every live broker shows every committed offset (the new coordinator
+	 * loaded them from its replica of the partition) */
+	for (int id = 1; id <= NB; id++) {
+		if (id == coord)
+			continue;
+		st = http_until(id, "GET", "/v1/groups/cg/offsets", NULL, &json);
+		ck_assert_msg(st == 200, "offsets via %d: %ld", id, st);
+		for (int p = 0; p < KT_PARTS; p++)
+			ck_assert_msg(committed(json, "t", p) == committed_at[p],
+			              "via %d partition %d: committed %" PRId64 ", shown %" PRId64, id, p,
+			              committed_at[p], committed(json, "t", p));
+		cJSON_Delete(json);
+	}
+
+	/* the old member is unknown to the new coordinator: it joins again and
+	 * resumes from the committed offsets, nothing skipped */
+	snprintf(path, sizeof path, "/v1/groups/cg/members/%s/heartbeat", c.member);
+	st = http_until(other, "POST", path, "{}", &json);
+	ck_assert_int_eq(st, 404);
+	cJSON_Delete(json);
+	consumer_join(&c, other);
+	ck_assert_msg(c.generation > gen_before, "generation %d after %d", c.generation,
+	              gen_before);
+	{
+		int64_t end = clock_now_ms() + WAIT_MS;
+		int done = 0;
+
+		while (!done && clock_now_ms() < end) {
+			consumer_fetch(&c, 100);
+			done = 1;
+			for (int p = 0; p < KT_PARTS; p++)
+				done &= c.next[p] == KT_RECORDS;
+		}
+	}
+	for (int p = 0; p < KT_PARTS; p++) {
+		if (committed_at[p] < KT_RECORDS)
+			ck_assert_int_eq(c.first[p], committed_at[p]);
+		for (int i = 0; i < KT_RECORDS; i++)
+			ck_assert_msg(c.seen[p][i], "partition %d offset %d never read", p, i);
+	}
+	consumer_commit(&c);
+	st = http_until(other, "GET", "/v1/groups/cg/offsets", NULL, &json);
+	ck_assert_int_eq(st, 200);
+	for (int p = 0; p < KT_PARTS; p++)
+		ck_assert_int_eq(committed(json, "t", p), KT_RECORDS);
+	cJSON_Delete(json);
+}
+END_TEST
+
 static Suite *groups_suite(void)
 {
 	Suite *s = suite_create("cluster_groups");
@@ -217,6 +408,10 @@ static Suite *groups_suite(void)
 
 	tcase_add_checked_fixture(tc, NULL, cluster_teardown);
 	tcase_add_test(tc, test_offsets_topic_internal_and_routed);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("failover");
+	tcase_add_checked_fixture(tc, NULL, cluster_teardown);
+	tcase_add_test(tc, test_coordinator_killed_offsets_survive);
 	suite_add_tcase(s, tc);
 	return s;
 }
