@@ -745,18 +745,35 @@ int broker_group_committed(broker_t *b, const broker_group_write_t *w, char *err
 	return rc;
 }
 
+/* Partition p is loaded here at an epoch this broker no longer leads (under ol->lock). */
+static int ol_stale(broker_t *b, offsets_log_t *ol, int32_t p)
+{
+	int32_t epoch;
+
+	return ol->loaded[p] >= 0 && (ol_epoch(b, p, &epoch) != 0 || epoch != ol->loaded[p]);
+}
+
 void offsets_log_tick(broker_t *b)
 {
 	offsets_log_t *ol = broker_offsets_log(b);
-	int32_t n, epoch;
+	int32_t n, p;
+	int any = 0;
 
 	if (ol == NULL)
+		return;
+	/* a look without meta_lock first: the ticker must not queue behind a
+	 * metadata change for nothing */
+	pthread_mutex_lock(&ol->lock);
+	for (p = 0; p < ol->n && !any; p++)
+		any = ol_stale(b, ol, p);
+	pthread_mutex_unlock(&ol->lock);
+	if (!any)
 		return;
 	pthread_mutex_lock(broker_meta_lock(b));
 	pthread_mutex_lock(&ol->lock);
 	n = ol->n;
-	for (int32_t p = 0; p < n; p++) {
-		if (ol->loaded[p] < 0 || (ol_epoch(b, p, &epoch) == 0 && epoch == ol->loaded[p]))
+	for (p = 0; p < n; p++) {
+		if (!ol_stale(b, ol, p))
 			continue;
 		/* no longer the leader of this epoch: its groups are another's now */
 		ol->loaded[p] = -1;

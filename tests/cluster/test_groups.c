@@ -293,6 +293,29 @@ static void consumer_commit(consumer_t *c)
 	cJSON_Delete(json);
 }
 
+/* The coordinator as broker via sees it. */
+static int coordinator_of_via(int via, const char *group, int32_t nparts)
+{
+	tcluster_partition_t st;
+
+	ck_assert_int_eq(tcluster_partition(cl, via, BROKER_OFFSETS_TOPIC,
+	                                    broker_group_partition(group, nparts), &st), 0);
+	return st.leader;
+}
+
+/* Leave the group (a simple commit needs it empty). */
+static void consumer_leave(consumer_t *c)
+{
+	char path[200];
+	cJSON *json = NULL;
+	long st;
+
+	snprintf(path, sizeof path, "/v1/groups/cg/members/%s", c->member);
+	st = tcluster_http(cl, c->via, "DELETE", path, NULL, NULL, HTTP_MS, &json);
+	ck_assert_msg(st == 204, "leave: %ld", st);
+	cJSON_Delete(json);
+}
+
 static int led_by_other(const tcluster_partition_t *p, void *arg)
 {
 	return p->leader > 0 && p->leader != *(const int *)arg;
@@ -398,6 +421,30 @@ START_TEST(test_coordinator_killed_offsets_survive)
 	for (int p = 0; p < KT_PARTS; p++)
 		ck_assert_int_eq(committed(json, "t", p), KT_RECORDS);
 	cJSON_Delete(json);
+
+	/* alone, the new coordinator cannot get a commit replicated: 503 */
+	{
+		int coord2 = coordinator_of_via(other, "cg", n), last = 0;
+		const cJSON *code;
+
+		for (int id = 1; id <= NB; id++)
+			if (id != coord && id != coord2)
+				last = id;
+		ck_assert_int_eq(tcluster_kill(cl, last), 0);
+		c.via = coord2;
+		snprintf(body, sizeof body, "{\"offsets\":[{\"topic\":\"t\",\"partition\":0,"
+		         "\"offset\":1}]}");
+		consumer_leave(&c);
+		st = tcluster_http(cl, coord2, "POST", "/v1/groups/cg/offsets", body, NULL,
+		                   HTTP_MS, &json);
+		ck_assert_int_eq(st, 503);
+		code = cJSON_GetObjectItem(json, "code");
+		ck_assert_msg(strcmp(code->valuestring, "REQUEST_TIMED_OUT") == 0 ||
+		              strcmp(code->valuestring, "NOT_ENOUGH_REPLICAS") == 0, "%s",
+		              code->valuestring);
+		ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(json, "retriable")));
+		cJSON_Delete(json);
+	}
 }
 END_TEST
 
