@@ -97,14 +97,6 @@ struct forwarder {
 	atomic_int      self_id;        /* the locator's, -1: none */
 	api_locator_t   locator;
 	int             has_locator;
-
-	/* cluster mode: the controller (coordinator of every group for now),
-	 * read from etcd at most every FORWARD_COORDINATOR_CACHE_MS */
-	pthread_mutex_t ctl_mu;
-	int             ctl_rc;         /* 0, STRAND_ENOTLEADER, STRAND_EUNAVAILABLE */
-	int32_t         ctl_id;
-	char            ctl_url[512];
-	int64_t         ctl_until_ms;   /* clock_now_ms; the cache is good until then */
 };
 
 /* ---- references ---------------------------------------------------------- */
@@ -403,14 +395,12 @@ int api_forward_init(api_t *api, char *err, size_t errlen)
 		return strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
 	fw->api = api;
 	pthread_mutex_init(&fw->mu, NULL);
-	pthread_mutex_init(&fw->ctl_mu, NULL);
 	atomic_init(&fw->transfers, 0);
 	atomic_init(&fw->self_id, -1);
 	curl_global_init(CURL_GLOBAL_DEFAULT);   /* idempotent; thread-safe since 7.84 */
 	fw->multi = curl_multi_init();
 	if (fw->multi == NULL) {
 		pthread_mutex_destroy(&fw->mu);
-		pthread_mutex_destroy(&fw->ctl_mu);
 		free(fw);
 		return strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory (curl multi)");
 	}
@@ -420,7 +410,6 @@ int api_forward_init(api_t *api, char *err, size_t errlen)
 	if (pthread_create(&fw->thread, NULL, fwd_thread_main, fw) != 0) {
 		curl_multi_cleanup(fw->multi);
 		pthread_mutex_destroy(&fw->mu);
-		pthread_mutex_destroy(&fw->ctl_mu);
 		free(fw);
 		return strand_err_set(err, errlen, STRAND_EIO, "cannot start the forwarder thread");
 	}
@@ -446,7 +435,6 @@ void api_forward_free(api_t *api)
 		fwd_finish(fw, fw->live, CURLE_ABORTED_BY_CALLBACK);
 	curl_multi_cleanup(fw->multi);
 	pthread_mutex_destroy(&fw->mu);
-	pthread_mutex_destroy(&fw->ctl_mu);
 	api_set_forward_state(api, NULL);
 	free(fw);
 }
@@ -503,52 +491,12 @@ static int fwd_cluster_leader(void *ctx, const char *topic, int32_t p, int32_t *
 }
 
 /*
- * The group list's broker is the controller (GET /v1/groups with no group):
- * one etcd read (cluster_describe, bounded by the etcd client's timeout) at
- * most every FORWARD_COORDINATOR_CACHE_MS; failures are cached as long, so
- * while etcd is away it answers 503 at once. A group's own coordinator is
- * the leader of its partition of __consumer_offsets (fwd_cluster_coordinator).
- */
-static int fwd_cluster_controller(forwarder_t *fw, int32_t *id, char *url, size_t urllen)
-{
-	cluster_t *c = api_cluster(fw->api);
-	cluster_view_t v;
-	char err[256];
-	int rc;
-	size_t i;
-
-	if (c == NULL)
-		return STRAND_ENOENT;
-	pthread_mutex_lock(&fw->ctl_mu);
-	if (clock_now_ms() >= fw->ctl_until_ms) {
-		pthread_mutex_unlock(&fw->ctl_mu);
-		memset(&v, 0, sizeof v);
-		rc = cluster_describe(c, &v, err, sizeof err);
-		pthread_mutex_lock(&fw->ctl_mu);
-		fw->ctl_rc = rc != 0 ? STRAND_EUNAVAILABLE : STRAND_ENOTLEADER;
-		fw->ctl_id = rc == 0 ? v.controller : -1;
-		for (i = 0; rc == 0 && i < v.n; i++)
-			if (v.brokers[i].id == v.controller) {
-				snprintf(fw->ctl_url, sizeof fw->ctl_url, "%s", v.brokers[i].url);
-				fw->ctl_rc = 0;
-			}
-		fw->ctl_until_ms = clock_now_ms() + FORWARD_COORDINATOR_CACHE_MS;
-		if (rc == 0)
-			cluster_view_free(&v);
-	}
-	rc = fw->ctl_rc;
-	*id = fw->ctl_id;
-	snprintf(url, urllen, "%s", fw->ctl_url);
-	pthread_mutex_unlock(&fw->ctl_mu);
-	return rc;
-}
-
-/*
  * Kafka's FindCoordinator: the leader of the group's partition of
  * __consumer_offsets, from the metadata watcher's cache; the first group
  * request of a cluster creates that topic (meta_group_coordinator: one etcd
  * transaction, then this broker's watcher applies it). The group list
- * (group NULL) goes to the controller.
+ * (group NULL) is served where it is asked: it asks every coordinator
+ * (api/offsets.c).
  */
 static int fwd_cluster_coordinator(void *ctx, const char *group, int32_t *id, char *url,
                                    size_t urllen)
@@ -557,9 +505,7 @@ static int fwd_cluster_coordinator(void *ctx, const char *group, int32_t *id, ch
 	meta_t *m = api_meta(fw->api);
 	char err[256];
 
-	if (group == NULL)
-		return fwd_cluster_controller(fw, id, url, urllen);
-	if (m == NULL)
+	if (group == NULL || m == NULL)
 		return STRAND_ENOENT;
 	return meta_group_coordinator(m, group, NULL, id, url, urllen, err, sizeof err);
 }
@@ -905,7 +851,7 @@ int forward_set_call(forward_set_t *s, int32_t id, const char *base_url,
 	x->hdrs = b.hdrs;
 	x->url = url.data;
 	rc = rc ? rc : (x->url == NULL ? STRAND_ENOMEM : 0);
-	rc = rc ? rc : xfer_setup(x, "POST");
+	rc = rc ? rc : xfer_setup(x, body != NULL ? "POST" : "GET");
 	rc = rc ? rc : set_push(s, x);
 	if (rc) {
 		xfer_unref(x);

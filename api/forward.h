@@ -6,10 +6,10 @@
  *
  * Who serves what comes from a locator: in cluster mode (api_set_meta and
  * api_set_cluster done) the partition leaders come from the metadata
- * watcher's cache (meta_partition_leader, no etcd call) and every group's
- * coordinator is the controller broker (until groups live in a replicated
- * internal topic); a test may install its own (api_set_locator), which
- * takes precedence. Single node: nothing is ever forwarded.
+ * watcher's cache (meta_partition_leader, no etcd call) and a group's
+ * coordinator is the leader of its partition of __consumer_offsets
+ * (meta_group_coordinator); a test may install its own (api_set_locator),
+ * which takes precedence. Single node: nothing is ever forwarded.
  *
  * How a request is relayed (the forwarder, one per api):
  *   - One libcurl multi handle driven by one thread. Its connection cache is
@@ -57,7 +57,6 @@
 #define FORWARD_CONNECT_TIMEOUT_MS 2000
 #define FORWARD_SLACK_MS           10000    /* over the request's own wait */
 #define FORWARD_SSE_IDLE_S         45
-#define FORWARD_COORDINATOR_CACHE_MS 1000   /* cluster mode: the controller, re-read after */
 
 /* ---- where requests go --------------------------------------------------- */
 
@@ -136,7 +135,8 @@ typedef struct forward_set forward_set_t;
 int forward_set_new(api_request_t *req, forward_set_t **out);
 
 /*
- * Start `POST base_url path_query` with body (copied) and content_type,
+ * Start `POST base_url path_query` with body (copied) and content_type
+ * (body NULL: `GET base_url path_query`),
  * carrying req's Authorization header, `Strand-Route: direct` and
  * `Strand-Forwarded-By`, within timeout_ms + FORWARD_SLACK_MS. The answer
  * is collected (at most FORWARD_STREAM_BUF bytes kept). *index is the

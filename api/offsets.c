@@ -9,15 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/forward.h"
 #include "api/handlers.h"
 #include "api/jsonbody.h"
 #include "api/parking.h"
+#include "cluster/meta.h"
 #include "common/err.h"
 
 #define OFFSETS_MAX_PER_COMMIT 100000
 /* cluster mode: how long a commit or group delete waits for the in-sync
  * replicas (Kafka's offsets.commit.timeout.ms) before 503 REQUEST_TIMED_OUT */
 #define GROUP_WRITE_TIMEOUT_MS 5000
+/* the group list: other coordinators asked at most (brokers in a cluster) */
+#define FORWARD_LIST_MAX 64
 
 /* ---- acks=all: a group write waits for the high watermark ---------------- */
 
@@ -456,41 +460,185 @@ static int list_add(cJSON *arr, const char *name, const group_summary_t *s)
 }
 
 /*
- * GET /v1/groups -> [{"group","state","generation","members"}]: groups the
- * coordinator knows and groups with committed offsets, merged by name.
+ * The groups this broker knows (its coordinator's and those with committed
+ * offsets, merged by name) into arr; in cluster mode only those it
+ * coordinates now, after loading the partitions of __consumer_offsets it
+ * leads.
  */
-int api_groups_list(api_request_t *req)
+static int groups_list_local(api_request_t *req, cJSON *arr)
 {
 	group_summary_t *sums = NULL;
 	char **names = NULL;
 	size_t n = 0, ns = 0, i = 0, j = 0;
-	cJSON *arr = NULL;
 	int rc, c, ok = 1;
 
-	rc = broker_group_names(req->broker, &names, &n);
+	rc = broker_groups_ready_here(req->broker, req->err, sizeof req->err);
+	if (rc == STRAND_ENOTLEADER || rc == STRAND_EUNAVAILABLE) {
+		api_respond_problem(req, 503, API_PROBLEM_UNAVAILABLE, req->err, NULL);
+		return rc;
+	}
+	if (rc == 0)
+		rc = broker_group_names(req->broker, &names, &n);
 	if (rc == 0)
 		rc = group_list(broker_groups(req->broker), broker_now_ms(), &sums, &ns);
-	if (rc == 0 && (arr = cJSON_CreateArray()) == NULL)
-		rc = STRAND_ENOMEM;
 	while (rc == 0 && ok && (i < n || j < ns)) {
+		const char *name;
+
 		c = i == n ? 1 : j == ns ? -1 : strcmp(names[i], sums[j].name);
+		name = c < 0 ? names[i] : sums[j].name;
+		if (broker_group_coordinated_here(req->broker, name))
+			ok = list_add(arr, name, c < 0 ? NULL : &sums[j]);
 		if (c < 0) {
-			ok = list_add(arr, names[i++], NULL);
+			i++;
 		} else {
-			ok = list_add(arr, sums[j].name, &sums[j]);
 			i += c == 0;
 			j++;
 		}
 	}
 	free(names);
 	free(sums);
-	if (rc == 0 && !ok)
-		rc = STRAND_ENOMEM;
+	return rc == 0 && !ok ? STRAND_ENOMEM : rc;
+}
+
+static int group_item_cmp(const void *a, const void *b)
+{
+	const cJSON *ga = cJSON_GetObjectItemCaseSensitive(*(cJSON *const *)a, "group");
+	const cJSON *gb = cJSON_GetObjectItemCaseSensitive(*(cJSON *const *)b, "group");
+
+	return strcmp(cJSON_IsString(ga) ? ga->valuestring : "",
+	              cJSON_IsString(gb) ? gb->valuestring : "");
+}
+
+/* Sort arr's items by "group" (they come from several coordinators). */
+static int groups_sort(cJSON *arr)
+{
+	int n = cJSON_GetArraySize(arr);
+	cJSON **items = malloc((size_t)(n > 0 ? n : 1) * sizeof *items);
+
+	if (items == NULL)
+		return STRAND_ENOMEM;
+	for (int i = n; i-- > 0;)
+		items[i] = cJSON_DetachItemFromArray(arr, i);
+	qsort(items, (size_t)n, sizeof *items, group_item_cmp);
+	for (int i = 0; i < n; i++)
+		cJSON_AddItemToArray(arr, items[i]);
+	free(items);
+	return 0;
+}
+
+/* GET /v1/groups in a cluster: the other coordinators asked. */
+typedef struct groups_fanout {
+	forward_set_t *set;
+	size_t         ncalls;
+} groups_fanout_t;
+
+static void groups_list_cleanup(api_request_t *req)
+{
+	groups_fanout_t *f = req->ctx;
+
+	forward_set_free(f->set);
+	free(f);
+}
+
+/* Every coordinator answered (or failed): merge their lists with ours. */
+static int groups_list_merge(api_request_t *req)
+{
+	groups_fanout_t *f = req->ctx;
+	cJSON *arr, *part, *item;
+	forward_answer_t a;
+	int rc = forward_set_wait(f->set);
+
+	if (rc != 1)
+		return rc;                 /* 0: parked until the last call finishes */
+	arr = cJSON_CreateArray();
+	if (arr == NULL)
+		return STRAND_ENOMEM;
+	rc = groups_list_local(req, arr);
+	for (size_t i = 0; rc == 0 && i < f->ncalls; i++) {
+		forward_set_answer(f->set, i, &a);
+		if (a.status != 200) {
+			cJSON_Delete(arr);
+			return forward_set_relay(f->set, i);   /* its 503 (or error) as it came */
+		}
+		part = cJSON_Parse(a.body);
+		while (cJSON_IsArray(part) && (item = cJSON_DetachItemFromArray(part, 0)) != NULL)
+			cJSON_AddItemToArray(arr, item);
+		cJSON_Delete(part);
+	}
+	if (rc == 0)
+		rc = groups_sort(arr);
 	if (rc) {
 		cJSON_Delete(arr);
-		return rc;
+		return api_responded(req) ? 0 : rc;
 	}
 	return api_respond_json(req, 200, arr);
+}
+
+/*
+ * GET /v1/groups -> [{"group","state","generation","members"}]. Single
+ * node: every group. Cluster mode: the broker asked lists its own groups
+ * and asks every other leader of a __consumer_offsets partition for theirs
+ * (`Strand-Route: direct`: its own only), as Kafka's admin client asks
+ * every broker (ListGroups).
+ */
+int api_groups_list(api_request_t *req)
+{
+	meta_t *m = api_meta(req->api);
+	int32_t ids[FORWARD_LIST_MAX], self = api_self_id(req->api), id;
+	char url[512];
+	size_t nids = 0, k, idx;
+	groups_fanout_t *f;
+	topic_t *t;
+	cJSON *arr;
+	int rc = 0;
+
+	if (m == NULL || api_forward_is_direct(req) ||
+	    (t = broker_topic_get(req->broker, BROKER_OFFSETS_TOPIC)) == NULL) {
+		arr = cJSON_CreateArray();
+		if (arr == NULL)
+			return STRAND_ENOMEM;
+		rc = groups_list_local(req, arr);
+		if (rc) {
+			cJSON_Delete(arr);
+			return api_responded(req) ? 0 : rc;
+		}
+		return api_respond_json(req, 200, arr);
+	}
+	f = calloc(1, sizeof *f);
+	rc = f == NULL ? STRAND_ENOMEM : forward_set_new(req, &f->set);
+	if (rc) {
+		free(f);
+		topic_release(t);
+		return rc;
+	}
+	req->ctx = f;
+	req->on_cleanup = groups_list_cleanup;
+	req->on_resume = groups_list_merge;
+	for (int32_t p = 0; rc == 0 && p < topic_partition_count(t); p++) {
+		rc = meta_partition_leader(m, BROKER_OFFSETS_TOPIC, p, &id, url, sizeof url);
+		if (rc) {
+			snprintf(req->err, sizeof req->err, "partition %d of " BROKER_OFFSETS_TOPIC
+			         " has no leader right now; retry shortly", (int)p);
+			break;
+		}
+		for (k = 0; k < nids && ids[k] != id; k++)
+			;
+		if (k < nids || id == self)
+			continue;
+		if (nids == FORWARD_LIST_MAX)
+			break;             /* cannot be: a cluster has fewer live brokers */
+		ids[nids++] = id;
+		rc = forward_set_call(f->set, id, url, "/v1/groups", "application/json", NULL, 0,
+		                      GROUP_WRITE_TIMEOUT_MS, &idx);
+		if (rc == 0 || rc == STRAND_EAGAIN)
+			f->ncalls = idx + 1;   /* a refused call is kept, finished, in the set */
+	}
+	topic_release(t);
+	if (rc == STRAND_ENOTLEADER || rc == STRAND_EUNAVAILABLE || rc == STRAND_ENOENT)
+		return api_respond_problem(req, 503, API_PROBLEM_UNAVAILABLE, req->err, NULL);
+	if (rc && rc != STRAND_EAGAIN)
+		return rc;
+	return groups_list_merge(req);
 }
 
 /* DELETE /v1/groups/{group} -> 204; 409 GROUP_NOT_EMPTY while members remain */

@@ -396,6 +396,17 @@ int broker_group_commit(broker_t *b, const char *group, const char *member_id,
  */
 int broker_group_ready(broker_t *b, const char *group, char *err, size_t errlen);
 
+/*
+ * offsets_in_log: broker_group_ready for every partition of
+ * BROKER_OFFSETS_TOPIC this broker leads (the group list). 0, or the first
+ * partition's STRAND_EUNAVAILABLE / STRAND_ENOTLEADER / load error.
+ */
+int broker_groups_ready_here(broker_t *b, char *err, size_t errlen);
+
+/* 1 when this broker coordinates group now (offsets_in_log: its partition
+ * is loaded at the current leader epoch; always without offsets_in_log). */
+int broker_group_coordinated_here(broker_t *b, const char *group);
+
 /* Is a group write committed (acks=all): 1 yes (or nothing to wait for),
  * 0 not yet, STRAND_ENOTENOUGH it may never be (broker_replica_committed). */
 int broker_group_committed(broker_t *b, const broker_group_write_t *w, char *err,

@@ -1119,6 +1119,18 @@ int group_list(group_coord_t *gc, int64_t now_ms, group_summary_t **out, size_t 
 	return rc;
 }
 
+/* groups[i] becomes Dead (its waiters are noted) and leaves the coordinator. */
+static void group_remove_at(group_coord_t *gc, size_t i, notes_t *nt)
+{
+	group_t *g = gc->groups[i];
+
+	g->state = GROUP_DEAD;
+	group_touch(g, nt);
+	memmove(&gc->groups[i], &gc->groups[i + 1], (gc->n - i - 1) * sizeof *gc->groups);
+	gc->n--;
+	group_free(g);
+}
+
 int group_delete(group_coord_t *gc, const char *group, int64_t now_ms)
 {
 	notes_t nt = { 0 };
@@ -1135,11 +1147,7 @@ int group_delete(group_coord_t *gc, const char *group, int64_t now_ms)
 	rc = STRAND_ENOTEMPTY;
 	if (g->nmembers > 0)
 		goto out;
-	g->state = GROUP_DEAD;
-	group_touch(g, &nt);
-	memmove(&gc->groups[i], &gc->groups[i + 1], (gc->n - (size_t)i - 1) * sizeof *gc->groups);
-	gc->n--;
-	group_free(g);
+	group_remove_at(gc, (size_t)i, &nt);
 	rc = 0;
 out:
 	unlock_and_notify(gc, &nt);
@@ -1149,20 +1157,14 @@ out:
 int group_coord_drop(group_coord_t *gc, const char *group)
 {
 	notes_t nt = { 0 };
-	group_t *g;
 	long i;
 	int rc = STRAND_ENOENT;
 
 	pthread_mutex_lock(&gc->lock);
 	i = group_index(gc, group, NULL);
 	if (i >= 0) {
-		g = gc->groups[i];
-		g->state = GROUP_DEAD;
-		group_touch(g, &nt);    /* parked joins and fetches wake, find no member: 404 */
-		memmove(&gc->groups[i], &gc->groups[i + 1],
-		        (gc->n - (size_t)i - 1) * sizeof *gc->groups);
-		gc->n--;
-		group_free(g);
+		/* parked joins and fetches wake, find no member: 404 */
+		group_remove_at(gc, (size_t)i, &nt);
 		rc = 0;
 	}
 	unlock_and_notify(gc, &nt);

@@ -583,39 +583,34 @@ static int load_install(broker_t *b, ol_load_t *ld, char *err, size_t errlen)
 	return rc;
 }
 
-int broker_group_ready(broker_t *b, const char *group, char *err, size_t errlen)
+/* Load partition p of t (held) if this broker leads it and has not loaded
+ * it at the current epoch; what = the group asked for, or NULL. */
+static int ol_ready(broker_t *b, topic_t *t, int32_t p, int32_t epoch, const char *what,
+                    char *err, size_t errlen)
 {
 	offsets_log_t *ol = broker_offsets_log(b);
 	ol_load_t ld = { 0 };
-	topic_t *t;
-	int32_t p, epoch, epoch_now;
+	int32_t epoch_now;
 	int64_t end, nrec = 0, nskip = 0;
 	int rc;
 
-	if (ol == NULL)
-		return 0;              /* single node: offsets.json */
-	rc = ol_locate(b, group, &t, &p, &epoch, err, errlen);
-	if (rc)
-		return rc;
 	pthread_mutex_lock(&ol->lock);
 	rc = ol_size(ol, topic_partition_count(t));
 	if (rc == 0 && ol->loaded[p] == epoch) {
 		pthread_mutex_unlock(&ol->lock);
-		topic_release(t);
 		return 0;
 	}
 	if (rc == 0 && ol->loading[p])
-		rc = strand_err_set(err, errlen, STRAND_EUNAVAILABLE, "the coordinator of group %s "
-		                    "is loading its groups from %s partition %d "
-		                    "(COORDINATOR_LOAD_IN_PROGRESS); retry shortly", group,
+		rc = strand_err_set(err, errlen, STRAND_EUNAVAILABLE, "the coordinator of %s%s is "
+		                    "loading its groups from %s partition %d "
+		                    "(COORDINATOR_LOAD_IN_PROGRESS); retry shortly",
+		                    what ? "group " : "the groups", what ? what : "",
 		                    BROKER_OFFSETS_TOPIC, (int)p);
 	else if (rc == 0)
 		ol->loading[p] = 1;
 	pthread_mutex_unlock(&ol->lock);
-	if (rc) {
-		topic_release(t);
+	if (rc)
 		return rc == STRAND_ENOMEM ? strand_err_set(err, errlen, rc, "out of memory") : rc;
-	}
 
 	/* Load without locks: only this partition's leader writes it, and it
 	 * writes nothing for these groups until they are marked loaded. */
@@ -642,8 +637,62 @@ int broker_group_ready(broker_t *b, const char *group, char *err, size_t errlen)
 		fprintf(stderr, "strand: %s partition %d: %" PRId64 " of %" PRId64 " records did not "
 		        "decode and were skipped\n", BROKER_OFFSETS_TOPIC, (int)p, nskip, nrec);
 	load_free(&ld);
+	return rc;
+}
+
+int broker_group_ready(broker_t *b, const char *group, char *err, size_t errlen)
+{
+	topic_t *t;
+	int32_t p, epoch;
+	int rc;
+
+	if (broker_offsets_log(b) == NULL)
+		return 0;              /* single node: offsets.json */
+	rc = ol_locate(b, group, &t, &p, &epoch, err, errlen);
+	if (rc)
+		return rc;
+	rc = ol_ready(b, t, p, epoch, group, err, errlen);
 	topic_release(t);
 	return rc;
+}
+
+int broker_groups_ready_here(broker_t *b, char *err, size_t errlen)
+{
+	topic_t *t;
+	int32_t epoch;
+	int rc = 0;
+
+	if (broker_offsets_log(b) == NULL)
+		return 0;
+	t = broker_topic_get(b, BROKER_OFFSETS_TOPIC);
+	if (t == NULL)
+		return 0;              /* no group was ever used */
+	for (int32_t p = 0; rc == 0 && p < topic_partition_count(t); p++)
+		if (ol_epoch(b, p, &epoch) == 0)
+			rc = ol_ready(b, t, p, epoch, NULL, err, errlen);
+	topic_release(t);
+	return rc;
+}
+
+int broker_group_coordinated_here(broker_t *b, const char *group)
+{
+	offsets_log_t *ol = broker_offsets_log(b);
+	topic_t *t;
+	int32_t p, epoch;
+	int here;
+
+	if (ol == NULL)
+		return 1;
+	t = broker_topic_get(b, BROKER_OFFSETS_TOPIC);
+	if (t == NULL)
+		return 0;
+	p = broker_group_partition(group, topic_partition_count(t));
+	topic_release(t);
+	pthread_mutex_lock(&ol->lock);
+	here = p < ol->n && ol->loaded[p] >= 0 && ol_epoch(b, p, &epoch) == 0 &&
+	       epoch == ol->loaded[p];
+	pthread_mutex_unlock(&ol->lock);
+	return here;
 }
 
 /* ---- writes ---------------------------------------------------------------------- */

@@ -187,6 +187,40 @@ START_TEST(test_offsets_topic_internal_and_routed)
 		json = NULL;
 	}
 
+	/* the group list of any broker holds every coordinator's groups */
+	for (int g = 2; g <= 8; g++) {
+		snprintf(path, sizeof path, "/v1/groups/g%d/offsets", g);
+		st = http_until(1 + g % NB, "POST", path,
+		                "{\"offsets\":[{\"topic\":\"t\",\"partition\":1,\"offset\":2}]}",
+		                &json);
+		ck_assert_msg(st == 204, "commit g%d: %ld", g, st);
+		cJSON_Delete(json);
+	}
+	{
+		unsigned coords = 0;
+
+		for (int g = 1; g <= 8; g++) {
+			snprintf(path, sizeof path, "g%d", g);
+			coords |= 1u << coordinator_of(path, n);
+		}
+		ck_assert_msg(__builtin_popcount(coords) >= 2, "all 8 groups on one coordinator");
+	}
+	for (int id = 1; id <= NB; id++) {
+		const cJSON *item;
+		int g = 1;
+
+		st = http_until(id, "GET", "/v1/groups", NULL, &json);
+		ck_assert_int_eq(st, 200);
+		ck_assert_int_eq(cJSON_GetArraySize(json), 8);
+		cJSON_ArrayForEach(item, json) {
+			char name[16];
+
+			snprintf(name, sizeof name, "g%d", g++);
+			ck_assert_str_eq(cJSON_GetObjectItem(item, "group")->valuestring, name);
+		}
+		cJSON_Delete(json);
+	}
+
 	/* users may read it, not write, alter, delete or create it */
 	snprintf(path, sizeof path, "/v1/topics/%s/partitions/0/records", BROKER_OFFSETS_TOPIC);
 	st = tcluster_http(cl, 1, "POST", path, "{\"records\":[{\"value\":1}]}", NULL, HTTP_MS,
@@ -388,6 +422,13 @@ START_TEST(test_coordinator_killed_offsets_survive)
 			              committed_at[p], committed(json, "t", p));
 		cJSON_Delete(json);
 	}
+
+	st = http_until(other, "GET", "/v1/groups", NULL, &json);
+	ck_assert_int_eq(st, 200);
+	ck_assert_int_eq(cJSON_GetArraySize(json), 1);
+	ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(json, 0), "group")->valuestring,
+	                 "cg");
+	cJSON_Delete(json);
 
 	/* the old member is unknown to the new coordinator: it joins again and
 	 * resumes from the committed offsets, nothing skipped */
