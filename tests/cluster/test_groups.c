@@ -489,6 +489,86 @@ START_TEST(test_coordinator_killed_offsets_survive)
 }
 END_TEST
 
+/* ---- leadership moving back ------------------------------------------------ */
+
+static int led_by(const tcluster_partition_t *p, void *arg)
+{
+	return p->leader == *(const int *)arg && tcluster_in_isr(p, p->leader) &&
+	       p->nisr >= 2;
+}
+
+/* The committed offset of mb's t/0 through broker via (-1: none). */
+static int64_t mb_committed(int via)
+{
+	cJSON *json = NULL;
+	int64_t off;
+	long st = http_until(via, "GET", "/v1/groups/mb/offsets", NULL, &json);
+
+	ck_assert_msg(st == 200, "offsets via %d: %ld", via, st);
+	off = committed(json, "t", 0);
+	cJSON_Delete(json);
+	return off;
+}
+
+static void mb_commit(int via, int64_t offset)
+{
+	char body[160];
+	cJSON *json = NULL;
+	long st;
+
+	snprintf(body, sizeof body, "{\"offsets\":[{\"topic\":\"t\",\"partition\":0,"
+	         "\"offset\":%" PRId64 "}]}", offset);
+	st = http_until(via, "POST", "/v1/groups/mb/offsets", body, &json);
+	ck_assert_msg(st == 204, "commit %" PRId64 " via %d: %ld", offset, via, st);
+	cJSON_Delete(json);
+}
+
+START_TEST(test_coordinator_returns_and_reloads)
+{
+	static const char *const direct[] = { "Strand-Route: direct", NULL };
+	cJSON *json = NULL;
+	int internal, n, first, second;
+	int32_t p;
+	long st;
+
+	start_cluster();
+	create_topic("t", 1, 3);
+	mb_commit(1, 3);
+	n = offsets_partitions(1, &internal);
+	p = broker_group_partition("mb", n);
+	first = coordinator_of("mb", n);
+
+	/* the first coordinator dies; its successor takes a commit */
+	ck_assert_int_eq(tcluster_kill(cl, first), 0);
+	second = first % NB + 1;
+	ck_assert_msg(tcluster_wait_partition(cl, second, BROKER_OFFSETS_TOPIC, p, led_by_other,
+	                                      &first, WAIT_MS, NULL, errbuf, sizeof errbuf) == 0,
+	              "no new coordinator: %s", errbuf);
+	second = coordinator_of_via(second, "mb", n);
+	mb_commit(second, 4);
+
+	/* it returns, catches up as a follower, and the controller gives it
+	 * back its preferred leadership: it loads the partition again, with
+	 * the commit made while it was away; the other one dropped the group */
+	ck_assert_msg(tcluster_restart(cl, first, errbuf, sizeof errbuf) == 0, "%s", errbuf);
+	ck_assert_msg(tcluster_wait_partition(cl, second, BROKER_OFFSETS_TOPIC, p, led_by, &first,
+	                                      WAIT_MS, NULL, errbuf, sizeof errbuf) == 0,
+	              "leadership not back on broker %d: %s", first, errbuf);
+	for (int id = 1; id <= NB; id++)
+		ck_assert_int_eq(mb_committed(id), 4);
+	st = tcluster_http(cl, second, "GET", "/v1/groups/mb/offsets", NULL, direct, HTTP_MS,
+	                   &json);
+	ck_assert_int_eq(st, 421);
+	cJSON_Delete(json);
+	st = http_until(second, "GET", "/v1/groups", NULL, &json);
+	ck_assert_int_eq(st, 200);
+	ck_assert_int_eq(cJSON_GetArraySize(json), 1);
+	cJSON_Delete(json);
+	mb_commit(second, 5);
+	ck_assert_int_eq(mb_committed(first), 5);
+}
+END_TEST
+
 static Suite *groups_suite(void)
 {
 	Suite *s = suite_create("cluster_groups");
@@ -500,6 +580,10 @@ static Suite *groups_suite(void)
 	tc = tcase_create("failover");
 	tcase_add_checked_fixture(tc, NULL, cluster_teardown);
 	tcase_add_test(tc, test_coordinator_killed_offsets_survive);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("moveback");
+	tcase_add_checked_fixture(tc, NULL, cluster_teardown);
+	tcase_add_test(tc, test_coordinator_returns_and_reloads);
 	suite_add_tcase(s, tc);
 	return s;
 }
