@@ -6,7 +6,7 @@
  * offsets that survive the coordinator's kill -9.
  *
  * Every wait polls a condition until a deadline. Exit 77 when etcd or the
- * strand binary is missing.
+ * strand binary is missing (tcluster_run_suite).
  */
 #include <check.h>
 #include <inttypes.h>
@@ -15,10 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "broker/broker.h"
-#include "cluster/etcd_local.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "tests/cluster/cluster_harness.h"
@@ -590,24 +587,5 @@ static Suite *groups_suite(void)
 
 int main(void)
 {
-	const char *bin = getenv("STRAND_BIN");
-	SRunner *sr;
-	int failed;
-
-	if (!etcd_local_available()) {
-		fprintf(stderr, "etcd not installed (scripts/deps.sh): skipping\n");
-		return 77;
-	}
-	if (access(bin != NULL && *bin ? bin : "./strand", X_OK) != 0) {
-		fprintf(stderr, "no strand binary (set STRAND_BIN): skipping\n");
-		return 77;
-	}
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	sr = srunner_create(groups_suite());
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	curl_global_cleanup();
-	return failed == 0 ? 0 : 1;
+	return tcluster_run_suite(groups_suite());
 }
