@@ -1040,7 +1040,7 @@ static void bench_summary(const bench_run_t *r)
 
 	if (o->kv) {
 		printf("mode=%s format=%s records=%" PRId64 " seconds=%.3f records_per_s=%.0f "
-		       "mb_per_s=%.1f requests_per_s=%.0f p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f "
+		       "mb_per_s=%.3f requests_per_s=%.0f p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f "
 		       "max_ms=%.3f errors=%" PRId64 " not_leader=%" PRId64 "\n",
 		       bench_mode_name(o->mode), o->binary ? "binary" : "json", r->records, secs, rps,
 		       mbps, qps, p50, p99, p999, max, r->errors, r->not_leader);
