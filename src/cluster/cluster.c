@@ -410,7 +410,8 @@ int cluster_open(const cluster_options_t *opts, cluster_t **out, char *err, size
 	pthread_condattr_t ca;
 	cluster_t *c;
 	cJSON *reg;
-	int rc, wait_ms;
+	int rc, wait_ms, warned = 0;
+	int64_t join_deadline;
 
 	*out = NULL;
 	if (opts->broker_id < 0 || opts->broker_id > CLUSTER_MAX_BROKER_ID)
@@ -455,11 +456,25 @@ int cluster_open(const cluster_options_t *opts, cluster_t **out, char *err, size
 	rc = etcd_open(&eo, &c->etcd, err, errlen);
 	if (rc)
 		goto fail;
-	rc = cluster_id_settle(c, opts->proposed_cluster_id, err, errlen);
-	if (rc)
-		goto fail;
 	wait_ms = opts->register_wait_ms > 0 ? opts->register_wait_ms : c->ttl_s * 1000 + 2000;
-	rc = cluster_session_start(c, wait_ms, err, errlen);
+	join_deadline = clock_now_ms() + (opts->join_wait_ms > 0 ? opts->join_wait_ms
+	                                                         : CLUSTER_DEFAULT_JOIN_WAIT_MS);
+	for (;;) {
+		/* both steps are safe to repeat: the id is created only if absent,
+		 * and a session that failed revoked its lease (or its lease runs
+		 * out and the next registration waits for it, as for a crash) */
+		rc = cluster_id_settle(c, opts->proposed_cluster_id, err, errlen);
+		if (rc == 0)
+			rc = cluster_session_start(c, wait_ms, err, errlen);
+		if ((rc != STRAND_ETIMEDOUT && rc != STRAND_EIO) ||
+		    clock_now_ms() + CLUSTER_RETRY_MS >= join_deadline)
+			break;
+		if (!warned)
+			fprintf(stderr, "strand: cluster: broker %" PRId32 " cannot join yet (%s); "
+			        "trying again until etcd answers\n", c->broker_id, err);
+		warned = 1;
+		clock_sleep_ms(CLUSTER_RETRY_MS);
+	}
 	if (rc)
 		goto fail;
 	if (pthread_create(&c->thread, NULL, cluster_thread, c) != 0) {

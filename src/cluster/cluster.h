@@ -44,6 +44,7 @@ typedef struct cluster cluster_t;
 #define CLUSTER_MAX_LEASE_TTL_S      300
 #define CLUSTER_LEASE_MARGIN_MS      500     /* local deadline: this much before etcd's */
 #define CLUSTER_MAX_BROKER_ID        1000000
+#define CLUSTER_DEFAULT_JOIN_WAIT_MS 30000   /* a starting broker waits this long for etcd */
 
 typedef struct cluster_options {
 	const char *etcd_endpoints;   /* "http://h:p[,...]" (required) */
@@ -55,6 +56,8 @@ typedef struct cluster_options {
 	int         keepalive_ms;     /* renewal period; 0: lease_ttl/3 (tests stretch it) */
 	int         register_wait_ms; /* how long to wait for a previous holder of this
 	                                 broker id to expire; 0: lease_ttl + 2 s */
+	int         join_wait_ms;     /* how long to keep trying while etcd times out or
+	                                 cannot be reached; 0: CLUSTER_DEFAULT_JOIN_WAIT_MS */
 } cluster_options_t;
 
 /* Fill the defaults (all zero: each field's comment says what zero means). */
@@ -64,10 +67,13 @@ void cluster_options_init(cluster_options_t *o);
  * Join the cluster: create the cluster id if there is none, grant the lease,
  * register brokers/<id> (waiting up to register_wait_ms while a live
  * registration of the same id from another lease exists), start the
- * session thread. *out is freed by cluster_close. Returns 0 or
+ * session thread. While etcd times out or cannot be reached (a busy
+ * machine, etcd starting or restarting beside the broker) the join is
+ * tried again every 200 ms for up to join_wait_ms, with one line on
+ * stderr. *out is freed by cluster_close. Returns 0 or
  *   STRAND_EINVAL   bad options
  *   STRAND_EEXIST   another live broker holds this broker id
- *   STRAND_EIO, STRAND_ETIMEDOUT   etcd unreachable (etcd.h)
+ *   STRAND_EIO, STRAND_ETIMEDOUT   etcd still unreachable after join_wait_ms (etcd.h)
  */
 int cluster_open(const cluster_options_t *opts, cluster_t **out, char *err, size_t errlen);
 

@@ -4,7 +4,8 @@
  * live-broker view, a duplicate broker id refused, one controller and its
  * successor, a deposed controller's writes fenced by etcd, and the local
  * lease deadline running out while etcd is paused (SIGSTOP), and the
- * broker carrying on by itself after etcd is killed and restarted.
+ * broker carrying on by itself after etcd is killed and restarted; a join
+ * that outlives a paused etcd, and gives up after join_wait_ms.
  *
  * Every test works in the same etcd: each one closes its brokers (which
  * revokes their leases), so the next starts from no brokers and no
@@ -12,7 +13,9 @@
  */
 #include <check.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,6 +266,73 @@ START_TEST(test_deposed_controller_writes_are_fenced)
 }
 END_TEST
 
+/* cluster_open in a thread, for the join-while-etcd-is-paused test */
+typedef struct join_job {
+	cluster_options_t o;
+	cluster_t        *c;
+	int               rc;
+	_Atomic int       done;
+	char              err[512];
+} join_job_t;
+
+static void *join_thread(void *arg)
+{
+	join_job_t *j = arg;
+
+	j->rc = cluster_open(&j->o, &j->c, j->err, sizeof j->err);
+	atomic_store(&j->done, 1);
+	return NULL;
+}
+
+START_TEST(test_join_waits_for_a_paused_etcd)
+{
+	join_job_t j;
+	pthread_t t;
+	int64_t end;
+
+	memset(&j, 0, sizeof j);
+	cluster_options_init(&j.o);
+	j.o.etcd_endpoints = fixture_etcd.client_url;
+	j.o.broker_id = 6;
+	j.o.advertised_url = "http://127.0.0.1:9006";
+	j.o.proposed_cluster_id = "x";
+	j.o.lease_ttl_s = 2;        /* etcd calls time out after 2000/3 ms */
+	j.o.join_wait_ms = 20000;
+	ck_assert_int_eq(kill(fixture_etcd.pid, SIGSTOP), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, join_thread, &j), 0);
+	/* the fault lasts several call timeouts: the join must outlive them */
+	end = clock_now_ms() + 2500;
+	while (!atomic_load(&j.done) && clock_now_ms() < end)
+		clock_sleep_ms(20);
+	ck_assert_msg(!atomic_load(&j.done), "join gave up while etcd was paused: %d %s",
+	              j.rc, j.err);
+	etcd_fixture_resume();
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_msg(j.rc == 0, "join after etcd resumed: %s", j.err);
+	ck_assert(cluster_lease_valid(j.c));
+	cluster_close(j.c);
+
+	/* bounded: an etcd that never answers fails the join after join_wait_ms */
+	memset(&j, 0, sizeof j);
+	cluster_options_init(&j.o);
+	j.o.etcd_endpoints = fixture_etcd.client_url;
+	j.o.broker_id = 6;
+	j.o.advertised_url = "http://127.0.0.1:9006";
+	j.o.proposed_cluster_id = "x";
+	j.o.lease_ttl_s = 2;
+	j.o.join_wait_ms = 1500;
+	ck_assert_int_eq(kill(fixture_etcd.pid, SIGSTOP), 0);
+	end = clock_now_ms();
+	j.rc = cluster_open(&j.o, &j.c, j.err, sizeof j.err);
+	end = clock_now_ms() - end;
+	etcd_fixture_resume();
+	ck_assert_msg(j.rc == STRAND_ETIMEDOUT || j.rc == STRAND_EIO, "%d %s", j.rc, j.err);
+	ck_assert_ptr_null(j.c);
+	ck_assert_int_ge(end, 1500 - 200 - 700);   /* the last try starts before the deadline */
+	ck_assert_int_le(end, 1500 + 3 * 700);     /* and ends within a few call timeouts */
+}
+END_TEST
+
 START_TEST(test_lease_runs_out_locally_while_etcd_is_paused)
 {
 	cluster_t *a = join(1, 2, 0);
@@ -370,6 +440,7 @@ static Suite *cluster_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_checked_fixture(tc, NULL, etcd_fixture_resume);
 	tcase_add_test(tc, test_lease_runs_out_locally_while_etcd_is_paused);
+	tcase_add_test(tc, test_join_waits_for_a_paused_etcd);
 	suite_add_tcase(s, tc);
 
 	/* last: the etcd it restarts has a pid the other tests do not know */
