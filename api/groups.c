@@ -93,6 +93,11 @@ static int respond_group_error(api_request_t *req, int rc)
 
 /* ---- join ----------------------------------------------------------------- */
 
+/* cluster mode: how long a join answer waits for its generation's record
+ * in __consumer_offsets to be committed; the member gets its assignment
+ * at the latest then (docs/GROUPS.md) */
+#define JOIN_LOG_WAIT_MS 5000
+
 typedef struct join_ctx {
 	api_request_t   *req;
 	parking_t       *pk;
@@ -100,6 +105,9 @@ typedef struct join_ctx {
 	char             key[300];
 	char             member_id[GROUP_MEMBER_ID_MAX];
 	uint64_t         version;
+	cJSON           *answer;        /* ready, waiting for w to be committed */
+	broker_group_write_t w;
+	int64_t          log_deadline_ms;
 } join_ctx_t;
 
 static void join_cleanup(api_request_t *req)
@@ -109,6 +117,7 @@ static void join_cleanup(api_request_t *req)
 	if (c == NULL)
 		return;
 	parking_cancel(c->pk, &c->waiter);
+	cJSON_Delete(c->answer);
 	free(c);
 	req->ctx = NULL;
 }
@@ -129,6 +138,45 @@ static void join_wake(void *ctx, parking_reason_t why)
 
 	(void)why;
 	api_resume(c->req);
+}
+
+/* Under the registry lock: the generation's record is committed (or never
+ * will be here), or suspend. */
+static int join_log_arm(void *ctx)
+{
+	join_ctx_t *c = ctx;
+
+	if (broker_group_committed(c->req->broker, &c->w, NULL, 0) != 0)
+		return 1;
+	return api_suspend(c->req);
+}
+
+/*
+ * Answer the join once its generation's metadata record is committed, as
+ * Kafka's SyncGroup waits for the group's append, or at log_deadline_ms:
+ * the member gets its assignment either way (a record lost with its leader
+ * only lets a new coordinator number from an older generation).
+ */
+static int join_answer_logged(join_ctx_t *c)
+{
+	api_request_t *req = c->req;
+	cJSON *answer;
+	int rc;
+
+	for (;;) {
+		if (broker_group_committed(req->broker, &c->w, NULL, 0) != 0 ||
+		    parking_now_ms() >= c->log_deadline_ms || api_is_stopping(req->api))
+			break;
+		rc = parking_wait(c->pk, &c->waiter, BROKER_OFFSETS_TOPIC, c->w.partition,
+		                  c->w.end_offset - 1, c->log_deadline_ms, join_log_arm, join_wake, c);
+		if (rc == 0)
+			return 0;                     /* parked */
+		if (rc != 1)
+			break;
+	}
+	answer = c->answer;
+	c->answer = NULL;
+	return api_respond_json(req, 200, answer);
 }
 
 /* The join answered now (rc 0), or keep waiting until the group changes. */
@@ -159,6 +207,18 @@ static int join_answer_or_park(join_ctx_t *c, int rc, group_member_info_t *info)
 			return rc;
 		rc = group_join_poll(gc, req->group, c->member_id, broker_now_ms(), info);
 	}
+	if (rc == 0 && broker_group_log_generation(req->broker, req->group, &c->w, NULL, 0) == 0 &&
+	    c->w.partition >= 0) {
+		/* cluster mode: a new generation, written to __consumer_offsets
+		 * (best effort: on an error the member is answered at once, and
+		 * its next commit writes the generation too) */
+		c->answer = member_doc(info, 1);
+		group_member_info_free(info);
+		if (c->answer == NULL)
+			return STRAND_ENOMEM;
+		c->log_deadline_ms = parking_now_ms() + JOIN_LOG_WAIT_MS;
+		return join_answer_logged(c);
+	}
 	if (rc == 0) {
 		rc = respond_member(req, info, 1);
 		group_member_info_free(info);
@@ -172,9 +232,12 @@ static int join_on_resume(api_request_t *req)
 {
 	join_ctx_t *c = req->ctx;
 	group_member_info_t info;
-	int rc = group_join_poll(broker_groups(req->broker), req->group, c->member_id,
-	                         broker_now_ms(), &info);
+	int rc;
 
+	if (c->answer != NULL)
+		return join_answer_logged(c);   /* woken by the HW, or its deadline */
+	rc = group_join_poll(broker_groups(req->broker), req->group, c->member_id,
+	                     broker_now_ms(), &info);
 	return join_answer_or_park(c, rc, &info);
 }
 

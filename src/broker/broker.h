@@ -407,6 +407,18 @@ int broker_groups_ready_here(broker_t *b, char *err, size_t errlen);
  * is loaded at the current leader epoch; always without offsets_in_log). */
 int broker_group_coordinated_here(broker_t *b, const char *group);
 
+/*
+ * cluster_mode: append group's metadata record (generation, protocol,
+ * members, assignment) when its current generation is not yet in
+ * BROKER_OFFSETS_TOPIC: a member collecting a new generation's assignment
+ * calls it (Kafka writes the group at SyncGroup), so a new coordinator
+ * continues the numbering even from a generation that committed nothing.
+ * *w: what to wait for (partition -1: nothing was written). 0, or
+ * broker_group_commit's append errors.
+ */
+int broker_group_log_generation(broker_t *b, const char *group, broker_group_write_t *w,
+                                char *err, size_t errlen);
+
 /* Is a group write committed (acks=all): 1 yes (or nothing to wait for),
  * 0 not yet, STRAND_ENOTENOUGH it may never be (broker_replica_committed). */
 int broker_group_committed(broker_t *b, const broker_group_write_t *w, char *err,

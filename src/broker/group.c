@@ -45,6 +45,7 @@ typedef struct group {
 	group_state_t    state;
 	int32_t          generation;
 	group_assignor_t assignor;
+	int32_t          logged_generation; /* the last written to __consumer_offsets */
 	uint64_t         version;
 	int64_t          rebalance_deadline;
 	gmember_t      **members;      /* sorted by id */
@@ -1187,6 +1188,34 @@ int group_coord_restore(group_coord_t *gc, const char *group, int32_t generation
 		rc = STRAND_ENOMEM;
 	else if (g->generation < generation)
 		g->generation = generation;
+	if (g != NULL && g->logged_generation < generation)
+		g->logged_generation = generation;
 	pthread_mutex_unlock(&gc->lock);
 	return rc;
+}
+
+int group_generation_unlogged(group_coord_t *gc, const char *group, int32_t *generation)
+{
+	group_t *g;
+	int unlogged = 0;
+
+	pthread_mutex_lock(&gc->lock);
+	g = group_find(gc, group);
+	if (g != NULL && g->generation > g->logged_generation) {
+		*generation = g->generation;
+		unlogged = 1;
+	}
+	pthread_mutex_unlock(&gc->lock);
+	return unlogged;
+}
+
+void group_generation_logged(group_coord_t *gc, const char *group, int32_t generation)
+{
+	group_t *g;
+
+	pthread_mutex_lock(&gc->lock);
+	g = group_find(gc, group);
+	if (g != NULL && g->logged_generation < generation)
+		g->logged_generation = generation;
+	pthread_mutex_unlock(&gc->lock);
 }

@@ -253,4 +253,12 @@ int group_coord_drop(group_coord_t *gc, const char *group);
 int group_coord_restore(group_coord_t *gc, const char *group, int32_t generation,
                         group_assignor_t assignor);
 
+/*
+ * The generation written to __consumer_offsets (offsets_log.h): 1 with
+ * *generation when the group's current generation is newer than the last
+ * one noted with group_generation_logged (or restored), else 0.
+ */
+int  group_generation_unlogged(group_coord_t *gc, const char *group, int32_t *generation);
+void group_generation_logged(group_coord_t *gc, const char *group, int32_t generation);
+
 #endif

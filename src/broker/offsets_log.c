@@ -755,18 +755,23 @@ int offsets_log_write_locked(broker_t *b, const char *group, const committed_off
 		if (rc == 0)
 			rc = ol_add(ol, 0, now);
 	}
-	if (described)
-		group_desc_free(&desc);
 	if (rc == 0)
 		rc = batch_builder_finish(&ol->builder, NULL);
 	if (rc) {
+		if (described)
+			group_desc_free(&desc);
 		topic_release(t);
 		return strand_err_set(err, errlen, rc, "cannot encode the records of group %s: %s",
 		                      group, strand_strerror(rc));
 	}
-	rc = broker_append(b, t, p, ol->builder.buf, ol->builder.len,
-	                   BROKER_APPEND_DURABLE | BROKER_APPEND_BUILT | BROKER_APPEND_ACKS_ALL,
-	                   &info, err, errlen);
+	if (rc == 0)
+		rc = broker_append(b, t, p, ol->builder.buf, ol->builder.len,
+		                   BROKER_APPEND_DURABLE | BROKER_APPEND_BUILT |
+		                   BROKER_APPEND_ACKS_ALL, &info, err, errlen);
+	if (rc == 0 && described)
+		group_generation_logged(broker_groups(b), group, desc.generation);
+	if (described)
+		group_desc_free(&desc);
 	topic_release(t);
 	if (rc)
 		return rc;
@@ -774,6 +779,23 @@ int offsets_log_write_locked(broker_t *b, const char *group, const committed_off
 	w->end_offset = info.last_offset + 1;
 	w->leader_epoch = info.leader_epoch;
 	return 0;
+}
+
+int broker_group_log_generation(broker_t *b, const char *group, broker_group_write_t *w,
+                                char *err, size_t errlen)
+{
+	static const committed_offset_t none;   /* offs non-NULL, n 0: metadata alone */
+	int32_t generation;
+	int rc = 0;
+
+	w->partition = -1;
+	if (broker_offsets_log(b) == NULL)
+		return 0;
+	pthread_mutex_lock(broker_meta_lock(b));
+	if (group_generation_unlogged(broker_groups(b), group, &generation))
+		rc = offsets_log_write_locked(b, group, &none, 0, w, err, errlen);
+	pthread_mutex_unlock(broker_meta_lock(b));
+	return rc;
 }
 
 int broker_group_committed(broker_t *b, const broker_group_write_t *w, char *err,

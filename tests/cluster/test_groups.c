@@ -347,6 +347,23 @@ static void consumer_leave(consumer_t *c)
 	cJSON_Delete(json);
 }
 
+/* Join group (a new member) through via: its generation. */
+static int join_generation(int via, const char *group)
+{
+	char path[200];
+	cJSON *json = NULL;
+	int gen;
+	long st;
+
+	snprintf(path, sizeof path, "/v1/groups/%s/members", group);
+	st = http_until(via, "POST", path, "{\"topics\":[\"t\"],\"session_timeout_ms\":30000}",
+	                &json);
+	ck_assert_msg(st == 200, "join %s via %d: %ld", group, via, st);
+	gen = cJSON_GetObjectItem(json, "generation")->valueint;
+	cJSON_Delete(json);
+	return gen;
+}
+
 static int led_by_other(const tcluster_partition_t *p, void *arg)
 {
 	return p->leader > 0 && p->leader != *(const int *)arg;
@@ -358,7 +375,8 @@ START_TEST(test_coordinator_killed_offsets_survive)
 	cJSON *json = NULL;
 	char path[160], body[160];
 	int64_t committed_at[KT_PARTS];
-	int internal, n, coord, other, gen_before;
+	char joined_only[16];
+	int internal, n, coord, other, gen_before, gen_joined;
 	long st;
 
 	start_cluster();
@@ -399,6 +417,16 @@ START_TEST(test_coordinator_killed_offsets_survive)
 	ck_assert_int_eq(n, 16);
 	coord = coordinator_of("cg", n);
 	ck_assert_int_ge(coord, 1);
+	/* and a group of the same coordinator that joined but never committed:
+	 * its generation was written when its member collected it */
+	for (int i = 0; i < 100; i++) {
+		snprintf(joined_only, sizeof joined_only, "cj%d", i);
+		if (coordinator_of(joined_only, n) == coord)
+			break;
+	}
+	ck_assert_int_eq(coordinator_of(joined_only, n), coord);
+	gen_joined = join_generation(1, joined_only);
+	ck_assert_int_ge(gen_joined, 1);
 	ck_assert_int_eq(tcluster_kill(cl, coord), 0);
 	other = coord % NB + 1;
 	ck_assert_msg(tcluster_wait_partition(cl, other, BROKER_OFFSETS_TOPIC,
@@ -422,9 +450,11 @@ START_TEST(test_coordinator_killed_offsets_survive)
 
 	st = http_until(other, "GET", "/v1/groups", NULL, &json);
 	ck_assert_int_eq(st, 200);
-	ck_assert_int_eq(cJSON_GetArraySize(json), 1);
+	ck_assert_int_eq(cJSON_GetArraySize(json), 2);
 	ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(json, 0), "group")->valuestring,
 	                 "cg");
+	ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(json, 1), "group")->valuestring,
+	                 joined_only);
 	cJSON_Delete(json);
 
 	/* the old member is unknown to the new coordinator: it joins again and
@@ -436,6 +466,7 @@ START_TEST(test_coordinator_killed_offsets_survive)
 	consumer_join(&c, other);
 	ck_assert_msg(c.generation > gen_before, "generation %d after %d", c.generation,
 	              gen_before);
+	ck_assert_int_gt(join_generation(other, joined_only), gen_joined);
 	{
 		int64_t end = clock_now_ms() + WAIT_MS;
 		int done = 0;
