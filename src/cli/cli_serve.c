@@ -549,7 +549,7 @@ static int serve_host_is_loopback(const char *host)
  */
 static int serve_join_cluster(serve_values_t *sv, broker_t *broker, api_t *api,
                               int32_t broker_id, int lease_ttl_s, int32_t offsets_partitions,
-                              cluster_t **out,
+                              const cluster_membership_t *member, cluster_t **out,
                               meta_t **meta_out)
 {
 	cluster_options_t co;
@@ -563,13 +563,26 @@ static int serve_join_cluster(serve_values_t *sv, broker_t *broker, api_t *api,
 	co.broker_id = broker_id;
 	co.advertised_url = api_options(api)->advertised_url;
 	co.proposed_cluster_id = broker_cluster_id(broker);
+	co.required_cluster_id = member->recorded ? member->cluster_id : NULL;
 	co.lease_ttl_s = lease_ttl_s;
-	curl_global_init(CURL_GLOBAL_DEFAULT);   /* the etcd client is libcurl */
 	rc = cluster_open(&co, out, err, sizeof err);
 	if (rc != 0) {
 		fprintf(stderr, "strand: error: cannot join the cluster at %s: %s\n",
 		        sv->v[OPT_ETCD], err);
 		return rc;
+	}
+	if (!member->recorded) {
+		/* the first join: from now on this directory belongs to this cluster */
+		rc = cluster_membership_write(sv->v[OPT_DATA_DIR], cluster_id(*out), broker_id,
+		                              err, sizeof err);
+		if (rc != 0) {
+			fprintf(stderr, "strand: error: cannot record the cluster membership: %s\n",
+			        err);
+			return rc;
+		}
+		fprintf(stderr, "strand: cluster: data directory %s recorded as broker %" PRId32
+		        " of cluster %s (meta/%s)\n", sv->v[OPT_DATA_DIR], broker_id,
+		        cluster_id(*out), CLUSTER_MEMBERSHIP_FILE);
 	}
 	api_set_cluster(api, *out);
 	fprintf(stderr, "strand: cluster: broker %" PRId32 " joined cluster %s as %s\n",
@@ -632,6 +645,7 @@ int cli_serve(int argc, char **argv)
 	acl_t *acl = NULL;
 	const char *www;
 	cluster_t *cluster = NULL;
+	cluster_membership_t member;
 	meta_t *meta = NULL;
 	fetcher_t *fetcher = NULL;
 	char *broker_token = NULL;
@@ -722,6 +736,16 @@ int cli_serve(int argc, char **argv)
 		        "serves TLS: other brokers and clients will fail to reach it\n",
 		        sv.v[OPT_ADVERTISED_URL]);
 	status = 1;
+	/* Which cluster the data directory belongs to, before anything opens
+	 * (or changes) it: a directory of another cluster, of another broker
+	 * id, or of a cluster started single-node is refused (cluster.h). */
+	if (sv.v[OPT_ETCD] != NULL)
+		curl_global_init(CURL_GLOBAL_DEFAULT);   /* the etcd client is libcurl */
+	if (cluster_check_data_dir(sv.v[OPT_DATA_DIR], sv.v[OPT_ETCD], sv.v[OPT_TLS_CA_FILE],
+	                           (int32_t)broker_id, &member, err, sizeof err) != 0) {
+		fprintf(stderr, "strand: error: %s\n", err);
+		goto out;
+	}
 
 	/* Signals go to sigwait below: block them before any thread starts. */
 	signal(SIGPIPE, SIG_IGN);
@@ -796,7 +820,7 @@ int cli_serve(int argc, char **argv)
 	}
 	if (sv.v[OPT_ETCD] != NULL && serve_join_cluster(&sv, broker, api, (int32_t)broker_id,
 	                                                 (int)lease_ttl, (int32_t)offsets_parts,
-	                                                 &cluster, &meta) != 0)
+	                                                 &member, &cluster, &meta) != 0)
 		goto out;
 	if (meta != NULL && serve_start_fetcher(broker, meta, (int32_t)broker_id, broker_token,
 	                                        sv.v[OPT_TLS_CA_FILE], &fetcher) != 0)

@@ -10,6 +10,7 @@
  * starts a campaign at once instead of at the next renewal.
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "broker/broker.h"
 #include "cluster/cluster.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -25,7 +27,6 @@
 #define KEY_CLUSTER_ID  CLUSTER_ETCD_PREFIX "cluster_id"
 #define KEY_BROKERS     CLUSTER_ETCD_PREFIX "brokers/"
 #define KEY_CONTROLLER  CLUSTER_ETCD_PREFIX "controller"
-#define CLUSTER_MAX_ID_BYTES 128
 #define CLUSTER_RETRY_MS     200   /* between tries while etcd refuses or fails */
 
 struct cluster {
@@ -122,29 +123,199 @@ static void cluster_session_lost(cluster_t *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* ---- the data directory's membership ---------------------------------------- */
+
+/* The cluster id of a read of KEY_CLUSTER_ID (kvs) into id[CLUSTER_MAX_ID_BYTES]:
+ * 0, STRAND_ENOENT (no key) or STRAND_ECORRUPT. */
+static int cluster_id_from(const etcd_kvs_t *kvs, char *id, char *err, size_t errlen)
+{
+	if (kvs->n == 0)
+		return strand_err_set(err, errlen, STRAND_ENOENT, "etcd holds no cluster id");
+	if (kvs->n != 1 || kvs->kvs[0].value_len == 0 ||
+	    kvs->kvs[0].value_len >= CLUSTER_MAX_ID_BYTES)
+		return strand_err_set(err, errlen, STRAND_ECORRUPT, "etcd key %s is empty or over "
+		                      "%d bytes", KEY_CLUSTER_ID, CLUSTER_MAX_ID_BYTES - 1);
+	memcpy(id, kvs->kvs[0].value, kvs->kvs[0].value_len + 1);
+	return 0;
+}
+
+int cluster_membership_read(const char *data_dir, cluster_membership_t *m,
+                            char *err, size_t errlen)
+{
+	char path[PATH_MAX], *text = NULL;
+	size_t len = 0;
+	cJSON *doc = NULL;
+	const cJSON *id, *broker;
+	int rc;
+
+	memset(m, 0, sizeof *m);
+	m->broker_id = -1;
+	snprintf(path, sizeof path, "%s/meta/" CLUSTER_TOPICS_FILE, data_dir);
+	rc = broker_file_read(path, &text, &len, err, errlen);
+	if (rc != 0 && rc != STRAND_ENOENT)
+		return rc;
+	m->cluster_data = rc == 0;
+	free(text);
+	text = NULL;
+	snprintf(path, sizeof path, "%s/meta/" CLUSTER_MEMBERSHIP_FILE, data_dir);
+	rc = broker_file_read(path, &text, &len, err, errlen);
+	if (rc == STRAND_ENOENT)
+		return 0;
+	if (rc != 0)
+		return rc;
+	doc = cJSON_ParseWithLength(text, len);
+	id = cJSON_GetObjectItemCaseSensitive(doc, "cluster_id");
+	broker = cJSON_GetObjectItemCaseSensitive(doc, "broker_id");
+	if (!cJSON_IsString(id) || id->valuestring[0] == '\0' ||
+	    strlen(id->valuestring) >= CLUSTER_MAX_ID_BYTES || !cJSON_IsNumber(broker) ||
+	    broker->valuedouble < 0 || broker->valuedouble > CLUSTER_MAX_BROKER_ID ||
+	    broker->valuedouble != (double)(int32_t)broker->valuedouble) {
+		rc = strand_err_set(err, errlen, STRAND_ECORRUPT, "%s: not {\"cluster_id\": "
+		                    "\"...\", \"broker_id\": N}", path);
+		goto out;
+	}
+	snprintf(m->cluster_id, sizeof m->cluster_id, "%s", id->valuestring);
+	m->broker_id = (int32_t)broker->valuedouble;
+	m->recorded = m->cluster_data = 1;
+out:
+	cJSON_Delete(doc);
+	free(text);
+	return rc;
+}
+
+int cluster_membership_write(const char *data_dir, const char *cluster_id, int32_t broker_id,
+                             char *err, size_t errlen)
+{
+	char path[PATH_MAX], *text = NULL;
+	cJSON *doc = cJSON_CreateObject();
+	int rc = STRAND_ENOMEM;
+
+	if (doc != NULL && cJSON_AddNumberToObject(doc, "version", 1) &&
+	    cJSON_AddStringToObject(doc, "cluster_id", cluster_id) &&
+	    cJSON_AddNumberToObject(doc, "broker_id", broker_id))
+		text = cJSON_PrintUnformatted(doc);
+	cJSON_Delete(doc);
+	if (text == NULL)
+		return strand_err_set(err, errlen, rc, "out of memory");
+	snprintf(path, sizeof path, "%s/meta/" CLUSTER_MEMBERSHIP_FILE, data_dir);
+	rc = broker_file_write_atomic(path, text, strlen(text), err, errlen);
+	free(text);
+	return rc;
+}
+
+int cluster_check_data_dir(const char *data_dir, const char *etcd_endpoints,
+                           const char *etcd_ca_file, int32_t broker_id, cluster_membership_t *m,
+                           char *err, size_t errlen)
+{
+	char held[CLUSTER_MAX_ID_BYTES], what[CLUSTER_MAX_ID_BYTES + 64];
+	etcd_options_t eo;
+	etcd_kvs_t kvs;
+	etcd_t *e = NULL;
+	int64_t deadline;
+	int warned = 0, rc = cluster_membership_read(data_dir, m, err, errlen);
+
+	if (rc)
+		return rc;
+	if (m->recorded)
+		snprintf(what, sizeof what, "broker %" PRId32 " of cluster %s", m->broker_id,
+		         m->cluster_id);
+	else
+		snprintf(what, sizeof what, "a cluster (it has %s)", CLUSTER_TOPICS_FILE);
+	if (etcd_endpoints == NULL) {
+		if (!m->cluster_data)
+			return 0;
+		return strand_err_set(err, errlen, STRAND_EINVAL, "data directory %s holds the "
+		                      "replicas of %s: single-node, each of its partitions would "
+		                      "take writes with this directory as its only replica and "
+		                      "diverge from the cluster's other replicas; start it with "
+		                      "--etcd%s", data_dir, what,
+		                      m->recorded ? " and its --broker-id" : "");
+	}
+	if (!m->recorded)
+		return 0;   /* a first join (or one from before the record): written on join */
+	if (m->broker_id != broker_id)
+		return strand_err_set(err, errlen, STRAND_EINVAL, "data directory %s holds the "
+		                      "replicas of %s, not of broker %" PRId32 ": start it with "
+		                      "--broker-id %" PRId32 " (if you moved the data, the broker id "
+		                      "must move with it)", data_dir, what, broker_id, m->broker_id);
+	memset(&eo, 0, sizeof eo);
+	eo.endpoints = etcd_endpoints;
+	eo.ca_file = etcd_ca_file;
+	rc = etcd_open(&eo, &e, err, errlen);
+	/* as a join does (cluster_open): wait for an etcd that is slow or not
+	 * up yet, CLUSTER_DEFAULT_JOIN_WAIT_MS at most */
+	deadline = clock_now_ms() + CLUSTER_DEFAULT_JOIN_WAIT_MS;
+	while (rc == 0) {
+		rc = etcd_range(e, KEY_CLUSTER_ID, 0, &kvs, err, errlen);
+		if ((rc != STRAND_ETIMEDOUT && rc != STRAND_EIO) ||
+		    clock_now_ms() + CLUSTER_RETRY_MS >= deadline)
+			break;
+		if (!warned)
+			fprintf(stderr, "strand: cluster: cannot read the cluster id yet (%s); trying "
+			        "again until etcd answers\n", err);
+		warned = 1;
+		clock_sleep_ms(CLUSTER_RETRY_MS);
+	}
+	etcd_close(e);
+	if (rc)
+		return rc;
+	rc = cluster_id_from(&kvs, held, err, errlen);
+	etcd_kvs_free(&kvs);
+	if (rc == STRAND_ENOENT)
+		return strand_err_set(err, errlen, STRAND_EINVAL, "etcd at %s holds no cluster id, "
+		                      "but data directory %s holds the replicas of %s: etcd was "
+		                      "wiped or --etcd names another one (a new cluster there would "
+		                      "know nothing of this directory's topics and delete them)",
+		                      etcd_endpoints, data_dir, what);
+	if (rc)
+		return rc;
+	if (strcmp(held, m->cluster_id) != 0)
+		return strand_err_set(err, errlen, STRAND_EINVAL, "the cluster id %s in etcd at %s "
+		                      "is not the one data directory %s joined: it holds the "
+		                      "replicas of %s (%s/meta/%s); the broker is trying to join "
+		                      "the wrong cluster: check --etcd", held, etcd_endpoints,
+		                      data_dir, what, data_dir, CLUSTER_MEMBERSHIP_FILE);
+	return 0;
+}
+
 /* ---- joining ------------------------------------------------------------ */
 
-/* Create the cluster id if absent (txn on create_revision == 0), then adopt
- * whatever etcd holds: the first broker's proposal wins for everyone. */
-static int cluster_id_settle(cluster_t *c, const char *proposed, char *err, size_t errlen)
+/*
+ * Without required: create the cluster id if absent (txn on
+ * create_revision == 0), then adopt whatever etcd holds: the first broker's
+ * proposal wins for everyone. With required (the data directory's cluster):
+ * read only, and etcd must hold exactly that id.
+ */
+static int cluster_id_settle(cluster_t *c, const char *proposed, const char *required,
+                             char *err, size_t errlen)
 {
 	etcd_compare_t absent = { KEY_CLUSTER_ID, ETCD_TARGET_CREATE, ETCD_CMP_EQUAL, 0 };
 	etcd_op_t put = { ETCD_OP_PUT, KEY_CLUSTER_ID, 0, proposed, strlen(proposed), 0 };
 	etcd_op_t get = { ETCD_OP_RANGE, KEY_CLUSTER_ID, 0, NULL, 0, 0 };
 	etcd_txn_result_t r;
-	int rc = etcd_txn(c->etcd, &absent, 1, &put, 1, &get, 1, &r, err, errlen);
+	int rc;
 
+	if (required != NULL) {
+		rc = etcd_range(c->etcd, KEY_CLUSTER_ID, 0, &r.kvs, err, errlen);
+		if (rc)
+			return rc;
+		rc = cluster_id_from(&r.kvs, c->cluster_id, err, errlen);
+		etcd_kvs_free(&r.kvs);
+		if (rc == 0 && strcmp(c->cluster_id, required) != 0)
+			rc = strand_err_set(err, errlen, STRAND_EINVAL, "etcd holds cluster id %s, "
+			                    "the data directory joined %s", c->cluster_id, required);
+		else if (rc == STRAND_ENOENT)
+			rc = strand_err_set(err, errlen, STRAND_EINVAL, "etcd holds no cluster id, "
+			                    "the data directory joined %s", required);
+		return rc;
+	}
+	rc = etcd_txn(c->etcd, &absent, 1, &put, 1, &get, 1, &r, err, errlen);
 	if (rc)
 		return rc;
-	if (r.succeeded) {
+	if (r.succeeded)
 		snprintf(c->cluster_id, sizeof c->cluster_id, "%s", proposed);
-	} else if (r.kvs.n == 1 && r.kvs.kvs[0].value_len > 0 &&
-	           r.kvs.kvs[0].value_len < sizeof c->cluster_id) {
-		memcpy(c->cluster_id, r.kvs.kvs[0].value, r.kvs.kvs[0].value_len + 1);
-	} else {
-		rc = strand_err_set(err, errlen, STRAND_ECORRUPT, "etcd key %s is empty or over %d "
-		                    "bytes", KEY_CLUSTER_ID, CLUSTER_MAX_ID_BYTES - 1);
-	}
+	else
+		rc = cluster_id_from(&r.kvs, c->cluster_id, err, errlen);
 	etcd_kvs_free(&r.kvs);
 	return rc;
 }
@@ -463,7 +634,8 @@ int cluster_open(const cluster_options_t *opts, cluster_t **out, char *err, size
 		/* both steps are safe to repeat: the id is created only if absent,
 		 * and a session that failed revoked its lease (or its lease runs
 		 * out and the next registration waits for it, as for a crash) */
-		rc = cluster_id_settle(c, opts->proposed_cluster_id, err, errlen);
+		rc = cluster_id_settle(c, opts->proposed_cluster_id, opts->required_cluster_id,
+		                       err, errlen);
 		if (rc == 0)
 			rc = cluster_session_start(c, wait_ms, err, errlen);
 		if ((rc != STRAND_ETIMEDOUT && rc != STRAND_EIO) ||

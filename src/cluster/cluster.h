@@ -45,6 +45,10 @@ typedef struct cluster cluster_t;
 #define CLUSTER_LEASE_MARGIN_MS      500     /* local deadline: this much before etcd's */
 #define CLUSTER_MAX_BROKER_ID        1000000
 #define CLUSTER_DEFAULT_JOIN_WAIT_MS 30000   /* a starting broker waits this long for etcd */
+#define CLUSTER_MAX_ID_BYTES         128     /* the cluster id, with its NUL */
+#define CLUSTER_MEMBERSHIP_FILE      "membership.json"  /* in DATA/meta (Kafka's meta.properties) */
+#define CLUSTER_TOPICS_FILE          "etcd_topics.json" /* in DATA/meta: meta.c's topic
+                                                         incarnations (cluster data) */
 
 typedef struct cluster_options {
 	const char *etcd_endpoints;   /* "http://h:p[,...]" (required) */
@@ -52,6 +56,9 @@ typedef struct cluster_options {
 	int32_t     broker_id;        /* >= 0, unique among live brokers */
 	const char *advertised_url;   /* how other brokers and clients reach this one */
 	const char *proposed_cluster_id; /* used if the cluster has none yet (the broker's own) */
+	const char *required_cluster_id; /* set: the data directory's cluster (its membership
+	                                    record); etcd must hold exactly this id and none
+	                                    is ever created. NULL: a first join */
 	int         lease_ttl_s;      /* 0: CLUSTER_DEFAULT_LEASE_TTL_S */
 	int         keepalive_ms;     /* renewal period; 0: lease_ttl/3 (tests stretch it) */
 	int         register_wait_ms; /* how long to wait for a previous holder of this
@@ -63,15 +70,64 @@ typedef struct cluster_options {
 /* Fill the defaults (all zero: each field's comment says what zero means). */
 void cluster_options_init(cluster_options_t *o);
 
+/* ---- the data directory's membership (Kafka's meta.properties) ------------ */
+
+/*
+ * DATA/meta/membership.json records the cluster id and broker id a data
+ * directory joined with, written once on its first join. A directory whose
+ * record (or, from before the record existed, whose etcd_topics.json) says
+ * it holds a cluster's replicas must not be started:
+ *   - against an etcd holding another cluster id, or none (etcd wiped or
+ *     --etcd naming another one: the empty topic list there would delete
+ *     this directory's topics, the new cluster would know nothing of its
+ *     epochs);
+ *   - with another broker id (it would present broker N's replicas and
+ *     leader-epoch history as another broker's);
+ *   - single-node (every partition would take writes with this directory as
+ *     its only replica, diverging from the cluster's other replicas at
+ *     offsets below their high watermark that truncation cannot detect).
+ */
+typedef struct cluster_membership {
+	int     recorded;       /* 1: membership.json exists (the fields below hold) */
+	int     cluster_data;   /* 1: recorded, or the directory holds etcd_topics.json */
+	char    cluster_id[CLUSTER_MAX_ID_BYTES];
+	int32_t broker_id;
+} cluster_membership_t;
+
+/* Read DATA/meta's record into *m (zeroed first; nothing written or created).
+ * 0, or STRAND_ECORRUPT naming the file. */
+int cluster_membership_read(const char *data_dir, cluster_membership_t *m,
+                            char *err, size_t errlen);
+
+/* Write the record (atomically; DATA/meta must exist). 0 or STRAND_EIO. */
+int cluster_membership_write(const char *data_dir, const char *cluster_id, int32_t broker_id,
+                             char *err, size_t errlen);
+
+/*
+ * Before a broker opens data_dir: may it start single-node (etcd_endpoints
+ * NULL) or as broker_id against the etcd at etcd_endpoints (https ones
+ * verified with etcd_ca_file, NULL: the system's CAs)? Reads the record
+ * and, in cluster mode when there is one, the cluster id etcd holds (a plain
+ * read, tried again while etcd times out or cannot be reached for up to
+ * CLUSTER_DEFAULT_JOIN_WAIT_MS as a join is: nothing is created in etcd nor
+ * in the directory). *m gets the record.
+ * 0: it may; STRAND_EINVAL with the reason in err: it must not; else the
+ * etcd or file error.
+ */
+int cluster_check_data_dir(const char *data_dir, const char *etcd_endpoints,
+                           const char *etcd_ca_file, int32_t broker_id, cluster_membership_t *m,
+                           char *err, size_t errlen);
+
 /*
  * Join the cluster: create the cluster id if there is none, grant the lease,
  * register brokers/<id> (waiting up to register_wait_ms while a live
  * registration of the same id from another lease exists), start the
- * session thread. While etcd times out or cannot be reached (a busy
+ * session thread (with required_cluster_id: nothing is created, and etcd
+ * must hold that id). While etcd times out or cannot be reached (a busy
  * machine, etcd starting or restarting beside the broker) the join is
  * tried again every 200 ms for up to join_wait_ms, with one line on
  * stderr. *out is freed by cluster_close. Returns 0 or
- *   STRAND_EINVAL   bad options
+ *   STRAND_EINVAL   bad options, or etcd does not hold required_cluster_id
  *   STRAND_EEXIST   another live broker holds this broker id
  *   STRAND_EIO, STRAND_ETIMEDOUT   etcd still unreachable after join_wait_ms (etcd.h)
  */

@@ -25,7 +25,7 @@
 #define KEY_BROKERS       CLUSTER_ETCD_PREFIX "brokers/"
 #define META_RETRY_MS     200   /* between tries while etcd fails */
 #define META_RETRY_APPLY_MS 1000 /* a local topic change that failed: read all again */
-#define INCARNATIONS_FILE "etcd_topics.json"   /* in the broker's DATA/meta */
+#define INCARNATIONS_FILE CLUSTER_TOPICS_FILE   /* in the broker's DATA/meta */
 #define META_MAX_KEY      (sizeof META_KEY_PARTITIONS + 256 + 16)
 
 typedef struct mtopic {
