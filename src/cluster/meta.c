@@ -1640,28 +1640,54 @@ int meta_group_coordinator(meta_t *m, const char *group, int32_t *partition,
 	return meta_partition_leader(m, BROKER_OFFSETS_TOPIC, p, leader_id, url, urllen);
 }
 
+/*
+ * Delete the topic: read it, then delete that incarnation only (its
+ * create_revision, KIP-516's topic id). A write whose answer is lost (etcd
+ * paused or cut off: 503 "may or may not have happened") can still be
+ * applied by etcd later, after the client has moved on — a delete that
+ * compared only "exists" then removed a topic created after it, e.g. the
+ * client's own create retried once etcd was back (the flake of
+ * test_meta_http's etcd-pause case, docs/REPLICATION.md). A read that fails
+ * sends no write at all; a lost delete can only ever remove the topic it
+ * read.
+ */
 int meta_topic_delete(meta_t *m, const char *name, char *err, size_t errlen)
 {
 	char topic_key[META_MAX_KEY], parts_prefix[META_MAX_KEY], detail[256];
-	etcd_compare_t exists = { topic_key, ETCD_TARGET_CREATE, ETCD_CMP_GREATER, 0 };
+	etcd_compare_t same = { topic_key, ETCD_TARGET_CREATE, ETCD_CMP_EQUAL, 0 };
 	etcd_op_t ops[2] = {
 		{ ETCD_OP_DELETE, parts_prefix, 1, NULL, 0, 0 },
 		{ ETCD_OP_DELETE, topic_key, 0, NULL, 0, 0 },   /* last: the watcher applies here */
 	};
 	etcd_txn_result_t res;
-	int rc;
+	etcd_kvs_t kvs;
+	int attempt, rc;
 
 	if (!broker_name_valid(name))
 		return strand_err_set(err, errlen, STRAND_ENOENT, "unknown topic");
 	snprintf(topic_key, sizeof topic_key, META_KEY_TOPICS "%s", name);
 	snprintf(parts_prefix, sizeof parts_prefix, META_KEY_PARTITIONS "%s/", name);
-	rc = etcd_txn(m->etcd, &exists, 1, ops, 2, NULL, 0, &res, detail, sizeof detail);
-	if (rc)
-		return meta_etcd_failed(rc, "the delete", detail, err, errlen);
-	etcd_kvs_free(&res.kvs);
-	if (!res.succeeded)
-		return strand_err_set(err, errlen, STRAND_ENOENT, "unknown topic %s", name);
-	return meta_wait_applied(m, res.revision, err, errlen);
+	for (attempt = 0; attempt < META_CAS_RETRIES; attempt++) {
+		rc = etcd_range(m->etcd, topic_key, 0, &kvs, detail, sizeof detail);
+		if (rc == STRAND_ENOMEM)
+			return strand_err_set(err, errlen, rc, "out of memory");
+		if (rc)
+			return strand_err_set(err, errlen, STRAND_EUNAVAILABLE, "etcd unreachable: "
+			                      "nothing was deleted (reading the topic: %s)", detail);
+		same.number = kvs.n == 1 ? kvs.kvs[0].create_revision : 0;
+		etcd_kvs_free(&kvs);
+		if (same.number == 0)
+			return strand_err_set(err, errlen, STRAND_ENOENT, "unknown topic %s", name);
+		rc = etcd_txn(m->etcd, &same, 1, ops, 2, NULL, 0, &res, detail, sizeof detail);
+		if (rc)
+			return meta_etcd_failed(rc, "the delete", detail, err, errlen);
+		etcd_kvs_free(&res.kvs);
+		if (res.succeeded)
+			return meta_wait_applied(m, res.revision, err, errlen);
+		/* deleted, or deleted and made again, since the read: read again */
+	}
+	return strand_err_set(err, errlen, STRAND_EUNAVAILABLE, "topic %s changed under %d "
+	                      "deletes in a row; nothing was deleted", name, META_CAS_RETRIES);
 }
 
 int meta_topic_alter(meta_t *m, const char *name, int32_t new_partitions,
