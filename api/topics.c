@@ -390,10 +390,11 @@ int api_topics_create(api_request_t *req)
 	rc = api_json_int64(req, body, "partitions", 0, 1, 1, TOPIC_MAX_PARTITIONS, &partitions);
 	if (rc)
 		goto out;
-	rc = api_json_int64(req, body, "replication_factor", 0, 1, 1, INT16_MAX, &rf);
+	rc = api_json_int64(req, body, "replication_factor", 0,
+	                    broker_default_replication_factor(req->broker), 1, INT16_MAX, &rf);
 	if (rc)
 		goto out;
-	topic_config_default(&cfg);
+	broker_topic_config_default(req->broker, &cfg);   /* strand serve's defaults */
 	configs = cJSON_GetObjectItemCaseSensitive(body, "configs");
 	if (configs != NULL) {
 		rc = configs_apply(req, configs, &cfg);

@@ -130,6 +130,7 @@ struct broker {
 	pthread_mutex_t pid_lock;
 	int64_t         pid_next, pid_reserved;
 	int64_t         producer_expiration_ms;   /* -1: never */
+	broker_topic_defaults_t topic_defaults;   /* broker_options.topic_defaults */
 
 	idem_store_t   *idempotency;              /* the Idempotency-Key window */
 	replica_mgr_t  *replica;                  /* replication hooks (replica.c) */
@@ -810,7 +811,7 @@ int broker_topic_create(broker_t *b, const char *name, int32_t partitions,
 		return strand_err_set(err, errlen, STRAND_EINVAL,
 		                      "replication_factor must be in [1, %d]", REPLICA_MAX);
 	if (cfg == NULL) {
-		topic_config_default(&defaults);
+		broker_topic_config_default(b, &defaults);
 		cfg = &defaults;
 	}
 	rc = topic_config_validate(cfg, err, errlen);
@@ -1437,6 +1438,7 @@ int broker_open(const broker_options_t *opts, broker_t **out, char *err, size_t 
 	atomic_init(&b->bytes_appended, 0);
 	b->broker_id = opts->broker_id;
 	b->tick_ms = opts->tick_ms > 0 ? opts->tick_ms : 1000;
+	b->topic_defaults = opts->topic_defaults;
 	b->producer_expiration_ms = opts->producer_expiration_ms == 0
 	                            ? PRODUCER_EXPIRATION_DEFAULT_MS : opts->producer_expiration_ms;
 	b->data_dir = strdup(opts->data_dir);
@@ -1533,6 +1535,20 @@ void broker_close(broker_t *b)
 const char *broker_cluster_id(broker_t *b)
 {
 	return b->cluster_id;
+}
+
+void broker_topic_config_default(broker_t *b, topic_config_t *cfg)
+{
+	topic_config_default(cfg);
+	if (b->topic_defaults.replica_lag_time_max_ms > 0)
+		cfg->replica_lag_time_max_ms = b->topic_defaults.replica_lag_time_max_ms;
+	if (b->topic_defaults.min_insync_replicas > 0)
+		cfg->min_insync_replicas = b->topic_defaults.min_insync_replicas;
+}
+
+int32_t broker_default_replication_factor(broker_t *b)
+{
+	return b->topic_defaults.replication_factor > 0 ? b->topic_defaults.replication_factor : 1;
 }
 
 const char *broker_meta_dir(broker_t *b)

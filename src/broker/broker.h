@@ -106,6 +106,20 @@ int broker_topic_is_internal(const char *name);
  */
 int32_t broker_group_partition(const char *group, int32_t npartitions);
 
+/*
+ * The broker's defaults for what a topic create leaves out (strand serve
+ * --replica-lag-time-max-ms, --min-insync-replicas,
+ * --default-replication-factor; Kafka's broker configs of those names).
+ * They are filled in when the topic is created and stored with it, so a
+ * topic keeps its values whichever broker leads it later; a create that
+ * names a config keeps its own. 0: the built-in default.
+ */
+typedef struct broker_topic_defaults {
+	int64_t replica_lag_time_max_ms;  /* 0: 10000 (topic_config_default) */
+	int32_t min_insync_replicas;      /* 0: 1 */
+	int32_t replication_factor;       /* 0: 1 (cluster mode only may say more) */
+} broker_topic_defaults_t;
+
 typedef struct broker_options {
 	const char *data_dir;
 	int32_t     broker_id;       /* 0 single-node */
@@ -123,6 +137,7 @@ typedef struct broker_options {
 	                                hook or a state is set. Also: groups and committed
 	                                offsets live in BROKER_OFFSETS_TOPIC
 	                                (offsets_log.h), not in DATA/meta/offsets.json */
+	broker_topic_defaults_t topic_defaults; /* what a topic create leaves out */
 } broker_options_t;
 
 /*
@@ -137,6 +152,13 @@ int broker_open(const broker_options_t *opts, broker_t **out, char *err, size_t 
  * Release every topic handle first: a topic still held is left behind.
  */
 void broker_close(broker_t *b);
+
+/* A new topic's configs before the create's own: topic_config_default with
+ * this broker's topic_defaults over it. */
+void broker_topic_config_default(broker_t *b, topic_config_t *cfg);
+
+/* A new topic's replication factor when the create names none. */
+int32_t broker_default_replication_factor(broker_t *b);
 
 /* Stable cluster id (generated at first start, stored in DATA/meta/cluster_id). */
 const char *broker_cluster_id(broker_t *b);

@@ -76,6 +76,9 @@ typedef enum serve_opt {
 	OPT_IDEMPOTENCY_MAX_KEYS,
 	OPT_IDEMPOTENCY_MAX_AGE_MS,
 	OPT_IDEMPOTENCY_MAX_BYTES,
+	OPT_REPLICA_LAG_TIME_MAX_MS,
+	OPT_MIN_INSYNC_REPLICAS,
+	OPT_DEFAULT_REPLICATION_FACTOR,
 	OPT__COUNT
 } serve_opt_t;
 
@@ -186,6 +189,19 @@ static const serve_opt_def_t serve_opts[OPT__COUNT] = {
 	                            "STRAND_IDEMPOTENCY_MAX_BYTES", "67108864",
 	                            "bytes of Idempotency-Key answers kept in all (the oldest go "
 	                            "first)" },
+	[OPT_REPLICA_LAG_TIME_MAX_MS] = { "replica_lag_time_max_ms", "--replica-lag-time-max-ms",
+	                            "STRAND_REPLICA_LAG_TIME_MAX_MS", "10000",
+	                            "cluster mode: a new topic's replica_lag_time_max_ms when its "
+	                            "create sets none (a follower this far behind leaves the ISR)" },
+	[OPT_MIN_INSYNC_REPLICAS] = { "min_insync_replicas", "--min-insync-replicas",
+	                            "STRAND_MIN_INSYNC_REPLICAS", "1",
+	                            "a new topic's min_insync_replicas when its create sets none "
+	                            "(acks=all needs this many in sync)" },
+	[OPT_DEFAULT_REPLICATION_FACTOR] = { "default_replication_factor",
+	                            "--default-replication-factor",
+	                            "STRAND_DEFAULT_REPLICATION_FACTOR", "1",
+	                            "a new topic's replication_factor when its create names none "
+	                            "(above 1: cluster mode only)" },
 };
 
 typedef struct serve_values {
@@ -641,7 +657,7 @@ int cli_serve(int argc, char **argv)
 	int64_t max_req, threads, tick, grace = 0, metrics_auth = 0;
 	int64_t max_conn, max_conn_client, max_sse, max_url, max_hdrs, max_hdr_bytes, max_recs;
 	int64_t max_wait, idle_s, conn_mem, producer_exp, broker_id, lease_ttl, offsets_parts;
-	int64_t idem_keys, idem_age, idem_bytes;
+	int64_t idem_keys, idem_age, idem_bytes, lag_max, min_isr, default_rf;
 	acl_t *acl = NULL;
 	const char *www;
 	cluster_t *cluster = NULL;
@@ -703,8 +719,17 @@ int cli_serve(int argc, char **argv)
 	    serve_int(&sv, OPT_OFFSETS_PARTITIONS, 1, META_MAX_NEW_PARTITIONS, &offsets_parts) ||
 	    serve_int(&sv, OPT_IDEMPOTENCY_MAX_KEYS, 1, 100000000, &idem_keys) ||
 	    serve_int(&sv, OPT_IDEMPOTENCY_MAX_AGE_MS, 1, INT64_MAX / 4, &idem_age) ||
-	    serve_int(&sv, OPT_IDEMPOTENCY_MAX_BYTES, 1024, INT64_MAX / 4, &idem_bytes))
+	    serve_int(&sv, OPT_IDEMPOTENCY_MAX_BYTES, 1024, INT64_MAX / 4, &idem_bytes) ||
+	    serve_int(&sv, OPT_REPLICA_LAG_TIME_MAX_MS, 1, INT64_MAX / 4, &lag_max) ||
+	    serve_int(&sv, OPT_MIN_INSYNC_REPLICAS, 1, REPLICA_MAX, &min_isr) ||
+	    serve_int(&sv, OPT_DEFAULT_REPLICATION_FACTOR, 1, REPLICA_MAX, &default_rf))
 		goto out;
+	if (default_rf > 1 && sv.v[OPT_ETCD] == NULL) {
+		fprintf(stderr, "strand: serve: default_replication_factor (from %s) is %" PRId64
+		        ": a single node keeps one replica (give --etcd for cluster mode)\n",
+		        sv.source[OPT_DEFAULT_REPLICATION_FACTOR], default_rf);
+		goto out;
+	}
 	max_conn = serve_fit_fd_limit(max_conn);
 	if (serve_load_acl(&sv, &acl, err, sizeof err) != 0) {
 		fprintf(stderr, "strand: serve: %s\n", err);
@@ -770,6 +795,9 @@ int cli_serve(int argc, char **argv)
 	bopts.idempotency.max_keys = idem_keys;
 	bopts.idempotency.max_age_ms = idem_age;
 	bopts.idempotency.max_bytes = idem_bytes;
+	bopts.topic_defaults.replica_lag_time_max_ms = lag_max;
+	bopts.topic_defaults.min_insync_replicas = (int32_t)min_isr;
+	bopts.topic_defaults.replication_factor = (int32_t)default_rf;
 	rc = broker_open(&bopts, &broker, err, sizeof err);
 	if (rc != 0) {
 		fprintf(stderr, "strand: error: cannot open data directory %s: %s\n",

@@ -783,6 +783,63 @@ START_TEST(test_config_sources_and_precedence)
 }
 END_TEST
 
+/* A config that is a number, as its text (configs come back as numbers). */
+static long long config_of(const cJSON *doc, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "configs"), name);
+
+	ck_assert_msg(cJSON_IsNumber(v), "config %s missing", name);
+	return (long long)v->valuedouble;
+}
+
+/* strand serve's topic defaults fill what a create leaves out; a create's
+ * own configs win; a default replication factor above 1 needs --etcd. */
+START_TEST(test_broker_topic_defaults)
+{
+	harness_t h;
+	cJSON *doc;
+
+	memset(&h, 0, sizeof h);
+	h.extra_args[0] = "--replica-lag-time-max-ms";
+	h.extra_args[1] = "2500";
+	h.extra_args[2] = "--min-insync-replicas";
+	h.extra_args[3] = "2";
+	h.extra_env[0] = "STRAND_DEFAULT_REPLICATION_FACTOR=1";
+	ck_assert_int_eq(harness_start(&h), 0);
+	create_topic(&h, "{\"name\":\"plain\"}");
+	doc = get_json(&h, "/v1/topics/plain", 200);
+	ck_assert_int_eq(config_of(doc, "replica_lag_time_max_ms"), 2500);
+	ck_assert_int_eq(config_of(doc, "min_insync_replicas"), 2);
+	ck_assert_int_eq(cJSON_GetObjectItem(doc, "replication_factor")->valueint, 1);
+	cJSON_Delete(doc);
+	create_topic(&h, "{\"name\":\"own\",\"configs\":{\"replica_lag_time_max_ms\":7000}}");
+	doc = get_json(&h, "/v1/topics/own", 200);
+	ck_assert_int_eq(config_of(doc, "replica_lag_time_max_ms"), 7000);
+	ck_assert_int_eq(config_of(doc, "min_insync_replicas"), 2);
+	cJSON_Delete(doc);
+	/* stored with the topic: a restart with other defaults keeps them */
+	ck_assert_int_eq(harness_stop(&h, SIGTERM), 0);
+	h.extra_args[1] = "9000";
+	ck_assert_int_eq(harness_restart(&h), 0);
+	doc = get_json(&h, "/v1/topics/plain", 200);
+	ck_assert_int_eq(config_of(doc, "replica_lag_time_max_ms"), 2500);
+	cJSON_Delete(doc);
+	create_topic(&h, "{\"name\":\"after\"}");
+	doc = get_json(&h, "/v1/topics/after", 200);
+	ck_assert_int_eq(config_of(doc, "replica_lag_time_max_ms"), 9000);
+	cJSON_Delete(doc);
+	harness_teardown(&h);
+
+	memset(&h, 0, sizeof h);
+	h.extra_args[0] = "--default-replication-factor";
+	h.extra_args[1] = "3";
+	ck_assert_int_ne(harness_start(&h), 0);
+	ck_assert_msg(strstr(harness_log_tail(&h), "default_replication_factor") != NULL,
+	              "log: %s", harness_log_tail(&h));
+	harness_teardown(&h);
+}
+END_TEST
+
 START_TEST(test_bad_options_fail_to_start)
 {
 	harness_t h;
@@ -832,6 +889,7 @@ static Suite *http_topics_suite(void)
 	tcase_add_test(solo, test_state_survives_sigterm_and_sigkill_restarts);
 	tcase_add_test(solo, test_config_sources_and_precedence);
 	tcase_add_test(solo, test_bad_options_fail_to_start);
+	tcase_add_test(solo, test_broker_topic_defaults);
 	suite_add_tcase(s, solo);
 	return s;
 }

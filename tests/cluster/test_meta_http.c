@@ -39,6 +39,8 @@ static void start_brokers(void)
 		hs[i].extra_args[1] = fixture_etcd.client_url;
 		hs[i].extra_args[2] = "--broker-id";
 		hs[i].extra_args[3] = id_args[i];
+		/* broker 2's topics get two replicas when a create names none */
+		hs[i].extra_env[0] = i == 1 ? "STRAND_DEFAULT_REPLICATION_FACTOR=2" : NULL;
 		ck_assert_int_eq(harness_start(&hs[i]), 0);
 	}
 	/* ready once it has read the topics from etcd; and all see three brokers */
@@ -163,6 +165,20 @@ START_TEST(test_topic_admin_through_any_broker)
 	ck_assert_msg(http_is_problem(&r, 400, "INVALID_REQUEST", why, sizeof why), "%s", why);
 	ck_assert_msg(strstr(r.body.data, "3 live brokers") != NULL, "%s", r.body.data);
 	http_response_free(&r);
+
+	/* no replication factor: the default of the broker that creates it */
+	ck_assert_int_eq(http_json(&hs[1], "POST", "/v1/topics", "{\"name\":\"two\"}", &r), 201);
+	doc = http_body_json(&r);
+	http_response_free(&r);
+	ck_assert_int_eq(cJSON_GetObjectItem(doc, "replication_factor")->valueint, 2);
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(
+		cJSON_GetObjectItem(doc, "partitions"), 0), "replicas")), 2);
+	cJSON_Delete(doc);
+	ck_assert_int_eq(http_json(&hs[2], "POST", "/v1/topics", "{\"name\":\"one\"}", &r), 201);
+	doc = http_body_json(&r);
+	http_response_free(&r);
+	ck_assert_int_eq(cJSON_GetObjectItem(doc, "replication_factor")->valueint, 1);
+	cJSON_Delete(doc);
 
 	/* alter through broker 2: read-your-writes there, then everywhere */
 	ck_assert_int_eq(http_json(&hs[1], "PATCH", "/v1/topics/rep",
