@@ -63,6 +63,8 @@ typedef struct fwd_xfer {
 	int                 truncated;  /* collect mode: more than kept */
 	int                 paused;     /* the write callback paused the transfer */
 	int                 refused;    /* never started: FORWARD_MAX_TRANSFERS reached */
+	int                 lookup;     /* forward_set_get: a question this broker asks,
+	                                   not a relay (not in the relay counters) */
 
 	/* guarded by fw->mu: commands for the thread */
 	int                 cmd_add, cmd_unpause, cmd_abort, queued;
@@ -298,7 +300,7 @@ static void fwd_finish(forwarder_t *fw, fwd_xfer_t *x, CURLcode result)
 	x->result = result;
 	if (result != CURLE_OK && x->status < 200)
 		x->status = 0;
-	if (result != CURLE_OK && s->req != NULL)   /* not a relay its client dropped */
+	if (result != CURLE_OK && s->req != NULL && !x->lookup) /* not a relay its client dropped */
 		atomic_fetch_add_explicit(&fw->failed, 1, memory_order_relaxed);
 	set_wake_locked(s);
 	pthread_mutex_unlock(&s->mu);
@@ -751,7 +753,8 @@ static int fwd_reserve(forwarder_t *fw)
 static void xfer_submit(fwd_xfer_t *x)
 {
 	atomic_fetch_add(&x->refs, 1);   /* the thread's, dropped by fwd_finish */
-	atomic_fetch_add_explicit(&x->fw->relayed, 1, memory_order_relaxed);
+	if (!x->lookup)
+		atomic_fetch_add_explicit(&x->fw->relayed, 1, memory_order_relaxed);
 	fwd_command(x, 1, 0, 0);
 }
 
@@ -822,17 +825,19 @@ static int fwd_call_headers(forward_set_t *s, fwd_build_t *b, const char *conten
 	b->as_broker = fwd_relays_as_broker(s->req);
 	if (auth != NULL)
 		fwd_add_header(b, "Authorization", auth);
-	if (buf_appendf(&line, "Content-Type: %s", content_type) != 0)
+	if (content_type != NULL && buf_appendf(&line, "Content-Type: %s", content_type) != 0)
 		b->failed = 1;
-	else
+	else if (content_type != NULL)
 		fwd_add_line(b, line.data);
 	buf_free(&line);
 	return fwd_add_marks(b, s->req);
 }
 
-int forward_set_call(forward_set_t *s, int32_t id, const char *base_url,
-                     const char *path_query, const char *content_type,
-                     const void *body, size_t len, int64_t timeout_ms, size_t *index)
+/* One call of the set: POST with body, or GET (body NULL), bounded by
+ * timeout_ms in all; lookup: a question of this broker's, not a relay. */
+static int set_call(forward_set_t *s, int32_t id, const char *base_url, const char *path_query,
+                    const char *content_type, const void *body, size_t len,
+                    int64_t timeout_ms, int lookup, size_t *index)
 {
 	fwd_xfer_t *x;
 	buf_t url = BUF_INIT;
@@ -841,9 +846,10 @@ int forward_set_call(forward_set_t *s, int32_t id, const char *base_url,
 
 	if (s->fw == NULL || s->req == NULL)
 		return STRAND_EINVAL;
-	x = xfer_new(s, FWD_COLLECT, id, timeout_ms + FORWARD_SLACK_MS);
+	x = xfer_new(s, FWD_COLLECT, id, timeout_ms);
 	if (x == NULL)
 		return STRAND_ENOMEM;
+	x->lookup = lookup;
 	rc = buf_append_str(&url, base_url);
 	rc = rc ? rc : buf_append_str(&url, path_query);
 	rc = rc ? rc : fwd_call_headers(s, &b, content_type);
@@ -869,6 +875,20 @@ int forward_set_call(forward_set_t *s, int32_t id, const char *base_url,
 	}
 	xfer_submit(x);
 	return 0;
+}
+
+int forward_set_call(forward_set_t *s, int32_t id, const char *base_url,
+                     const char *path_query, const char *content_type,
+                     const void *body, size_t len, int64_t timeout_ms, size_t *index)
+{
+	return set_call(s, id, base_url, path_query, content_type, body, len,
+	                timeout_ms + FORWARD_SLACK_MS, 0, index);
+}
+
+int forward_set_get(forward_set_t *s, int32_t id, const char *base_url,
+                    const char *path_query, int64_t timeout_ms, size_t *index)
+{
+	return set_call(s, id, base_url, path_query, NULL, NULL, 0, timeout_ms, 1, index);
 }
 
 int forward_set_wait(forward_set_t *s)

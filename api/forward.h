@@ -147,6 +147,12 @@ int forward_set_call(forward_set_t *s, int32_t id, const char *base_url,
                      const char *path_query, const char *content_type,
                      const void *body, size_t len, int64_t timeout_ms, size_t *index);
 
+/* As forward_set_call, a `GET base_url path_query` (no body) bounded by
+ * timeout_ms in all (no slack added): a question this broker asks (describe
+ * through any broker), not a relay, so not counted in forward_stats. */
+int forward_set_get(forward_set_t *s, int32_t id, const char *base_url,
+                    const char *path_query, int64_t timeout_ms, size_t *index);
+
 /*
  * Park the request until every call of s has finished: returns 1 when all
  * have (nothing parked), 0 when parked (req->on_resume runs once the last

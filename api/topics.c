@@ -9,11 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/forward.h"
 #include "api/handlers.h"
 #include "api/jsonbody.h"
 #include "common/err.h"
 
 #define TOPIC_MAX_PARTITIONS 10000
+/* Cluster mode, describe through a broker that does not lead every
+ * partition: each other leader's own answer, asked for in parallel, is
+ * waited for at most this long (then this broker's view of its partitions
+ * is given), and used only up to FORWARD_STREAM_BUF bytes. */
+#define TOPIC_DESCRIBE_LEADER_TIMEOUT_MS 2000
+#define TOPIC_DESCRIBE_MAX_LEADERS       64
 
 /* ---- views ------------------------------------------------------------- */
 
@@ -423,11 +430,144 @@ out:
 	return rc;
 }
 
+/*
+ * Describe through any broker (cluster mode). Only a partition's leader
+ * knows its followers' log end offsets (replica_states) and the partition's
+ * high watermark; a follower knows its own LEO and a HW that lags. So the
+ * broker asked asks each other leader of the topic's partitions for its own
+ * answer (`GET /v1/topics/{topic}` with `Strand-Route: direct`: the leader
+ * answers from what it knows and asks no one), all at once, parked (no
+ * thread waits), each bounded by TOPIC_DESCRIBE_LEADER_TIMEOUT_MS, and puts
+ * the entry of each partition that leader says it leads into its answer in
+ * place of its own. A leader that does not answer in time (or whose answer
+ * is over FORWARD_STREAM_BUF) leaves this broker's own entry: leader, ISR and
+ * epoch from etcd, -1 for the LEOs it does not know.
+ */
+typedef struct describe_ctx {
+	cJSON         *view;      /* this broker's answer, leaders' entries put in */
+	forward_set_t *fwd;
+	int32_t        leader[TOPIC_DESCRIBE_MAX_LEADERS];
+	size_t         call[TOPIC_DESCRIBE_MAX_LEADERS];
+	size_t         n;
+} describe_ctx_t;
+
+static void describe_cleanup(api_request_t *req)
+{
+	describe_ctx_t *c = req->ctx;
+
+	if (c == NULL)
+		return;
+	forward_set_free(c->fwd);   /* calls still running are abandoned */
+	cJSON_Delete(c->view);
+	free(c);
+	req->ctx = NULL;
+}
+
+/* Put in the entries of the partitions the leader of call i says it leads. */
+static void describe_merge_one(describe_ctx_t *c, size_t i)
+{
+	cJSON *parts = cJSON_GetObjectItemCaseSensitive(c->view, "partitions"), *doc, *p, *next;
+	forward_answer_t a;
+	const cJSON *num, *leader;
+
+	forward_set_answer(c->fwd, c->call[i], &a);
+	if (a.status != 200 || a.truncated)
+		return;
+	doc = cJSON_ParseWithLength(a.body, a.len);
+	p = cJSON_GetObjectItemCaseSensitive(doc, "partitions");
+	for (p = p != NULL ? p->child : NULL; p != NULL; p = next) {
+		next = p->next;
+		num = cJSON_GetObjectItemCaseSensitive(p, "partition");
+		leader = cJSON_GetObjectItemCaseSensitive(p, "leader");
+		if (!cJSON_IsNumber(num) || !cJSON_IsNumber(leader) ||
+		    leader->valueint != c->leader[i] || num->valueint < 0 ||
+		    num->valueint >= cJSON_GetArraySize(parts))
+			continue;
+		cJSON_DetachItemViaPointer(cJSON_GetObjectItemCaseSensitive(doc, "partitions"), p);
+		cJSON_ReplaceItemInArray(parts, num->valueint, p);
+	}
+	cJSON_Delete(doc);
+}
+
+/* Answer with the view, the leaders' entries put in when all answered. */
+static int describe_answer(api_request_t *req, int all_answered)
+{
+	describe_ctx_t *c = req->ctx;
+	cJSON *view;
+	size_t i;
+
+	for (i = 0; all_answered && i < c->n; i++)
+		describe_merge_one(c, i);
+	view = c->view;
+	c->view = NULL;
+	return api_respond_json(req, 200, view);
+}
+
+static int describe_on_resume(api_request_t *req)
+{
+	describe_ctx_t *c = req->ctx;
+	int rc = forward_set_wait(c->fwd);
+
+	if (rc == 0)
+		return 0;   /* parked again until the last leader answers */
+	return describe_answer(req, rc == 1);   /* stopping: this broker's own view */
+}
+
+/* The other leaders of the view's partitions: ask each for its answer.
+ * 1 when some were asked (req->ctx holds them), 0 when none need be. */
+static int describe_ask_leaders(api_request_t *req, cJSON *view, describe_ctx_t **out)
+{
+	char path[300], url[256];
+	describe_ctx_t *c;
+	const cJSON *p;
+	int32_t id;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	c = calloc(1, sizeof *c);
+	if (c == NULL)
+		return STRAND_ENOMEM;
+	snprintf(path, sizeof path, "/v1/topics/%s", req->topic);
+	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(view, "partitions")) {
+		const cJSON *num = cJSON_GetObjectItemCaseSensitive(p, "partition");
+
+		if (!cJSON_IsNumber(num) ||
+		    api_forward_locate(req, req->topic, num->valueint, &id, url, sizeof url) != 1)
+			continue;   /* led here, no leader now, or unknown */
+		for (i = 0; i < c->n && c->leader[i] != id; i++)
+			;
+		if (i < c->n || c->n == TOPIC_DESCRIBE_MAX_LEADERS)
+			continue;
+		if (c->fwd == NULL && (rc = forward_set_new(req, &c->fwd)) != 0)
+			goto fail;
+		rc = forward_set_get(c->fwd, id, url, path, TOPIC_DESCRIBE_LEADER_TIMEOUT_MS,
+		                     &c->call[c->n]);
+		if (rc != 0 && rc != STRAND_EAGAIN)
+			goto fail;      /* EAGAIN: kept as a call without an answer */
+		c->leader[c->n++] = id;
+	}
+	if (c->n == 0) {
+		forward_set_free(c->fwd);
+		free(c);
+		return 0;
+	}
+	c->view = view;
+	*out = c;
+	return 1;
+fail:
+	forward_set_free(c->fwd);
+	free(c);
+	return rc;
+}
+
 /* GET /v1/topics/{topic} */
 int api_topic_describe(api_request_t *req)
 {
 	topic_t *t = broker_topic_get(req->broker, req->topic);
+	describe_ctx_t *c;
 	cJSON *view;
+	int rc;
 
 	if (t == NULL)
 		return unknown_topic(req);
@@ -435,7 +575,18 @@ int api_topic_describe(api_request_t *req)
 	topic_release(t);
 	if (view == NULL)
 		return STRAND_ENOMEM;
-	return api_respond_json(req, 200, view);
+	if (api_meta(req->api) == NULL || api_forward_is_direct(req))
+		return api_respond_json(req, 200, view);
+	rc = describe_ask_leaders(req, view, &c);
+	if (rc <= 0) {
+		if (rc < 0)
+			cJSON_Delete(view);
+		return rc < 0 ? rc : api_respond_json(req, 200, view);
+	}
+	req->ctx = c;
+	req->on_cleanup = describe_cleanup;
+	req->on_resume = describe_on_resume;
+	return describe_on_resume(req);
 }
 
 /* PATCH /v1/topics/{topic} {"partitions": n} and/or {"configs": {...}} -> 200 view */

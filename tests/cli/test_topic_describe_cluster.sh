@@ -1,8 +1,11 @@
 #!/bin/sh
 # test_topic_describe_cluster.sh — `strand topic describe` in a cluster of
 # three brokers on a private etcd (`strand cluster up`, run-time ports): a
-# topic with replication factor 3 created through one broker is described
-# the same by every broker, from the partition states in etcd — each
+# topic with replication factor 3 created through one broker, 60 records
+# produced with acks=all, is described the same by every broker — the
+# partition states from etcd, and the high watermarks and every replica's
+# log end offset from each partition's leader, asked by a broker that does
+# not lead it — each
 # partition led by its preferred replica (the first), epoch 0; the replicas table has one row per replica (leader/follower,
 # in sync) whose log end offset is the leader's knowledge (replica_states)
 # when the answer has it, else "-". The table is checked against the
@@ -42,6 +45,13 @@ done
 
 "$STRAND" topic create orders --partitions 3 --replication-factor 3 --broker "$(url 2)" \
 	2>"$tmp/create.err" || fail "topic create"
+# 60 records, acks=all: every replica of every partition has some
+produce() {
+	curl -sf -X POST "$(url 2)/v1/topics/orders/records?acks=all" -H 'Content-Type: application/json' \
+		-d '{"records":[{"value":1},{"value":2},{"value":3},{"value":4},{"value":5},{"value":6}]}' \
+		>/dev/null
+}
+for n in 1 2 3 4 5 6 7 8 9 10; do until_ok 15 produce || fail "produce $n"; done
 
 # the rows the tables must have, from the --json answer (jq as the model)
 model() {
@@ -94,12 +104,33 @@ jq -e '[.partitions[] | select(.leader == .replicas[0] and .leader_epoch == 0 an
 	(.replicas | length) == 3 and (.leader as $l | .isr | index($l)) != null)] | length == 3' "$tmp/d1.json" >/dev/null ||
 	fail "partition states: $(jq -c .partitions "$tmp/d1.json")"
 expect "one leader per broker" "1 2 3" "$(jq -r '[.partitions[].leader] | sort | map(tostring) | join(" ")' "$tmp/d1.json")"
-# every broker shows the same leaders, epochs and replicas (the ISR may move
-# meanwhile; the offsets are each broker's own)
+# every broker shows the same leaders, epochs and replicas
 for i in 2 3; do
 	expect "broker $i agrees" "$(partitions "$tmp/d1.out" | cut -d' ' -f1-4)" \
 		"$(partitions "$tmp/d$i.out" | cut -d' ' -f1-4)"
 done
+# and, through a follower too, the same high watermarks and every replica's
+# log end offset as through the leader: a broker asks each partition's
+# leader for what only it knows. 60 records (or more: a produce whose answer
+# was an error may have been appended, and was sent again) committed, every
+# LEO known.
+same_everywhere() {
+	for i in 1 2 3; do
+		described_as "$i" "s$i" || return 1
+	done
+	for i in 2 3; do
+		[ "$(partitions "$tmp/s1.out")" = "$(partitions "$tmp/s$i.out")" ] &&
+			[ "$(replicas "$tmp/s1.out")" = "$(replicas "$tmp/s$i.out")" ] || return 1
+	done
+	jq -e '([.partitions[].high_watermark] | add) >= 60' "$tmp/s1.json" >/dev/null &&
+		jq -e '[.partitions[].replica_states[] | select(.log_end_offset < 0)] | length == 0' \
+			"$tmp/s1.json" >/dev/null
+}
+until_ok 30 same_everywhere || {
+	for i in 1 2 3; do echo "== through broker $i"; cat "$tmp/s$i.out"; done
+	fail "describe through a follower differs from describe through the leader"
+}
+echo "through every broker:"; cat "$tmp/s3.out"
 
 # the leader of a partition broker 2 does not lead dies
 victim=$(jq -r '[.partitions[] | select(.leader != 2)][0].partition' "$tmp/d2.json")
