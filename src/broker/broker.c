@@ -1092,6 +1092,32 @@ static int topics_load(broker_t *b, char *err, size_t errlen)
 	return rc;
 }
 
+int broker_dir_topic_count(const char *data_dir, size_t *n, char *err, size_t errlen)
+{
+	char path[PATH_MAX], *text = NULL;
+	const cJSON *arr;
+	cJSON *root;
+	size_t len;
+	int rc;
+
+	*n = 0;
+	snprintf(path, sizeof(path), "%s/meta/%s", data_dir, TOPICS_FILE);
+	rc = broker_file_read(path, &text, &len, err, errlen);
+	if (rc == STRAND_ENOENT)
+		return 0;
+	if (rc != 0)
+		return rc;
+	root = cJSON_ParseWithLength(text, len);
+	free(text);
+	arr = cJSON_GetObjectItemCaseSensitive(root, "topics");
+	if (!cJSON_IsArray(arr))
+		rc = strand_err_set(err, errlen, STRAND_ECORRUPT, "%s: no topics array", path);
+	else
+		*n = (size_t)cJSON_GetArraySize(arr);
+	cJSON_Delete(root);
+	return rc;
+}
+
 /* Forget committed offsets of topics that no longer exist (a delete cut short). */
 static int offsets_prune(broker_t *b, char *err, size_t errlen)
 {

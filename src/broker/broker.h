@@ -153,6 +153,13 @@ int broker_open(const broker_options_t *opts, broker_t **out, char *err, size_t 
  */
 void broker_close(broker_t *b);
 
+/*
+ * How many topics DATA/meta/topics.json lists, read without opening the
+ * broker (nothing is written; 0 when there is no such file). 0 or
+ * STRAND_ECORRUPT / STRAND_EIO naming the file.
+ */
+int broker_dir_topic_count(const char *data_dir, size_t *n, char *err, size_t errlen);
+
 /* A new topic's configs before the create's own: topic_config_default with
  * this broker's topic_defaults over it. */
 void broker_topic_config_default(broker_t *b, topic_config_t *cfg);

@@ -231,6 +231,20 @@ int cluster_check_data_dir(const char *data_dir, const char *etcd_endpoints,
 		                      "--etcd%s", data_dir, what,
 		                      m->recorded ? " and its --broker-id" : "");
 	}
+	if (!m->cluster_data) {
+		size_t topics = 0;
+
+		rc = broker_dir_topic_count(data_dir, &topics, err, errlen);
+		if (rc)
+			return rc;
+		if (topics > 0)
+			return strand_err_set(err, errlen, STRAND_EINVAL, "data directory %s holds %zu "
+			                      "topic%s of a single-node broker: in a cluster, topics "
+			                      "live in etcd and a broker deletes local topics etcd does "
+			                      "not have, so joining would delete them; start it without "
+			                      "--etcd, or give the broker an empty data directory",
+			                      data_dir, topics, topics == 1 ? "" : "s");
+	}
 	if (!m->recorded)
 		return 0;   /* a first join (or one from before the record): written on join */
 	if (m->broker_id != broker_id)

@@ -86,6 +86,9 @@ void cluster_options_init(cluster_options_t *o);
  *   - single-node (every partition would take writes with this directory as
  *     its only replica, diverging from the cluster's other replicas at
  *     offsets below their high watermark that truncation cannot detect).
+ * And a directory that holds a single-node broker's topics (topics.json, no
+ * cluster data) must not join a cluster: the watcher deletes local topics
+ * etcd does not have.
  */
 typedef struct cluster_membership {
 	int     recorded;       /* 1: membership.json exists (the fields below hold) */

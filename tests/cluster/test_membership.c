@@ -257,18 +257,33 @@ START_TEST(test_data_dir_keeps_its_cluster)
 }
 END_TEST
 
-/* A directory that never joined may start single-node, and then joins a
- * cluster (and is recorded) on its first start with --etcd. */
+/*
+ * A directory that never joined may start single-node. While it holds a
+ * single-node broker's topics it may not join a cluster (the watcher would
+ * delete them: etcd does not have them); emptied of topics, it joins (and
+ * is recorded) on its first start with --etcd.
+ */
 START_TEST(test_single_node_dir_joins_once)
 {
 	harness_t h;
+	http_response_t r;
 	cluster_membership_t m;
-	char err[256], held[CLUSTER_MAX_ID_BYTES];
+	char err[256], held[CLUSTER_MAX_ID_BYTES], *before;
+	const char *join[] = { "--etcd", fixture_etcd.client_url, "--broker-id", "3", NULL };
 
 	memset(&h, 0, sizeof h);
 	h.extra_args[0] = "--broker-id";
 	h.extra_args[1] = "3";
 	ck_assert_int_eq(harness_start(&h), 0);
+	ck_assert_int_eq(http_json(&h, "POST", "/v1/topics", "{\"name\":\"local\"}", &r), 201);
+	http_response_free(&r);
+	ck_assert_int_eq(harness_stop(&h, SIGTERM), 0);
+	before = dir_snapshot(h.data_dir);
+	assert_refused(&h, join, "holds 1 topic of a single-node broker", before);
+	free(before);
+	ck_assert_int_eq(harness_restart(&h), 0);
+	ck_assert_int_eq(http_json(&h, "DELETE", "/v1/topics/local", NULL, &r), 204);
+	http_response_free(&r);
 	ck_assert_int_eq(harness_stop(&h, SIGTERM), 0);
 	ck_assert_msg(cluster_membership_read(h.data_dir, &m, err, sizeof err) == 0, "%s", err);
 	ck_assert_int_eq(m.recorded, 0);
