@@ -136,9 +136,9 @@ static int64_t wait_settled(const char *topic, int32_t p, int32_t *ids, int *nid
  * brokers cleanly, read every replica's log and check the whole history.
  * min_acked: the scenario must have had this many acknowledgements.
  */
-static void finish_and_check(workload_t *w, const char *topic, int partitions, int64_t min_acked)
+static void finish_and_check_into(history_t *h, workload_t *w, const char *topic, int partitions,
+                                  int64_t min_acked)
 {
-	history_t *h = history_new();
 	history_report_t rep;
 	int32_t ids[HISTORY_MAX_PARTITIONS][TCLUSTER_MAX_BROKERS];
 	int nids[HISTORY_MAX_PARTITIONS];
@@ -175,6 +175,12 @@ static void finish_and_check(workload_t *w, const char *topic, int partitions, i
 	              PRId64 " at least", rep.acked, min_acked);
 	ck_assert_int_gt(rep.polled, 0);
 	history_free(h);
+}
+
+/* finish_and_check_into a history that holds only the workload's sends */
+static void finish_and_check(workload_t *w, const char *topic, int partitions, int64_t min_acked)
+{
+	finish_and_check_into(history_new(), w, topic, partitions, min_acked);
 }
 
 static workload_t *start_workload(const char *topic, int partitions, int producers)
@@ -446,23 +452,36 @@ static void restart(int id)
 	ck_assert_msg(rc == 0, "restart broker %d: %s", id, errbuf);
 }
 
-/* A produce straight to broker id, partition 0: the status and code. */
-static long produce_direct(int id, const char *topic, char *code, size_t codelen)
+/* A produce of value straight to broker id, partition 0: the status, the
+ * code of a problem, the offset of a 200 (else -1). */
+static long produce_direct_value(int id, const char *topic, int64_t value, char *code,
+                                 size_t codelen, int64_t *offset)
 {
 	static const char *const direct[] = { "Strand-Route: direct", NULL };
-	char path[256];
-	cJSON *doc = NULL;
+	char path[256], body[96];
+	cJSON *doc = NULL, *o;
 	long status;
 
 	snprintf(path, sizeof path, "/v1/topics/%s/partitions/0/records?acks=all&timeout_ms=2000",
 	         topic);
-	status = tcluster_http(cl, id, "POST", path, "{\"records\":[{\"value\":-7}]}", direct,
-	                       10000, &doc);
+	snprintf(body, sizeof body, "{\"records\":[{\"value\":%" PRId64 "}]}", value);
+	status = tcluster_http(cl, id, "POST", path, body, direct, 10000, &doc);
 	snprintf(code, codelen, "%s",
 	         cJSON_IsString(cJSON_GetObjectItemCaseSensitive(doc, "code"))
 	         ? cJSON_GetObjectItemCaseSensitive(doc, "code")->valuestring : "");
+	o = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(
+	        cJSON_GetObjectItemCaseSensitive(doc, "offsets"), 0), "offset");
+	*offset = status == 200 && cJSON_IsNumber(o) ? (int64_t)o->valuedouble : -1;
 	cJSON_Delete(doc);
 	return status;
+}
+
+/* A produce straight to broker id, partition 0 (value -7): the status and code. */
+static long produce_direct(int id, const char *topic, char *code, size_t codelen)
+{
+	int64_t offset;
+
+	return produce_direct_value(id, topic, -7, code, codelen, &offset);
 }
 
 /*
@@ -479,10 +498,13 @@ START_TEST(test_leader_restarted_at_once_takes_no_write_before_it_joins)
 {
 	int leader, answered = 0;
 	workload_t *w = rf3_start("rejoin", 1, 0, RF3_CONFIGS, &leader);
-	int64_t end;
+	history_t *h = history_new();
+	int64_t end, offset, value = 900000000;   /* below every workload value (workload.c) */
 	char code[64];
 	long status;
 	int rc;
+
+	ck_assert_ptr_nonnull(h);
 
 	ck_assert_int_eq(tcluster_kill(cl, leader), 0);
 	rc = tcluster_spawn(cl, leader, errbuf, sizeof errbuf);
@@ -490,7 +512,13 @@ START_TEST(test_leader_restarted_at_once_takes_no_write_before_it_joins)
 	end = clock_now_ms() + FAILOVER_MS;
 	while (tcluster_http(cl, leader, "GET", "/readyz", NULL, NULL, 1000, NULL) != 200) {
 		ck_assert_msg(clock_now_ms() < end, "broker %d not ready again", leader);
-		status = produce_direct(leader, "rejoin", code, sizeof code);
+		/* each send its own positive value (the replica reader takes only
+		 * those), in the history as a producer of its own (proc 1000): a
+		 * 200 taken once joined is a committed record */
+		status = produce_direct_value(leader, "rejoin", ++value, code, sizeof code, &offset);
+		ck_assert_int_eq(history_send(h, 1000, 0, value, status == 200 ? HISTORY_ACKED :
+		                              status >= 400 && status < 500 ? HISTORY_FAILED :
+		                              HISTORY_UNKNOWN, offset), 0);
 		if (status != 0)
 			answered++;
 		/* a 200 is right only if the broker had joined by then (the
@@ -513,7 +541,7 @@ START_TEST(test_leader_restarted_at_once_takes_no_write_before_it_joins)
 	ck_assert_msg(rc == 0, "%s", errbuf);
 	wait_part("rejoin", 0, 0, pred_in_isr, leader, "the old leader back in the ISR");
 	wait_acked(w, STEP_ACKS, "after it rejoined");
-	finish_and_check(w, "rejoin", 1, 2 * STEP_ACKS);
+	finish_and_check_into(h, w, "rejoin", 1, 2 * STEP_ACKS);
 }
 END_TEST
 
