@@ -33,6 +33,13 @@ int cli_cluster(int argc, char **argv);
 int cli_cluster_start_broker(const char *self, const char *dir, int i, const char *etcd_url,
                              const char *lease_ttl, unsigned want_port, int detach,
                              pid_t *pid_out, char *url, size_t urlcap);
+/* One blocking JSON request for a tool's setup, not its measurement
+ * (cli_bench.c): method, Content-Type: application/json, body (NULL:
+ * none), the answer appended to out, at most timeout_ms. The HTTP status,
+ * or -1 when no answer came. */
+struct buf;
+long cli_http_simple(const char *url, const char *method, const char *body, long timeout_ms,
+                     struct buf *out);
 /* `strand bench failover` (cli_failover.c), reached through cli_bench. */
 int cli_bench_failover(int argc, char **argv);
 /* libstrand clients (cli_client.c): `strand produce`, `strand replay`,

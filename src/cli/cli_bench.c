@@ -312,8 +312,8 @@ static size_t bench_collect(char *data, size_t size, size_t n, void *cls)
 	return buf_append(cls, data, size * n) == 0 ? size * n : 0;
 }
 
-/* One blocking request (setup only). Returns the HTTP status or -1. */
-static long bench_simple(const char *url, const char *method, const char *body, buf_t *out)
+long cli_http_simple(const char *url, const char *method, const char *body, long timeout_ms,
+                     buf_t *out)
 {
 	struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
 	CURL *e = curl_easy_init();
@@ -324,7 +324,8 @@ static long bench_simple(const char *url, const char *method, const char *body, 
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
 	if (body != NULL)
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, bench_collect);
@@ -336,6 +337,12 @@ out:
 	if (e)
 		curl_easy_cleanup(e);
 	return status;
+}
+
+/* A setup request of the benchmark: at most 30 s. */
+static long bench_simple(const char *url, const char *method, const char *body, buf_t *out)
+{
+	return cli_http_simple(url, method, body, 30000L, out);
 }
 
 typedef struct bench_part {

@@ -112,41 +112,18 @@ static void fo_usage(FILE *f)
 
 /* ---- HTTP views ------------------------------------------------------------ */
 
-static size_t fo_collect(char *data, size_t size, size_t n, void *cls)
-{
-	return buf_append(cls, data, size * n) == 0 ? size * n : 0;
-}
-
-/* One request (body NULL: GET); its JSON answer into *doc. The HTTP status or -1. */
+/* One request (body NULL: GET) of at most 2 s; its JSON answer into *doc.
+ * The HTTP status or -1. */
 static long fo_call(const char *base, const char *path, const char *body, cJSON **doc)
 {
 	char url[256];
-	struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-	CURL *e = curl_easy_init();
 	buf_t out = BUF_INIT;
-	long status = -1;
+	long status;
 
-	*doc = NULL;
-	if (e == NULL || hdrs == NULL)
-		goto out;
 	snprintf(url, sizeof url, "%s%s", base, path);
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 2000L);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, fo_collect);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, &out);
-	if (body != NULL)
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-	if (curl_easy_perform(e) == CURLE_OK)
-		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-	if (out.len > 0)
-		*doc = cJSON_ParseWithLength(out.data, out.len);
-out:
+	status = cli_http_simple(url, body != NULL ? "POST" : "GET", body, 2000L, &out);
+	*doc = out.len > 0 ? cJSON_ParseWithLength(out.data, out.len) : NULL;
 	buf_free(&out);
-	curl_slist_free_all(hdrs);
-	if (e)
-		curl_easy_cleanup(e);
 	return status;
 }
 
