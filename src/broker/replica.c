@@ -191,21 +191,15 @@ void replica_part_free(replica_part_t *r)
 
 void replica_ids_format(char *buf, size_t len, const int32_t *ids, int32_t n)
 {
-	size_t used = 0;
+	int used;
 
 	if (len == 0)
 		return;
-	buf[0] = '\0';
-	for (int32_t i = 0; i <= n && used < len; i++) {
-		int w = i == n ? snprintf(buf + used, len - used, "]")
-		               : snprintf(buf + used, len - used, "%s%" PRId32, i ? "," : "[", ids[i]);
-
-		if (w < 0)
-			break;
-		used += (size_t)w;
-	}
-	if (n == 0)
-		snprintf(buf, len, "[]");
+	used = snprintf(buf, len, "[");
+	for (int32_t i = 0; i < n && used >= 0 && (size_t)used < len; i++)
+		used += snprintf(buf + used, len - (size_t)used, "%s%" PRId32, i ? "," : "", ids[i]);
+	if (used >= 0 && (size_t)used < len)
+		snprintf(buf + used, len - (size_t)used, "]");
 }
 
 static const char *role_name(replica_role_t role)
