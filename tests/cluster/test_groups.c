@@ -56,6 +56,19 @@ static void create_topic(const char *topic, int partitions, int rf)
 	       strstr(errbuf, "live broker") != NULL && clock_now_ms() < end)
 		clock_sleep_ms(50);
 	ck_assert_msg(rc == 0, "%s", errbuf);
+	/* the create is read-your-writes on broker 1 only: wait (deadline)
+	 * until every broker's watch has brought the topic, as a Kafka client
+	 * waits for metadata, so that a relayed produce finds it on its leader */
+	for (int id = 1; id <= tcluster_brokers(cl); id++) {
+		static const char *const direct[] = { "Strand-Route: direct", NULL };
+		char path[160];
+
+		snprintf(path, sizeof path, "/v1/topics/%s", topic);
+		while (tcluster_http(cl, id, "GET", path, NULL, direct, HTTP_MS, NULL) != 200) {
+			ck_assert_msg(clock_now_ms() < end, "broker %d never saw topic %s", id, topic);
+			clock_sleep_ms(50);
+		}
+	}
 }
 
 /* A request to broker id, retried while it answers 503 or 421 (a leader
