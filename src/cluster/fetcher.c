@@ -13,8 +13,9 @@
  *             out of range above its end, storage) or the append failed
  *             (a follower below the leader's log start restarts its log
  *             there instead and goes on fetching): wait for a new
- *             state or FETCHER_PARK_MS, then TRUNCATE again (cheap, and
- *             right whatever changed).
+ *             state or a pause (part_park: 10 ms doubling to
+ *             FETCHER_PARK_MS), then TRUNCATE again (cheap, and right
+ *             whatever changed).
  * Every state change from the hook bumps the partition's generation; an
  * answer to a request built under an older generation is dropped.
  *
@@ -61,6 +62,7 @@ typedef struct fpart {
 	uint64_t gen;              /* bumped at every state change */
 	phase_t  phase;
 	int64_t  park_until_ms;
+	int      park_ms;          /* the next pause; 0: FETCHER_PARK_MIN_MS */
 } fpart_t;
 
 /* One partition of a request in flight: what the answer is matched with. */
@@ -249,10 +251,21 @@ static fpart_t *part_current(fetcher_t *f, const req_part_t *rp, phase_t phase)
 	return fp != NULL && fp->gen == rp->gen && fp->phase == phase ? fp : NULL;
 }
 
+/*
+ * Pause a partition the leader refused, FETCHER_PARK_MIN_MS the first time
+ * and twice as long each time after, up to FETCHER_PARK_MS: a leader whose
+ * etcd watch is a few ms behind the follower's (it answers not-leader or
+ * an unknown epoch until it applies the same state) is asked again at
+ * once, a leader that keeps refusing is not hammered. A fetch that brings
+ * records, or a new leader or epoch, starts the pauses over.
+ */
 static void part_park(fpart_t *fp, int64_t now)
 {
+	int ms = fp->park_ms > 0 ? fp->park_ms : FETCHER_PARK_MIN_MS;
+
 	fp->phase = PHASE_PARKED;
-	fp->park_until_ms = now + FETCHER_PARK_MS;
+	fp->park_until_ms = now + ms;
+	fp->park_ms = ms * 2 > FETCHER_PARK_MS ? FETCHER_PARK_MS : ms * 2;
 }
 
 /* ---- the role hook -------------------------------------------------------------- */
@@ -303,6 +316,8 @@ static void on_role(void *ctx, const char *topic, int32_t p, const partition_sta
 		if (fp->leader >= 0)
 			leader_mark_dirty(f, fp->leader);
 		leader_mark_dirty(f, st->leader);
+		if (fp->leader != st->leader || fp->leader_epoch != st->leader_epoch)
+			fp->park_ms = 0;
 		fp->leader = st->leader;
 		fp->leader_epoch = st->leader_epoch;
 		fp->gen = ++f->gen;
@@ -600,6 +615,8 @@ static void apply_fetch_frame(fetcher_t *f, const req_part_t *rp, const fetch_fr
 	pthread_mutex_lock(&f->lock);
 	if (rc == 0 && !start_past) {
 		f->stats.records += records_in(fr->records, fr->records_len);
+		if (fr->records_len > 0 && (fp = part_current(f, rp, PHASE_FETCH)) != NULL)
+			fp->park_ms = 0;
 	} else if (rc == 0) {
 		f->stats.truncations++;
 	} else if ((fp = part_current(f, rp, PHASE_FETCH)) != NULL) {

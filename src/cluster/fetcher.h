@@ -41,7 +41,8 @@ typedef int (*fetcher_url_fn)(void *ctx, int32_t broker_id, char *url, size_t ur
 #define FETCHER_MAX_BYTES_DEFAULT     8388608  /* per fetch answer, all partitions */
 #define FETCHER_BACKOFF_MIN_MS        50       /* leader unreachable: first retry */
 #define FETCHER_BACKOFF_MAX_MS        2000     /* ... doubling up to this */
-#define FETCHER_PARK_MS               500      /* a fenced/not-leader partition's retry */
+#define FETCHER_PARK_MIN_MS           10       /* a fenced/not-leader partition's first retry */
+#define FETCHER_PARK_MS               500      /* ... doubling up to this */
 #define FETCHER_CONNECT_TIMEOUT_MS    2000
 #define FETCHER_URL_MAX               512
 
