@@ -31,12 +31,15 @@
  * (api/flusher.h) until one group-committed fdatasync covers its records.
  * No worker thread waits on the disk, so one fsync carries the records of
  * every producer that appended meanwhile. In cluster mode (replica.h) it
- * then parks in the long-poll registry, which the broker's append hook
+ * parks instead in the long-poll registry, which the broker's append hook
  * wakes at every HW move and leadership change, until the high watermark
  * passes its records (Kafka's DelayedProduce): 503 NOT_ENOUGH_REPLICAS up
  * front while the ISR is below min_insync_replicas (broker_append), or
  * when the ISR shrinks below it or the leader loses its leadership before
- * the records commit; 503 REQUEST_TIMED_OUT at timeout_ms.
+ * the records commit; 503 REQUEST_TIMED_OUT at timeout_ms. The copies on
+ * the other ISR members are then the durability, as in Kafka, and no
+ * replica fsyncs for the request; only when the ISR is the leader alone
+ * does it also wait for the fsync (broker_replica_needs_flush).
  *
  * Partitioning (Kafka's DefaultPartitioner): explicit "partition" first,
  * then murmur2 of the key, then one partition per request for the rest
@@ -116,8 +119,9 @@ typedef struct produce_ctx {
 	sha256_t          idem_hash;    /* target, query and body */
 	uint8_t           idem_fp[SHA256_DIGEST_SIZE];
 
-	/* acks=all: parked until flushed (api/flusher.h), then in cluster mode
-	 * until committed (the long-poll registry, woken by HW moves) */
+	/* acks=all: in cluster mode parked until committed (the long-poll
+	 * registry, woken by HW moves), then where a flush is still needed
+	 * until flushed (api/flusher.h) */
 	flusher_t        *flusher;
 	parking_t        *wait_pk;      /* the registry waiter was last parked in */
 	parking_waiter_t  waiter;
@@ -127,6 +131,7 @@ typedef struct produce_ctx {
 	log_t            *wait_log;
 	int64_t           wait_target;  /* flushed offset (or HW) it needs */
 	int32_t           wait_partition, wait_epoch;
+	int               committed;    /* cluster mode: the HW passed every partition's records */
 } produce_ctx_t;
 
 /* Round-robin start for unkeyed records, across requests. */
@@ -603,7 +608,7 @@ static int produce_hw_arm(void *ctx)
 }
 
 /*
- * Cluster mode, acks=all, after the local flush: answer once the high
+ * Cluster mode, acks=all: answer once the high
  * watermark of every partition appended to passes its records, else park
  * until an HW move or a leadership change wakes the request.
  * Returns 1 when all are committed, 0 when parked or answered.
@@ -652,11 +657,14 @@ static int produce_wait_committed(produce_ctx_t *c)
 }
 
 /*
- * Answer once every partition the request appended to is flushed past its
- * records (acks=all), else park until the flusher says so. resumed: called
- * after a wake-up, which for the awaited partition means flushed, timed out
- * or a failed flush (the registry wakes a waiter for nothing else). In
- * cluster mode, then wait for the commit (produce_wait_committed).
+ * acks=all: answer once every partition the request appended to has its
+ * records durable, else park. In cluster mode first committed (the high
+ * watermark passed them: every ISR member has them, produce_wait_committed);
+ * then flushed past them where broker_replica_needs_flush says the copies
+ * alone are not enough (a single node, or an ISR of this broker alone),
+ * parked until the flusher says so. resumed: called after a wake-up, which
+ * for a partition awaiting its flush means flushed, timed out or a failed
+ * flush (the flusher's registry wakes a waiter for nothing else).
  */
 static int produce_finish(produce_ctx_t *c, int resumed)
 {
@@ -666,6 +674,13 @@ static int produce_finish(produce_ctx_t *c, int resumed)
 
 	if (c->acks != PRODUCE_ACKS_ALL)
 		return produce_respond(c, c->binary_first, c->binary_count);
+	if (broker_replicated(req->broker) && !c->committed) {
+		rc = produce_wait_committed(c);
+		if (rc != 1)
+			return rc;                /* parked or answered */
+		c->committed = 1;
+		resumed = 0;                      /* that wake-up was the commit's */
+	}
 	for (i = 0; i < n; i++) {
 		int32_t p = c->binary ? req->partition : c->slots[i].partition;
 		int64_t target = c->binary ? c->binary_first + c->binary_count
@@ -674,7 +689,8 @@ static int produce_finish(produce_ctx_t *c, int resumed)
 
 		if (!c->binary && c->slots[i].remote)
 			continue;   /* its leader answered once it had it as acks said */
-		if (log_flushed_offset(log) >= target)
+		if (log_flushed_offset(log) >= target ||
+		    !broker_replica_needs_flush(req->broker, c->topic, p))
 			continue;
 		if (api_is_stopping(req->api)) {
 			/* shutting down: flush here (bounded I/O) and answer */
@@ -709,11 +725,6 @@ static int produce_finish(produce_ctx_t *c, int resumed)
 			return rc;
 		flusher_request(c->flusher, &c->flush_node, req->topic, p);
 		return 0;                         /* parked */
-	}
-	if (broker_replicated(req->broker)) {
-		rc = produce_wait_committed(c);
-		if (rc != 1)
-			return rc;                /* parked or answered */
 	}
 	return produce_respond(c, c->binary_first, c->binary_count);
 }

@@ -529,6 +529,19 @@ int broker_replicated(broker_t *b)
 	return atomic_load(&broker_replica_mgr(b)->replicated);
 }
 
+int broker_replica_needs_flush(broker_t *b, topic_t *t, int32_t p)
+{
+	replica_part_t *r = topic_replica_part(t, p);
+	int alone;
+
+	if (!broker_replicated(b) || r == NULL)
+		return 1;
+	pthread_mutex_lock(&r->lock);
+	alone = !r->have_state || r->st.nisr + r->nisr_extra <= 1;
+	pthread_mutex_unlock(&r->lock);
+	return alone;
+}
+
 void broker_set_progress_hook(broker_t *b, broker_progress_hook_fn fn, void *ctx)
 {
 	replica_mgr_t *m = broker_replica_mgr(b);

@@ -118,6 +118,15 @@ void broker_set_lease_check(struct broker *b, int (*valid)(void *ctx), void *ctx
  * any of the three hooks set. */
 int broker_replicated(struct broker *b);
 
+/*
+ * acks=all's durability rule: does committing t/p's records also need the
+ * local fsync? 1 on a single node, and in cluster mode while the ISR the
+ * high watermark counts (the applied ISR plus proposed additions) is this
+ * broker alone; 0 while other replicas count, whose copies are the
+ * durability (Kafka's: no replica fsyncs per write). Any thread.
+ */
+int broker_replica_needs_flush(struct broker *b, struct topic *t, int32_t p);
+
 
 /*
  * Progress hook: a leader's log end offset or high watermark moved, or

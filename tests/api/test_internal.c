@@ -6,7 +6,8 @@
  * test plays brokers 2 and 3, decodes the frames (docs/REPLICATION.md) and
  * checks records, epochs, errors, the high watermark and the long poll;
  * then acks=all produce over HTTP against those followers (the answer
- * waits for the HW; 421, 503 NOT_ENOUGH_REPLICAS, REQUEST_TIMED_OUT).
+ * waits for the HW, and for the leader's fsync only while the ISR is the
+ * leader alone; 421, 503 NOT_ENOUGH_REPLICAS, REQUEST_TIMED_OUT).
  */
 #include <check.h>
 #include <curl/curl.h>
@@ -26,6 +27,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "log/batch.h"
+#include "log/log.h"
 
 static char data_dir[] = "/tmp/strand-internal-XXXXXX";
 static char errbuf[512];
@@ -596,6 +598,55 @@ START_TEST(test_acks_all_answers_once_the_followers_have_it)
 	ck_assert_msg(strstr(pa.a.body.data, "{\"partition\":0,\"offset\":2}]") != NULL, "answer: %s",
 	              pa.a.body.data);
 	buf_free(&pa.a.body);
+	/* the followers' copies are the durability: the answer did not wait
+	 * for an fsync here (none runs: flush_messages/flush_ms are off) */
+	{
+		topic_t *t = broker_topic_get(broker, "t");
+
+		ck_assert_int_lt(log_flushed_offset(topic_partition_log(t, 0)), 3);
+		topic_release(t);
+	}
+}
+END_TEST
+
+/* An ISR of the leader alone: acks=all commits at once, and is answered
+ * only once the leader's own fsync covers the records, as on a single node. */
+START_TEST(test_acks_all_with_the_leader_alone_in_the_isr_fsyncs)
+{
+	produce_arg_t pa = { .path = "/v1/topics/t/partitions/0/records?acks=all&timeout_ms=10000", .n = 2 };
+	topic_t *t;
+	char code[64];
+
+	apply(0, 1, 2, 1, 10);                    /* ISR {1}, min_insync 1 */
+	t = broker_topic_get(broker, "t");
+	ck_assert_int_eq(log_flushed_offset(topic_partition_log(t, 0)), 0);
+	produce_main(&pa);
+	ck_assert_msg(pa.a.status == 200, "acks=all: %ld %s", pa.a.status, problem_code(&pa.a, code,
+	              sizeof code));
+	ck_assert_int_ge(log_flushed_offset(topic_partition_log(t, 0)), 2);
+	ck_assert_int_eq(hw_of(0), 2);
+	buf_free(&pa.a.body);
+
+	/* the ISR grows to {1,2} (broker 2 caught up): the next one does not
+	 * wait for a flush, only for broker 2 */
+	apply(0, 1, 2, 2, 11);
+	{
+		frame_t f;
+		pthread_t th;
+		int64_t start = mono_ms();
+
+		ck_assert_int_eq(pthread_create(&th, NULL, produce_main, &pa), 0);
+		while (log_end_offset(topic_partition_log(t, 0)) < 4 && mono_ms() - start < 5000)
+			usleep(5000);
+		ck_assert_int_eq(log_end_offset(topic_partition_log(t, 0)), 4);
+		follower_fetch(2, 4, 2, &f);
+		ck_assert_int_eq(f.hw, 4);
+		pthread_join(th, NULL);
+	}
+	ck_assert_int_eq(pa.a.status, 200);
+	ck_assert_int_lt(log_flushed_offset(topic_partition_log(t, 0)), 4);
+	buf_free(&pa.a.body);
+	topic_release(t);
 }
 END_TEST
 
@@ -684,6 +735,7 @@ static Suite *internal_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_acks_all_answers_once_the_followers_have_it);
 	tcase_add_test(tc, test_acks_all_refusals_and_timeouts);
+	tcase_add_test(tc, test_acks_all_with_the_leader_alone_in_the_isr_fsyncs);
 	suite_add_tcase(s, tc);
 	return s;
 }
