@@ -88,7 +88,8 @@ static int served_by(const http_response_t *r)
 }
 
 /* Create topic `name` (partitions, rf 1) through broker 1; every broker sees
- * it; leaders[p] gets partition p's leader (broker id). */
+ * it and every leader serves its partition; leaders[p] gets partition p's
+ * leader (broker id). */
 static void create_topic(const char *name, int partitions, int *leaders)
 {
 	http_response_t r;
@@ -111,6 +112,24 @@ static void create_topic(const char *name, int partitions, int *leaders)
 	for (int i = 1; i < NB; i++) {
 		end = clock_now_ms() + WAIT_MS;
 		while (http_get(&hs[i], path, &r) != 200 && clock_now_ms() < end) {
+			http_response_free(&r);
+			clock_sleep_ms(20);
+		}
+		ASSERT_STATUS(r, 200);
+		http_response_free(&r);
+	}
+	/* each leader has applied its partition's state (it answers 421 until
+	 * then, a few ms after the topic itself, longer under load): a split
+	 * produce sent before could append some partitions and get 421 for
+	 * another, and its retry would append the first ones twice */
+	for (int k = 0; k < partitions; k++) {
+		static const char *const direct[] = { "Strand-Route: direct", NULL };
+
+		snprintf(path, sizeof path, "/v1/topics/%s/partitions/%d/records?offset=0&max_wait_ms=0",
+		         name, k);
+		end = clock_now_ms() + WAIT_MS;
+		while (http_request(&hs[leaders[k] - 1], "GET", path, NULL, NULL, 0, direct, &r) != 200 &&
+		       clock_now_ms() < end) {
 			http_response_free(&r);
 			clock_sleep_ms(20);
 		}
