@@ -339,7 +339,10 @@ static void followers_reset_locked(replica_part_t *r, int32_t self, int64_t now)
  * Same leadership, a new state (ISR or replica list changed): keep what is
  * known of the followers; one that has just entered the ISR (not by this
  * leader's proposal) gets replica_lag_time_max_ms from now to fetch, as
- * Kafka's makeLeader gives every in-sync replica.
+ * Kafka's makeLeader gives every in-sync replica. One that has just left
+ * it (the controller drops a dead broker) is out of sync from now on: only
+ * a fetch after this that catches up brings it back, never what it showed
+ * before it died.
  */
 static void followers_resync_locked(replica_part_t *r, int32_t self,
                                     const partition_state_t *old, int64_t now)
@@ -358,6 +361,8 @@ static void followers_resync_locked(replica_part_t *r, int32_t self,
 			if (ids_have(r->st.isr, r->st.nisr, f->id) && !ids_have(old->isr, old->nisr, f->id) &&
 			    kept[n].last_caught_up_ms < now)
 				kept[n].last_caught_up_ms = now;
+			if (!ids_have(r->st.isr, r->st.nisr, f->id) && ids_have(old->isr, old->nisr, f->id))
+				kept[n].last_caught_up_ms = kept[n].last_fetch_ms = 0;
 		} else {
 			memset(&kept[n], 0, sizeof(kept[n]));
 			kept[n].id = r->st.replicas[i];

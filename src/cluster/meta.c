@@ -33,6 +33,7 @@ typedef struct mtopic {
 	int                has_topic;     /* topics/<name> seen (partition keys may come first) */
 	int32_t            partitions, rf;
 	int                unclean;       /* config unclean_leader_election is true */
+	int32_t            min_insync;    /* config min_insync_replicas (1 when unset) */
 	int64_t            create_revision; /* of topics/<name>: this incarnation's id */
 	char              *value;         /* owned: the topic key's JSON */
 	int64_t            mod_revision;
@@ -255,20 +256,56 @@ static int ids_sorted_contain(const int32_t *ids, size_t n, int32_t id)
 	return 0;
 }
 
+/*
+ * A live leader's ISR without its dead followers (Kafka's OfflineReplica
+ * transition, removeReplicasFromIsr), into out->isr, in ISR order — but
+ * never below max(1, min_insync) members: dead members that would take it
+ * lower stay. While |ISR| < min_insync_replicas the HW cannot move, so such
+ * a member holds every committed record; kept in the ISR it stays
+ * electable if the leader dies too (what KIP-966 keeps in its ELR), and the
+ * ISR is never empty (Kafka keeps the last member). The leader is alive,
+ * so it is never dropped. Returns 1 when the ISR changed.
+ */
+static int isr_drop_dead(const partition_state_t *st, const int32_t *live, size_t nlive,
+                         int32_t min_insync, partition_state_t *out)
+{
+	int32_t keep = min_insync > 1 ? min_insync : 1, dead = 0, drop, i, n = 0;
+
+	for (i = 0; i < st->nisr; i++)
+		if (!ids_sorted_contain(live, nlive, st->isr[i]))
+			dead++;
+	drop = st->nisr - keep < dead ? st->nisr - keep : dead;
+	if (drop <= 0)
+		return 0;
+	for (i = 0; i < st->nisr; i++) {
+		if (drop > 0 && !ids_sorted_contain(live, nlive, st->isr[i])) {
+			drop--;
+			continue;
+		}
+		out->isr[n++] = st->isr[i];
+	}
+	out->nisr = n;
+	return 1;
+}
+
 int meta_elect(const partition_state_t *st, const int32_t *live, size_t nlive, int unclean,
-               int preferred, partition_state_t *out)
+               int32_t min_insync, int preferred, partition_state_t *out)
 {
 	int32_t i, r, pick = -1, n = 0;
+	int changed;
 
 	*out = *st;
 	if (st->leader >= 0 && ids_sorted_contain(live, nlive, st->leader)) {
+		/* same leader, same epoch: the leader applies it as an ISR change */
+		changed = isr_drop_dead(st, live, nlive, min_insync, out);
 		r = st->replicas[0];
-		if (!preferred || r == st->leader || !ids_sorted_contain(live, nlive, r) ||
-		    !ids_contain(st->isr, st->nisr, r))
-			return 0;
-		out->leader = r;   /* back to the preferred replica; the ISR stays */
-		out->leader_epoch = st->leader_epoch + 1;
-		return 1;
+		if (preferred && r != st->leader && ids_sorted_contain(live, nlive, r) &&
+		    ids_contain(out->isr, out->nisr, r)) {
+			out->leader = r;   /* back to the preferred replica; the ISR stays */
+			out->leader_epoch = st->leader_epoch + 1;
+			changed = 1;
+		}
+		return changed;
 	}
 	/* Kafka's clean election: the assignment's order, alive and in sync */
 	for (i = 0; i < st->nreplicas && pick < 0; i++) {
@@ -506,17 +543,24 @@ static key_kind_t key_parse(const char *key, char *name, size_t namelen, int32_t
 }
 
 /* A topic key's value: partitions, replication factor, whether unclean
- * leader election is on (other configs are read when applied). 0 or -1. */
+ * leader election is on, min_insync_replicas (1 when unset or not a number;
+ * other configs are read when applied). 0 or -1. */
 static int topic_value_parse(const char *value, size_t len, int32_t *partitions, int32_t *rf,
-                             int *unclean)
+                             int *unclean, int32_t *min_insync)
 {
 	cJSON *doc = cJSON_ParseWithLength(value, len);
-	const cJSON *u = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(doc, "configs"), "unclean_leader_election");
+	const cJSON *configs = cJSON_GetObjectItemCaseSensitive(doc, "configs");
+	const cJSON *u = cJSON_GetObjectItemCaseSensitive(configs, "unclean_leader_election");
+	const cJSON *mi = cJSON_GetObjectItemCaseSensitive(configs, "min_insync_replicas");
 	int rc = -1;
 
 	if (unclean != NULL)
 		*unclean = cJSON_IsString(u) && strcmp(u->valuestring, "true") == 0;
+	if (min_insync != NULL) {
+		long long v = cJSON_IsString(mi) ? strtoll(mi->valuestring, NULL, 10) : 1;
+
+		*min_insync = v > INT32_MAX ? INT32_MAX : v > 1 ? (int32_t)v : 1;
+	}
 	if (cJSON_IsObject(doc) &&
 	    json_int32_in(cJSON_GetObjectItemCaseSensitive(doc, "partitions"), 1, INT32_MAX,
 	                  partitions) == 0 &&
@@ -608,11 +652,13 @@ static int mcache_apply_put(mcache_t *c, const etcd_kv_t *kv, key_kind_t *kind, 
 	cJSON *doc;
 	const cJSON *url;
 	int rc = 0, unclean = 0;
+	int32_t min_insync = 1;
 
 	*kind = key_parse(kv->key, name, namelen, num);
 	switch (*kind) {
 	case KEY_TOPIC:
-		if (topic_value_parse(kv->value, kv->value_len, &partitions, &rf, &unclean) != 0) {
+		if (topic_value_parse(kv->value, kv->value_len, &partitions, &rf, &unclean,
+		                      &min_insync) != 0) {
 			fprintf(stderr, "strand: meta: ignoring %s: not a topic's JSON\n", kv->key);
 			*kind = KEY_OTHER;
 			return 0;
@@ -628,6 +674,7 @@ static int mcache_apply_put(mcache_t *c, const etcd_kv_t *kv, key_kind_t *kind, 
 		t->partitions = partitions;
 		t->rf = rf;
 		t->unclean = unclean;
+		t->min_insync = min_insync;
 		t->mod_revision = kv->mod_revision;
 		t->create_revision = kv->create_revision;
 		return mtopic_reserve_parts(t, partitions);
@@ -1036,7 +1083,8 @@ static ctl_change_t *meta_controller_plan(meta_t *m, int preferred, size_t *n)
 		t = &m->cache.topics[i];
 		for (p = 0; t->has_topic && p < t->partitions && p < t->nparts; p++) {
 			if (t->parts[p].version == 0 ||
-			    !meta_elect(&t->parts[p], live, nlive, t->unclean, preferred, &to))
+			    !meta_elect(&t->parts[p], live, nlive, t->unclean, t->min_insync, preferred,
+			                &to))
 				continue;
 			if (*n == cap) {
 				cap = cap ? cap * 2 : 16;
@@ -1713,7 +1761,7 @@ int meta_topic_alter(meta_t *m, const char *name, int32_t new_partitions,
 		if (rc)
 			return meta_etcd_failed(rc, "reading the topic", detail, err, errlen);
 		if (kvs.n != 1 || topic_value_parse(kvs.kvs[0].value, kvs.kvs[0].value_len, &cur,
-		                                    &rf, NULL) != 0) {
+		                                    &rf, NULL, NULL) != 0) {
 			rc = strand_err_set(err, errlen, STRAND_ENOENT, "unknown topic %s", name);
 			etcd_kvs_free(&kvs);
 			return rc;

@@ -25,7 +25,8 @@
  *
  * The controller (the broker cluster_is_controller says, in the same
  * watcher thread): when a broker's registration disappears it elects new
- * leaders for the partitions it led, when a broker returns it gives
+ * leaders for the partitions it led and drops it from the ISRs where it
+ * only followed, when a broker returns it gives
  * leaderless partitions back to it, every META_PREFERRED_CHECK_MS it moves
  * leadership back to preferred replicas in sync, and once elected it scans
  * everything. Every write is cluster_controller_txn (fenced by the
@@ -100,18 +101,24 @@ int meta_assign_replicas(const int32_t *brokers_sorted, size_t n, int32_t first_
 
 /*
  * What the controller does with one partition, given the live brokers
- * (sorted ids). Returns 1 with *out the new state (version kept: the CAS
- * token) or 0 when nothing changes:
+ * (sorted ids) and the topic's min_insync_replicas. Returns 1 with *out the
+ * new state (version kept: the CAS token) or 0 when nothing changes:
+ *   - leader alive: its dead followers leave the ISR (Kafka's
+ *     OfflineReplica), same leader and epoch — but the ISR keeps at least
+ *     max(1, min_insync) members (dead ones that would take it lower stay:
+ *     the HW cannot move below min ISR, so they hold every committed
+ *     record and stay electable, as KIP-966's ELR);
  *   - leader dead (or -1): the first replica, in replica order, that is
  *     alive and in the ISR leads; ISR = ISR members alive; epoch + 1.
  *     None: with unclean, the first live replica leads, ISR = {it}; else
  *     leader -1 with the ISR kept (its members may return), epoch + 1
  *     (unchanged if it already was -1).
  *   - preferred (the periodic move-back) and the leader alive: replicas[0]
- *     leads again when it is alive, in the ISR and not the leader; epoch + 1.
+ *     leads again when it is alive, in the (new) ISR and not the leader;
+ *     epoch + 1.
  */
 int meta_elect(const partition_state_t *st, const int32_t *live, size_t nlive, int unclean,
-               int preferred, partition_state_t *out);
+               int32_t min_insync, int preferred, partition_state_t *out);
 
 /* ---- the handle ---------------------------------------------------------------- */
 

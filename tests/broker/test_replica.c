@@ -782,6 +782,70 @@ START_TEST(test_hw_counts_a_proposed_isr_member)
 }
 END_TEST
 
+/* One tick of the leader's ISR work now, on this thread (the broker's own
+ * ticker runs it too: both see the same state). */
+static void tick(broker_t *b)
+{
+	topic_t *t = broker_topic_get(b, "t");
+
+	replica_tick(b, t, 0, broker_now_ms());
+	topic_release(t);
+}
+
+/*
+ * The controller drops a dead follower from the ISR (same leader and
+ * epoch, a newer version): the leader applies it at once — the HW moves
+ * over the remaining members, never past what one of them holds — and does
+ * not propose the dead member back from what it showed before it died,
+ * however recently (replica_lag_time_max_ms 60 s); a fetch after the
+ * removal that catches up brings it back.
+ */
+START_TEST(test_controller_drops_a_dead_follower)
+{
+	broker_t *b = open_cluster_broker(1);
+	isr_log_t h = { .b = b };
+	broker_append_info_t info;
+	partition_state_t st;
+
+	set_min_insync(b, 2, 60000);
+	apply(b, state(1, 0, 3, 10));            /* ISR {1,2,3} */
+	ck_assert_int_eq(append_n(b, 6, 0, &info), 0);
+	ck_assert_int_eq(follower_fetch(b, 3, 4, 0, NULL, NULL), 0);   /* 3 at 4, then dies */
+	ck_assert_int_eq(follower_fetch(b, 2, 5, 0, NULL, NULL), 0);
+	ck_assert_int_eq(hw_of(b), 4);           /* 3 holds it */
+	broker_set_isr_hook(b, isr_apply_hook, &h);
+
+	/* the controller's write: ISR {1,2}, epoch 0, version 11 */
+	apply(b, state(1, 0, 2, 11));
+	ck_assert_int_eq(hw_of(b), 5);           /* min(6, 5) over {1,2}: 2's, not the LEO */
+	/* 3 back: fetches that catch up bring it into the ISR */
+	ck_assert_int_eq(follower_fetch(b, 3, 6, 0, NULL, NULL), 0);
+	ck_assert_int_eq(follower_fetch(b, 2, 6, 0, NULL, NULL), 0);
+	tick(b);
+	ck_assert(wait_isr_size(b, 3));
+	ck_assert_int_eq(hw_of(b), 6);
+
+	/* now 3 dies caught up (LEO 8 >= the HW 7 when it is dropped) */
+	ck_assert_int_eq(append_n(b, 2, 0, &info), 0);                 /* LEO 8 */
+	ck_assert_int_eq(follower_fetch(b, 3, 8, 0, NULL, NULL), 0);
+	ck_assert_int_eq(follower_fetch(b, 2, 7, 0, NULL, NULL), 0);
+	ck_assert_int_eq(hw_of(b), 7);
+	atomic_store(&h.calls, 0);
+	ck_assert_int_eq(broker_partition_get_state(b, "t", 0, &st, NULL), 0);
+	apply(b, state(1, 0, 2, st.version + 1));
+	tick(b);
+	ck_assert_msg(atomic_load(&h.calls) == 0, "the dead follower was proposed back from the "
+	              "fetch it made before it was dropped");
+	ck_assert_int_eq(broker_partition_get_state(b, "t", 0, &st, NULL), 0);
+	ck_assert_int_eq(st.nisr, 2);
+	ck_assert_int_eq(follower_fetch(b, 3, 8, 0, NULL, NULL), 0);   /* alive again */
+	tick(b);
+	ck_assert(wait_isr_size(b, 3));
+	broker_set_isr_hook(b, NULL, NULL);
+	broker_close(b);
+}
+END_TEST
+
 static Suite *replica_suite(void)
 {
 	Suite *s = suite_create("replica");
@@ -812,6 +876,7 @@ static Suite *replica_suite(void)
 	tcase_add_test(tc, test_replica_progress_for_the_views);
 	tcase_add_test(tc, test_follower_hw_is_bounded_by_its_leo);
 	tcase_add_test(tc, test_hw_counts_a_proposed_isr_member);
+	tcase_add_test(tc, test_controller_drops_a_dead_follower);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -392,6 +392,9 @@ END_TEST
 #define RF3_CONFIGS "{\"min_insync_replicas\":\"2\",\"replica_lag_time_max_ms\":\"2000\"}"
 #define RF3_SLOW_CONFIGS "{\"min_insync_replicas\":\"2\",\"replica_lag_time_max_ms\":\"30000\"}"
 #define STEP_ACKS   200        /* acknowledgements that show progress */
+/* a lag limit no scenario waits out: only the controller drops a dead follower */
+#define SLOW_LAG_MS 60000
+#define SLOW_LAG_CONFIGS "{\"min_insync_replicas\":\"2\",\"replica_lag_time_max_ms\":\"60000\"}"
 
 static int pred_leader_not(const tcluster_partition_t *p, void *arg)
 {
@@ -607,6 +610,39 @@ START_TEST(test_follower_paused_leaves_and_rejoins_the_isr)
 	wait_part("lag", 0, leader, pred_in_isr, f, "the follower back in the ISR");
 	wait_acked(w, STEP_ACKS, "after the follower came back");
 	finish_and_check(w, "lag", 1, 3 * STEP_ACKS);
+}
+END_TEST
+
+/*
+ * kill -9 of a follower with replica_lag_time_max_ms at 60 s: the
+ * controller drops it from the ISR when its lease expires (2 s), so
+ * acks=all goes on with the two left (min ISR 2) instead of waiting for the
+ * leader's lag limit; restarted, it catches up and its leader takes it
+ * back into the ISR by itself.
+ */
+START_TEST(test_follower_killed_leaves_the_isr_by_the_controller)
+{
+	int leader, f;
+	workload_t *w = rf3_start("fdead", 1, 0, SLOW_LAG_CONFIGS, &leader);
+	int64_t killed, gone, took;
+
+	f = follower_of(leader, 0);
+	workload_mark(w);
+	killed = clock_now_ms();
+	ck_assert_int_eq(tcluster_kill(cl, f), 0);
+	wait_part("fdead", 0, leader, pred_out_of_isr, f, "the dead follower out of the ISR");
+	gone = clock_now_ms() - killed;
+	took = workload_wait_mark_acked(w, PROGRESS_MS);
+	fprintf(stderr, "fdead: follower %d killed; out of the ISR %" PRId64 " ms later, first "
+	        "acks=all write accepted after %" PRId64 " ms (lag limit 60000 ms)\n", f, gone, took);
+	ck_assert_msg(took >= 0 && took < SLOW_LAG_MS / 2, "no acks=all write accepted within %d ms "
+	              "of the kill (%" PRId64 ")", SLOW_LAG_MS / 2, took);
+	ck_assert_msg(gone < SLOW_LAG_MS / 2, "out of the ISR only after %" PRId64 " ms", gone);
+	wait_acked(w, STEP_ACKS, "with the dead follower out of the ISR");
+	restart(f);
+	wait_part("fdead", 0, leader, pred_in_isr, f, "the restarted follower back in the ISR");
+	wait_acked(w, STEP_ACKS, "after the follower came back");
+	finish_and_check(w, "fdead", 1, 3 * STEP_ACKS);
 }
 END_TEST
 
@@ -927,6 +963,7 @@ static Suite *faults_suite(void)
 	add_scenario(s, "lag", test_follower_paused_leaves_and_rejoins_the_isr);
 	add_scenario(s, "rejoin", test_leader_restarted_at_once_takes_no_write_before_it_joins);
 	add_scenario(s, "two_down", test_two_of_three_down_refuses_writes);
+	add_scenario(s, "follower_kill", test_follower_killed_leaves_the_isr_by_the_controller);
 	add_scenario(s, "truncate", test_leader_with_uncommitted_records_returns);
 	add_scenario(s, "etcd", test_etcd_killed_and_restarted);
 	add_scenario(s, "controller", test_controller_killed);

@@ -185,23 +185,24 @@ static partition_state_t mkstate(int32_t leader, int32_t epoch, const char *repl
 START_TEST(test_elect_rules)
 {
 	int32_t live12[] = { 1, 2 }, live23[] = { 2, 3 }, live3[] = { 3 }, live123[] = { 1, 2, 3 };
+	int32_t live14[] = { 1, 4 };
 	partition_state_t st, out;
 
 	/* leader alive: nothing, unless the preferred replica is in sync */
 	st = mkstate(2, 4, "123", "123");
-	ck_assert_int_eq(meta_elect(&st, live123, 3, 0, 0, &out), 0);
-	ck_assert_int_eq(meta_elect(&st, live123, 3, 0, 1, &out), 1);
+	ck_assert_int_eq(meta_elect(&st, live123, 3, 0, 1, 0, &out), 0);
+	ck_assert_int_eq(meta_elect(&st, live123, 3, 0, 1, 1, &out), 1);
 	ck_assert_int_eq(out.leader, 1);
 	ck_assert_int_eq(out.leader_epoch, 5);
 	ck_assert_int_eq(out.nisr, 3);
 	ck_assert_int_eq(out.version, 77);          /* the CAS token stays */
 	st = mkstate(2, 4, "123", "23");            /* preferred out of sync: stays */
-	ck_assert_int_eq(meta_elect(&st, live123, 3, 0, 1, &out), 0);
-	ck_assert_int_eq(meta_elect(&st, live23, 2, 0, 1, &out), 0);
+	ck_assert_int_eq(meta_elect(&st, live123, 3, 0, 1, 1, &out), 0);
+	ck_assert_int_eq(meta_elect(&st, live23, 2, 0, 1, 1, &out), 0);
 
 	/* leader dead: first live in-sync replica in replica order, ISR = live members */
 	st = mkstate(1, 0, "132", "123");
-	ck_assert_int_eq(meta_elect(&st, live23, 2, 0, 0, &out), 1);
+	ck_assert_int_eq(meta_elect(&st, live23, 2, 0, 1, 0, &out), 1);
 	ck_assert_int_eq(out.leader, 3);            /* replicas order: 3 before 2 */
 	ck_assert_int_eq(out.leader_epoch, 1);
 	ck_assert_int_eq(out.nisr, 2);
@@ -210,24 +211,62 @@ START_TEST(test_elect_rules)
 
 	/* no live ISR member: offline, ISR kept; unclean: a live replica leads alone */
 	st = mkstate(1, 3, "12", "1");
-	ck_assert_int_eq(meta_elect(&st, live23, 2, 0, 0, &out), 1);
+	ck_assert_int_eq(meta_elect(&st, live23, 2, 0, 1, 0, &out), 1);
 	ck_assert_int_eq(out.leader, -1);
 	ck_assert_int_eq(out.leader_epoch, 4);
 	ck_assert_int_eq(out.nisr, 1);
 	ck_assert_int_eq(out.isr[0], 1);
-	ck_assert_int_eq(meta_elect(&st, live23, 2, 1, 0, &out), 1);
+	ck_assert_int_eq(meta_elect(&st, live23, 2, 1, 1, 0, &out), 1);
 	ck_assert_int_eq(out.leader, 2);
 	ck_assert_int_eq(out.nisr, 1);
 	ck_assert_int_eq(out.isr[0], 2);
 
 	/* offline stays offline until an ISR member returns; then it leads */
 	st = mkstate(-1, 4, "12", "1");
-	ck_assert_int_eq(meta_elect(&st, live23, 2, 0, 1, &out), 0);
-	ck_assert_int_eq(meta_elect(&st, live3, 1, 1, 0, &out), 0);   /* no replica alive */
-	ck_assert_int_eq(meta_elect(&st, live12, 2, 0, 0, &out), 1);
+	ck_assert_int_eq(meta_elect(&st, live23, 2, 0, 1, 1, &out), 0);
+	ck_assert_int_eq(meta_elect(&st, live3, 1, 1, 1, 0, &out), 0);   /* no replica alive */
+	ck_assert_int_eq(meta_elect(&st, live12, 2, 0, 1, 0, &out), 1);
 	ck_assert_int_eq(out.leader, 1);
 	ck_assert_int_eq(out.leader_epoch, 5);
 	ck_assert_int_eq(out.nisr, 1);
+
+	/* leader alive, a follower dead: it leaves the ISR, same leader and
+	 * epoch (Kafka's OfflineReplica), the CAS token kept */
+	st = mkstate(2, 4, "123", "213");
+	ck_assert_int_eq(meta_elect(&st, live12, 2, 0, 2, 0, &out), 1);
+	ck_assert_int_eq(out.leader, 2);
+	ck_assert_int_eq(out.leader_epoch, 4);
+	ck_assert_int_eq(out.version, 77);
+	ck_assert_int_eq(out.nisr, 2);
+	ck_assert_int_eq(out.isr[0], 2);
+	ck_assert_int_eq(out.isr[1], 1);
+	ck_assert_int_eq(out.nreplicas, 3);         /* still a replica: it comes back */
+	/* ... but never below min_insync_replicas: the member that would take it
+	 * lower stays (the HW cannot pass it; it stays electable) */
+	ck_assert_int_eq(meta_elect(&st, live23, 2, 0, 3, 0, &out), 0);
+	st = mkstate(2, 4, "123", "21");
+	ck_assert_int_eq(meta_elect(&st, live23, 2, 0, 2, 0, &out), 0);
+	ck_assert_int_eq(meta_elect(&st, live23, 2, 0, 1, 0, &out), 1);
+	ck_assert_int_eq(out.nisr, 1);
+	ck_assert_int_eq(out.isr[0], 2);
+	/* two dead of [1,2,3,4] with min 3: one goes (the first in ISR order) */
+	st = mkstate(1, 0, "1234", "1234");
+	ck_assert_int_eq(meta_elect(&st, live14, 2, 0, 3, 0, &out), 1);
+	ck_assert_int_eq(out.nisr, 3);
+	ck_assert_int_eq(out.isr[0], 1);
+	ck_assert_int_eq(out.isr[1], 3);
+	ck_assert_int_eq(out.isr[2], 4);
+	/* the leader is never dropped; a dead follower and the preferred move
+	 * in one change: the preferred replica must be in the new ISR */
+	st = mkstate(2, 4, "123", "231");
+	ck_assert_int_eq(meta_elect(&st, live12, 2, 0, 1, 1, &out), 1);
+	ck_assert_int_eq(out.leader, 1);
+	ck_assert_int_eq(out.leader_epoch, 5);
+	ck_assert_int_eq(out.nisr, 2);
+	ck_assert(out.isr[0] == 2 && out.isr[1] == 1);
+	/* an offline partition's ISR is left alone (its members may return) */
+	st = mkstate(-1, 4, "123", "12");
+	ck_assert_int_eq(meta_elect(&st, live3, 1, 0, 1, 0, &out), 0);
 }
 END_TEST
 
