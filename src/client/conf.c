@@ -41,6 +41,8 @@ static const conf_prop_t conf_props[] = {
 	{ "delivery.timeout.ms",     KIND_INT,   F(delivery_timeout_ms),   1, INT32_MAX, "120000" },
 	{ "request.timeout.ms",      KIND_INT,   F(request_timeout_ms),    1, 300000, "30000" },
 	{ "retry.backoff.ms",        KIND_INT,   F(retry_backoff_ms),      0, 300000, "100" },
+	{ "topic.metadata.propagation.max.ms",
+	                             KIND_INT,   F(topic_metadata_propagation_max_ms), 0, INT32_MAX, "30000" },
 	{ "max.in.flight.requests.per.connection",
 	                             KIND_INT,   F(max_in_flight),         1, 1000, "5" },
 	{ "enable.idempotence",      KIND_BOOL,  F(enable_idempotence),    0, 0, "true" },

@@ -27,6 +27,8 @@ struct strand_conf {
 	int64_t delivery_timeout_ms;
 	int64_t request_timeout_ms;
 	int64_t retry_backoff_ms;
+	int64_t topic_metadata_propagation_max_ms; /* librdkafka's name: how long an unknown
+	                                            * topic is waited for in a cluster */
 	int64_t max_in_flight;            /* max.in.flight.requests.per.connection */
 	int     enable_idempotence;
 	char   *dead_letter_path;

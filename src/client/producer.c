@@ -169,6 +169,24 @@ static ptopic_t *topic_find(strand_producer *p, const char *name)
 }
 
 /*
+ * GET /v1/cluster into *doc (caller frees; NULL on failure), and the
+ * number of brokers it lists into p->cluster_brokers. meta_lock held.
+ */
+static int cluster_fetch(strand_producer *p, cJSON **doc)
+{
+	char err[256];
+	int rc;
+
+	rc = transport_call(p->tr, &p->meta_req, "GET", "/v1/cluster", NULL,
+	                    p->conf->max_block_ms > 0 ? (long)p->conf->max_block_ms : 1,
+	                    doc, err, sizeof err);
+	if (rc == 0 && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(*doc, "brokers")))
+		atomic_store(&p->cluster_brokers,
+		             cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(*doc, "brokers")));
+	return rc;
+}
+
+/*
  * Cluster mode: each partition's leader URL into urls[partition] (GET
  * /v1/topics/{t} names leaders by id, GET /v1/cluster gives their URLs),
  * so that batches go straight to the leader instead of being relayed by
@@ -181,12 +199,11 @@ static void topic_fetch_leaders(strand_producer *p, const cJSON *parts, int32_t 
 {
 	const cJSON *part, *b, *brokers, *leader, *idx, *id, *url;
 	cJSON *doc = NULL;
-	char err[256];
 
-	if (transport_call(p->tr, &p->meta_req, "GET", "/v1/cluster", NULL,
-	                   p->conf->max_block_ms > 0 ? (long)p->conf->max_block_ms : 1,
-	                   &doc, err, sizeof err) != 0)
+	if (cluster_fetch(p, &doc) != 0) {
+		cJSON_Delete(doc);
 		return;
+	}
 	brokers = cJSON_GetObjectItemCaseSensitive(doc, "brokers");
 	if (cJSON_GetArraySize(brokers) >= 2) {
 		cJSON_ArrayForEach(part, parts) {
@@ -207,6 +224,94 @@ static void topic_fetch_leaders(strand_producer *p, const cJSON *parts, int32_t 
 	cJSON_Delete(doc);
 }
 
+/* ---- the retry rule (producer_internal.h) ------------------------------------ */
+
+int producer_err_retriable(strand_producer *p, int rc, int64_t since_ms, int64_t now, int block)
+{
+	if (strand_err_is_retriable(rc))
+		return 1;
+	if (rc != STRAND_ERR_UNKNOWN_TOPIC ||
+	    now - since_ms >= p->conf->topic_metadata_propagation_max_ms)
+		return 0;
+	if (atomic_load(&p->cluster_brokers) == 0 && block) {
+		cJSON *doc = NULL;
+		pthread_mutex_lock(&p->meta_lock);
+		cluster_fetch(p, &doc);
+		pthread_mutex_unlock(&p->meta_lock);
+		cJSON_Delete(doc);
+	}
+	/* not known (GET /v1/cluster refused): perhaps a cluster, so wait */
+	return atomic_load(&p->cluster_brokers) != 1;
+}
+
+int producer_retry_bound(const strand_producer *p, int rc, int attempts, int64_t deadline_ms,
+                         int64_t now, char *errbuf, size_t errlen)
+{
+	size_t n;
+
+	if (attempts <= p->conf->retries && now + p->conf->retry_backoff_ms < deadline_ms)
+		return 0;
+	if (errbuf && errlen && (n = strlen(errbuf)) < errlen)
+		snprintf(errbuf + n, errlen - n, " (gave up after %d attempts)", attempts);
+	return attempts > p->conf->retries ? rc : STRAND_ERR_MSG_TIMED_OUT;
+}
+
+void producer_explain_unknown_topic(const strand_producer *p, int64_t since_ms, int64_t now,
+                                    char *errbuf, size_t errlen)
+{
+	size_t n;
+
+	if (atomic_load(&p->cluster_brokers) == 1 || !errbuf || (n = strlen(errbuf)) >= errlen)
+		return;
+	snprintf(errbuf + n, errlen - n,
+	         " (still unknown %" PRId64 " ms after the record was produced; "
+	         "topic.metadata.propagation.max.ms is %" PRId64 ")",
+	         now - since_ms, p->conf->topic_metadata_propagation_max_ms);
+}
+
+/* ---- metadata: a topic's partitions ---------------------------------------- */
+
+/*
+ * GET /v1/topics/{name} into *doc, tried again by the producer's retry
+ * rule (a topic just created on another broker of a cluster is waited
+ * for) within max.block.ms; p->lock not held. Returns 0, or the last
+ * error (STRAND_ERR_DESTROYED when the producer closes meanwhile).
+ */
+static int topic_fetch_doc(strand_producer *p, const char *name, cJSON **doc,
+                           char *errbuf, size_t errlen)
+{
+	int64_t start = clock_now_ms(), deadline = start + p->conf->max_block_ms, now;
+	char path[300];
+	int rc, attempts = 0, closing;
+
+	snprintf(path, sizeof path, "/v1/topics/%s", name);
+	for (;;) {
+		now = clock_now_ms();
+		pthread_mutex_lock(&p->meta_lock);
+		rc = transport_call(p->tr, &p->meta_req, "GET", path, NULL,
+		                    deadline - now > 1 ? (long)(deadline - now) : 1,
+		                    doc, errbuf, errlen);
+		pthread_mutex_unlock(&p->meta_lock);
+		attempts++;
+		if (rc == 0)
+			return 0;
+		now = clock_now_ms();
+		if (!producer_err_retriable(p, rc, start, now, 1)) {
+			if (rc == STRAND_ERR_UNKNOWN_TOPIC)
+				producer_explain_unknown_topic(p, start, now, errbuf, errlen);
+			return rc;
+		}
+		if (producer_retry_bound(p, rc, attempts, deadline, now, errbuf, errlen))
+			return rc;   /* the cause, not MSG_TIMED_OUT: no record was queued */
+		clock_sleep_ms(p->conf->retry_backoff_ms);
+		pthread_mutex_lock(&p->lock);
+		closing = p->closing;
+		pthread_mutex_unlock(&p->lock);
+		if (closing)
+			return STRAND_ERR_DESTROYED;
+	}
+}
+
 /*
  * The topic's partition count from GET /v1/topics/{t} (blocking; p->lock
  * not held), and its partitions' leaders: *urls (n entries, each NULL or
@@ -216,18 +321,11 @@ static void topic_fetch_leaders(strand_producer *p, const cJSON *parts, int32_t 
 static int topic_fetch_partitions(strand_producer *p, const char *name, int32_t *n,
                                   char ***urls, char *errbuf, size_t errlen)
 {
-	char path[300];
 	cJSON *doc = NULL, *parts;
 	int rc;
 
 	*urls = NULL;
-	snprintf(path, sizeof path, "/v1/topics/%s", name);
-	pthread_mutex_lock(&p->meta_lock);
-	rc = transport_call(p->tr, &p->meta_req, "GET", path, NULL,
-	                     p->conf->max_block_ms > 0 ? (long)p->conf->max_block_ms : 1,
-	                     &doc, errbuf, errlen);
-	pthread_mutex_unlock(&p->meta_lock);
-	if (rc)
+	if ((rc = topic_fetch_doc(p, name, &doc, errbuf, errlen)))
 		goto out;
 	parts = cJSON_GetObjectItemCaseSensitive(doc, "partitions");
 	if (!cJSON_IsArray(parts) || cJSON_GetArraySize(parts) < 1) {

@@ -8,6 +8,7 @@
 #define STRAND_CLIENT_PRODUCER_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -111,9 +112,39 @@ struct strand_producer {
 
 	pthread_mutex_t     meta_lock;  /* guards meta_req (metadata, producer id) */
 	transport_req_t     meta_req;
+	atomic_int          cluster_brokers; /* brokers GET /v1/cluster listed, 0: not known
+	                                      * yet (any thread; no lock) */
 };
 
 void    *producer_sender_main(void *arg);
+
+/*
+ * The producer's one retry rule, used for a batch's produce request
+ * (sender.c) and for a topic's metadata (strand_produce) alike.
+ *
+ * producer_err_retriable: is a failure rc of a request for records produced
+ * at since_ms worth another try at now? Retriable errors
+ * (strand_err_is_retriable: transport, 503, 429, NOT_LEADER, ...) are, and
+ * so is UNKNOWN_TOPIC in a cluster (two brokers or more) until
+ * topic.metadata.propagation.max.ms after since_ms: each broker learns a
+ * created topic through its own etcd watch, so for a moment brokers other
+ * than the one that created it answer 404 (docs/CLIENT.md). On a single
+ * broker a 404 is final. May ask GET /v1/cluster (blocking) when the
+ * cluster's size is not known yet and block is set; else treats an unknown
+ * size as a cluster. Any lock but p->meta_lock may be held when !block.
+ *
+ * producer_retry_bound: may the retry go at now + retry.backoff.ms?
+ * 0 when attempts <= retries and that is before deadline_ms; else the code
+ * the records fail with (rc when retries ran out, STRAND_ERR_MSG_TIMED_OUT
+ * when the deadline did), with " (gave up after N attempts)" added to
+ * errbuf (may be NULL).
+ */
+int producer_err_retriable(strand_producer *p, int rc, int64_t since_ms, int64_t now, int block);
+int producer_retry_bound(const strand_producer *p, int rc, int attempts, int64_t deadline_ms,
+                         int64_t now, char *errbuf, size_t errlen);
+/* Add to errbuf why an UNKNOWN_TOPIC is final (the propagation bound passed). */
+void producer_explain_unknown_topic(const strand_producer *p, int64_t since_ms, int64_t now,
+                                    char *errbuf, size_t errlen);
 pbatch_t *producer_batch_new(strand_producer *p, ppart_t *part);
 void     producer_batch_recycle(strand_producer *p, pbatch_t *b);
 void     producer_queue_insert(ppart_t *part, pbatch_t *b);

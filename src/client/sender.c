@@ -377,7 +377,7 @@ static void sender_on_answer(strand_producer *p, pbatch_t *b, CURLcode cc, done_
 {
 	ppart_t *part = b->part;
 	int64_t now = clock_now_ms();
-	int rc, retriable;
+	int rc, retriable, final;
 
 	curl_multi_remove_handle(p->multi, b->req.easy);
 	b->in_multi = 0;
@@ -421,18 +421,18 @@ static void sender_on_answer(strand_producer *p, pbatch_t *b, CURLcode cc, done_
 	}
 	if (rc == STRAND_ERR_OUT_OF_ORDER_SEQUENCE)
 		b->oos_answers++;
-	retriable = strand_err_is_retriable(rc) ||
+	retriable = producer_err_retriable(p, rc, b->created_ms, now, 0) ||
 	            (rc == STRAND_ERR_OUT_OF_ORDER_SEQUENCE &&
 	             (part_lowest_unacked(part) < b->base_sequence || b->oos_answers <= 2));
 	if (!retriable) {
+		if (rc == STRAND_ERR_UNKNOWN_TOPIC)
+			producer_explain_unknown_topic(p, b->created_ms, now, b->errstr, sizeof b->errstr);
 		sender_complete(p, part, b, rc, done);
 		return;
 	}
-	if (b->attempts > p->conf->retries || now + p->conf->retry_backoff_ms >= b->deadline_ms) {
-		size_t n = strlen(b->errstr);
-		snprintf(b->errstr + n, sizeof b->errstr - n, " (gave up after %d attempts)", b->attempts);
-		sender_complete(p, part, b, b->attempts > p->conf->retries ? rc : STRAND_ERR_MSG_TIMED_OUT,
-		              done);
+	if ((final = producer_retry_bound(p, rc, b->attempts, b->deadline_ms, now, b->errstr,
+	                                  sizeof b->errstr))) {
+		sender_complete(p, part, b, final, done);
 		return;
 	}
 	b->retry_at_ms = now + p->conf->retry_backoff_ms;

@@ -97,6 +97,7 @@ int strand_err_is_retriable(int code);
  *   delivery.timeout.ms                    120000    produce call to final outcome, >= linger.ms + request.timeout.ms
  *   request.timeout.ms                     30000     one HTTP request
  *   retry.backoff.ms                       100
+ *   topic.metadata.propagation.max.ms      30000     cluster: how long a topic unknown to the broker asked is waited for
  *   max.in.flight.requests.per.connection  5         1..5 with enable.idempotence
  *   enable.idempotence                     true
  *   dead.letter.path                       (none)    file where records that finally fail are appended
@@ -208,7 +209,9 @@ strand_producer *strand_producer_new(const strand_conf *conf, char *errbuf, size
  * value likewise. Both are copied before return. cb (may be NULL) is
  * called once, later, with the outcome and opaque.
  * Blocks up to max.block.ms for the topic's partition count (first use of a
- * topic) and for room in buffer.memory.
+ * topic; retriable errors are retried, and in a cluster a topic the broker
+ * does not know yet is waited for up to topic.metadata.propagation.max.ms)
+ * and for room in buffer.memory.
  * Returns 0 (queued: cb will be called), or, without queueing and without
  * calling cb: STRAND_ERR_QUEUE_FULL (still no room after max.block.ms),
  * STRAND_ERR_RECORD_TOO_LARGE (bigger than buffer.memory), STRAND_ERR_TIMED_OUT

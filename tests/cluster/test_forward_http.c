@@ -464,6 +464,183 @@ START_TEST(test_libstrand_routes_to_leaders)
 }
 END_TEST
 
+/* ---- libstrand and topics new to the broker asked ------------------------- */
+
+/* The value of one /metrics series of broker h (its full name with labels), 0 if absent. */
+static int64_t metric(harness_t *h, const char *series)
+{
+	http_response_t r;
+	char want[300];
+	const char *at;
+	int64_t n = 0;
+
+	snprintf(want, sizeof want, "\n%s ", series);
+	if (http_get(h, "/metrics", &r) == 200 && (at = strstr(r.body.data, want)) != NULL)
+		n = strtoll(at + strlen(want), NULL, 10);
+	http_response_free(&r);
+	return n;
+}
+
+#define DESCRIBE_404 "strand_http_requests_total{route=\"topic_describe\",status=\"404\"}"
+#define PRODUCE_404  "strand_http_requests_total{route=\"produce_partition\",status=\"404\"}"
+
+/* Wait (deadline) until metric(h, series) >= want. */
+static void wait_metric(harness_t *h, const char *series, int64_t want)
+{
+	int64_t end = clock_now_ms() + WAIT_MS, n;
+
+	while ((n = metric(h, series)) < want && clock_now_ms() < end)
+		clock_sleep_ms(20);
+	ck_assert_msg(n >= want, "%s on %s: %" PRId64 ", expected >= %" PRId64, series,
+	              h->base_url, n, want);
+}
+
+static strand_producer *producer_at(const char *url, const char *propagation_ms)
+{
+	strand_conf *conf = strand_conf_new();
+	strand_producer *prod;
+	char err[512];
+
+	ck_assert_int_eq(strand_conf_set(conf, "bootstrap.servers", url, err, sizeof err), 0);
+	ck_assert_int_eq(strand_conf_set(conf, "topic.metadata.propagation.max.ms", propagation_ms,
+	                                 err, sizeof err), 0);
+	ck_assert_int_eq(strand_conf_set(conf, "retry.backoff.ms", "20", err, sizeof err), 0);
+	prod = strand_producer_new(conf, err, sizeof err);
+	ck_assert_msg(prod != NULL, "%s", err);
+	strand_conf_destroy(conf);
+	return prod;
+}
+
+/* POST /v1/topics through h, nothing waited for: 201. */
+static void create_at(harness_t *h, const char *name)
+{
+	http_response_t r;
+	char json[200];
+
+	snprintf(json, sizeof json, "{\"name\":\"%s\",\"partitions\":%d,\"replication_factor\":1}",
+	         name, NB);
+	http_json(h, "POST", "/v1/topics", json, &r);
+	ASSERT_STATUS(r, 201);
+	http_response_free(&r);
+}
+
+/* DELETE the topic through broker 1, then wait until h answers 404 for it. */
+static void delete_seen_by(harness_t *h, const char *name)
+{
+	http_response_t r;
+	char path[160];
+	int64_t end = clock_now_ms() + WAIT_MS;
+
+	snprintf(path, sizeof path, "/v1/topics/%s", name);
+	http_request(&hs[0], "DELETE", path, NULL, NULL, 0, NULL, &r);
+	ck_assert_msg(r.status == 200 || r.status == 204, "DELETE %s: %ld", name, r.status);
+	http_response_free(&r);
+	while (http_get(h, path, &r) != 404 && clock_now_ms() < end) {
+		http_response_free(&r);
+		clock_sleep_ms(20);
+	}
+	ASSERT_STATUS(r, 404);
+	http_response_free(&r);
+}
+
+typedef struct blocked_produce {
+	strand_producer *prod;
+	const char      *topic;
+	deliveries_t    *d;
+	int              rc;
+} blocked_produce_t;
+
+static void *produce_blocking(void *arg)
+{
+	blocked_produce_t *a = arg;
+
+	a->rc = strand_produce(a->prod, a->topic, STRAND_PARTITION_ANY, "k", 1, "v", 1, on_delivery,
+	                       a->d);
+	return NULL;
+}
+
+/*
+ * Each broker learns a created topic through its own etcd watch, so right
+ * after a create the others may answer 404 for it: libstrand waits for the
+ * topic up to topic.metadata.propagation.max.ms (metadata and batches alike)
+ * and then fails with UNKNOWN_TOPIC, saying so.
+ */
+START_TEST(test_libstrand_waits_for_a_new_topic)
+{
+	deliveries_t d = { PTHREAD_MUTEX_INITIALIZER, 0, 0, "" };
+	strand_producer *prod = producer_at(hs[1].base_url, "30000"), *quick;
+	blocked_produce_t late = { prod, "late", &d, -99 };
+	int leaders[NB] = { 0 }, expect = 0;
+	char name[32], key[16];
+	int64_t before, t0;
+	pthread_t th;
+
+	/* created through broker 1, produced through broker 2 at once */
+	for (int k = 0; k < 5; k++) {
+		snprintf(name, sizeof name, "new%d", k);
+		create_at(&hs[0], name);
+		for (int i = 0; i < 50; i++, expect++) {
+			snprintf(key, sizeof key, "k%d", i);
+			ck_assert_int_eq(strand_produce(prod, name, STRAND_PARTITION_ANY, key, strlen(key),
+			                                "v", 1, on_delivery, &d), 0);
+		}
+	}
+	ck_assert_int_eq(strand_flush(prod, 30000), 0);
+	ck_assert_msg(d.ok == expect && d.failed == 0, "%d of %d delivered, %d failed (first: %s)",
+	              d.ok, expect, d.failed, d.first_error);
+
+	/* the metadata path, for certain: broker 2 answered 404 twice before
+	 * the topic was created */
+	before = metric(&hs[1], DESCRIBE_404);
+	ck_assert_int_eq(pthread_create(&th, NULL, produce_blocking, &late), 0);
+	wait_metric(&hs[1], DESCRIBE_404, before + 2);
+	create_at(&hs[0], "late");
+	pthread_join(th, NULL);
+	ck_assert_int_eq(late.rc, 0);
+	expect++;
+
+	/* the batch path, for certain: the topic is known to the producer, then
+	 * deleted; partition 0's leader answers its batch 404 until the topic
+	 * is created again */
+	create_topic("again", NB, leaders);
+	ck_assert_int_eq(strand_produce_sync(prod, "again", 0, NULL, 0, "1", 1, NULL, NULL, 30000), 0);
+	delete_seen_by(&hs[leaders[0] - 1], "again");
+	before = metric(&hs[leaders[0] - 1], PRODUCE_404);
+	ck_assert_int_eq(strand_produce(prod, "again", 0, NULL, 0, "2", 1, on_delivery, &d), 0);
+	expect++;
+	wait_metric(&hs[leaders[0] - 1], PRODUCE_404, before + 2);
+	create_at(&hs[0], "again");
+	ck_assert_int_eq(strand_flush(prod, 30000), 0);
+	ck_assert_msg(d.ok == expect && d.failed == 0, "%d of %d delivered, %d failed (first: %s)",
+	              d.ok, expect, d.failed, d.first_error);
+	strand_producer_destroy(prod);
+
+	/* a topic that does not come: UNKNOWN_TOPIC after the bound, in
+	 * strand_produce (metadata) and in the callback (a deleted topic) */
+	quick = producer_at(hs[1].base_url, "500");
+	t0 = clock_now_ms();
+	ck_assert_int_eq(strand_produce(quick, "never", STRAND_PARTITION_ANY, NULL, 0, "v", 1, NULL,
+	                                NULL), STRAND_ERR_UNKNOWN_TOPIC);
+	ck_assert_msg(clock_now_ms() - t0 >= 500 && clock_now_ms() - t0 < 10000,
+	              "UNKNOWN_TOPIC after %" PRId64 " ms, the bound is 500", clock_now_ms() - t0);
+	create_topic("gone", NB, leaders);
+	ck_assert_int_eq(strand_produce_sync(quick, "gone", 0, NULL, 0, "1", 1, NULL, NULL, 30000), 0);
+	delete_seen_by(&hs[leaders[0] - 1], "gone");
+	memset(&d, 0, sizeof d);
+	pthread_mutex_init(&d.mu, NULL);
+	t0 = clock_now_ms();
+	ck_assert_int_eq(strand_produce(quick, "gone", 0, NULL, 0, "2", 1, on_delivery, &d), 0);
+	ck_assert_int_eq(strand_flush(quick, 30000), 0);
+	ck_assert_msg(d.failed == 1 && d.ok == 0, "%d delivered, %d failed", d.ok, d.failed);
+	ck_assert_msg(clock_now_ms() - t0 >= 500, "failed after %" PRId64 " ms, the bound is 500",
+	              clock_now_ms() - t0);
+	ck_assert_msg(strstr(d.first_error, "UNKNOWN_TOPIC") != NULL &&
+	              strstr(d.first_error, "topic.metadata.propagation.max.ms is 500") != NULL,
+	              "the error says why: %s", d.first_error);
+	strand_producer_destroy(quick);
+}
+END_TEST
+
 static Suite *forward_http_suite(void)
 {
 	Suite *s = suite_create("forward_http");
@@ -476,6 +653,7 @@ static Suite *forward_http_suite(void)
 	tcase_add_test(tc, test_leader_down_is_503);
 	tcase_add_test(tc, test_topic_path_split_acks_all);
 	tcase_add_test(tc, test_libstrand_routes_to_leaders);
+	tcase_add_test(tc, test_libstrand_waits_for_a_new_topic);
 	suite_add_tcase(s, tc);
 	return s;
 }
