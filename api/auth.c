@@ -39,6 +39,7 @@
 #include "api/http_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -243,6 +244,46 @@ int api_auth_require(api_request_t *req, acl_op_t op, acl_resource_t type, const
 	         type_word(type), name ? " " : "", name ? name : "");
 	api_respond_problem(req, 403, API_PROBLEM_FORBIDDEN, detail, NULL);
 	return STRAND_EINVAL;
+}
+
+int api_set_peer_token(api_t *api, const char *token)
+{
+	char *copy, *old;
+
+	if (token == NULL)
+		return STRAND_EINVAL;
+	if ((copy = strdup(token)) == NULL)
+		return STRAND_ENOMEM;
+	pthread_rwlock_wrlock(&api->acl_lock);
+	old = api->peer_token;
+	api->peer_token = copy;
+	pthread_rwlock_unlock(&api->acl_lock);
+	if (old != NULL)
+		explicit_bzero(old, strlen(old));   /* readers copy it under the lock */
+	free(old);
+	return 0;
+}
+
+int api_has_peer_token(api_t *api)
+{
+	int has;
+
+	pthread_rwlock_rdlock(&api->acl_lock);
+	has = api->peer_token != NULL;
+	pthread_rwlock_unlock(&api->acl_lock);
+	return has;
+}
+
+int api_peer_token_header(api_t *api, buf_t *out)
+{
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&api->acl_lock);
+	if (api->peer_token != NULL)
+		rc = buf_appendf(out, "Authorization: Bearer %s", api->peer_token) != 0
+		     ? STRAND_ENOMEM : 1;
+	pthread_rwlock_unlock(&api->acl_lock);
+	return rc;
 }
 
 int api_set_acl(api_t *api, acl_t *acl)

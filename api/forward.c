@@ -642,7 +642,7 @@ static void fwd_add_line(fwd_build_t *b, const char *line)
  */
 static int fwd_relays_as_broker(api_request_t *req)
 {
-	return api_options(req->api)->peer_token != NULL && req->principal[0] != '\0';
+	return req->principal[0] != '\0' && api_has_peer_token(req->api);
 }
 
 /* Our own headers: the relay marks (never relayed again), no
@@ -658,9 +658,10 @@ static int fwd_add_marks(fwd_build_t *b, api_request_t *req)
 	fwd_add_line(b, "Strand-Route: direct");
 	fwd_add_line(b, line);
 	if (b->as_broker) {
-		if (buf_appendf(&auth, "Authorization: Bearer %s",
-		                api_options(req->api)->peer_token) != 0)
-			b->failed = 1;
+		/* the token as it is now, copied: a reload (SIGHUP) changes the
+		 * requests built after it, never one in flight */
+		if (api_peer_token_header(req->api, &auth) != 1)
+			b->failed = 1;   /* no memory (a broker's token is never removed) */
 		else
 			fwd_add_line(b, auth.data);
 		if (auth.data != NULL)

@@ -125,7 +125,9 @@ typedef struct api_options {
 	int         metrics_require_auth;/* /metrics needs `describe cluster` (else open) */
 	const char *peer_token;          /* this broker's own bearer token, sent on the requests
 	                                    it relays (with Strand-Principal, api/auth.c);
-	                                    borrowed; NULL: relays pass the client's on */
+	                                    copied (api_set_peer_token replaces it; the copy
+	                                    in api_options() is NULL); NULL: relays pass the
+	                                    client's on */
 	const char *peer_ca_file;        /* PEM CA file that https brokers it relays to are
 	                                    verified against; borrowed; NULL: system CAs */
 	int         cluster_mode;        /* --etcd given: /readyz and topic admin answer 503
@@ -159,6 +161,28 @@ int api_start(const api_options_t *opts, broker_t *broker, api_t **out,
  * Any thread. Returns 0.
  */
 int api_set_acl(api_t *api, acl_t *acl);
+
+/*
+ * Replace this broker's own token (SIGHUP reload of --broker-token-file;
+ * token copied, already validated by the caller; NULL: none). A relay
+ * copies the token into its request's headers when it builds them, so
+ * requests in flight keep the token they were sent with and every later
+ * one carries the new. A broker that has a token keeps one: token NULL is
+ * STRAND_EINVAL. Any thread. Returns 0, STRAND_EINVAL or STRAND_ENOMEM (the
+ * old token stays).
+ */
+int api_set_peer_token(api_t *api, const char *token);
+
+/* Has this broker a token of its own (relays go up as the broker)? */
+int api_has_peer_token(api_t *api);
+
+/*
+ * "Authorization: Bearer <this broker's token>" appended to out, under the
+ * token's lock (the copy is the caller's: wipe it with explicit_bzero).
+ * Returns 1 when appended, 0 when this broker has no token of its own,
+ * STRAND_ENOMEM.
+ */
+int api_peer_token_header(api_t *api, buf_t *out);
 
 /*
  * Cluster mode (src/cluster/cluster.h): /v1/cluster reads the live brokers

@@ -46,6 +46,8 @@ struct api {
 	/* Authentication (api/auth.c): read-locked per request, swapped on reload. */
 	pthread_rwlock_t   acl_lock;
 	acl_t             *acl;           /* owned; NULL: open */
+	char              *peer_token;    /* owned copy of opts.peer_token, under acl_lock
+	                                     (api_set_peer_token); NULL: none */
 
 	/* Parked requests, so shutdown can resume every one of them. */
 	pthread_mutex_t    park_lock;

@@ -125,6 +125,9 @@ static void api_free(api_t *api)
 	pthread_mutex_destroy(&api->park_lock);
 	pthread_rwlock_destroy(&api->acl_lock);
 	acl_free(api->acl);
+	if (api->peer_token != NULL)
+		explicit_bzero(api->peer_token, strlen(api->peer_token));
+	free(api->peer_token);
 	free(api->listen_host);
 	free(api->openapi_path);
 	free(api->advertised_url);
@@ -181,6 +184,9 @@ static int api_copy_options(api_t *api, const api_options_t *opts, char *err, si
 
 	api->opts = *opts;
 	api->opts.acl = NULL;   /* owned as api->acl */
+	api->opts.peer_token = NULL;   /* owned as api->peer_token: reloadable */
+	if (opts->peer_token != NULL && (api->peer_token = strdup(opts->peer_token)) == NULL)
+		return strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
 	api->listen_host = strdup(opts->listen_host ? opts->listen_host : "127.0.0.1");
 	api->openapi_path = opts->openapi_path ? strdup(opts->openapi_path) : NULL;
 	api->advertised_url = opts->advertised_url ? strdup(opts->advertised_url) : NULL;

@@ -126,7 +126,8 @@ static const serve_opt_def_t serve_opts[OPT__COUNT] = {
 	[OPT_BROKER_TOKEN_FILE] = { "broker_token_file", "--broker-token-file",
 	                            "STRAND_BROKER_TOKEN_FILE", NULL,
 	                            "file (mode 0600) holding this broker's own token, sent to other "
-	                            "brokers; its principal needs `cluster_action cluster *`" },
+	                            "brokers; its principal needs `cluster_action cluster *` "
+	                            "(SIGHUP re-reads)" },
 	[OPT_TLS_CA_FILE]       = { "tls_ca_file", "--tls-ca-file", "STRAND_TLS_CA_FILE", NULL,
 	                            "PEM CA file that other brokers and https etcd are verified "
 	                            "against (default: the system's CAs)" },
@@ -498,7 +499,8 @@ out:
  * Will the other brokers take this broker's token? They share the auth
  * and ACL files, so ask ours: the token must name a principal, and with
  * ACL rules that principal must hold cluster_action on the cluster. Else
- * 0 is returned with why filled (the start stops; a SIGHUP only warns).
+ * 0 is returned with why filled (the start stops; on SIGHUP a new token is
+ * refused, and the one in force only warned about when new rules drop it).
  */
 static int serve_broker_token_ok(const acl_t *acl, const char *token, char *why, size_t len)
 {
@@ -519,6 +521,59 @@ static int serve_broker_token_ok(const acl_t *acl, const char *token, char *why,
 		return 0;
 	}
 	return 1;
+}
+
+/* Wipe and free a token. */
+static void serve_token_free(char *token)
+{
+	if (token != NULL)
+		explicit_bzero(token, strlen(token));
+	free(token);
+}
+
+/*
+ * SIGHUP: read --broker-token-file (path) again. The new token is taken
+ * only when the file passes every check the start makes (a regular file
+ * of mode 0600 holding one token of 16 to 512 characters) and the rules in
+ * force accept it (its principal in the auth file, with cluster_action);
+ * else the old token stays and the log says why. The replica fetcher and
+ * the relays (api) each copy it, and each keeps the old token for the
+ * requests already sent with it: no request changes token midway. *token
+ * is the serve's own copy, replaced on success.
+ */
+static void serve_reload_broker_token(const char *path, const acl_t *rules, api_t *api,
+                                      fetcher_t *fetcher, char **token)
+{
+	char *fresh = NULL, err[512];
+
+	if (serve_read_broker_token(path, &fresh, err, sizeof err) != 0) {
+		fprintf(stderr, "strand: error: SIGHUP: %s (keeping the previous broker token)\n", err);
+		return;
+	}
+	if (*token != NULL && strcmp(fresh, *token) == 0) {
+		serve_token_free(fresh);   /* unchanged */
+		return;
+	}
+	if (!serve_broker_token_ok(rules, fresh, err, sizeof err)) {
+		fprintf(stderr, "strand: error: SIGHUP: new broker token refused: %s (keeping the "
+		        "previous broker token)\n", err);
+		serve_token_free(fresh);
+		return;
+	}
+	/* the fetcher first: when the api then fails (no memory), the fetcher
+	 * goes back to the old token, so both always send the same one */
+	if (fetcher_set_token(fetcher, fresh, err, sizeof err) != 0 ||
+	    api_set_peer_token(api, fresh) != 0) {
+		if (fetcher_set_token(fetcher, *token, err, sizeof err) != 0)
+			fprintf(stderr, "strand: error: SIGHUP: %s\n", err);
+		fprintf(stderr, "strand: error: SIGHUP: out of memory taking the new broker token "
+		        "(keeping the previous one)\n");
+		serve_token_free(fresh);
+		return;
+	}
+	serve_token_free(*token);
+	*token = fresh;
+	fprintf(stderr, "strand: SIGHUP: broker token reloaded from %s\n", path);
 }
 
 /*
@@ -659,6 +714,8 @@ int cli_serve(int argc, char **argv)
 	int64_t max_wait, idle_s, conn_mem, producer_exp, broker_id, lease_ttl, offsets_parts;
 	int64_t idem_keys, idem_age, idem_bytes, lag_max, min_isr, default_rf;
 	acl_t *acl = NULL;
+	const acl_t *rules = NULL;  /* the set the api enforces (it owns it); only this
+	                             * thread replaces it, so it stays valid between SIGHUPs */
 	const char *www;
 	cluster_t *cluster = NULL;
 	cluster_membership_t member;
@@ -835,6 +892,7 @@ int cli_serve(int argc, char **argv)
 		fprintf(stderr, "strand: warning: listening on %s without --auth-file: anyone who "
 		        "reaches this port may read, write and delete everything\n", host);
 	aopts.acl = acl;
+	rules = acl;
 	acl = NULL;                 /* api_start takes it */
 	rc = api_start(&aopts, broker, &api, err, sizeof err);
 	if (rc != 0) {
@@ -872,11 +930,17 @@ int cli_serve(int argc, char **argv)
 			} else {
 				fprintf(stderr, "strand: SIGHUP: %zu tokens, %zu ACL rules loaded\n",
 				        acl_token_count(acl), acl_rule_count(acl));
-				if (!serve_broker_token_ok(acl, broker_token, err, sizeof err))
-					fprintf(stderr, "strand: warning: SIGHUP: %s\n", err);
+				rules = acl;
 				api_set_acl(api, acl);
 				acl = NULL;
 			}
+		}
+		if (sig == SIGHUP && sv.v[OPT_BROKER_TOKEN_FILE] != NULL) {
+			/* then this broker's own token, checked against those rules */
+			serve_reload_broker_token(sv.v[OPT_BROKER_TOKEN_FILE], rules, api, fetcher,
+			                          &broker_token);
+			if (!serve_broker_token_ok(rules, broker_token, err, sizeof err))
+				fprintf(stderr, "strand: warning: SIGHUP: %s\n", err);
 		}
 	} while (sig != SIGTERM && sig != SIGINT);
 	fprintf(stderr, "strand: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -891,10 +955,7 @@ out:
 	if (status == 0)
 		fprintf(stderr, "strand: stopped\n");
 	acl_free(acl);
-	if (broker_token != NULL) {
-		explicit_bzero(broker_token, strlen(broker_token));
-		free(broker_token);
-	}
+	serve_token_free(broker_token);
 	free(host);
 	serve_values_free(&sv);
 	return status;

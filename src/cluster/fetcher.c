@@ -80,6 +80,7 @@ typedef struct fleader {
 	int         dirty;         /* its partition set changed during a fetch */
 	int64_t     retry_at_ms;   /* backoff: no request before */
 	int         backoff_ms;
+	uint64_t    headers_gen;   /* f->headers_gen when its request in flight started */
 	buf_t       body, answer;
 	size_t      answer_max;    /* a longer answer is refused (aborted) */
 	req_part_t *req;
@@ -92,6 +93,12 @@ typedef struct fleader {
 struct fetcher {
 	fetcher_options_t opts;
 	struct curl_slist *headers;       /* every request's: JSON in, Expect off, token */
+	uint64_t           headers_gen;   /* bumped when a new token's headers take over */
+	struct curl_slist *old_headers;   /* the previous ones, until no request in flight
+	                                   * started with them (libcurl reads them while it
+	                                   * sends); fetcher thread only */
+	struct curl_slist *new_headers;   /* fetcher_set_token's, under lock, taken by the
+	                                   * thread when old_headers is free */
 	char              *ca_file;       /* owned copy of opts.ca_file */
 	pthread_mutex_t   lock;
 	fpart_t          *parts;
@@ -450,6 +457,7 @@ static int start_request(fetcher_t *f, fleader_t *l, req_kind_t kind)
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, l);
 	curl_easy_setopt(c, CURLOPT_PRIVATE, l);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, f->headers);
+	l->headers_gen = f->headers_gen;
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, l->curl_err);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (f->opts.ca_file != NULL)
@@ -781,6 +789,31 @@ static int schedule(fetcher_t *f, int64_t now)
 	return wait < 0 ? 0 : (int)wait;
 }
 
+/*
+ * Fetcher thread, lock held: let a new token's headers take over once the
+ * previous ones are no longer read by a request in flight; free old ones
+ * when the last request that started with them has finished.
+ */
+static void headers_rotate(fetcher_t *f)
+{
+	for (int step = 0; step < 2; step++) {
+		if (f->old_headers != NULL) {
+			for (size_t i = 0; i < f->nleaders; i++)
+				if (f->leaders[i]->busy != REQ_NONE &&
+				    f->leaders[i]->headers_gen != f->headers_gen)
+					return;   /* still sending with them */
+			curl_slist_free_all(f->old_headers);
+			f->old_headers = NULL;
+		}
+		if (f->new_headers == NULL)
+			return;
+		f->old_headers = f->headers;
+		f->headers = f->new_headers;
+		f->new_headers = NULL;
+		f->headers_gen++;
+	}
+}
+
 static void *fetcher_main(void *arg)
 {
 	fetcher_t *f = arg;
@@ -791,6 +824,7 @@ static void *fetcher_main(void *arg)
 		CURLMsg *msg;
 
 		pthread_mutex_lock(&f->lock);
+		headers_rotate(f);
 		timeout = schedule(f, now);
 		pthread_mutex_unlock(&f->lock);
 		curl_multi_poll(f->multi, NULL, 0, timeout, NULL);
@@ -836,10 +870,59 @@ static void replay_states(fetcher_t *f)
 	free(names);
 }
 
+/*
+ * Every request's headers: JSON in, no 100-continue wait, the token (may
+ * be NULL). 0 with *out set (caller frees), STRAND_EINVAL (token too long),
+ * STRAND_ENOMEM.
+ */
+static int headers_build(const char *token, struct curl_slist **out)
+{
+	struct curl_slist *h, *n;
+	char auth[1024];
+	int rc = 0;
+
+	*out = NULL;
+	h = curl_slist_append(NULL, "Content-Type: application/json");
+	n = h != NULL ? curl_slist_append(h, "Expect:") : NULL;
+	if (n != NULL && token != NULL) {
+		if (snprintf(auth, sizeof auth, "Authorization: Bearer %s", token) >= (int)sizeof auth)
+			rc = STRAND_EINVAL;
+		else
+			n = curl_slist_append(n, auth);
+		explicit_bzero(auth, sizeof auth);
+	}
+	if (rc == 0 && n == NULL)
+		rc = STRAND_ENOMEM;
+	if (rc != 0) {
+		curl_slist_free_all(h);
+		return rc;
+	}
+	*out = n;
+	return 0;
+}
+
+int fetcher_set_token(fetcher_t *f, const char *token, char *err, size_t errlen)
+{
+	struct curl_slist *h, *pending;
+	int rc;
+
+	if (f == NULL)
+		return 0;
+	if ((rc = headers_build(token, &h)) != 0)
+		return strand_err_set(err, errlen, rc, rc == STRAND_EINVAL ? "fetcher: token too long"
+		                                                         : "fetcher: out of memory");
+	pthread_mutex_lock(&f->lock);
+	pending = f->new_headers;      /* a newer token replaces one not taken yet */
+	f->new_headers = h;
+	pthread_mutex_unlock(&f->lock);
+	curl_slist_free_all(pending);
+	curl_multi_wakeup(f->multi);
+	return 0;
+}
+
 int fetcher_open(const fetcher_options_t *opts, fetcher_t **out, char *err, size_t errlen)
 {
 	fetcher_t *f;
-	char auth[1024];
 	int rc = STRAND_ENOMEM;
 
 	*out = NULL;
@@ -865,18 +948,11 @@ int fetcher_open(const fetcher_options_t *opts, fetcher_t **out, char *err, size
 	if (f->opts.max_bytes == 0)
 		f->opts.max_bytes = FETCHER_MAX_BYTES_DEFAULT;
 	pthread_mutex_init(&f->lock, NULL);
-	f->headers = curl_slist_append(NULL, "Content-Type: application/json");
-	if (f->headers != NULL)
-		f->headers = curl_slist_append(f->headers, "Expect:");   /* no 100-continue wait */
-	if (f->headers != NULL && opts->token != NULL) {
-		if (snprintf(auth, sizeof auth, "Authorization: Bearer %s", opts->token) >=
-		    (int)sizeof auth) {
-			rc = strand_err_set(err, errlen, STRAND_EINVAL, "fetcher: token too long");
-			goto fail;
-		}
-		f->headers = curl_slist_append(f->headers, auth);
-		explicit_bzero(auth, sizeof auth);
+	if ((rc = headers_build(opts->token, &f->headers)) == STRAND_EINVAL) {
+		strand_err_set(err, errlen, rc, "fetcher: token too long");
+		goto fail;
 	}
+	rc = STRAND_ENOMEM;
 	f->multi = curl_multi_init();
 	if (f->headers == NULL || f->multi == NULL) {
 		strand_err_set(err, errlen, rc, "fetcher: out of memory");
@@ -925,6 +1001,8 @@ void fetcher_close(fetcher_t *f)
 	free(f->parts);
 	curl_multi_cleanup(f->multi);
 	curl_slist_free_all(f->headers);
+	curl_slist_free_all(f->old_headers);
+	curl_slist_free_all(f->new_headers);
 	pthread_mutex_destroy(&f->lock);
 	free(f->ca_file);
 	free(f);

@@ -76,6 +76,18 @@ int fetcher_open(const fetcher_options_t *opts, fetcher_t **out, char *err, size
  */
 void fetcher_stop(fetcher_t *f);
 
+/*
+ * A new broker token (SIGHUP reload of --broker-token-file; copied, already
+ * validated by the caller; NULL: none). Requests in flight finish with the
+ * token they were sent with (libcurl reads their header list while it
+ * sends, so the old list is freed only after the last of them); every
+ * request the fetcher starts after it carries the new one. Any thread;
+ * no lock is held while the headers are built. NULL f is a no-op.
+ * Returns 0, STRAND_EINVAL (token too long), STRAND_ENOMEM (the old token
+ * stays).
+ */
+int fetcher_set_token(fetcher_t *f, const char *token, char *err, size_t errlen);
+
 /* fetcher_stop, then free. NULL is a no-op. */
 void fetcher_close(fetcher_t *f);
 

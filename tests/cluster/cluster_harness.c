@@ -419,6 +419,35 @@ const char *tcluster_log_tail(tcluster_t *c, int id)
 	return tc_tail_of(c, c->b[id].log);
 }
 
+int tcluster_log_count(tcluster_t *c, int id, const char *needle)
+{
+	FILE *f = fopen(c->b[id].log, "r");
+	char line[4096];
+	int n = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof line, f) != NULL)
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+const char *tcluster_auth_file(const tcluster_t *c)
+{
+	return c->opts.auth ? c->tokens : NULL;
+}
+
+const char *tcluster_token_file(const tcluster_t *c, int id)
+{
+	return c->opts.auth ? c->b[id].token_file : NULL;
+}
+
+int tcluster_signal(tcluster_t *c, int id, int sig)
+{
+	return c->b[id].pid > 0 && kill(c->b[id].pid, sig) == 0 ? 0 : STRAND_ENOENT;
+}
+
 /* ---- HTTP ---------------------------------------------------------------- */
 
 static size_t tc_on_body(char *p, size_t size, size_t n, void *ud)

@@ -103,6 +103,14 @@ const char *tcluster_dir(const tcluster_t *c);
 /* The last lines of broker id's log (id 0: etcd's), for failure messages. */
 const char *tcluster_log_tail(tcluster_t *c, int id);
 
+/* How many lines of broker id's log hold needle. */
+int  tcluster_log_count(tcluster_t *c, int id, const char *needle);
+/* options.auth: the shared --auth-file, and broker id's --broker-token-file
+ * (a test may rewrite them, then tcluster_signal SIGHUP); else NULL. Borrowed. */
+const char *tcluster_auth_file(const tcluster_t *c);
+const char *tcluster_token_file(const tcluster_t *c, int id);
+/* Send sig to broker id. 0 or STRAND_ENOENT (not running). */
+int  tcluster_signal(tcluster_t *c, int id, int sig);
 /* kill -9 broker id and reap it. */
 int  tcluster_kill(tcluster_t *c, int id);
 /* SIGSTOP, and wait until the kernel reports it stopped. */

@@ -14,7 +14,9 @@
  * /v1/internal/replica/fetch and no token 401; and a broker given a CA
  * that did not sign its peers' certificates does not replicate: it drops
  * out of the ISR of every partition it follows, logs why, and its relays
- * answer 503.
+ * answer 503; a broker's token rotated (auth file and token file, SIGHUP)
+ * is what its relays and fetcher send from then on, the old one gets 401,
+ * and a bad token file keeps the token in force.
  *
  * One process (CK_NOFORK), as test_faults: the teardown stops the cluster.
  * Exit 77 when etcd, openssl or the strand binary is missing.
@@ -23,7 +25,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -246,6 +250,118 @@ START_TEST(test_wrong_ca_does_not_replicate)
 }
 END_TEST
 
+/* ---- reloading a broker's token ------------------------------------------ */
+
+/* A small file's text into buf (NUL-terminated). */
+static void slurp(const char *path, char *buf, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	ck_assert_msg(f != NULL, "cannot read %s", path);
+	n = fread(buf, 1, cap - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+}
+
+/* Write text to path, mode 0600 as serve wants of secrets. */
+static void write_secret(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_msg(f != NULL && fputs(text, f) >= 0 && fclose(f) == 0, "cannot write %s", path);
+	ck_assert_int_eq(chmod(path, 0600), 0);
+}
+
+/* Wait until broker id's log has `want` lines holding needle. */
+static void wait_log(int id, const char *needle, int want)
+{
+	int64_t end = clock_now_ms() + WAIT_MS;
+
+	while (tcluster_log_count(cl, id, needle) < want && clock_now_ms() < end)
+		clock_sleep_ms(20);
+	ck_assert_msg(tcluster_log_count(cl, id, needle) >= want,
+	              "broker %d logged \"%s\" %d times, expected %d:\n%s", id, needle,
+	              tcluster_log_count(cl, id, needle), want, tcluster_log_tail(cl, id));
+}
+
+/* The status broker id answers a broker's request carrying token (an
+ * empty epoch_end: 401 for a token it does not know, 200 or 400 once
+ * authenticated and allowed). */
+static long internal_status(int id, const char *token)
+{
+	char auth[200];
+	const char *hdrs[] = { auth, NULL };
+
+	snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+	return tcluster_http(cl, id, "POST", "/v1/internal/replica/epoch_end",
+	                     "{\"broker_id\":99,\"partitions\":[]}", hdrs, 5000, NULL);
+}
+
+/*
+ * SIGHUP re-reads --broker-token-file: the rotated token goes on the
+ * broker's relays and replica fetches (the others, their auth file
+ * rotated too, refuse the old one); a bad file, or a token the rules do
+ * not know, keeps the token in force and the log says why.
+ */
+START_TEST(test_broker_token_reload)
+{
+	char file[600], *old, fresh[64], text[4096], *at, *save = NULL;
+	tcluster_partition_t st;
+	int b, id;
+	long s;
+
+	start_cluster(0, 0);
+	create_topic("secure-rot", 1, NULL);
+	ck_assert_msg(tcluster_wait_partition(cl, 1, "secure-rot", 0, has_leader_and_full_isr, NULL,
+	                                      WAIT_MS, &st, errbuf, sizeof errbuf) == 0, "%s", errbuf);
+	b = st.leader % 3 + 1;                 /* a follower of it, and a relay to it */
+	slurp(tcluster_token_file(cl, b), file, sizeof file);
+	for (old = strtok_r(file, "\n", &save); old != NULL && old[0] == '#';
+	     old = strtok_r(NULL, "\n", &save))
+		;                                  /* the first line that is not a comment */
+	ck_assert_ptr_nonnull(old);
+	snprintf(fresh, sizeof fresh, "tc-broker-%d-rotated-%ld", b, (long)getpid());
+
+	/* rotate: the shared auth file knows broker b by the new token only */
+	slurp(tcluster_auth_file(cl), text, sizeof text);
+	ck_assert_ptr_nonnull(at = strstr(text, old));
+	memmove(at + strlen(fresh), at + strlen(old), strlen(at + strlen(old)) + 1);
+	memcpy(at, fresh, strlen(fresh));
+	write_secret(tcluster_auth_file(cl), text);
+	write_secret(tcluster_token_file(cl, b), fresh);
+	for (id = 1; id <= 3; id++)
+		ck_assert_int_eq(tcluster_signal(cl, id, SIGHUP), 0);
+	wait_log(b, "broker token reloaded", 1);
+	for (id = 1; id <= 3; id++) {
+		int64_t end = clock_now_ms() + WAIT_MS;
+		while ((internal_status(id, old) != 401 || internal_status(id, fresh) == 401) &&
+		       clock_now_ms() < end)
+			clock_sleep_ms(20);
+		ck_assert_msg((s = internal_status(id, old)) == 401, "broker %d, old token: %ld", id, s);
+		s = internal_status(id, fresh);
+		ck_assert_msg(s != 401 && s != 403, "broker %d, new token: %ld", id, s);
+	}
+	/* broker b's relay and fetcher now go up with the new token: a produce
+	 * through it lands, and it replicates (in the ISR at the new hw) */
+	ck_assert_int_eq(produce(b, ALICE, "secure-rot", 0, 1), 200);
+	wait_all_in_sync("secure-rot", 0, 1);
+
+	/* a bad file (too short a token), then a token the rules do not know:
+	 * each keeps the token in force */
+	write_secret(tcluster_token_file(cl, b), "short\n");
+	ck_assert_int_eq(tcluster_signal(cl, b, SIGHUP), 0);
+	wait_log(b, "(keeping the previous broker token)", 1);
+	write_secret(tcluster_token_file(cl, b), "tc-broker-nobody-knows-0123456789\n");
+	ck_assert_int_eq(tcluster_signal(cl, b, SIGHUP), 0);
+	wait_log(b, "(keeping the previous broker token)", 2);
+	ck_assert_int_eq(tcluster_log_count(cl, b, "not in --auth-file"), 1);
+	ck_assert_int_eq(tcluster_log_count(cl, b, "broker token reloaded"), 1);
+	ck_assert_int_eq(produce(b, ALICE, "secure-rot", 0, 2), 200);
+	wait_all_in_sync("secure-rot", 0, 2);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cluster_secure");
@@ -259,6 +375,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, NULL, cluster_teardown);
 	tcase_add_test(tc, test_tls_and_tokens_replicate);
 	tcase_add_test(tc, test_wrong_ca_does_not_replicate);
+	tcase_add_test(tc, test_broker_token_reload);
 	suite_add_tcase(s, tc);
 	return tcluster_run_suite(s);
 }
