@@ -730,15 +730,25 @@ static void handle_done(fetcher_t *f, fleader_t *l, CURLcode res, int64_t now)
 
 /*
  * Start what can start (lock held): every idle leader past its backoff with
- * something to ask; a long poll whose partition set changed is abandoned
- * (its answer would be dropped anyway) so that a new partition or epoch
- * does not wait for it. Drops idle leaders nobody follows. Returns the
+ * something to ask; a long poll whose partition set changed, or whose
+ * leader has a partition whose pause is over, is abandoned (its answer
+ * would be dropped anyway) so that a new partition or epoch does not wait
+ * for it. Drops idle leaders nobody follows. Returns the
  * poll timeout.
  */
 static int schedule(fetcher_t *f, int64_t now)
 {
 	int64_t wait = POLL_MAX_MS;
 
+	/* a pause that is over: its truncation round goes out now, not when
+	 * the leader's long poll for the other partitions ends (up to
+	 * max_wait_ms later, when they are idle) */
+	for (size_t i = 0; i < f->nparts; i++) {
+		fpart_t *fp = &f->parts[i];
+
+		if (fp->phase == PHASE_PARKED && now >= fp->park_until_ms)
+			leader_mark_dirty(f, fp->leader);
+	}
 	for (size_t i = 0; i < f->nleaders; i++) {
 		fleader_t *l = f->leaders[i];
 
