@@ -325,20 +325,27 @@ int batch_header_iter_next(batch_header_iter_t *it, batch_rec_header_t *h)
 /* ---- validation ---------------------------------------------------------- */
 
 /*
- * Check record n (raw r) against the batch header h: offset delta n,
- * timestamp within max_timestamp, headers parsing exactly to the record end.
- * buf is the batch start, for byte positions in messages.
+ * Check record n (raw r) against the batch header h: offset delta n (in a
+ * compacted batch: above the previous record's, prev_delta, and at most
+ * last_offset_delta), timestamp within max_timestamp, headers parsing
+ * exactly to the record end. buf is the batch start, for byte positions in
+ * messages.
  */
 static int batch_validate_record(const uint8_t *buf, const batch_header_t *h,
-                                 int32_t n, const batch_raw_record_t *r,
-                                 char *err, size_t errlen)
+                                 int32_t n, const batch_raw_record_t *r, int compacted,
+                                 int64_t prev_delta, char *err, size_t errlen)
 {
 	batch_header_iter_t hi;
 	batch_rec_header_t rh;
 	int64_t ts;
 	int32_t i;
 
-	if (r->off_delta != n)
+	if (compacted && (r->off_delta <= prev_delta || r->off_delta > h->last_offset_delta))
+		return strand_err_set(err, errlen, STRAND_ECORRUPT,
+		                      "record %d has offset delta %lld (want above %lld, at most %d)",
+		                      n, (long long)r->off_delta, (long long)prev_delta,
+		                      h->last_offset_delta);
+	if (!compacted && r->off_delta != n)
 		return strand_err_set(err, errlen, STRAND_ECORRUPT,
 		                      "record %d has offset delta %lld (want %d)",
 		                      n, (long long)r->off_delta, n);
@@ -365,8 +372,9 @@ static int batch_validate_record(const uint8_t *buf, const batch_header_t *h,
 	return 0;
 }
 
-int batch_validate(const uint8_t *buf, size_t len, size_t max_batch_bytes,
-                   batch_header_t *out, char *err, size_t errlen)
+/* batch_validate and batch_validate_compacted (batch.h). */
+static int batch_validate_mode(const uint8_t *buf, size_t len, size_t max_batch_bytes,
+                               int compacted, batch_header_t *out, char *err, size_t errlen)
 {
 	batch_header_t h;
 	batch_raw_record_t r;
@@ -374,6 +382,7 @@ int batch_validate(const uint8_t *buf, size_t len, size_t max_batch_bytes,
 	const char *why;
 	int64_t last;
 	uint32_t crc;
+	int64_t prev_delta = -1;
 	int32_t n;
 	int rc;
 
@@ -391,9 +400,13 @@ int batch_validate(const uint8_t *buf, size_t len, size_t max_batch_bytes,
 		return strand_err_set(err, errlen, STRAND_EINVAL,
 		                      "compressed batches are not supported (codec %d)",
 		                      h.attributes & BATCH_ATTR_COMPRESSION_MASK);
-	if (h.record_count < 1)
+	if (h.record_count < 1 && !compacted)
 		return strand_err_set(err, errlen, STRAND_ECORRUPT, "batch has no records");
-	if (h.last_offset_delta != h.record_count - 1)
+	if (compacted && h.record_count > (int64_t)h.last_offset_delta + 1)
+		return strand_err_set(err, errlen, STRAND_ECORRUPT,
+		                      "record count %d is above last offset delta %d + 1",
+		                      h.record_count, h.last_offset_delta);
+	if (!compacted && h.last_offset_delta != h.record_count - 1)
 		return strand_err_set(err, errlen, STRAND_ECORRUPT,
 		                      "last offset delta %d does not match record count %d",
 		                      h.last_offset_delta, h.record_count);
@@ -411,9 +424,10 @@ int batch_validate(const uint8_t *buf, size_t len, size_t max_batch_bytes,
 			return strand_err_set(err, errlen, STRAND_ECORRUPT,
 			                      "record %d: %s at byte %zu", n, why,
 			                      (size_t)(bad - buf));
-		rc = batch_validate_record(buf, &h, n, &r, err, errlen);
+		rc = batch_validate_record(buf, &h, n, &r, compacted, prev_delta, err, errlen);
 		if (rc)
 			return rc;
+		prev_delta = r.off_delta;
 		p = r.end;
 	}
 	if (p != end)
@@ -423,6 +437,25 @@ int batch_validate(const uint8_t *buf, size_t len, size_t max_batch_bytes,
 	if (out != NULL)
 		*out = h;
 	return 0;
+}
+
+int batch_validate(const uint8_t *buf, size_t len, size_t max_batch_bytes,
+                   batch_header_t *out, char *err, size_t errlen)
+{
+	return batch_validate_mode(buf, len, max_batch_bytes, 0, out, err, errlen);
+}
+
+int batch_validate_compacted(const uint8_t *buf, size_t len, size_t max_batch_bytes,
+                             batch_header_t *out, char *err, size_t errlen)
+{
+	return batch_validate_mode(buf, len, max_batch_bytes, 1, out, err, errlen);
+}
+
+void batch_set_records(uint8_t *batch, size_t len, int32_t record_count)
+{
+	batch_wr32(batch + 8, (uint32_t)(len - BATCH_LOG_OVERHEAD));
+	batch_wr32(batch + 57, (uint32_t)record_count);
+	batch_wr32(batch + 17, crc32c(batch + BATCH_CRC_START, len - BATCH_CRC_START));
 }
 
 /* ---- builder ------------------------------------------------------------- */

@@ -85,6 +85,26 @@ int batch_header_decode(const uint8_t *buf, size_t len, size_t max_batch_bytes,
 int batch_validate(const uint8_t *buf, size_t len, size_t max_batch_bytes,
                    batch_header_t *out, char *err, size_t errlen);
 
+/*
+ * batch_validate for a batch of a compacted log (log_compact, Kafka's log
+ * cleaner): the cleaner removes records but keeps the batch's base offset,
+ * last_offset_delta and every kept record's offset delta, so offsets are
+ * preserved and gaps appear. Accepted besides what batch_validate accepts:
+ * record_count from 0 (an empty batch the cleaner kept so that its segment
+ * still ends where the next begins) to last_offset_delta + 1, and offset
+ * deltas strictly increasing within [0, last_offset_delta]. For the batches
+ * of compacted logs only (a follower's copy, recovery): producers' batches
+ * go through batch_validate.
+ */
+int batch_validate_compacted(const uint8_t *buf, size_t len, size_t max_batch_bytes,
+                             batch_header_t *out, char *err, size_t errlen);
+
+/*
+ * After the cleaner rewrote a batch's records (len bytes in all, the
+ * header's other fields kept): set batch_length, record_count and the CRC.
+ */
+void batch_set_records(uint8_t *batch, size_t len, int32_t record_count);
+
 /* Rewrite fields outside the CRC scope in place. */
 void batch_set_base_offset(uint8_t *batch, int64_t base_offset);
 void batch_set_leader_epoch(uint8_t *batch, int32_t leader_epoch);

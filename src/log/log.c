@@ -22,6 +22,7 @@
 
 #include "common/err.h"
 #include "log/batch.h"
+#include "log/cleaner.h"
 #include "log/segment.h"
 
 #define EPOCH_FILE     "leader-epoch-checkpoint"
@@ -44,6 +45,9 @@ struct log {
 	int64_t     unflushed_records;
 	epoch_entry_t *epochs;     /* ascending epochs and start offsets */
 	size_t      nepochs, capepochs;
+	uint64_t    layout;        /* bumped whenever closed segments change (retention,
+	                              truncation, a compaction's swap) */
+	int64_t     clean_offset;  /* log_compact: offsets below it were cleaned */
 
 	/* group commit: flush_lock + flush_cond; never held across the fsync */
 	pthread_mutex_t flush_lock;
@@ -156,6 +160,18 @@ fail:
 	                      "write %s: %s", dst, strerror(errno));
 }
 
+/* fsync a directory, so renames and unlinks in it are durable. */
+static int fsync_dir(const char *dir)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+
+	if (dfd < 0)
+		return -1;
+	rc = fsync(dfd);
+	close(dfd);
+	return rc;
+}
+
 /* ---- configuration ------------------------------------------------------- */
 
 void log_config_default(log_config_t *cfg)
@@ -168,6 +184,7 @@ void log_config_default(log_config_t *cfg)
 	cfg->flush_ms = -1;                             /* log.flush.interval.ms */
 	cfg->index_interval_bytes = 4096;               /* index.interval.bytes */
 	cfg->max_batch_bytes = 1048588;                 /* message.max.bytes */
+	cfg->compact = 0;                               /* cleanup.policy=delete */
 }
 
 static int config_check(const log_config_t *cfg, char *err, size_t errlen)
@@ -192,12 +209,14 @@ static int config_check(const log_config_t *cfg, char *err, size_t errlen)
 
 int log_set_config(log_t *log, const log_config_t *cfg, char *err, size_t errlen)
 {
-	int rc = config_check(cfg, err, errlen);
+	int rc = config_check(cfg, err, errlen), compact;
 
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&log->lock);
+	compact = log->cfg.compact;
 	log->cfg = *cfg;
+	log->cfg.compact = compact;     /* fixed at open: it decides what recovery accepts */
 	pthread_mutex_unlock(&log->lock);
 	return 0;
 }
@@ -358,6 +377,91 @@ static int list_segments(const char *dir, int64_t **out, size_t *n_out,
 	return 0;
 }
 
+/* ---- compaction swaps: names and recovery -------------------------------- */
+
+/* "<dir>/<20-digit base>-<20-digit end>.swap": a committed compaction group. */
+#define SWAP_NAME_LEN 46
+
+static void swap_path(const char *dir, int64_t base, int64_t end, char *out, size_t n)
+{
+	snprintf(out, n, "%s/%020" PRId64 "-%020" PRId64 ".swap", dir, base, end);
+}
+
+static void seg_file_path(const char *dir, int64_t base, const char *ext, char *out, size_t n)
+{
+	snprintf(out, n, "%s/%020" PRId64 "%s", dir, base, ext);
+}
+
+/* Unlink the three files of the segment based at base; missing ones are fine. */
+static void seg_files_unlink(const char *dir, int64_t base)
+{
+	static const char *const exts[] = { ".log", ".index", ".timeindex" };
+	char path[4096];
+
+	for (size_t i = 0; i < 3; i++) {
+		seg_file_path(dir, base, exts[i], path, sizeof(path));
+		(void)unlink(path);
+	}
+}
+
+/*
+ * Before the segments are listed (log_compact's protocol, log.h): files of
+ * an uncommitted group (<base>.cleaned.*) are deleted; a committed one
+ * (<base>-<end>.swap) is finished: every segment based in [base, end) is
+ * deleted and the .swap becomes <base>.log (its indexes are rebuilt by the
+ * open that follows). Idempotent: a crash in here is recovered the same way.
+ */
+static int compact_recover(const char *dir, char *err, size_t errlen)
+{
+	int64_t swaps[64][2], *bases = NULL;
+	size_t nswaps = 0, n = 0;
+	char path[4096], dst[4096];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int rc = 0;
+
+	if (d == NULL)
+		return strand_err_set(err, errlen, STRAND_EIO, "opendir %s: %s", dir, strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		const char *name = de->d_name;
+		long long base, end;
+
+		if (strlen(name) > 20 && strncmp(name + 20, ".cleaned.", 9) == 0) {
+			snprintf(path, sizeof(path), "%s/%s", dir, name);
+			(void)unlink(path);
+		} else if (strlen(name) == SWAP_NAME_LEN && name[20] == '-' &&
+		           strcmp(name + 41, ".swap") == 0 && nswaps < 64 &&
+		           sscanf(name, "%20lld-%20lld", &base, &end) == 2 && base >= 0 &&
+		           end > base) {
+			swaps[nswaps][0] = base;
+			swaps[nswaps][1] = end;
+			nswaps++;
+		}
+	}
+	closedir(d);
+	if (nswaps == 0)
+		return 0;
+	rc = list_segments(dir, &bases, &n, err, errlen);
+	for (size_t s = 0; rc == 0 && s < nswaps; s++) {
+		for (size_t i = 0; i < n; i++)
+			if (bases[i] >= swaps[s][0] && bases[i] < swaps[s][1])
+				seg_files_unlink(dir, bases[i]);
+		swap_path(dir, swaps[s][0], swaps[s][1], path, sizeof(path));
+		seg_file_path(dir, swaps[s][0], ".log", dst, sizeof(dst));
+		if (rename(path, dst) < 0)
+			rc = strand_err_set(err, errlen, STRAND_EIO, "rename %s: %s", path,
+			                    strerror(errno));
+		else
+			fprintf(stderr, "strand: %s: finished the compaction of offsets %lld..%lld "
+			        "that a crash interrupted\n", dir, (long long)swaps[s][0],
+			        (long long)swaps[s][1] - 1);
+	}
+	if (rc == 0 && fsync_dir(dir) < 0)
+		rc = strand_err_set(err, errlen, STRAND_EIO, "fsync %s: %s", dir, strerror(errno));
+	free(bases);
+	return rc;
+}
+
 /*
  * Recovery (DESIGN.md "Crash recovery"): every segment that may hold
  * offsets at or past the recovery point, and always the last one, is
@@ -371,24 +475,38 @@ static int log_recover(log_t *log, char *err, size_t errlen)
 	size_t n = 0, i;
 	int rc, truncated = 0;
 
-	rc = list_segments(log->dir, &bases, &n, err, errlen);
+	rc = compact_recover(log->dir, err, errlen);
+	if (rc == 0)
+		rc = list_segments(log->dir, &bases, &n, err, errlen);
 	if (rc)
 		return rc;
 	for (i = 0; i < n; i++) {
 		segment_t *seg = NULL;
 		int full = i + 1 == n || bases[i + 1] > recovery_point;
 
+		if (!truncated && log->cfg.compact && log->nsegs > 0 && bases[i] < leo_locked(log)) {
+			/* inside the previous segment: an old segment a finished
+			 * compaction swap could not unlink (debris, not a cut) */
+			segment_t *old = NULL;
+
+			if (segment_open(log->dir, bases[i], 0, log->cfg.index_interval_bytes, 1,
+			                 &truncated, &old, NULL, 0) == 0)
+				segment_delete(old);
+			truncated = 0;
+			continue;
+		}
+
 		if (truncated || (log->nsegs > 0 && bases[i] != leo_locked(log))) {
 			/* after a cut, or not following on: this segment cannot be trusted */
 			rc = segment_open(log->dir, bases[i], 1, log->cfg.index_interval_bytes,
-			                  &truncated, &seg, err, errlen);
+			                  log->cfg.compact, &truncated, &seg, err, errlen);
 			if (rc == 0)
 				segment_delete(seg);
 			truncated = 1;
 			continue;
 		}
 		rc = segment_open(log->dir, bases[i], full, log->cfg.index_interval_bytes,
-		                  &truncated, &seg, err, errlen);
+		                  log->cfg.compact, &truncated, &seg, err, errlen);
 		if (rc)
 			goto out;
 		rc = segs_push(log, seg);
@@ -401,7 +519,7 @@ static int log_recover(log_t *log, char *err, size_t errlen)
 	if (log->nsegs == 0) {
 		segment_t *seg = NULL;
 
-		rc = segment_create(log->dir, 0, &seg, err, errlen);
+		rc = segment_create(log->dir, 0, log->cfg.compact, &seg, err, errlen);
 		if (rc)
 			goto out;
 		rc = segs_push(log, seg);
@@ -489,7 +607,7 @@ static int roll_locked(log_t *log, char *err, size_t errlen)
 	rc = segment_persist_index(old, err, errlen);
 	if (rc)
 		return rc;
-	rc = segment_create(log->dir, old->next_offset, &seg, err, errlen);
+	rc = segment_create(log->dir, old->next_offset, log->cfg.compact, &seg, err, errlen);
 	if (rc)
 		return rc;
 	rc = segs_push(log, seg);
@@ -532,7 +650,7 @@ typedef struct append_plan {
  * contiguous offsets, and partition leader epochs >= 0 that never go down
  * (the leader's epoch cache only grows).
  */
-static int replica_batch_check(const batch_header_t *h, size_t off, int first,
+static int replica_batch_check(const batch_header_t *h, size_t off, int first, int sparse,
                                append_plan_t *plan, char *err, size_t errlen)
 {
 	if (h->leader_epoch < 0)
@@ -542,7 +660,9 @@ static int replica_batch_check(const batch_header_t *h, size_t off, int first,
 	if (first) {
 		plan->first_offset = h->base_offset;
 		plan->first_epoch = h->leader_epoch;
-	} else if (h->base_offset != plan->last_offset + 1) {
+	} else if (sparse ? h->base_offset <= plan->last_offset
+	                  : h->base_offset != plan->last_offset + 1) {
+		/* a compacted leader's batches may skip offsets, never go back */
 		return strand_err_set(err, errlen, STRAND_EINVAL,
 		                      "batch at byte %zu starts at offset %" PRId64 ", not %" PRId64
 		                      " right after the previous batch", off, h->base_offset,
@@ -593,13 +713,15 @@ static int validate_batches(log_t *log, const uint8_t *buf, size_t len, append_m
 			rc = STRAND_EAGAIN;
 		else if (mode == APPEND_BUILT)
 			rc = 0;      /* our own builder's output: CRC and records are right */
+		else if (mode == APPEND_REPLICA && log->cfg.compact)
+			rc = batch_validate_compacted(buf + off, len - off, max, &h, err, errlen);
 		else
 			rc = batch_validate(buf + off, len - off, max, &h, err, errlen);
 		if (rc == STRAND_EAGAIN)
 			return strand_err_set(err, errlen, STRAND_ECORRUPT,
 			                      "batch at byte %zu: truncated", off);
 		if (rc == 0 && mode == APPEND_REPLICA)
-			rc = replica_batch_check(&h, off, off == 0, plan, err, errlen);
+			rc = replica_batch_check(&h, off, off == 0, log->cfg.compact, plan, err, errlen);
 		if (rc)
 			return rc;
 		plan->records += h.record_count;
@@ -767,7 +889,8 @@ int log_append_replica(log_t *log, const uint8_t *buf, size_t len,
 	pthread_mutex_lock(&log->lock);
 	leo = leo_locked(log);
 	nepochs_before = log->nepochs;
-	if (plan.first_offset != leo) {
+	/* a compacted leader may have removed what follows our LEO */
+	if (log->cfg.compact ? plan.first_offset < leo : plan.first_offset != leo) {
 		rc = strand_err_set(err, errlen, STRAND_EINVAL,
 		                    "the first batch starts at offset %" PRId64 ", but the log "
 		                    "ends at %" PRId64, plan.first_offset, leo);
@@ -855,7 +978,7 @@ int log_read(log_t *log, int64_t offset, size_t max_bytes, int64_t max_offset,
 		rc = strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
 		goto fail;
 	}
-	seg_reader_init(r, fd, end_size);
+	seg_reader_init(r, fd, end_size, log->cfg.compact);
 	while ((rc = seg_reader_header(r, pos, &h, err, errlen)) == 0) {
 		if (h.base_offset >= max_offset)
 			break;
@@ -901,7 +1024,7 @@ fail:
  * Scan [pos, end) of fd for the first record with timestamp >= ts. Whole
  * batches are read only when their max timestamp reaches ts.
  */
-static int scan_for_timestamp(int fd, off_t pos, off_t end, int64_t ts,
+static int scan_for_timestamp(int fd, off_t pos, off_t end, int sparse, int64_t ts,
                               int64_t *offset_out, int64_t *ts_out,
                               char *err, size_t errlen)
 {
@@ -912,7 +1035,7 @@ static int scan_for_timestamp(int fd, off_t pos, off_t end, int64_t ts,
 
 	if (r == NULL)
 		return STRAND_ENOMEM;
-	seg_reader_init(r, fd, end);
+	seg_reader_init(r, fd, end, sparse);
 	while ((rc = seg_reader_header(r, pos, &h, err, errlen)) == 0) {
 		size_t size = batch_total_size(&h);
 
@@ -978,7 +1101,8 @@ int log_offset_for_timestamp(log_t *log, int64_t ts, int64_t *offset_out,
 			pthread_mutex_unlock(&log->lock);
 			if (fd < 0)
 				return strand_err_set(err, errlen, STRAND_EIO, "dup: %s", strerror(errno));
-			rc = scan_for_timestamp(fd, pos, end, ts, offset_out, ts_out, err, errlen);
+			rc = scan_for_timestamp(fd, pos, end, log->cfg.compact, ts, offset_out, ts_out,
+			                        err, errlen);
 			close(fd);
 		}
 		if (rc != STRAND_ENOENT)
@@ -1028,7 +1152,7 @@ int log_scan_headers(log_t *log, int64_t from_offset,
 			rc = strand_err_set(err, errlen, STRAND_EIO, "dup: %s", strerror(errno));
 			break;
 		}
-		seg_reader_init(r, fd, end);
+		seg_reader_init(r, fd, end, log->cfg.compact);
 		while ((rc = seg_reader_header(r, pos, &h, err, errlen)) == 0) {
 			if (batch_last_offset(&h) >= next && (rc = fn(ctx, &h)) != 0)
 				break;
@@ -1110,7 +1234,8 @@ static int reset_to_locked(log_t *log, int64_t offset, char *err, size_t errlen)
 		segment_delete(log->segs[i]);
 	log->nsegs = 0;
 	log->size_bytes = 0;
-	rc = segment_create(log->dir, offset, &seg, err, errlen);
+	log->layout++;
+	rc = segment_create(log->dir, offset, log->cfg.compact, &seg, err, errlen);
 	if (rc)
 		return rc;
 	return segs_push(log, seg);
@@ -1131,6 +1256,7 @@ int log_truncate_to(log_t *log, int64_t offset, char *err, size_t errlen)
 		rc = reset_to_locked(log, offset < 0 ? 0 : offset, err, errlen);
 		goto epochs;
 	}
+	log->layout++;
 	/* drop whole segments that start at or after offset */
 	while (log->nsegs > 1 && active(log)->base_offset >= offset) {
 		log->size_bytes -= active(log)->size;
@@ -1144,7 +1270,7 @@ int log_truncate_to(log_t *log, int64_t offset, char *err, size_t errlen)
 		rc = STRAND_ENOMEM;
 		goto out;
 	}
-	seg_reader_init(r, seg->fd, (off_t)seg->size);
+	seg_reader_init(r, seg->fd, (off_t)seg->size, log->cfg.compact);
 	pos = segment_index_floor(seg, offset);
 	while ((rc = seg_reader_header(r, pos, &h, err, errlen)) == 0 &&
 	       batch_last_offset(&h) < offset)
@@ -1322,6 +1448,7 @@ int log_tick(log_t *log, int64_t now_ms, int *deleted_out, char *err, size_t err
 		}
 		size_left -= log->segs[0]->size;
 		log->size_bytes -= log->segs[0]->size;
+		log->layout++;
 		segment_delete(log->segs[0]);
 		segs_drop_front(log, 1);
 		deleted++;
@@ -1345,6 +1472,264 @@ int log_tick(log_t *log, int64_t now_ms, int *deleted_out, char *err, size_t err
 	if (deleted_out != NULL)
 		*deleted_out = deleted;
 	return rc;
+}
+
+/* ---- compaction ----------------------------------------------------------- */
+
+/* Test hook: stop after swap step `step` as a crash there would. */
+static int compact_stopped(int stop_after, int step, char *err, size_t errlen)
+{
+	if (stop_after != step)
+		return 0;
+	return strand_err_set(err, errlen, STRAND_EIO, "compaction stopped after step %d "
+	                      "(injected)", step);
+}
+
+/*
+ * Install the cleaned segment seg in place of the n segments from the one
+ * based at seg->base_offset, which end at `end` (log.h, log_compact, steps
+ * 1-4). Lock held. On an error before step 1's rename, seg is deleted; after
+ * it, recovery finishes the swap. Consumes seg.
+ */
+static int swap_locked(log_t *log, segment_t *seg, size_t n, int64_t end, int stop_after,
+                       char *err, size_t errlen)
+{
+	char swap[4096], src[4096], dst[4096];
+	size_t first = seg_find(log, seg->base_offset), k;
+	int rc;
+
+	if (log->segs[first]->base_offset != seg->base_offset || first + n >= log->nsegs ||
+	    log->segs[first + n - 1]->next_offset != end) {
+		segment_delete(seg);
+		return strand_err_set(err, errlen, STRAND_EAGAIN, "%s changed while it was cleaned",
+		                      log->dir);
+	}
+	/* step 1, the commit point */
+	swap_path(log->dir, seg->base_offset, end, swap, sizeof(swap));
+	if (rename(seg->path, swap) < 0) {
+		rc = strand_err_set(err, errlen, STRAND_EIO, "rename %s: %s", seg->path,
+		                    strerror(errno));
+		segment_delete(seg);
+		return rc;
+	}
+	if (fsync_dir(log->dir) < 0) {
+		/* the rename may or may not be durable: take it back, so a later
+		 * truncation cannot be undone by recovery finishing this swap */
+		rc = strand_err_set(err, errlen, STRAND_EIO, "fsync %s: %s", log->dir,
+		                    strerror(errno));
+		(void)unlink(swap);
+		segment_delete(seg);
+		return rc;
+	}
+	if ((rc = compact_stopped(stop_after, 1, err, errlen)) != 0) {
+		segment_close(seg, 0);      /* files stay as a crash leaves them */
+		return rc;
+	}
+	/* step 2: readers keep their dup'd descriptors of the unlinked files */
+	for (k = 0; k < n; k++) {
+		log->size_bytes -= log->segs[first + k]->size;
+		segment_delete(log->segs[first + k]);
+		log->segs[first + k] = NULL;
+	}
+	memmove(log->segs + first + 1, log->segs + first + n,
+	        (log->nsegs - first - n) * sizeof(*log->segs));
+	log->nsegs -= n - 1;
+	log->segs[first] = seg;
+	log->size_bytes += seg->size;
+	log->layout++;
+	if ((rc = compact_stopped(stop_after, 2, err, errlen)) != 0)
+		return rc;
+	/* step 3 */
+	if (segment_sibling_path(seg, ".index", src, sizeof(src)) == 0) {
+		seg_file_path(log->dir, seg->base_offset, ".index", dst, sizeof(dst));
+		(void)rename(src, dst);
+	}
+	if (segment_sibling_path(seg, ".timeindex", src, sizeof(src)) == 0) {
+		seg_file_path(log->dir, seg->base_offset, ".timeindex", dst, sizeof(dst));
+		(void)rename(src, dst);
+	}
+	if ((rc = compact_stopped(stop_after, 3, err, errlen)) != 0)
+		return rc;
+	/* step 4 */
+	seg_file_path(log->dir, seg->base_offset, ".log", dst, sizeof(dst));
+	if (rename(swap, dst) < 0 || fsync_dir(log->dir) < 0)
+		return strand_err_set(err, errlen, STRAND_EIO, "rename %s: %s", swap,
+		                      strerror(errno));
+	rc = segment_set_path(seg, log->dir, err, errlen);
+	if (rc == 0)
+		rc = compact_stopped(stop_after, 4, err, errlen);
+	return rc;
+}
+
+/* Clean in[0..n) into one segment and swap it in (unless nothing changed). */
+static int compact_group(log_t *log, const cleaner_input_t *in, size_t n,
+                         const cleaner_map_t *map, const log_compact_opts_t *opts,
+                         int interval, uint64_t *layout, log_compact_stats_t *st,
+                         char *err, size_t errlen)
+{
+	cleaner_counts_t c = { 0 };
+	segment_t *seg = NULL;
+	int changed = 0, rc;
+	int64_t size;
+
+	rc = cleaner_write_group(log->dir, in, n, map, opts->now_ms, opts->delete_retention_ms,
+	                         interval, &seg, &changed, &c, err, errlen);
+	if (rc)
+		return rc;
+	st->records_kept += c.records_kept;
+	st->records_removed += c.records_removed;
+	st->tombstones_removed += c.tombstones_removed;
+	st->segments_before += (int)n;
+	st->segments_after++;
+	for (size_t i = 0; i < n; i++)
+		st->bytes_before += in[i].size;
+	size = seg->size;
+	if (!changed) {
+		segment_delete(seg);
+		st->bytes_after += in[0].size;
+		return 0;
+	}
+	pthread_mutex_lock(&log->lock);
+	if (log->layout != *layout) {
+		pthread_mutex_unlock(&log->lock);
+		segment_delete(seg);
+		return strand_err_set(err, errlen, STRAND_EAGAIN,
+		                      "%s changed while it was cleaned", log->dir);
+	}
+	rc = swap_locked(log, seg, n, in[n - 1].next_offset, opts->stop_after_step, err, errlen);
+	*layout = log->layout;
+	pthread_mutex_unlock(&log->lock);
+	if (rc == 0)
+		st->bytes_after += size;
+	return rc;
+}
+
+/*
+ * Pass 1 over in[0..n): map as many leading segments as the map holds.
+ * *mapped gets their number (>= 1), the map their keys.
+ */
+static int compact_map(cleaner_map_t *map, const cleaner_input_t *in, size_t n,
+                       size_t *mapped, char *err, size_t errlen)
+{
+	uint8_t *buf = NULL;
+	size_t cap = 0, i;
+	int rc = 0;
+
+	for (i = 0; i < n; i++) {
+		rc = cleaner_map_segment(map, in[i].fd, in[i].size, in[i].sparse, &buf, &cap,
+		                         err, errlen);
+		if (rc)
+			break;
+	}
+	if (rc == 1 && i == 0)
+		rc = strand_err_set(err, errlen, STRAND_ETOOBIG,
+		                    "the offset map (%zu keys) cannot hold the keys of the first "
+		                    "segment", cleaner_map_capacity(map));
+	if (rc == 1) {
+		/* the map filled in segment i: keep the segments before it only */
+		cleaner_map_clear(map);
+		n = i;
+		for (i = 0, rc = 0; rc == 0 && i < n; i++)
+			rc = cleaner_map_segment(map, in[i].fd, in[i].size, in[i].sparse, &buf, &cap,
+			                         err, errlen);
+		if (rc == 1)
+			rc = strand_err_set(err, errlen, STRAND_EIO, "the offset map filled twice");
+	}
+	free(buf);
+	*mapped = i;
+	return rc;
+}
+
+int log_compact(log_t *log, const log_compact_opts_t *opts, log_compact_stats_t *stats,
+                char *err, size_t errlen)
+{
+	log_compact_stats_t st = { 0 };
+	cleaner_input_t *in = NULL;
+	cleaner_map_t *map = NULL;
+	size_t n = 0, mapped = 0, i, g;
+	int64_t below, seg_bytes;
+	uint64_t layout;
+	int rc = 0, interval;
+
+	if (!log->cfg.compact)
+		return strand_err_set(err, errlen, STRAND_EINVAL, "%s is not a compacted log",
+		                      log->dir);
+	/* the closed segments to clean: a prefix, each ending at or below the bound */
+	pthread_mutex_lock(&log->lock);
+	below = opts->clean_below < 0 || opts->clean_below > leo_locked(log)
+	        ? leo_locked(log) : opts->clean_below;
+	while (n + 1 < log->nsegs && log->segs[n]->next_offset <= below)
+		n++;
+	in = n ? calloc(n, sizeof(*in)) : NULL;
+	for (i = 0; in != NULL && i < n; i++) {
+		segment_t *seg = log->segs[i];
+
+		in[i].fd = fcntl(seg->fd, F_DUPFD_CLOEXEC, 0);
+		in[i].base_offset = seg->base_offset;
+		in[i].next_offset = seg->next_offset;
+		in[i].size = seg->size;
+		in[i].sparse = seg->sparse;
+		if (in[i].fd < 0)
+			rc = STRAND_EIO;
+	}
+	seg_bytes = log->cfg.segment_bytes;
+	interval = log->cfg.index_interval_bytes;
+	layout = log->layout;
+	pthread_mutex_unlock(&log->lock);
+	if (n == 0)
+		goto out;
+	if (in == NULL || rc) {
+		rc = strand_err_set(err, errlen, in == NULL ? STRAND_ENOMEM : STRAND_EIO,
+		                    "cannot take the segments of %s", log->dir);
+		goto out;
+	}
+	map = cleaner_map_new(opts->map_bytes);
+	if (map == NULL) {
+		rc = strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = compact_map(map, in, n, &mapped, err, errlen);
+	/* pass 2, group by group (Kafka's groupSegmentsBySize) */
+	for (i = 0; rc == 0 && i < mapped; i = g) {
+		int64_t sum = in[i].size;
+
+		for (g = i + 1; g < mapped && sum + in[g].size <= seg_bytes &&
+		                in[g].next_offset - 1 - in[i].base_offset <= INT32_MAX; g++)
+			sum += in[g].size;
+		rc = compact_group(log, in + i, g - i, map, opts, interval, &layout, &st,
+		                   err, errlen);
+	}
+	if (rc == 0) {
+		st.cleaned_to = in[mapped - 1].next_offset;
+		pthread_mutex_lock(&log->lock);
+		if (log->clean_offset < st.cleaned_to)
+			log->clean_offset = st.cleaned_to;
+		pthread_mutex_unlock(&log->lock);
+	}
+out:
+	for (i = 0; in != NULL && i < n; i++)
+		if (in[i].fd >= 0)
+			close(in[i].fd);
+	free(in);
+	cleaner_map_free(map);
+	if (stats != NULL)
+		*stats = st;
+	return rc;
+}
+
+double log_dirty_ratio(log_t *log, int64_t clean_below)
+{
+	int64_t below, total = 0, dirty = 0;
+
+	pthread_mutex_lock(&log->lock);
+	below = clean_below < 0 || clean_below > leo_locked(log) ? leo_locked(log) : clean_below;
+	for (size_t i = 0; i + 1 < log->nsegs && log->segs[i]->next_offset <= below; i++) {
+		total += log->segs[i]->size;
+		if (log->segs[i]->base_offset >= log->clean_offset)
+			dirty += log->segs[i]->size;
+	}
+	pthread_mutex_unlock(&log->lock);
+	return total > 0 ? (double)dirty / (double)total : 0.0;
 }
 
 /* ---- leader epochs ------------------------------------------------------- */

@@ -41,6 +41,10 @@ typedef struct log_config {
 	int64_t flush_ms;             /* flush data older than this (log_tick); -1 never */
 	int32_t index_interval_bytes; /* bytes between sparse index entries; default 4096 */
 	int32_t max_batch_bytes;      /* largest batch accepted by log_append; default 1 MiB + overhead */
+	int     compact;              /* cleanup.policy=compact: log_compact may run, so offsets
+	                                 may have gaps (recovery and follower appends accept
+	                                 them); default 0 (delete). Fixed at log_open:
+	                                 log_set_config keeps the log's value */
 } log_config_t;
 
 /* Kafka's defaults (log.segment.bytes, log.retention.ms, ...). */
@@ -221,6 +225,69 @@ void log_inject_sync_failure(log_t *log);
  * segments deleted. Returns 0 or STRAND_EIO.
  */
 int log_tick(log_t *log, int64_t now_ms, int *deleted_out, char *err, size_t errlen);
+
+/* ---- compaction (cleanup.policy=compact, Kafka's log cleaner) ------------ */
+
+typedef struct log_compact_opts {
+	int64_t now_ms;              /* wall clock, for tombstone age */
+	int64_t clean_below;         /* clean only closed segments ending at or below this
+	                                offset (the high watermark); -1: the LEO */
+	int64_t delete_retention_ms; /* Kafka's delete.retention.ms: a tombstone that is the
+	                                last of its key goes once its timestamp is older;
+	                                -1 keeps tombstones */
+	size_t  map_bytes;           /* memory limit of the offset map (Kafka's
+	                                log.cleaner.dedupe.buffer.size), 24 bytes a key */
+	int     stop_after_step;     /* tests only (crash injection): 0 runs to the end;
+	                                k in 1..4 returns STRAND_EIO right after swap step k
+	                                of the first group, leaving files as a crash would;
+	                                the handle must then be abandoned (the process exits) */
+} log_compact_opts_t;
+
+typedef struct log_compact_stats {
+	int64_t cleaned_to;          /* offsets below it were cleaned (0: nothing to do) */
+	int64_t bytes_before, bytes_after;   /* of the cleaned segments */
+	int     segments_before, segments_after;
+	int64_t records_kept, records_removed, tombstones_removed;
+} log_compact_stats_t;
+
+/*
+ * Compact the closed segments of a log opened with cfg.compact (Kafka's
+ * Cleaner.clean): never the active segment, only segments ending at or
+ * below opts->clean_below. Pass 1 maps every key of those segments to its
+ * last offset (as many leading segments as the map holds: at least the
+ * first, else STRAND_ETOOBIG). Pass 2 rewrites them, in groups of
+ * consecutive segments totalling at most segment_bytes, each into one new
+ * segment (cleaner.h): a keyed record stays only if it is the last of its
+ * key, a tombstone only until delete_retention_ms; offsets are preserved,
+ * so gaps appear; every segment still ends where the next begins.
+ *
+ * Each group is swapped in crash-safely (docs/FORMAT.md "Compaction"):
+ * <base>.cleaned.* written and fsync'd; step 1 rename to <base>-<end>.swap
+ * and fsync the directory (the commit point: recovery deletes .cleaned
+ * files and finishes a .swap); step 2 delete the old segments; step 3 the
+ * new indexes take their names; step 4 the .swap becomes <base>.log and the
+ * directory is fsync'd. Only the swap holds the log's lock (renames,
+ * unlinks, two directory fsyncs); both passes read dup'd descriptors
+ * without it, so appends and reads go on meanwhile, and a reader holding a
+ * slice of an old segment keeps reading its unlinked file. A retention or
+ * truncation that changes the closed segments meanwhile makes the cleaner
+ * drop its work (STRAND_EAGAIN: try again later).
+ *
+ * One caller at a time per log (the broker's cleaner). stats may be NULL.
+ * Returns 0, STRAND_EINVAL (not a compacted log), STRAND_ETOOBIG (the map
+ * holds fewer keys than the first segment has), STRAND_EAGAIN, STRAND_EIO,
+ * STRAND_ENOSPC, STRAND_ECORRUPT, STRAND_ENOMEM.
+ */
+int log_compact(log_t *log, const log_compact_opts_t *opts, log_compact_stats_t *stats,
+                char *err, size_t errlen);
+
+/*
+ * Kafka's cleanable ratio: the bytes of closed segments ending at or below
+ * clean_below (-1: the LEO) written since the last log_compact, over all
+ * such bytes; 0 when there are none. A restart counts everything as dirty.
+ * Compare with min.cleanable.dirty.ratio.
+ */
+double log_dirty_ratio(log_t *log, int64_t clean_below);
 
 /* ---- leader epochs (KIP-101, KIP-279) ----------------------------------- */
 

@@ -254,9 +254,10 @@ int64_t segment_time_floor(const segment_t *seg, int64_t ts)
 
 /* ---- header reader (no lock: works on a descriptor) ---------------------- */
 
-void seg_reader_init(seg_reader_t *r, int fd, off_t end)
+void seg_reader_init(seg_reader_t *r, int fd, off_t end, int sparse)
 {
 	r->fd = fd;
+	r->sparse = sparse;
 	r->end = end;
 	r->buf_off = 0;
 	r->buf_len = 0;
@@ -295,7 +296,8 @@ int seg_reader_header(seg_reader_t *r, off_t pos, batch_header_t *h,
 	 * passed batch_validate, which holds it to record_count - 1, so a
 	 * mismatch is damage (and a forged delta would move the LEO by up to
 	 * 2^31 offsets at an open that reads only headers). */
-	if (h->record_count < 1 || h->last_offset_delta != h->record_count - 1)
+	if (r->sparse ? h->last_offset_delta < (int64_t)h->record_count - 1
+	              : h->record_count < 1 || h->last_offset_delta != h->record_count - 1)
 		return strand_err_set(err, errlen, STRAND_ECORRUPT,
 		                      "batch at byte %lld: last offset delta %d does not "
 		                      "match record count %d", (long long)pos,
@@ -307,8 +309,8 @@ int seg_reader_header(seg_reader_t *r, off_t pos, batch_header_t *h,
 
 /* ---- open, create, scan -------------------------------------------------- */
 
-static int segment_alloc(const char *dir, int64_t base, int trunc,
-                         segment_t **out, char *err, size_t errlen)
+static int segment_alloc(const char *dir, int64_t base, const char *ext, int trunc,
+                         int sparse, segment_t **out, char *err, size_t errlen)
 {
 	segment_t *seg = calloc(1, sizeof(*seg));
 	char path[4096];
@@ -319,6 +321,7 @@ static int segment_alloc(const char *dir, int64_t base, int trunc,
 	seg->fd = seg->index_fd = seg->time_fd = -1;
 	seg->base_offset = base;
 	seg->next_offset = base;
+	seg->sparse = sparse;
 	seg->max_timestamp = -1;
 	seg->first_timestamp = -1;
 	{
@@ -327,7 +330,7 @@ static int segment_alloc(const char *dir, int64_t base, int trunc,
 		clock_gettime(CLOCK_REALTIME, &now);
 		seg->opened_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 	}
-	seg->path = segment_path(dir, base, ".log");
+	seg->path = segment_path(dir, base, ext);
 	if (seg->path == NULL)
 		goto nomem;
 	seg->fd = open(seg->path, flags, 0644);
@@ -356,10 +359,32 @@ nomem:
 	return strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
 }
 
-int segment_create(const char *dir, int64_t base_offset, segment_t **out,
+int segment_create(const char *dir, int64_t base_offset, int sparse, segment_t **out,
                    char *err, size_t errlen)
 {
-	return segment_alloc(dir, base_offset, 1, out, err, errlen);
+	return segment_alloc(dir, base_offset, ".log", 1, sparse, out, err, errlen);
+}
+
+int segment_create_cleaned(const char *dir, int64_t base_offset, segment_t **out,
+                           char *err, size_t errlen)
+{
+	return segment_alloc(dir, base_offset, SEGMENT_CLEANED_EXT, 1, 1, out, err, errlen);
+}
+
+int segment_set_path(segment_t *seg, const char *dir, char *err, size_t errlen)
+{
+	char *path = segment_path(dir, seg->base_offset, ".log");
+
+	if (path == NULL)
+		return strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
+	free(seg->path);
+	seg->path = path;
+	return 0;
+}
+
+int segment_sibling_path(const segment_t *seg, const char *ext, char *out, size_t n)
+{
+	return sibling_path(seg, ext, out, n);
 }
 
 static void segment_reset_index(segment_t *seg)
@@ -393,9 +418,11 @@ static int segment_full_scan(segment_t *seg, int64_t file_size, int interval,
 			return io_error(err, errlen, "mmap", seg->path);
 	}
 	while (pos < file_size) {
-		if (batch_validate(map + pos, (size_t)(file_size - pos), 0, &h, NULL, 0) != 0)
+		if ((seg->sparse ? batch_validate_compacted : batch_validate)
+		        (map + pos, (size_t)(file_size - pos), 0, &h, NULL, 0) != 0)
 			break;
-		if (h.base_offset != seg->next_offset)
+		/* offsets run on: contiguous, or (sparse) increasing past gaps */
+		if (seg->sparse ? h.base_offset < seg->next_offset : h.base_offset != seg->next_offset)
 			break;
 		if (batch_last_offset(&h) - seg->base_offset > INT32_MAX)
 			break;
@@ -464,7 +491,7 @@ static int segment_load_index(segment_t *seg, int64_t file_size)
 
 		if (rel < 0 || pos < 0 || pos >= file_size)
 			goto out;
-		if (i == 0 && (rel != 0 || pos != 0))
+		if (i == 0 && (pos != 0 || (rel != 0 && !seg->sparse)))
 			goto out;
 		if (i > 0 && (rel <= seg->idx[i - 1].rel || pos <= seg->idx[i - 1].pos))
 			goto out;
@@ -515,7 +542,7 @@ static int segment_tail_scan(segment_t *seg, int64_t file_size, int interval)
 
 	if (r == NULL)
 		return STRAND_ENOMEM;
-	seg_reader_init(r, seg->fd, file_size);
+	seg_reader_init(r, seg->fd, file_size, seg->sparse);
 	if (seg->nidx == 0) {
 		pos = 0;
 		seg->next_offset = seg->base_offset;
@@ -529,7 +556,8 @@ static int segment_tail_scan(segment_t *seg, int64_t file_size, int interval)
 	seg->bytes_since_index = 0;
 	while (pos < file_size) {
 		rc = seg_reader_header(r, pos, &h, NULL, 0);
-		if (rc || h.base_offset != seg->next_offset) {
+		if (rc || (seg->sparse ? h.base_offset < seg->next_offset
+		                       : h.base_offset != seg->next_offset)) {
 			rc = STRAND_ECORRUPT;
 			break;
 		}
@@ -552,7 +580,7 @@ static int segment_tail_scan(segment_t *seg, int64_t file_size, int interval)
 }
 
 int segment_open(const char *dir, int64_t base_offset, int full_scan,
-                 int index_interval, int *truncated_out, segment_t **out,
+                 int index_interval, int sparse, int *truncated_out, segment_t **out,
                  char *err, size_t errlen)
 {
 	segment_t *seg = NULL;
@@ -560,7 +588,7 @@ int segment_open(const char *dir, int64_t base_offset, int full_scan,
 	int rc;
 
 	*truncated_out = 0;
-	rc = segment_alloc(dir, base_offset, 0, &seg, err, errlen);
+	rc = segment_alloc(dir, base_offset, ".log", 0, sparse, &seg, err, errlen);
 	if (rc)
 		return rc;
 	if (fstat(seg->fd, &st) < 0) {
@@ -656,6 +684,9 @@ int segment_truncate(segment_t *seg, off_t pos, int64_t next_offset,
 			return 0;
 	}
 	rc = segment_tail_scan(seg, size, INT32_MAX);
+	/* sparse: a gap may lie before the cut, so the log ends below it */
+	if (rc == 0 && seg->sparse && seg->next_offset < next_offset)
+		return 0;
 	if (rc || seg->next_offset != next_offset)
 		return strand_err_set(err, errlen, STRAND_ECORRUPT,
 		                      "%s: truncation at byte %lld left no batch boundary",

@@ -34,6 +34,9 @@ typedef struct segment {
 	int64_t max_timestamp;    /* -1 when empty */
 	int64_t first_timestamp;  /* max timestamp of the first batch, for segment_ms; -1 */
 	int64_t opened_ms;        /* wall clock when this process created or opened it */
+	int     sparse;           /* a compacted log's segment (log_compact): offsets
+	                             increase but may skip (gaps between and inside
+	                             batches, empty batches); else contiguous */
 	int     fd, index_fd, time_fd;
 	char   *path;             /* ".../<base>.log"; index paths derive from it */
 
@@ -43,8 +46,23 @@ typedef struct segment {
 } segment_t;
 
 /* Create an empty segment at base_offset in dir (files truncated). */
-int segment_create(const char *dir, int64_t base_offset, segment_t **out,
+int segment_create(const char *dir, int64_t base_offset, int sparse, segment_t **out,
                    char *err, size_t errlen);
+
+/*
+ * The compaction's new segment (log_compact): files named
+ * <base>.cleaned.log / .cleaned.index / .cleaned.timeindex, which the log's
+ * recovery deletes unless the swap that installs them was committed.
+ * Sparse. segment_set_path renames nothing: it records the name the data
+ * file has after the log renamed it (<base>.log).
+ */
+#define SEGMENT_CLEANED_EXT ".cleaned.log"
+int segment_create_cleaned(const char *dir, int64_t base_offset, segment_t **out,
+                           char *err, size_t errlen);
+int segment_set_path(segment_t *seg, const char *dir, char *err, size_t errlen);
+
+/* seg->path with ".log" replaced by ext ("index" siblings); -1 when too long. */
+int segment_sibling_path(const segment_t *seg, const char *ext, char *out, size_t n);
 
 /*
  * Open an existing segment. With full_scan, every batch is validated
@@ -56,7 +74,7 @@ int segment_create(const char *dir, int64_t base_offset, segment_t **out,
  * are rebuilt by a full scan.
  */
 int segment_open(const char *dir, int64_t base_offset, int full_scan,
-                 int index_interval, int *truncated_out, segment_t **out,
+                 int index_interval, int sparse, int *truncated_out, segment_t **out,
                  char *err, size_t errlen);
 
 /* Close descriptors and free; with persist, write pending index entries first. */
@@ -86,13 +104,14 @@ int64_t segment_time_floor(const segment_t *seg, int64_t ts);        /* offset t
  */
 typedef struct seg_reader {
 	int     fd;
+	int     sparse;     /* accept compacted headers (record_count <= last delta + 1) */
 	off_t   end;
 	off_t   buf_off;
 	size_t  buf_len;
 	uint8_t buf[16384];
 } seg_reader_t;
 
-void seg_reader_init(seg_reader_t *r, int fd, off_t end);
+void seg_reader_init(seg_reader_t *r, int fd, off_t end, int sparse);
 /* Decode the batch header at pos. Returns 0, STRAND_EAGAIN at end (no whole
  * header before end, or the batch runs past end), STRAND_ECORRUPT, STRAND_EIO. */
 int seg_reader_header(seg_reader_t *r, off_t pos, batch_header_t *h,
