@@ -67,6 +67,13 @@ static cJSON *configs_view(topic_t *t)
 		cJSON_Delete(obj);
 		return NULL;
 	}
+	/* the brokers compact the internal topic (its logs are opened so,
+	 * broker.c); no create or alter can ask for it */
+	if (broker_topic_is_internal(topic_name(t)) &&
+	    !cJSON_ReplaceItemInObject(obj, "cleanup_policy", cJSON_CreateString("compact"))) {
+		cJSON_Delete(obj);
+		return NULL;
+	}
 	return obj;
 }
 

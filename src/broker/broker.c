@@ -112,6 +112,9 @@ struct broker {
 	atomic_int      stopping;
 	pthread_t       ticker;
 	int             ticker_started;
+	pthread_t       cleaner;            /* cluster mode: compacts __consumer_offsets */
+	int             cleaner_started;
+	int             cleaner_backoff_ms;
 
 	pthread_mutex_t       hook_lock;
 	broker_append_hook_fn hook;
@@ -725,16 +728,19 @@ static int partitions_open(broker_t *b, const char *name, partitions_t *parts,
                            int32_t from, int32_t to, const log_config_t *cfg,
                            int fresh, char *err, size_t errlen)
 {
+	log_config_t lc = *cfg;
 	char dir[PATH_MAX];
 	int rc;
 
+	/* the one compacted topic (offsets_log.h); every other one deletes */
+	lc.compact = strcmp(name, BROKER_OFFSETS_TOPIC) == 0;
 	for (int32_t p = from; p < to; p++) {
 		if (partition_dir(b, name, p, dir, sizeof(dir)) < 0)
 			return strand_err_set(err, errlen, STRAND_EINVAL, "path too long for %s", name);
 		if (fresh && rm_tree(dir) < 0)
 			return strand_err_set(err, errlen, STRAND_EIO, "remove stale %s: %s",
 			                      dir, strerror(errno));
-		rc = log_open(dir, cfg, &parts->slot[p].log, err, errlen);
+		rc = log_open(dir, &lc, &parts->slot[p].log, err, errlen);
 		if (rc == 0)
 			rc = producer_table_load(parts->slot[p].log, &parts->slot[p].producers, err, errlen);
 		if (rc == 0 && (parts->slot[p].replica =
@@ -902,6 +908,7 @@ int broker_topic_delete(broker_t *b, const char *name, char *err, size_t errlen)
 	 * The topic is gone once topics.json says so. If dropping its offsets
 	 * fails, broker_open and a later create of the name drop them again.
 	 */
+	offsets_log_topic_deleted_locked(b, name);
 	offsets_store_drop_topic(b->offsets, name, 1, NULL, 0);
 	pthread_mutex_unlock(&b->meta_lock);
 	broker_fire_deleted(b, t);
@@ -1398,6 +1405,31 @@ static void *ticker_main(void *arg)
 	return NULL;
 }
 
+/*
+ * The log cleaner (Kafka's log cleaner thread, log.cleaner.backoff.ms):
+ * every cleaner_backoff_ms, compact __consumer_offsets where it is dirty
+ * enough (offsets_log_clean). Its own thread: a compaction reads and
+ * rewrites segments, which must not delay the ticker's ISR and HW work.
+ */
+static void *cleaner_main(void *arg)
+{
+	broker_t *b = arg;
+	struct timespec deadline;
+
+	pthread_mutex_lock(&b->lock);
+	deadline_after_ms(&deadline, b->cleaner_backoff_ms);
+	while (!atomic_load(&b->stopping)) {
+		if (pthread_cond_timedwait(&b->tick_cond, &b->lock, &deadline) != ETIMEDOUT)
+			continue;
+		pthread_mutex_unlock(&b->lock);
+		offsets_log_clean(b, broker_wall_ms());
+		pthread_mutex_lock(&b->lock);
+		deadline_after_ms(&deadline, b->cleaner_backoff_ms);
+	}
+	pthread_mutex_unlock(&b->lock);
+	return NULL;
+}
+
 /* ---- open / close ------------------------------------------------------------- */
 
 /* The coordinator's partition-count callback (runs under its lock). */
@@ -1514,6 +1546,16 @@ int broker_open(const broker_options_t *opts, broker_t **out, char *err, size_t 
 		goto fail;
 	}
 	b->ticker_started = 1;
+	if (b->olog != NULL) {
+		b->cleaner_backoff_ms = opts->log_cleaner_backoff_ms > 0 ? opts->log_cleaner_backoff_ms
+		                                                         : 15000;
+		if (pthread_create(&b->cleaner, NULL, cleaner_main, b) != 0) {
+			rc = strand_err_set(err, errlen, STRAND_ENOMEM,
+			                    "cannot start the log cleaner thread");
+			goto fail;
+		}
+		b->cleaner_started = 1;
+	}
 	*out = b;
 	return 0;
 fail:
@@ -1535,6 +1577,8 @@ void broker_close(broker_t *b)
 		pthread_cond_broadcast(&b->tick_cond);
 		pthread_mutex_unlock(&b->lock);
 		pthread_join(b->ticker, NULL);
+		if (b->cleaner_started)
+			pthread_join(b->cleaner, NULL);
 	}
 	for (size_t i = 0; i < b->ntopics; i++)
 		topic_release(b->topics[i]);

@@ -138,6 +138,10 @@ typedef struct broker_options {
 	                                offsets live in BROKER_OFFSETS_TOPIC
 	                                (offsets_log.h), not in DATA/meta/offsets.json */
 	broker_topic_defaults_t topic_defaults; /* what a topic create leaves out */
+	int         log_cleaner_backoff_ms; /* cluster mode: how often the log cleaner looks
+	                                       for __consumer_offsets partitions to compact
+	                                       (offsets_log.h); 0: 15000 (Kafka's
+	                                       log.cleaner.backoff.ms) */
 } broker_options_t;
 
 /*

@@ -98,6 +98,21 @@ offsets_log_t   *broker_offsets_log(broker_t *b);   /* NULL: single node */
 int offsets_log_write_locked(broker_t *b, const char *group, const committed_offset_t *offs,
                              size_t n, broker_group_write_t *w, char *err, size_t errlen);
 
+/*
+ * Under meta_lock, before a deleted topic's offsets leave the store: for
+ * every group this broker coordinates that committed offsets of topic,
+ * append their tombstones (not waited for), so compaction removes them.
+ */
+void offsets_log_topic_deleted_locked(broker_t *b, const char *topic);
+
+/*
+ * The log cleaner (its own thread, every log_cleaner_backoff_ms): compact
+ * each partition of __consumer_offsets whose dirty ratio (log.h) is at
+ * least OFFSETS_LOG_MIN_DIRTY_RATIO, below its high watermark. Takes no
+ * broker lock.
+ */
+void offsets_log_clean(broker_t *b, int64_t now_ms);
+
 /* The ticker: drop the groups of partitions this broker no longer leads
  * (or leads in a newer epoch: they are loaded again). Takes meta_lock. */
 void offsets_log_tick(broker_t *b);

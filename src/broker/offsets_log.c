@@ -706,12 +706,23 @@ static int ol_add(offsets_log_t *ol, int null_value, int64_t now)
 	                         null_value ? -1 : (int32_t)ol->value.len, NULL, 0);
 }
 
-int offsets_log_write_locked(broker_t *b, const char *group, const committed_offset_t *offs,
-                             size_t n, broker_group_write_t *w, char *err, size_t errlen)
+/*
+ * Append group's records (offsets_log_write_locked, broker_internal.h):
+ * kind OL_COMMIT, OL_DELETE (the group's tombstone and one per offset the
+ * store holds for it, so that compaction, which keeps each key's last
+ * record, cannot bring them back once the group's tombstone is gone), or
+ * OL_FORGET (tombstones for offs alone: a deleted topic's offsets).
+ */
+typedef enum ol_write_kind { OL_COMMIT, OL_DELETE, OL_FORGET } ol_write_kind_t;
+
+static int ol_write(broker_t *b, const char *group, ol_write_kind_t kind,
+                    const committed_offset_t *offs, size_t n, broker_group_write_t *w,
+                    char *err, size_t errlen)
 {
 	offsets_log_t *ol = broker_offsets_log(b);
 	broker_append_info_t info;
 	group_desc_t desc;
+	committed_offset_t *stored = NULL;
 	int64_t now = broker_wall_ms();
 	topic_t *t;
 	int32_t p, epoch;
@@ -729,14 +740,19 @@ int offsets_log_write_locked(broker_t *b, const char *group, const committed_off
 		                      "has not loaded it (leader epoch %d of %s partition %d); retry",
 		                      group, (int)epoch, BROKER_OFFSETS_TOPIC, (int)p);
 	}
-	described = offs != NULL &&
+	described = kind == OL_COMMIT &&
 	            group_describe(broker_groups(b), group, broker_now_ms(), &desc) == 0;
+	if (kind == OL_DELETE && offsets_store_fetch(broker_offsets_store(b), group, &stored,
+	                                             &n) == 0)
+		offs = stored;
+	else if (kind == OL_DELETE)
+		n = 0;
 	batch_builder_reset(&ol->builder);
 	rc = batch_builder_begin(&ol->builder, -1, -1, -1);
 	buf_reset(&ol->key);
 	if (rc == 0)
 		rc = offsets_log_encode_group_key(&ol->key, group);
-	if (rc == 0 && offs == NULL) {
+	if (rc == 0 && kind == OL_DELETE) {
 		rc = ol_add(ol, 1, now);     /* the group's tombstone */
 	} else if (rc == 0 && described) {
 		/* the group's metadata with its offsets: a new coordinator continues
@@ -750,11 +766,12 @@ int offsets_log_write_locked(broker_t *b, const char *group, const committed_off
 		buf_reset(&ol->key);
 		buf_reset(&ol->value);
 		rc = offsets_log_encode_offset_key(&ol->key, group, offs[i].topic, offs[i].partition);
-		if (rc == 0)
+		if (rc == 0 && kind == OL_COMMIT)
 			rc = offsets_log_encode_offset_value(&ol->value, &offs[i], now);
 		if (rc == 0)
-			rc = ol_add(ol, 0, now);
+			rc = ol_add(ol, kind != OL_COMMIT, now);
 	}
+	free(stored);
 	if (rc == 0)
 		rc = batch_builder_finish(&ol->builder, NULL);
 	if (rc) {
@@ -779,6 +796,43 @@ int offsets_log_write_locked(broker_t *b, const char *group, const committed_off
 	w->end_offset = info.last_offset + 1;
 	w->leader_epoch = info.leader_epoch;
 	return 0;
+}
+
+int offsets_log_write_locked(broker_t *b, const char *group, const committed_offset_t *offs,
+                             size_t n, broker_group_write_t *w, char *err, size_t errlen)
+{
+	return ol_write(b, group, offs == NULL ? OL_DELETE : OL_COMMIT, offs, n, w, err, errlen);
+}
+
+void offsets_log_topic_deleted_locked(broker_t *b, const char *topic)
+{
+	offsets_store_t *store = broker_offsets_store(b);
+	char **names = NULL, err[256];
+	size_t nn = 0;
+
+	if (broker_offsets_log(b) == NULL || offsets_store_group_names(store, &names, &nn) != 0)
+		return;
+	for (size_t i = 0; i < nn; i++) {
+		committed_offset_t *offs = NULL;
+		broker_group_write_t w;
+		size_t n = 0, k = 0;
+		int rc;
+
+		if (!broker_group_coordinated_here(b, names[i]) ||
+		    offsets_store_fetch(store, names[i], &offs, &n) != 0)
+			continue;
+		for (size_t j = 0; j < n; j++)
+			if (strcmp(offs[j].topic, topic) == 0)
+				offs[k++] = offs[j];
+		/* not waited for: a tombstone lost with its leader leaves offsets
+		 * that the load skips while the topic does not exist */
+		rc = k == 0 ? 0 : ol_write(b, names[i], OL_FORGET, offs, k, &w, err, sizeof err);
+		if (rc)
+			fprintf(stderr, "strand: group %s: the offsets of deleted topic %s stay in %s: "
+			        "%s\n", names[i], topic, BROKER_OFFSETS_TOPIC, err);
+		free(offs);
+	}
+	free(names);
 }
 
 int broker_group_log_generation(broker_t *b, const char *group, broker_group_write_t *w,
@@ -854,4 +908,40 @@ void offsets_log_tick(broker_t *b)
 	}
 	pthread_mutex_unlock(&ol->lock);
 	pthread_mutex_unlock(broker_meta_lock(b));
+}
+
+/* ---- compaction ------------------------------------------------------------------ */
+
+void offsets_log_clean(broker_t *b, int64_t now_ms)
+{
+	topic_t *t;
+
+	if (broker_offsets_log(b) == NULL || (t = broker_topic_get(b, BROKER_OFFSETS_TOPIC)) == NULL)
+		return;
+	for (int32_t p = 0; p < topic_partition_count(t); p++) {
+		log_t *log = topic_partition_log(t, p);
+		int64_t hw = replica_hw(b, t, p);
+		log_compact_opts_t o = { .now_ms = now_ms, .clean_below = hw,
+		                         .delete_retention_ms = OFFSETS_LOG_DELETE_RETENTION_MS,
+		                         .map_bytes = OFFSETS_LOG_CLEANER_MAP_BYTES };
+		log_compact_stats_t st;
+		char err[256];
+		int rc;
+
+		/* every replica cleans its own copy (as Kafka's), below its HW */
+		if (log == NULL || log_dirty_ratio(log, hw) < OFFSETS_LOG_MIN_DIRTY_RATIO)
+			continue;
+		rc = log_compact(log, &o, &st, err, sizeof err);
+		if (rc != 0 && rc != STRAND_EAGAIN)
+			fprintf(stderr, "strand: %s partition %d: compaction failed: %s\n",
+			        BROKER_OFFSETS_TOPIC, (int)p, err);
+		else if (rc == 0 && st.segments_before > 0)
+			fprintf(stderr, "strand: %s partition %d: compacted below offset %" PRId64
+			        ": %d segments of %" PRId64 " bytes -> %d of %" PRId64 " (%" PRId64
+			        " records and %" PRId64 " tombstones removed)\n", BROKER_OFFSETS_TOPIC,
+			        (int)p, st.cleaned_to, st.segments_before, st.bytes_before,
+			        st.segments_after, st.bytes_after, st.records_removed,
+			        st.tombstones_removed);
+	}
+	topic_release(t);
 }

@@ -11,7 +11,10 @@
  *     generation, protocol, leader, members and their assignment) to that
  *     partition, and is answered once the high watermark passed them
  *     (acks=all); deleting a group appends a tombstone (null value) for its
- *     metadata key;
+ *     metadata key and for each of its offsets' keys, deleting a topic one
+ *     for each of its offsets' keys (not waited for);
+ *   - the topic is compacted (offsets_log_clean): only the last record of
+ *     each key stays, tombstones for OFFSETS_LOG_DELETE_RETENTION_MS;
  *   - a broker that becomes the partition's leader loads the partition's
  *     groups by reading its log from start to end before it answers their
  *     requests (until then STRAND_EUNAVAILABLE: Kafka's
@@ -52,6 +55,19 @@
 #define OFFSETS_LOG_KEY_GROUP     2    /* key version: a group's metadata */
 #define OFFSETS_LOG_VALUE_VERSION 1    /* the one value version of each kind */
 #define OFFSETS_LOG_READ_BYTES    (1024 * 1024)  /* one log_read while loading */
+
+/*
+ * Compaction of the topic (cleanup.policy=compact, docs/GROUPS.md
+ * "Retention: compaction"): each replica's cleaner compacts a partition
+ * once this share of its cleanable bytes is dirty (Kafka's
+ * min.cleanable.dirty.ratio), with an offset map of this many bytes
+ * (log.cleaner.dedupe.buffer.size: about 520,000 keys), and removes a
+ * tombstone once it is this old (delete.retention.ms); segments roll at
+ * strand serve --offsets-segment-bytes (offsets.topic.segment.bytes).
+ */
+#define OFFSETS_LOG_MIN_DIRTY_RATIO      0.5
+#define OFFSETS_LOG_CLEANER_MAP_BYTES    (16u * 1024 * 1024)
+#define OFFSETS_LOG_DELETE_RETENTION_MS  86400000LL
 
 /* ---- the codec (pure) ------------------------------------------------------ */
 

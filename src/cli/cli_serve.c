@@ -73,6 +73,8 @@ typedef enum serve_opt {
 	OPT_ETCD,
 	OPT_LEASE_TTL_S,
 	OPT_OFFSETS_PARTITIONS,
+	OPT_OFFSETS_SEGMENT_BYTES,
+	OPT_LOG_CLEANER_BACKOFF_MS,
 	OPT_IDEMPOTENCY_MAX_KEYS,
 	OPT_IDEMPOTENCY_MAX_AGE_MS,
 	OPT_IDEMPOTENCY_MAX_BYTES,
@@ -180,6 +182,14 @@ static const serve_opt_def_t serve_opts[OPT__COUNT] = {
 	                            "STRAND_OFFSETS_PARTITIONS", "16",
 	                            "cluster mode: partitions of __consumer_offsets when this broker "
 	                            "creates it (groups and committed offsets; docs/GROUPS.md)" },
+	[OPT_OFFSETS_SEGMENT_BYTES] = { "offsets_segment_bytes", "--offsets-segment-bytes",
+	                            "STRAND_OFFSETS_SEGMENT_BYTES", "104857600",
+	                            "cluster mode: segment_bytes of __consumer_offsets when this "
+	                            "broker creates it (compaction cleans closed segments only)" },
+	[OPT_LOG_CLEANER_BACKOFF_MS] = { "log_cleaner_backoff_ms", "--log-cleaner-backoff-ms",
+	                            "STRAND_LOG_CLEANER_BACKOFF_MS", "15000",
+	                            "cluster mode: how often the log cleaner looks for "
+	                            "__consumer_offsets partitions to compact" },
 	[OPT_IDEMPOTENCY_MAX_KEYS] = { "idempotency_max_keys", "--idempotency-max-keys",
 	                            "STRAND_IDEMPOTENCY_MAX_KEYS", "10000",
 	                            "Idempotency-Key answers kept (the oldest go first)" },
@@ -620,6 +630,7 @@ static int serve_host_is_loopback(const char *host)
  */
 static int serve_join_cluster(serve_values_t *sv, broker_t *broker, api_t *api,
                               int32_t broker_id, int lease_ttl_s, int32_t offsets_partitions,
+                              int64_t offsets_segment_bytes,
                               const cluster_membership_t *member, cluster_t **out,
                               meta_t **meta_out)
 {
@@ -664,6 +675,7 @@ static int serve_join_cluster(serve_values_t *sv, broker_t *broker, api_t *api,
 	mo.etcd_endpoints = sv->v[OPT_ETCD];
 	mo.etcd_ca_file = sv->v[OPT_TLS_CA_FILE];
 	mo.offsets_partitions = offsets_partitions;
+	mo.offsets_segment_bytes = offsets_segment_bytes;
 	rc = meta_open(&mo, meta_out, err, sizeof err);
 	if (rc != 0) {
 		fprintf(stderr, "strand: error: cannot read topics from etcd: %s\n", err);
@@ -712,6 +724,7 @@ int cli_serve(int argc, char **argv)
 	int64_t max_req, threads, tick, grace = 0, metrics_auth = 0;
 	int64_t max_conn, max_conn_client, max_sse, max_url, max_hdrs, max_hdr_bytes, max_recs;
 	int64_t max_wait, idle_s, conn_mem, producer_exp, broker_id, lease_ttl, offsets_parts;
+	int64_t offsets_seg_bytes, cleaner_backoff;
 	int64_t idem_keys, idem_age, idem_bytes, lag_max, min_isr, default_rf;
 	acl_t *acl = NULL;
 	const acl_t *rules = NULL;  /* the set the api enforces (it owns it); only this
@@ -774,6 +787,8 @@ int cli_serve(int argc, char **argv)
 	    serve_int(&sv, OPT_BROKER_ID, 0, CLUSTER_MAX_BROKER_ID, &broker_id) ||
 	    serve_int(&sv, OPT_LEASE_TTL_S, 1, CLUSTER_MAX_LEASE_TTL_S, &lease_ttl) ||
 	    serve_int(&sv, OPT_OFFSETS_PARTITIONS, 1, META_MAX_NEW_PARTITIONS, &offsets_parts) ||
+	    serve_int(&sv, OPT_OFFSETS_SEGMENT_BYTES, 1024, INT32_MAX, &offsets_seg_bytes) ||
+	    serve_int(&sv, OPT_LOG_CLEANER_BACKOFF_MS, 10, 3600000, &cleaner_backoff) ||
 	    serve_int(&sv, OPT_IDEMPOTENCY_MAX_KEYS, 1, 100000000, &idem_keys) ||
 	    serve_int(&sv, OPT_IDEMPOTENCY_MAX_AGE_MS, 1, INT64_MAX / 4, &idem_age) ||
 	    serve_int(&sv, OPT_IDEMPOTENCY_MAX_BYTES, 1024, INT64_MAX / 4, &idem_bytes) ||
@@ -848,6 +863,7 @@ int cli_serve(int argc, char **argv)
 	bopts.cluster_mode = sv.v[OPT_ETCD] != NULL;
 	bopts.advertised_url = sv.v[OPT_ADVERTISED_URL];
 	bopts.tick_ms = (int)tick;
+	bopts.log_cleaner_backoff_ms = (int)cleaner_backoff;
 	bopts.producer_expiration_ms = producer_exp == 0 ? 1 : producer_exp;
 	bopts.idempotency.max_keys = idem_keys;
 	bopts.idempotency.max_age_ms = idem_age;
@@ -906,6 +922,7 @@ int cli_serve(int argc, char **argv)
 	}
 	if (sv.v[OPT_ETCD] != NULL && serve_join_cluster(&sv, broker, api, (int32_t)broker_id,
 	                                                 (int)lease_ttl, (int32_t)offsets_parts,
+		                                                 offsets_seg_bytes,
 	                                                 &member, &cluster, &meta) != 0)
 		goto out;
 	if (meta != NULL && serve_start_fetcher(broker, meta, (int32_t)broker_id, broker_token,

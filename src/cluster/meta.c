@@ -59,6 +59,7 @@ struct meta {
 	etcd_t         *etcd;
 	int32_t         self;
 	int             apply_wait_ms;
+	int64_t         offsets_segment_bytes; /* of BROKER_OFFSETS_TOPIC likewise */
 	int32_t         offsets_partitions; /* of BROKER_OFFSETS_TOPIC when this broker
 	                                       creates it */
 
@@ -1338,6 +1339,8 @@ int meta_open(const meta_options_t *opts, meta_t **out, char *err, size_t errlen
 	                                           : META_DEFAULT_APPLY_WAIT_MS;
 	m->offsets_partitions = opts->offsets_partitions > 0 ? opts->offsets_partitions
 	                                                     : META_OFFSETS_PARTITIONS_DEFAULT;
+	m->offsets_segment_bytes = opts->offsets_segment_bytes > 0
+	                           ? opts->offsets_segment_bytes : META_OFFSETS_SEGMENT_BYTES_DEFAULT;
 	if (m->offsets_partitions > META_MAX_NEW_PARTITIONS) {
 		free(m);
 		return strand_err_set(err, errlen, STRAND_EINVAL, "offsets_partitions must be 1..%d",
@@ -1648,8 +1651,10 @@ static int meta_offsets_topic_create(meta_t *m, char *err, size_t errlen)
 	rf = live < META_OFFSETS_MAX_RF ? (int32_t)(live > 0 ? live : 1) : META_OFFSETS_MAX_RF;
 
 	topic_config_default(&cfg);
+	/* compacted, never deleted by age or size (offsets_log.h) */
 	cfg.log.retention_ms = -1;
 	cfg.log.retention_bytes = -1;
+	cfg.log.segment_bytes = m->offsets_segment_bytes;
 	cfg.min_insync_replicas = rf >= 3 ? 2 : 1;
 	cfg.key_format = RECORD_FORMAT_BINARY;
 	cfg.value_format = RECORD_FORMAT_BINARY;

@@ -130,7 +130,14 @@ typedef struct meta_options {
 	int         apply_wait_ms;    /* 0: META_DEFAULT_APPLY_WAIT_MS */
 	int32_t     offsets_partitions; /* 0: META_OFFSETS_PARTITIONS_DEFAULT; at most
 	                                   META_MAX_NEW_PARTITIONS */
+	int64_t     offsets_segment_bytes; /* segment_bytes of __consumer_offsets when this
+	                                      broker creates it; 0:
+	                                      META_OFFSETS_SEGMENT_BYTES_DEFAULT */
 } meta_options_t;
+
+/* Kafka's offsets.topic.segment.bytes: small enough that compaction
+ * (which never cleans the active segment) keeps the topic small. */
+#define META_OFFSETS_SEGMENT_BYTES_DEFAULT (100LL * 1024 * 1024)
 
 /*
  * Read everything under /strand/ once, make the local topics what etcd

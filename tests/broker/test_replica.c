@@ -48,7 +48,7 @@ static void teardown(void)
 
 static broker_t *open_broker(void)
 {
-	broker_options_t opts = { data_dir, 1, "http://127.0.0.1:0", 1000, 0, { 0, 0, 0 }, 0, { 0, 0, 0 } };
+	broker_options_t opts = { data_dir, 1, "http://127.0.0.1:0", 1000, 0, { 0, 0, 0 }, 0, { 0, 0, 0 }, 0 };
 	broker_t *b = NULL;
 	int rc = broker_open(&opts, &b, errbuf, sizeof(errbuf));
 
@@ -678,7 +678,7 @@ END_TEST
  */
 START_TEST(test_cluster_mode_from_the_open_leads_nothing_without_state)
 {
-	broker_options_t opts = { data_dir, 1, "http://127.0.0.1:0", 1000, 0, { 0, 0, 0 }, 1, { 0, 0, 0 } };
+	broker_options_t opts = { data_dir, 1, "http://127.0.0.1:0", 1000, 0, { 0, 0, 0 }, 1, { 0, 0, 0 }, 0 };
 	broker_t *b = open_cluster_broker(1);
 	broker_append_info_t info;
 	topic_t *t;

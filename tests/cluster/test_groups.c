@@ -9,13 +9,17 @@
  * strand binary is missing (tcluster_run_suite).
  */
 #include <check.h>
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/offsets_log.h"
+#include "common/base64.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "tests/cluster/cluster_harness.h"
@@ -610,6 +614,244 @@ START_TEST(test_coordinator_returns_and_reloads)
 }
 END_TEST
 
+/* ---- compaction ------------------------------------------------------------ */
+
+#define CP_COMMITS     300
+#define CP_SEGMENT     4096
+#define CP_BOUND       (6 * CP_SEGMENT)  /* live records + active + one dirty segment, with room */
+
+/* Bytes of broker id's replica of __consumer_offsets-0 (its .log files). */
+static int64_t replica_bytes(int id)
+{
+	char dir[1024], path[1400];
+	struct dirent *de;
+	struct stat st;
+	int64_t sum = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof dir, "%s/%s-0", tcluster_data_dir(cl, id), BROKER_OFFSETS_TOPIC);
+	d = opendir(dir);
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name);
+
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		if (l > 4 && strcmp(de->d_name + l - 4, ".log") == 0 && stat(path, &st) == 0)
+			sum += st.st_size;
+	}
+	closedir(d);
+	return sum;
+}
+
+/* Simple commit of group g: t/0 at o0, t/1 at o1. */
+static void simple_commit(int via, const char *g, int64_t o0, int64_t o1)
+{
+	char path[160], body[256];
+	cJSON *json = NULL;
+	long st;
+
+	snprintf(path, sizeof path, "/v1/groups/%s/offsets", g);
+	snprintf(body, sizeof body, "{\"offsets\":[{\"topic\":\"t\",\"partition\":0,\"offset\":%"
+	         PRId64 "},{\"topic\":\"t\",\"partition\":1,\"offset\":%" PRId64 "}]}", o0, o1);
+	st = http_until(via, "POST", path, body, &json);
+	ck_assert_msg(st == 204, "commit %s via %d: %ld", g, via, st);
+	cJSON_Delete(json);
+}
+
+/* Group g's generation as broker via describes it. */
+static int group_generation(int via, const char *g)
+{
+	char path[160];
+	cJSON *json = NULL;
+	int gen;
+	long st;
+
+	snprintf(path, sizeof path, "/v1/groups/%s", g);
+	st = http_until(via, "GET", path, NULL, &json);
+	ck_assert_msg(st == 200, "describe %s via %d: %ld", g, via, st);
+	gen = cJSON_GetObjectItem(json, "generation")->valueint;
+	cJSON_Delete(json);
+	return gen;
+}
+
+/*
+ * The last record of __consumer_offsets-0 (read through broker via, from
+ * offset 0 to its high watermark) whose key is the offset key (g, topic, p):
+ * 1 a tombstone, 0 a value, -1 none.
+ */
+static int last_offset_record(int via, const char *g, const char *topic, int32_t p)
+{
+	int64_t next = 0, hw = 1;
+	int found = -1;
+
+	while (next < hw) {
+		char path[200];
+		cJSON *json = NULL;
+		const cJSON *r;
+		long st;
+
+		snprintf(path, sizeof path, "/v1/topics/%s/partitions/0/records?offset=%" PRId64
+		         "&max_records=1000", BROKER_OFFSETS_TOPIC, next);
+		st = http_until(via, "GET", path, NULL, &json);
+		ck_assert_msg(st == 200, "read %s: %ld", BROKER_OFFSETS_TOPIC, st);
+		cJSON_ArrayForEach(r, cJSON_GetObjectItem(json, "records")) {
+			const cJSON *k = cJSON_GetObjectItem(r, "key"), *v = cJSON_GetObjectItem(r, "value");
+			uint8_t key[512], val[4096];
+			size_t kl = 0, vl = 0;
+			offsets_log_record_t rec;
+
+			ck_assert(cJSON_IsString(k) && strlen(k->valuestring) < 600);
+			ck_assert_int_eq(base64_decode(k->valuestring, strlen(k->valuestring), key, &kl), 0);
+			if (cJSON_IsString(v)) {
+				ck_assert(strlen(v->valuestring) < 5000);
+				ck_assert_int_eq(base64_decode(v->valuestring, strlen(v->valuestring), val,
+				                               &vl), 0);
+			}
+			if (offsets_log_decode(key, (int32_t)kl, val, cJSON_IsString(v) ? (int32_t)vl : -1,
+			                       &rec) != 0 || rec.kind != OFFSETS_LOG_KEY_OFFSET)
+				continue;
+			if (strcmp(rec.group, g) == 0 && strcmp(rec.offset.topic, topic) == 0 &&
+			    rec.offset.partition == p)
+				found = rec.tombstone;
+		}
+		next = (int64_t)cJSON_GetObjectItem(json, "next_offset")->valuedouble;
+		hw = (int64_t)cJSON_GetObjectItem(json, "high_watermark")->valuedouble;
+		cJSON_Delete(json);
+	}
+	return found;
+}
+
+static int leads_alone(const tcluster_partition_t *p, void *arg)
+{
+	return p->leader == *(const int *)arg;
+}
+
+static int in_isr_of(const tcluster_partition_t *p, void *arg)
+{
+	return p->leader > 0 && tcluster_in_isr(p, *(const int *)arg);
+}
+
+/*
+ * Issue 10: __consumer_offsets grew one batch per commit forever. With
+ * compaction each replica's copy stays bounded however many commits come;
+ * a follower whose copy is wiped catches up from offset 0 of the compacted
+ * leader (across its gaps), and as the only survivor becomes coordinator
+ * and restores every group's last committed offsets and generation from
+ * its compacted log; a deleted group does not come back.
+ */
+START_TEST(test_offsets_compacted_bounded_and_restored)
+{
+	tcluster_options_t o;
+	cJSON *json = NULL;
+	char path[200];
+	int leader, wiped, gen_a, gen_b;
+	long st;
+
+	memset(&o, 0, sizeof o);
+	o.brokers = NB;
+	o.extra_args[0] = "--offsets-partitions=1";
+	o.extra_args[1] = "--offsets-segment-bytes=4096";
+	o.extra_args[2] = "--log-cleaner-backoff-ms=100";
+	ck_assert_msg(tcluster_start(&o, &cl, errbuf, sizeof errbuf) == 0, "start: %s", errbuf);
+	create_topic("t", 2, 3);
+
+	/* groups with a generation: a member joins, commits, leaves */
+	gen_a = join_generation(1, "ga");
+	st = http_until(2, "POST", "/v1/groups/gb/members",
+	                "{\"topics\":[\"t\"],\"session_timeout_ms\":30000}", &json);
+	ck_assert_msg(st == 200, "join gb: %ld", st);
+	snprintf(path, sizeof path, "/v1/groups/gb/members/%s",
+	         cJSON_GetObjectItem(json, "member_id")->valuestring);
+	cJSON_Delete(json);
+	st = http_until(2, "DELETE", path, NULL, &json);
+	ck_assert_msg(st == 204, "leave gb: %ld", st);
+	cJSON_Delete(json);
+	gen_b = join_generation(2, "gb");       /* a later generation */
+	ck_assert_int_gt(gen_b, gen_a);
+	/* a group that is deleted: its tombstones must keep it deleted */
+	simple_commit(3, "gdel", 1, 1);
+	/* offsets of a topic that is deleted */
+	create_topic("tdel", 1, 3);
+	st = http_until(1, "POST", "/v1/groups/g1/offsets", "{\"offsets\":[{\"topic\":\"tdel\","
+	                "\"partition\":0,\"offset\":0}]}", &json);
+	ck_assert_msg(st == 204, "commit tdel: %ld", st);
+	cJSON_Delete(json);
+	ck_assert_int_eq(last_offset_record(1, "g1", "tdel", 0), 0);
+	st = http_until(1, "DELETE", "/v1/topics/tdel", NULL, &json);
+	ck_assert_msg(st == 204, "delete tdel: %ld", st);
+	cJSON_Delete(json);
+	/* many commits (the groups above are not empty: simple commits to others) */
+	for (int i = 1; i <= CP_COMMITS; i++)
+		simple_commit(1 + i % NB, i % 2 ? "g1" : "g2", i, 2 * i);
+	st = http_until(1, "DELETE", "/v1/groups/gdel", NULL, &json);
+	ck_assert_msg(st == 204, "delete gdel: %ld", st);
+	cJSON_Delete(json);
+	/* both deletes left tombstones for the offsets' keys (compaction keeps
+	 * each key's last record: without them the values would stay) */
+	ck_assert_int_eq(last_offset_record(2, "gdel", "t", 0), 1);
+	ck_assert_int_eq(last_offset_record(2, "gdel", "t", 1), 1);
+	{
+		int64_t end = clock_now_ms() + WAIT_MS;   /* not waited for by the delete */
+
+		while (last_offset_record(2, "g1", "tdel", 0) != 1 && clock_now_ms() < end)
+			clock_sleep_ms(50);
+		ck_assert_int_eq(last_offset_record(2, "g1", "tdel", 0), 1);
+	}
+
+	/* every replica's copy stays bounded (the cleaner runs every 100 ms) */
+	for (int id = 1; id <= NB; id++) {
+		int64_t end = clock_now_ms() + WAIT_MS, b;
+
+		while ((b = replica_bytes(id)) > CP_BOUND && clock_now_ms() < end)
+			clock_sleep_ms(50);
+		ck_assert_msg(b >= 0 && b <= CP_BOUND, "broker %d holds %" PRId64 " bytes of %s-0 "
+		              "after %d commits (bound %d)", id, b, BROKER_OFFSETS_TOPIC,
+		              CP_COMMITS, CP_BOUND);
+	}
+
+	/* wipe a follower's copy: it fetches it again from offset 0 */
+	leader = coordinator_of("g1", 1);
+	wiped = leader % NB + 1;
+	ck_assert_int_eq(tcluster_shutdown(cl, wiped), 0);
+	snprintf(path, sizeof path, "rm -rf '%s/%s-0'", tcluster_data_dir(cl, wiped),
+	         BROKER_OFFSETS_TOPIC);
+	ck_assert_int_eq(system(path), 0);
+	ck_assert_msg(tcluster_restart(cl, wiped, errbuf, sizeof errbuf) == 0, "%s", errbuf);
+	ck_assert_msg(tcluster_wait_partition(cl, leader, BROKER_OFFSETS_TOPIC, 0, in_isr_of,
+	                                      &wiped, WAIT_MS, NULL, errbuf, sizeof errbuf) == 0,
+	              "broker %d not back in sync: %s", wiped, errbuf);
+	simple_commit(1, "g1", CP_COMMITS + 1, 7);   /* needs the rejoined replica's ack too */
+
+	/* every other broker dies: the wiped one coordinates from its copy */
+	for (int id = 1; id <= NB; id++)
+		if (id != wiped)
+			ck_assert_int_eq(tcluster_kill(cl, id), 0);
+	ck_assert_msg(tcluster_wait_partition(cl, wiped, BROKER_OFFSETS_TOPIC, 0, leads_alone,
+	                                      &wiped, WAIT_MS, NULL, errbuf, sizeof errbuf) == 0,
+	              "broker %d does not lead %s-0: %s", wiped, BROKER_OFFSETS_TOPIC, errbuf);
+	st = http_until(wiped, "GET", "/v1/groups/g1/offsets", NULL, &json);
+	ck_assert_msg(st == 200, "g1 offsets: %ld", st);
+	ck_assert_int_eq(committed(json, "t", 0), CP_COMMITS + 1);
+	ck_assert_int_eq(committed(json, "t", 1), 7);
+	cJSON_Delete(json);
+	st = http_until(wiped, "GET", "/v1/groups/g2/offsets", NULL, &json);
+	ck_assert_msg(st == 200, "g2 offsets: %ld", st);
+	ck_assert_int_eq(committed(json, "t", 0), CP_COMMITS);
+	ck_assert_int_eq(committed(json, "t", 1), 2 * CP_COMMITS);
+	cJSON_Delete(json);
+	ck_assert_int_eq(group_generation(wiped, "ga"), gen_a);
+	ck_assert_int_eq(group_generation(wiped, "gb"), gen_b);
+	st = http_until(wiped, "GET", "/v1/groups", NULL, &json);
+	ck_assert_int_eq(st, 200);
+	ck_assert_int_eq(cJSON_GetArraySize(json), 4);      /* ga gb g1 g2; not gdel */
+	for (int i = 0; i < 4; i++)
+		ck_assert_str_ne(cJSON_GetObjectItem(cJSON_GetArrayItem(json, i),
+		                                     "group")->valuestring, "gdel");
+	cJSON_Delete(json);
+}
+END_TEST
+
 static Suite *groups_suite(void)
 {
 	Suite *s = suite_create("cluster_groups");
@@ -625,6 +867,10 @@ static Suite *groups_suite(void)
 	tc = tcase_create("moveback");
 	tcase_add_checked_fixture(tc, NULL, cluster_teardown);
 	tcase_add_test(tc, test_coordinator_returns_and_reloads);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("compaction");
+	tcase_add_checked_fixture(tc, NULL, cluster_teardown);
+	tcase_add_test(tc, test_offsets_compacted_bounded_and_restored);
 	suite_add_tcase(s, tc);
 	return s;
 }
