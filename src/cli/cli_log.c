@@ -7,6 +7,9 @@
  *   strand log check DIR|FILE              read-only validation, exit 1 at the first problem
  *   strand log bench DIR --records N ...   append + read-back rates through log.h
  *
+ * A __consumer_offsets-<p> directory is read as a compacted log (offsets
+ * increase with gaps, batches may have fewer records than offsets:
+ * docs/FORMAT.md section 8); every other one must be contiguous.
  * dump and check never modify anything: they pread the segment files
  * themselves instead of calling log_open, whose recovery would truncate a
  * torn tail and rebuild indexes — hiding exactly what an operator looks
@@ -28,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker/broker.h"
 #include "cli/cli.h"
 #include "common/base64.h"
 #include "common/buf.h"
@@ -533,6 +537,26 @@ static int cli_log_json_batch(buf_t *out, const char *segment, int64_t pos,
 }
 
 /*
+ * Is the segment at path (a .log file) one of a compacted log, whose
+ * offsets may have gaps (docs/FORMAT.md section 8)? The broker compacts
+ * __consumer_offsets only, so its partition directories are recognised by
+ * name: <dir>/__consumer_offsets-<p>/<base>.log.
+ */
+static int cli_log_compacted(const char *path)
+{
+	static const char prefix[] = "/" BROKER_OFFSETS_TOPIC "-";
+	const char *slash = strrchr(path, '/'), *p;
+
+	if (slash == NULL)
+		return 0;
+	for (p = slash; p > path && p[-1] != '/'; p--)
+		;
+	/* the parent directory's name, from p (after its '/') to slash */
+	return (size_t)(slash - p) > sizeof(prefix) - 2 &&
+	       strncmp(p, prefix + 1, sizeof(prefix) - 2) == 0;
+}
+
+/*
  * Dump one segment file to out (flushed to stdout as it fills). Records
  * mode validates each batch first (batch_iter trusts what it walks) and
  * stops at the first bad one; --batches mode shows a bad CRC as
@@ -561,7 +585,8 @@ static int cli_log_dump_segment(const char *path, int batches, buf_t *out,
 		if (batches) {
 			rc = cli_log_json_batch(out, name, pos, &h, batch);
 		} else {
-			rc = batch_validate(batch, size, 0, NULL, why, sizeof(why));
+			rc = (cli_log_compacted(path) ? batch_validate_compacted : batch_validate)
+			        (batch, size, 0, NULL, why, sizeof(why));
 			if (rc) {
 				rc = strand_err_set(err, errlen, rc, "%s: byte %" PRId64 ": %s",
 				                    path, pos, why);
@@ -651,7 +676,9 @@ out:
 
 /* What check has seen so far, across segments. */
 typedef struct cli_log_check {
-	int64_t next_offset;     /* where the next batch must start; -1 before the first segment */
+	int     compacted;       /* cli_log_compacted: offsets increase, may skip */
+	int64_t next_offset;     /* where the next batch must start (compacted: at the
+	                            earliest); -1 before the first segment */
 	int32_t last_epoch;      /* leader epoch of the previous batch, -1 at first */
 	int64_t first_offset;    /* -1 until a batch is seen */
 	int64_t segments, batches, records, bytes;
@@ -896,10 +923,11 @@ static int cli_log_check_batch(cli_log_check_t *c, cli_log_check_seg_t *cs,
 	char why[256];
 	int rc;
 
-	rc = batch_validate(batch, batch_total_size(h), 0, NULL, why, sizeof(why));
+	rc = (c->compacted ? batch_validate_compacted : batch_validate)
+	        (batch, batch_total_size(h), 0, NULL, why, sizeof(why));
 	if (rc)
 		return strand_err_set(err, errlen, rc, "%s: byte %" PRId64 ": %s", cs->path, pos, why);
-	if (h->base_offset != c->next_offset)
+	if (c->compacted ? h->base_offset < c->next_offset : h->base_offset != c->next_offset)
 		return strand_err_set(err, errlen, STRAND_ECORRUPT,
 		                      "%s: byte %" PRId64 ": batch starts at offset %" PRId64
 		                      ", expected %" PRId64 " (%s)", cs->path, pos, h->base_offset,
@@ -1019,6 +1047,7 @@ static int cli_log_check(int argc, char **argv)
 		goto out;
 	}
 	memset(&c, 0, sizeof(c));
+	c.compacted = segs.n > 0 && cli_log_compacted(segs.v[0].path);
 	c.next_offset = -1;
 	c.last_epoch = -1;
 	c.first_offset = -1;
