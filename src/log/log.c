@@ -36,6 +36,7 @@ typedef struct epoch_entry {
 struct log {
 	char        *dir;
 	log_config_t cfg;
+	int          compact;      /* cfg.compact at open; never changes, read without a lock */
 
 	/* lock guards everything below up to the flush section */
 	pthread_mutex_t lock;
@@ -209,14 +210,13 @@ static int config_check(const log_config_t *cfg, char *err, size_t errlen)
 
 int log_set_config(log_t *log, const log_config_t *cfg, char *err, size_t errlen)
 {
-	int rc = config_check(cfg, err, errlen), compact;
+	int rc = config_check(cfg, err, errlen);
 
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&log->lock);
-	compact = log->cfg.compact;
 	log->cfg = *cfg;
-	log->cfg.compact = compact;     /* fixed at open: it decides what recovery accepts */
+	log->cfg.compact = log->compact;   /* fixed at open: it decides what recovery accepts */
 	pthread_mutex_unlock(&log->lock);
 	return 0;
 }
@@ -484,7 +484,7 @@ static int log_recover(log_t *log, char *err, size_t errlen)
 		segment_t *seg = NULL;
 		int full = i + 1 == n || bases[i + 1] > recovery_point;
 
-		if (!truncated && log->cfg.compact && log->nsegs > 0 && bases[i] < leo_locked(log)) {
+		if (!truncated && log->compact && log->nsegs > 0 && bases[i] < leo_locked(log)) {
 			/* inside the previous segment: an old segment a finished
 			 * compaction swap could not unlink (debris, not a cut) */
 			segment_t *old = NULL;
@@ -499,14 +499,14 @@ static int log_recover(log_t *log, char *err, size_t errlen)
 		if (truncated || (log->nsegs > 0 && bases[i] != leo_locked(log))) {
 			/* after a cut, or not following on: this segment cannot be trusted */
 			rc = segment_open(log->dir, bases[i], 1, log->cfg.index_interval_bytes,
-			                  log->cfg.compact, &truncated, &seg, err, errlen);
+			                  log->compact, &truncated, &seg, err, errlen);
 			if (rc == 0)
 				segment_delete(seg);
 			truncated = 1;
 			continue;
 		}
 		rc = segment_open(log->dir, bases[i], full, log->cfg.index_interval_bytes,
-		                  log->cfg.compact, &truncated, &seg, err, errlen);
+		                  log->compact, &truncated, &seg, err, errlen);
 		if (rc)
 			goto out;
 		rc = segs_push(log, seg);
@@ -519,7 +519,7 @@ static int log_recover(log_t *log, char *err, size_t errlen)
 	if (log->nsegs == 0) {
 		segment_t *seg = NULL;
 
-		rc = segment_create(log->dir, 0, log->cfg.compact, &seg, err, errlen);
+		rc = segment_create(log->dir, 0, log->compact, &seg, err, errlen);
 		if (rc)
 			goto out;
 		rc = segs_push(log, seg);
@@ -554,6 +554,7 @@ int log_open(const char *dir, const log_config_t *cfg, log_t **out,
 		return strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
 	}
 	log->cfg = *cfg;
+	log->compact = cfg->compact;
 	pthread_mutex_init(&log->lock, NULL);
 	pthread_mutex_init(&log->flush_lock, NULL);
 	pthread_cond_init(&log->flush_cond, NULL);
@@ -607,7 +608,7 @@ static int roll_locked(log_t *log, char *err, size_t errlen)
 	rc = segment_persist_index(old, err, errlen);
 	if (rc)
 		return rc;
-	rc = segment_create(log->dir, old->next_offset, log->cfg.compact, &seg, err, errlen);
+	rc = segment_create(log->dir, old->next_offset, log->compact, &seg, err, errlen);
 	if (rc)
 		return rc;
 	rc = segs_push(log, seg);
@@ -713,7 +714,7 @@ static int validate_batches(log_t *log, const uint8_t *buf, size_t len, append_m
 			rc = STRAND_EAGAIN;
 		else if (mode == APPEND_BUILT)
 			rc = 0;      /* our own builder's output: CRC and records are right */
-		else if (mode == APPEND_REPLICA && log->cfg.compact)
+		else if (mode == APPEND_REPLICA && log->compact)
 			rc = batch_validate_compacted(buf + off, len - off, max, &h, err, errlen);
 		else
 			rc = batch_validate(buf + off, len - off, max, &h, err, errlen);
@@ -721,7 +722,7 @@ static int validate_batches(log_t *log, const uint8_t *buf, size_t len, append_m
 			return strand_err_set(err, errlen, STRAND_ECORRUPT,
 			                      "batch at byte %zu: truncated", off);
 		if (rc == 0 && mode == APPEND_REPLICA)
-			rc = replica_batch_check(&h, off, off == 0, log->cfg.compact, plan, err, errlen);
+			rc = replica_batch_check(&h, off, off == 0, log->compact, plan, err, errlen);
 		if (rc)
 			return rc;
 		plan->records += h.record_count;
@@ -890,7 +891,7 @@ int log_append_replica(log_t *log, const uint8_t *buf, size_t len,
 	leo = leo_locked(log);
 	nepochs_before = log->nepochs;
 	/* a compacted leader may have removed what follows our LEO */
-	if (log->cfg.compact ? plan.first_offset < leo : plan.first_offset != leo) {
+	if (log->compact ? plan.first_offset < leo : plan.first_offset != leo) {
 		rc = strand_err_set(err, errlen, STRAND_EINVAL,
 		                    "the first batch starts at offset %" PRId64 ", but the log "
 		                    "ends at %" PRId64, plan.first_offset, leo);
@@ -978,7 +979,7 @@ int log_read(log_t *log, int64_t offset, size_t max_bytes, int64_t max_offset,
 		rc = strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
 		goto fail;
 	}
-	seg_reader_init(r, fd, end_size, log->cfg.compact);
+	seg_reader_init(r, fd, end_size, log->compact);
 	while ((rc = seg_reader_header(r, pos, &h, err, errlen)) == 0) {
 		if (h.base_offset >= max_offset)
 			break;
@@ -1101,7 +1102,7 @@ int log_offset_for_timestamp(log_t *log, int64_t ts, int64_t *offset_out,
 			pthread_mutex_unlock(&log->lock);
 			if (fd < 0)
 				return strand_err_set(err, errlen, STRAND_EIO, "dup: %s", strerror(errno));
-			rc = scan_for_timestamp(fd, pos, end, log->cfg.compact, ts, offset_out, ts_out,
+			rc = scan_for_timestamp(fd, pos, end, log->compact, ts, offset_out, ts_out,
 			                        err, errlen);
 			close(fd);
 		}
@@ -1152,7 +1153,7 @@ int log_scan_headers(log_t *log, int64_t from_offset,
 			rc = strand_err_set(err, errlen, STRAND_EIO, "dup: %s", strerror(errno));
 			break;
 		}
-		seg_reader_init(r, fd, end, log->cfg.compact);
+		seg_reader_init(r, fd, end, log->compact);
 		while ((rc = seg_reader_header(r, pos, &h, err, errlen)) == 0) {
 			if (batch_last_offset(&h) >= next && (rc = fn(ctx, &h)) != 0)
 				break;
@@ -1235,7 +1236,7 @@ static int reset_to_locked(log_t *log, int64_t offset, char *err, size_t errlen)
 	log->nsegs = 0;
 	log->size_bytes = 0;
 	log->layout++;
-	rc = segment_create(log->dir, offset, log->cfg.compact, &seg, err, errlen);
+	rc = segment_create(log->dir, offset, log->compact, &seg, err, errlen);
 	if (rc)
 		return rc;
 	return segs_push(log, seg);
@@ -1270,7 +1271,7 @@ int log_truncate_to(log_t *log, int64_t offset, char *err, size_t errlen)
 		rc = STRAND_ENOMEM;
 		goto out;
 	}
-	seg_reader_init(r, seg->fd, (off_t)seg->size, log->cfg.compact);
+	seg_reader_init(r, seg->fd, (off_t)seg->size, log->compact);
 	pos = segment_index_floor(seg, offset);
 	while ((rc = seg_reader_header(r, pos, &h, err, errlen)) == 0 &&
 	       batch_last_offset(&h) < offset)
@@ -1651,7 +1652,7 @@ int log_compact(log_t *log, const log_compact_opts_t *opts, log_compact_stats_t 
 	uint64_t layout;
 	int rc = 0, interval;
 
-	if (!log->cfg.compact)
+	if (!log->compact)
 		return strand_err_set(err, errlen, STRAND_EINVAL, "%s is not a compacted log",
 		                      log->dir);
 	/* the closed segments to clean: a prefix, each ending at or below the bound */
