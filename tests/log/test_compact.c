@@ -6,6 +6,8 @@
  * after a crash at every step of the swap (a child process stops there and
  * exits without closing anything).
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 
 #include "testutil.h"
@@ -462,6 +464,114 @@ START_TEST(test_compact_reads_and_replicas_cross_the_gaps)
 }
 END_TEST
 
+/* ---- concurrency ------------------------------------------------------------ */
+
+typedef struct race {
+	log_t      *log;
+	model_t    *m;
+	atomic_int  compacting;     /* 1 while the test compacts: the threads go on */
+	atomic_int  appended;       /* batches the appender added */
+	atomic_int  reads, bad_reads;
+	char        why[256];
+} race_t;
+
+static void *race_append(void *arg)
+{
+	race_t *r = arg;
+
+	/* the model holds 8192 records: at most 2600 batches of 3 in all */
+	while (atomic_load(&r->compacting) && r->m->n + 3 <= 7800) {
+		append_many(r->log, r->m, 1, T0);
+		atomic_fetch_add(&r->appended, 1);
+	}
+	return NULL;
+}
+
+/* Whole-log reads while segments are swapped: every slice is whole, valid
+ * batches (CRC included) and reads always progress. */
+static void *race_read(void *arg)
+{
+	race_t *r = arg;
+
+	while (atomic_load(&r->compacting)) {
+		int64_t offset = log_start_offset(r->log), leo = log_end_offset(r->log);
+
+		while (offset < leo) {
+			log_slice_t s;
+			char err[256] = "";
+			uint8_t *buf;
+			size_t pos = 0;
+
+			if (log_read(r->log, offset, 700, -1, &s, err, sizeof(err)) != 0 || s.len == 0 ||
+			    s.next_offset <= offset) {
+				snprintf(r->why, sizeof(r->why), "read at %" PRId64 ": %s (%zu bytes)",
+				         offset, err, s.len);
+				atomic_fetch_add(&r->bad_reads, 1);
+				log_slice_release(&s);
+				return NULL;
+			}
+			buf = tu_slice_bytes(&s);
+			while (pos < s.len) {
+				batch_header_t h;
+
+				if (batch_validate_compacted(buf + pos, s.len - pos, 0, &h, err,
+				                             sizeof(err)) != 0) {
+					snprintf(r->why, sizeof(r->why), "batch in a read at %" PRId64
+					         ": %s", offset, err);
+					atomic_fetch_add(&r->bad_reads, 1);
+					break;
+				}
+				pos += batch_total_size(&h);
+			}
+			offset = s.next_offset;
+			free(buf);
+			log_slice_release(&s);
+		}
+		atomic_fetch_add(&r->reads, 1);
+	}
+	return NULL;
+}
+
+START_TEST(test_compact_runs_beside_appends_and_reads)
+{
+	static model_t m;
+	race_t r = { .m = &m };
+	char dir[PATH_MAX];
+	pthread_t appender, reader;
+	log_compact_stats_t st;
+
+	tu_mkdtemp(dir, sizeof(dir));
+	r.log = open_log(dir);
+	append_many(r.log, &m, 60, T0);
+	atomic_store(&r.compacting, 1);
+	tu_assert_int_eq(pthread_create(&appender, NULL, race_append, &r), 0);
+	tu_assert_int_eq(pthread_create(&reader, NULL, race_read, &r), 0);
+	/* appends go on during the passes: the cleaner holds the log's lock
+	 * only for its swaps */
+	for (int pass = 0; pass < 10; pass++) {
+		log_compact_opts_t o = { .now_ms = T0, .clean_below = -1,
+		                         .delete_retention_ms = -1, .map_bytes = 1 << 20 };
+		char err[256] = "";
+		int rc;
+
+		rc = log_compact(r.log, &o, &st, err, sizeof(err));
+		tu_assert_msg(rc == 0 || rc == STRAND_EAGAIN, "log_compact: %d (%s)", rc, err);
+	}
+	atomic_store(&r.compacting, 0);
+	pthread_join(appender, NULL);
+	pthread_join(reader, NULL);
+	tu_assert_msg(atomic_load(&r.bad_reads) == 0, "%s", r.why);
+	tu_assert_int_gt(atomic_load(&r.reads), 0);
+	tu_assert_int_gt(atomic_load(&r.appended), 10);
+	compact(r.log, T0, -1, &st);
+	expect_compacted(r.log, &m, st.cleaned_to, T0, -1);
+	log_close(r.log);
+	r.log = open_log(dir);
+	expect_compacted(r.log, &m, st.cleaned_to, T0, -1);
+	log_close(r.log);
+}
+END_TEST
+
 /* ---- crash safety ---------------------------------------------------------- */
 
 static int count_files(const char *dir, const char *suffix)
@@ -585,6 +695,7 @@ static Suite *compact_suite(void)
 	tcase_add_test(tc, test_compact_map_limit_is_named);
 	tcase_add_test(tc, test_compact_only_below_the_bound_and_never_active);
 	tcase_add_test(tc, test_compact_reads_and_replicas_cross_the_gaps);
+	tcase_add_test(tc, test_compact_runs_beside_appends_and_reads);
 	tcase_add_test(tc, test_compact_recovers_from_a_crash_at_every_step);
 	tcase_add_test(tc, test_compact_uncommitted_files_are_deleted_at_open);
 	suite_add_tcase(s, tc);
