@@ -27,6 +27,7 @@
 
 #define EPOCH_FILE     "leader-epoch-checkpoint"
 #define RECOVERY_FILE  "recovery-point-offset-checkpoint"
+#define CLEANER_FILE   "cleaner-offset-checkpoint"   /* compacted logs: clean_offset */
 
 typedef struct epoch_entry {
 	int32_t epoch;
@@ -223,14 +224,15 @@ int log_set_config(log_t *log, const log_config_t *cfg, char *err, size_t errlen
 
 /* ---- checkpoints --------------------------------------------------------- */
 
-static int64_t read_recovery_point(const char *dir)
+/* An offset checkpoint (version 0, offset); 0 when missing or unreadable. */
+static int64_t read_offset_checkpoint(const char *dir, const char *name)
 {
 	char path[4096];
 	long long version, offset;
 	FILE *f;
 	int n;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, RECOVERY_FILE);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	f = fopen(path, "r");
 	if (f == NULL)
 		return 0;
@@ -241,12 +243,31 @@ static int64_t read_recovery_point(const char *dir)
 	return offset;
 }
 
-static int write_recovery_point(log_t *log, int64_t offset, char *err, size_t errlen)
+static int write_offset_checkpoint(log_t *log, const char *name, int64_t offset,
+                                   char *err, size_t errlen)
 {
 	char text[64];
 
 	snprintf(text, sizeof(text), "0\n%" PRId64 "\n", offset);
-	return write_atomic(log->dir, RECOVERY_FILE, text, err, errlen);
+	return write_atomic(log->dir, name, text, err, errlen);
+}
+
+static int write_recovery_point(log_t *log, int64_t offset, char *err, size_t errlen)
+{
+	return write_offset_checkpoint(log, RECOVERY_FILE, offset, err, errlen);
+}
+
+/*
+ * After a truncation (lock held): a cleaner checkpoint past the new end
+ * would count what is appended next as clean; start over (all dirty), as
+ * Kafka resets its cleaner checkpoint then.
+ */
+static int clean_offset_truncated_locked(log_t *log, char *err, size_t errlen)
+{
+	if (!log->compact || log->clean_offset <= leo_locked(log))
+		return 0;
+	log->clean_offset = log->segs[0]->base_offset;
+	return write_offset_checkpoint(log, CLEANER_FILE, log->clean_offset, err, errlen);
 }
 
 /* Kafka's leader-epoch-checkpoint: version, count, then "epoch start" lines. */
@@ -471,7 +492,7 @@ static int compact_recover(const char *dir, char *err, size_t errlen)
  */
 static int log_recover(log_t *log, char *err, size_t errlen)
 {
-	int64_t *bases = NULL, recovery_point = read_recovery_point(log->dir);
+	int64_t *bases = NULL, recovery_point = read_offset_checkpoint(log->dir, RECOVERY_FILE);
 	size_t n = 0, i;
 	int rc, truncated = 0;
 
@@ -565,6 +586,11 @@ int log_open(const char *dir, const log_config_t *cfg, log_t **out,
 	}
 	/* What recovery accepted is what the disk holds: treat it as flushed. */
 	log->flushed_offset = leo_locked(log);
+	if (log->compact) {
+		log->clean_offset = read_offset_checkpoint(dir, CLEANER_FILE);
+		if (log->clean_offset > leo_locked(log))
+			log->clean_offset = log->segs[0]->base_offset;
+	}
 	log->checkpointed = -1;
 	log->last_flush_ms = wall_ms();
 	*out = log;
@@ -1289,6 +1315,8 @@ int log_truncate_to(log_t *log, int64_t offset, char *err, size_t errlen)
 epochs:
 	if (rc == 0)
 		rc = epochs_truncate_locked(log, leo_locked(log), err, errlen);
+	if (rc == 0)
+		rc = clean_offset_truncated_locked(log, err, errlen);
 	pthread_mutex_lock(&log->flush_lock);
 	if (log->flushed_offset > leo_locked(log))
 		log->flushed_offset = leo_locked(log);
@@ -1316,6 +1344,8 @@ int log_truncate_fully(log_t *log, int64_t offset, char *err, size_t errlen)
 		log->nepochs = 0;
 		rc = write_epochs_locked(log, err, errlen);
 	}
+	if (rc == 0)
+		rc = clean_offset_truncated_locked(log, err, errlen);
 	pthread_mutex_lock(&log->flush_lock);
 	log->flushed_offset = leo_locked(log);   /* nothing left to flush */
 	pthread_mutex_unlock(&log->flush_lock);
@@ -1701,11 +1731,20 @@ int log_compact(log_t *log, const log_compact_opts_t *opts, log_compact_stats_t 
 		                   err, errlen);
 	}
 	if (rc == 0) {
+		int raised = 0;
+
 		st.cleaned_to = in[mapped - 1].next_offset;
 		pthread_mutex_lock(&log->lock);
-		if (log->clean_offset < st.cleaned_to)
+		/* not after a truncation meanwhile (it reset the checkpoint) */
+		if (log->layout == layout && log->clean_offset < st.cleaned_to) {
 			log->clean_offset = st.cleaned_to;
+			raised = 1;
+		}
 		pthread_mutex_unlock(&log->lock);
+		/* Kafka's cleaner-offset-checkpoint: a restart keeps the dirty
+		 * ratio; a lost write only makes the next pass come sooner */
+		if (raised)
+			rc = write_offset_checkpoint(log, CLEANER_FILE, st.cleaned_to, err, errlen);
 	}
 out:
 	for (i = 0; in != NULL && i < n; i++)

@@ -284,7 +284,9 @@ int log_compact(log_t *log, const log_compact_opts_t *opts, log_compact_stats_t 
 /*
  * Kafka's cleanable ratio: the bytes of closed segments ending at or below
  * clean_below (-1: the LEO) written since the last log_compact, over all
- * such bytes; 0 when there are none. A restart counts everything as dirty.
+ * such bytes; 0 when there are none. Where the last compaction ended is
+ * kept in cleaner-offset-checkpoint (docs/FORMAT.md), so a restart keeps
+ * the ratio; a truncation below it starts over (everything dirty).
  * Compare with min.cleanable.dirty.ratio.
  */
 double log_dirty_ratio(log_t *log, int64_t clean_below);

@@ -301,11 +301,14 @@ START_TEST(test_compact_keeps_last_value_per_key_at_its_offset)
 	              log_dirty_ratio(log, -1));
 	expect_compacted(log, &m, st.cleaned_to, T0, -1);
 
-	/* the same after a reopen (recovery accepts the gaps) */
+	/* the same after a reopen (recovery accepts the gaps), and still clean
+	 * (cleaner-offset-checkpoint) */
 	log_close(log);
 	log = open_log(dir);
 	tu_assert_int_eq(log_end_offset(log), leo);
 	expect_compacted(log, &m, st.cleaned_to, T0, -1);
+	tu_assert_msg(log_dirty_ratio(log, -1) == 0.0, "dirty ratio %f after a reopen",
+	              log_dirty_ratio(log, -1));
 
 	/* appends go on; a second pass cleans what came since */
 	append_many(log, &m, 60, T0);
@@ -346,6 +349,38 @@ START_TEST(test_compact_drops_tombstones_after_delete_retention)
 	compact(log, T0 + 100 + 10001, 10000, &st);
 	tu_assert_int_eq(st.tombstones_removed, 1);
 	expect_compacted(log, &m, st.cleaned_to, T0 + 100 + 10001, 10000);
+	log_close(log);
+}
+END_TEST
+
+START_TEST(test_compact_checkpoint_survives_reopen_and_resets_on_truncation)
+{
+	static model_t m;
+	char dir[PATH_MAX], err[256] = "";
+	log_compact_stats_t st;
+	double ratio;
+	log_t *log;
+
+	tu_mkdtemp(dir, sizeof(dir));
+	log = open_log(dir);
+	append_many(log, &m, 60, T0);
+	compact(log, T0, -1, &st);
+	append_many(log, &m, 5, T0);            /* a little more, maybe a closed segment */
+	ratio = log_dirty_ratio(log, -1);
+	tu_assert_msg(ratio < 1.0, "dirty ratio %f after cleaning", ratio);
+	log_close(log);
+	log = open_log(dir);
+	tu_assert_msg(log_dirty_ratio(log, -1) == ratio, "dirty ratio %f after a reopen, %f "
+	              "before", log_dirty_ratio(log, -1), ratio);
+	/* below the cleaned end: what follows is new, all of it dirty */
+	tu_assert_int_eq(log_truncate_to(log, st.cleaned_to / 2, err, sizeof(err)), 0);
+	append_many(log, &m, 60, T0);
+	tu_assert_msg(log_dirty_ratio(log, -1) == 1.0, "dirty ratio %f after a truncation",
+	              log_dirty_ratio(log, -1));
+	log_close(log);
+	log = open_log(dir);
+	tu_assert_msg(log_dirty_ratio(log, -1) == 1.0, "dirty ratio %f after a truncation "
+	              "and a reopen", log_dirty_ratio(log, -1));
 	log_close(log);
 }
 END_TEST
@@ -693,6 +728,7 @@ static Suite *compact_suite(void)
 	tcase_add_test(tc, test_compact_keeps_last_value_per_key_at_its_offset);
 	tcase_add_test(tc, test_compact_drops_tombstones_after_delete_retention);
 	tcase_add_test(tc, test_compact_map_limit_is_named);
+	tcase_add_test(tc, test_compact_checkpoint_survives_reopen_and_resets_on_truncation);
 	tcase_add_test(tc, test_compact_only_below_the_bound_and_never_active);
 	tcase_add_test(tc, test_compact_reads_and_replicas_cross_the_gaps);
 	tcase_add_test(tc, test_compact_runs_beside_appends_and_reads);
