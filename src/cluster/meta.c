@@ -44,6 +44,8 @@ typedef struct mtopic {
 typedef struct mbroker {
 	int32_t id;
 	char   *url;                      /* owned */
+	int64_t since;                    /* create_revision of brokers/<id>: this
+	                                     registration's revision (Kafka's broker epoch) */
 } mbroker_t;
 
 typedef struct mcache {
@@ -241,20 +243,26 @@ int meta_assign_replicas(const int32_t *brokers, size_t n, int32_t first_partiti
 
 /* ---- the controller's decisions ----------------------------------------------------- */
 
-static int ids_sorted_contain(const int32_t *ids, size_t n, int32_t id)
+/* Index of id in the sorted ids, or -1. */
+static ssize_t ids_sorted_find(const int32_t *ids, size_t n, int32_t id)
 {
 	size_t lo = 0, hi = n, mid;
 
 	while (lo < hi) {
 		mid = (lo + hi) / 2;
 		if (ids[mid] == id)
-			return 1;
+			return (ssize_t)mid;
 		if (ids[mid] < id)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return 0;
+	return -1;
+}
+
+static int ids_sorted_contain(const int32_t *ids, size_t n, int32_t id)
+{
+	return ids_sorted_find(ids, n, id) >= 0;
 }
 
 /*
@@ -289,21 +297,32 @@ static int isr_drop_dead(const partition_state_t *st, const int32_t *live, size_
 	return 1;
 }
 
-int meta_elect(const partition_state_t *st, const int32_t *live, size_t nlive, int unclean,
-               int32_t min_insync, int preferred, partition_state_t *out)
+int meta_elect(const partition_state_t *st, const int32_t *live, const int64_t *since,
+               size_t nlive, int unclean, int32_t min_insync, int preferred,
+               partition_state_t *out)
 {
 	int32_t i, r, pick = -1, n = 0;
+	ssize_t at = st->leader >= 0 ? ids_sorted_find(live, nlive, st->leader) : -1;
 	int changed;
 
 	*out = *st;
-	if (st->leader >= 0 && ids_sorted_contain(live, nlive, st->leader)) {
-		/* same leader, same epoch: the leader applies it as an ISR change */
+	if (at >= 0) {
+		/* dead followers out, same leader and epoch: the leader applies it as
+		 * an ISR change of its own leadership */
 		changed = isr_drop_dead(st, live, nlive, min_insync, out);
+		if (since != NULL && st->version < since[at]) {
+			/* the leader registered after this state was written: a new
+			 * incarnation (a restart within its old lease whose expiry this
+			 * controller did not see). A new epoch, so that every follower
+			 * truncates against its log again (KIP-101) */
+			out->leader_epoch = st->leader_epoch + 1;
+			changed = 1;
+		}
 		r = st->replicas[0];
 		if (preferred && r != st->leader && ids_sorted_contain(live, nlive, r) &&
 		    ids_contain(out->isr, out->nisr, r)) {
 			out->leader = r;   /* back to the preferred replica; the ISR stays */
-			out->leader_epoch = st->leader_epoch + 1;
+			out->leader_epoch = st->leader_epoch + 1;   /* one new epoch, not two */
 			changed = 1;
 		}
 		return changed;
@@ -450,7 +469,7 @@ static ssize_t mcache_broker_find(const mcache_t *c, int32_t id)
 	return -1;
 }
 
-static int mcache_broker_put(mcache_t *c, int32_t id, const char *url)
+static int mcache_broker_put(mcache_t *c, int32_t id, const char *url, int64_t since)
 {
 	ssize_t i = mcache_broker_find(c, id);
 	char *copy = strdup(url);
@@ -461,6 +480,7 @@ static int mcache_broker_put(mcache_t *c, int32_t id, const char *url)
 	if (i >= 0) {
 		free(c->brokers[i].url);
 		c->brokers[i].url = copy;
+		c->brokers[i].since = since;
 		return 0;
 	}
 	if (c->nbrokers == c->capbrokers) {
@@ -479,6 +499,7 @@ static int mcache_broker_put(mcache_t *c, int32_t id, const char *url)
 	memmove(&c->brokers[at + 1], &c->brokers[at], (c->nbrokers - at) * sizeof *c->brokers);
 	c->brokers[at].id = id;
 	c->brokers[at].url = copy;
+	c->brokers[at].since = since;
 	c->nbrokers++;
 	return 0;
 }
@@ -695,7 +716,7 @@ static int mcache_apply_put(mcache_t *c, const etcd_kv_t *kv, key_kind_t *kind, 
 		doc = cJSON_ParseWithLength(kv->value, kv->value_len);
 		url = cJSON_GetObjectItemCaseSensitive(doc, "url");
 		if (cJSON_IsString(url))
-			rc = mcache_broker_put(c, *num, url->valuestring);
+			rc = mcache_broker_put(c, *num, url->valuestring, kv->create_revision);
 		else
 			*kind = KEY_OTHER;
 		cJSON_Delete(doc);
@@ -1070,6 +1091,7 @@ static ctl_change_t *meta_controller_plan(meta_t *m, int preferred, size_t *n)
 {
 	ctl_change_t *changes = NULL, *grown;
 	int32_t *live = NULL, p;
+	int64_t *since = NULL;
 	size_t nlive, i, cap = 0;
 	partition_state_t to;
 	const mtopic_t *t;
@@ -1078,14 +1100,21 @@ static ctl_change_t *meta_controller_plan(meta_t *m, int preferred, size_t *n)
 	pthread_mutex_lock(&m->lock);
 	nlive = m->cache.nbrokers;
 	live = malloc((nlive > 0 ? nlive : 1) * sizeof *live);
-	for (i = 0; live != NULL && i < nlive; i++)
+	since = malloc((nlive > 0 ? nlive : 1) * sizeof *since);
+	if (since == NULL) {
+		free(live);
+		live = NULL;
+	}
+	for (i = 0; live != NULL && i < nlive; i++) {
 		live[i] = m->cache.brokers[i].id;   /* sorted by id */
+		since[i] = m->cache.brokers[i].since;
+	}
 	for (i = 0; live != NULL && i < m->cache.ntopics; i++) {
 		t = &m->cache.topics[i];
 		for (p = 0; t->has_topic && p < t->partitions && p < t->nparts; p++) {
 			if (t->parts[p].version == 0 ||
-			    !meta_elect(&t->parts[p], live, nlive, t->unclean, t->min_insync, preferred,
-			                &to))
+			    !meta_elect(&t->parts[p], live, since, nlive, t->unclean, t->min_insync,
+			                preferred, &to))
 				continue;
 			if (*n == cap) {
 				cap = cap ? cap * 2 : 16;
@@ -1104,6 +1133,7 @@ static ctl_change_t *meta_controller_plan(meta_t *m, int preferred, size_t *n)
 out:
 	pthread_mutex_unlock(&m->lock);
 	free(live);
+	free(since);
 	return changes;
 }
 
@@ -1274,6 +1304,7 @@ int meta_propose_isr(meta_t *m, const char *topic, int32_t p,
 	etcd_compare_t same = { key, ETCD_TARGET_MOD, ETCD_CMP_EQUAL, proposed->version };
 	etcd_op_t put = { ETCD_OP_PUT, key, 0, value, 0, 0 };
 	etcd_txn_result_t res;
+	ssize_t self;
 	int rc;
 
 	if (proposed->leader != m->self || proposed->version <= 0)
@@ -1287,6 +1318,14 @@ int meta_propose_isr(meta_t *m, const char *topic, int32_t p,
 	if (m->stopping) {
 		pthread_mutex_unlock(&m->lock);
 		return STRAND_ECLOSED;
+	}
+	self = mcache_broker_find(&m->cache, m->self);
+	if (self >= 0 && proposed->version < m->cache.brokers[self].since) {
+		/* a leadership granted before this registration (a restart within
+		 * the old lease): the controller gives it a new epoch first (an ISR
+		 * write would make the state newer than the registration) */
+		pthread_mutex_unlock(&m->lock);
+		return STRAND_EAGAIN;
 	}
 	m->hooks_running++;
 	pthread_mutex_unlock(&m->lock);

@@ -26,7 +26,9 @@
  * The controller (the broker cluster_is_controller says, in the same
  * watcher thread): when a broker's registration disappears it elects new
  * leaders for the partitions it led and drops it from the ISRs where it
- * only followed, when a broker returns it gives
+ * only followed, gives a leader that registered again after its
+ * partition's state was written a new epoch (a new incarnation), when a
+ * broker returns it gives
  * leaderless partitions back to it, every META_PREFERRED_CHECK_MS it moves
  * leadership back to preferred replicas in sync, and once elected it scans
  * everything. Every write is cluster_controller_txn (fenced by the
@@ -101,8 +103,14 @@ int meta_assign_replicas(const int32_t *brokers_sorted, size_t n, int32_t first_
 
 /*
  * What the controller does with one partition, given the live brokers
- * (sorted ids) and the topic's min_insync_replicas. Returns 1 with *out the
- * new state (version kept: the CAS token) or 0 when nothing changes:
+ * (sorted ids), their registrations' revisions (since[i] for live[i]: the
+ * create_revision of brokers/<id>, Kafka's broker epoch; NULL: not known)
+ * and the topic's min_insync_replicas. Returns 1 with *out the new state
+ * (version kept: the CAS token) or 0 when nothing changes:
+ *   - leader alive, registered after the state was written (version <
+ *     its since: it restarted within its old lease, and this controller
+ *     never saw the old registration expire): same leader, epoch + 1, so
+ *     its followers truncate against its log again (KIP-101);
  *   - leader alive: its dead followers leave the ISR (Kafka's
  *     OfflineReplica), same leader and epoch — but the ISR keeps at least
  *     max(1, min_insync) members (dead ones that would take it lower stay:
@@ -117,8 +125,9 @@ int meta_assign_replicas(const int32_t *brokers_sorted, size_t n, int32_t first_
  *     leads again when it is alive, in the (new) ISR and not the leader;
  *     epoch + 1.
  */
-int meta_elect(const partition_state_t *st, const int32_t *live, size_t nlive, int unclean,
-               int32_t min_insync, int preferred, partition_state_t *out);
+int meta_elect(const partition_state_t *st, const int32_t *live, const int64_t *since,
+               size_t nlive, int unclean, int32_t min_insync, int preferred,
+               partition_state_t *out);
 
 /* ---- the handle ---------------------------------------------------------------- */
 
@@ -194,7 +203,9 @@ int meta_topic_alter(meta_t *m, const char *name, int32_t new_partitions,
  * The broker's ISR hook (replica.h; registered by meta_open): write the
  * leader's proposed state by CAS, mod_revision == proposed->version. Only
  * for a partition this broker leads. 0 (the watch brings it back),
- * STRAND_EAGAIN (the state changed meanwhile), STRAND_EUNAVAILABLE (etcd),
+ * STRAND_EAGAIN (the state changed meanwhile, or it was written before this
+ * broker's registration: the controller gives it a new epoch first, so an
+ * ISR write must not make it look newer), STRAND_EUNAVAILABLE (etcd),
  * STRAND_EINVAL (not ours to propose), STRAND_ECLOSED.
  */
 int meta_propose_isr(meta_t *m, const char *topic, int32_t p,

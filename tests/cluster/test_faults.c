@@ -548,6 +548,64 @@ START_TEST(test_leader_restarted_at_once_takes_no_write_before_it_joins)
 }
 END_TEST
 
+/* A leader with a leader epoch above arg. */
+static int pred_epoch_above(const tcluster_partition_t *p, void *arg)
+{
+	return p->leader >= 1 && p->leader_epoch > *(const int *)arg;
+}
+
+/*
+ * kill -9 of the broker that is both the controller and a partition's
+ * leader, restarted at once: its old lease expires, and the controller
+ * elected meanwhile either sees it gone (another leader, epoch + 1) or,
+ * when its first scan comes after the restarted broker registered again,
+ * sees the same leader with a registration newer than the partition's
+ * state — a new incarnation: same leader, epoch + 1, so the followers
+ * truncate against its log again (KIP-101). Either way the epoch grows and
+ * no acknowledged record is lost.
+ */
+START_TEST(test_controller_leader_restarted_at_once_gets_a_new_epoch)
+{
+	tcluster_options_t o = { .brokers = 3 };
+	tcluster_partition_t st, before;
+	int32_t ctl = -1;
+	uint32_t alive;
+	workload_t *w;
+	int p, mine = -1, epoch, rc;
+
+	start_cluster(&o);
+	create_topic("reinc", 3, 3, RF3_CONFIGS);
+	for (p = 0; p < 3; p++)
+		wait_part("reinc", p, 0, pred_full, 0, "every replica in sync at start");
+	ck_assert_int_eq(tcluster_members(cl, 1, &alive, &ctl), 0);
+	ck_assert_int_ge(ctl, 1);
+	for (p = 0; p < 3 && mine < 0; p++) {
+		ck_assert_int_eq(tcluster_partition(cl, ctl, "reinc", p, &before), 0);
+		if (before.leader == ctl)
+			mine = p;   /* placement gives each of the 3 brokers one partition to lead */
+	}
+	ck_assert_msg(mine >= 0, "the controller %d leads no partition of reinc", ctl);
+	epoch = before.leader_epoch;
+	w = start_workload("reinc", 3, 3);
+	wait_acked(w, STEP_ACKS, "at start");
+
+	ck_assert_int_eq(tcluster_kill(cl, ctl), 0);
+	rc = tcluster_spawn(cl, ctl, errbuf, sizeof errbuf);
+	ck_assert_msg(rc == 0, "restart: %s", errbuf);
+	rc = tcluster_wait_ready(cl, ctl, errbuf, sizeof errbuf);
+	ck_assert_msg(rc == 0, "%s", errbuf);
+	st = wait_part("reinc", mine, 0, pred_epoch_above, epoch, "a new leader epoch");
+	fprintf(stderr, "reinc: controller and leader %d of reinc/%d killed and restarted at once: "
+	        "leader %d epoch %d (was %d): %s\n", (int)ctl, mine, (int)st.leader,
+	        (int)st.leader_epoch, epoch, st.leader == ctl ? "the same leader, a new incarnation"
+	        : "another leader");
+	for (p = 0; p < 3; p++)
+		wait_part("reinc", p, 0, pred_in_isr, ctl, "the restarted broker back in the ISR");
+	wait_acked(w, STEP_ACKS, "after the restart");
+	finish_and_check(w, "reinc", 3, 2 * STEP_ACKS);
+}
+END_TEST
+
 /* kill -9 of the leader: a new leader from the ISR takes writes; the old
  * one comes back, catches up and rejoins the ISR. */
 START_TEST(test_leader_killed_and_restarted)
@@ -962,6 +1020,7 @@ static Suite *faults_suite(void)
 	add_scenario(s, "pause", test_leader_paused_past_its_lease);
 	add_scenario(s, "lag", test_follower_paused_leaves_and_rejoins_the_isr);
 	add_scenario(s, "rejoin", test_leader_restarted_at_once_takes_no_write_before_it_joins);
+	add_scenario(s, "reincarnate", test_controller_leader_restarted_at_once_gets_a_new_epoch);
 	add_scenario(s, "two_down", test_two_of_three_down_refuses_writes);
 	add_scenario(s, "follower_kill", test_follower_killed_leaves_the_isr_by_the_controller);
 	add_scenario(s, "truncate", test_leader_with_uncommitted_records_returns);

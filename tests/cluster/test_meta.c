@@ -182,27 +182,41 @@ static partition_state_t mkstate(int32_t leader, int32_t epoch, const char *repl
 	return st;
 }
 
+/* out has this leader, epoch and ISR (digits, in order). */
+static void expect_state(const partition_state_t *out, int32_t leader, int32_t epoch,
+                         const char *isr)
+{
+	int32_t i, n = (int32_t)strlen(isr);
+
+	ck_assert_int_eq(out->leader, leader);
+	ck_assert_int_eq(out->leader_epoch, epoch);
+	ck_assert_int_eq(out->nisr, n);
+	for (i = 0; i < n; i++)
+		ck_assert_int_eq(out->isr[i], isr[i] - '0');
+}
+
 START_TEST(test_elect_rules)
 {
 	int32_t live12[] = { 1, 2 }, live23[] = { 2, 3 }, live3[] = { 3 }, live123[] = { 1, 2, 3 };
 	int32_t live14[] = { 1, 4 };
+	int64_t since_new[] = { 50, 100, 60 }, since_old[] = { 50, 70, 60 };   /* of 1, 2, 3 */
 	partition_state_t st, out;
 
 	/* leader alive: nothing, unless the preferred replica is in sync */
 	st = mkstate(2, 4, "123", "123");
-	ck_assert_int_eq(meta_elect(&st, live123, 3, 0, 1, 0, &out), 0);
-	ck_assert_int_eq(meta_elect(&st, live123, 3, 0, 1, 1, &out), 1);
+	ck_assert_int_eq(meta_elect(&st, live123, NULL, 3, 0, 1, 0, &out), 0);
+	ck_assert_int_eq(meta_elect(&st, live123, NULL, 3, 0, 1, 1, &out), 1);
 	ck_assert_int_eq(out.leader, 1);
 	ck_assert_int_eq(out.leader_epoch, 5);
 	ck_assert_int_eq(out.nisr, 3);
 	ck_assert_int_eq(out.version, 77);          /* the CAS token stays */
 	st = mkstate(2, 4, "123", "23");            /* preferred out of sync: stays */
-	ck_assert_int_eq(meta_elect(&st, live123, 3, 0, 1, 1, &out), 0);
-	ck_assert_int_eq(meta_elect(&st, live23, 2, 0, 1, 1, &out), 0);
+	ck_assert_int_eq(meta_elect(&st, live123, NULL, 3, 0, 1, 1, &out), 0);
+	ck_assert_int_eq(meta_elect(&st, live23, NULL, 2, 0, 1, 1, &out), 0);
 
 	/* leader dead: first live in-sync replica in replica order, ISR = live members */
 	st = mkstate(1, 0, "132", "123");
-	ck_assert_int_eq(meta_elect(&st, live23, 2, 0, 1, 0, &out), 1);
+	ck_assert_int_eq(meta_elect(&st, live23, NULL, 2, 0, 1, 0, &out), 1);
 	ck_assert_int_eq(out.leader, 3);            /* replicas order: 3 before 2 */
 	ck_assert_int_eq(out.leader_epoch, 1);
 	ck_assert_int_eq(out.nisr, 2);
@@ -211,21 +225,21 @@ START_TEST(test_elect_rules)
 
 	/* no live ISR member: offline, ISR kept; unclean: a live replica leads alone */
 	st = mkstate(1, 3, "12", "1");
-	ck_assert_int_eq(meta_elect(&st, live23, 2, 0, 1, 0, &out), 1);
+	ck_assert_int_eq(meta_elect(&st, live23, NULL, 2, 0, 1, 0, &out), 1);
 	ck_assert_int_eq(out.leader, -1);
 	ck_assert_int_eq(out.leader_epoch, 4);
 	ck_assert_int_eq(out.nisr, 1);
 	ck_assert_int_eq(out.isr[0], 1);
-	ck_assert_int_eq(meta_elect(&st, live23, 2, 1, 1, 0, &out), 1);
+	ck_assert_int_eq(meta_elect(&st, live23, NULL, 2, 1, 1, 0, &out), 1);
 	ck_assert_int_eq(out.leader, 2);
 	ck_assert_int_eq(out.nisr, 1);
 	ck_assert_int_eq(out.isr[0], 2);
 
 	/* offline stays offline until an ISR member returns; then it leads */
 	st = mkstate(-1, 4, "12", "1");
-	ck_assert_int_eq(meta_elect(&st, live23, 2, 0, 1, 1, &out), 0);
-	ck_assert_int_eq(meta_elect(&st, live3, 1, 1, 1, 0, &out), 0);   /* no replica alive */
-	ck_assert_int_eq(meta_elect(&st, live12, 2, 0, 1, 0, &out), 1);
+	ck_assert_int_eq(meta_elect(&st, live23, NULL, 2, 0, 1, 1, &out), 0);
+	ck_assert_int_eq(meta_elect(&st, live3, NULL, 1, 1, 1, 0, &out), 0);   /* no replica alive */
+	ck_assert_int_eq(meta_elect(&st, live12, NULL, 2, 0, 1, 0, &out), 1);
 	ck_assert_int_eq(out.leader, 1);
 	ck_assert_int_eq(out.leader_epoch, 5);
 	ck_assert_int_eq(out.nisr, 1);
@@ -233,40 +247,39 @@ START_TEST(test_elect_rules)
 	/* leader alive, a follower dead: it leaves the ISR, same leader and
 	 * epoch (Kafka's OfflineReplica), the CAS token kept */
 	st = mkstate(2, 4, "123", "213");
-	ck_assert_int_eq(meta_elect(&st, live12, 2, 0, 2, 0, &out), 1);
-	ck_assert_int_eq(out.leader, 2);
-	ck_assert_int_eq(out.leader_epoch, 4);
+	ck_assert_int_eq(meta_elect(&st, live12, NULL, 2, 0, 2, 0, &out), 1);
+	expect_state(&out, 2, 4, "21");
 	ck_assert_int_eq(out.version, 77);
-	ck_assert_int_eq(out.nisr, 2);
-	ck_assert_int_eq(out.isr[0], 2);
-	ck_assert_int_eq(out.isr[1], 1);
 	ck_assert_int_eq(out.nreplicas, 3);         /* still a replica: it comes back */
 	/* ... but never below min_insync_replicas: the member that would take it
 	 * lower stays (the HW cannot pass it; it stays electable) */
-	ck_assert_int_eq(meta_elect(&st, live23, 2, 0, 3, 0, &out), 0);
+	ck_assert_int_eq(meta_elect(&st, live23, NULL, 2, 0, 3, 0, &out), 0);
 	st = mkstate(2, 4, "123", "21");
-	ck_assert_int_eq(meta_elect(&st, live23, 2, 0, 2, 0, &out), 0);
-	ck_assert_int_eq(meta_elect(&st, live23, 2, 0, 1, 0, &out), 1);
-	ck_assert_int_eq(out.nisr, 1);
-	ck_assert_int_eq(out.isr[0], 2);
+	ck_assert_int_eq(meta_elect(&st, live23, NULL, 2, 0, 2, 0, &out), 0);
+	ck_assert_int_eq(meta_elect(&st, live23, NULL, 2, 0, 1, 0, &out), 1);
+	expect_state(&out, 2, 4, "2");
 	/* two dead of [1,2,3,4] with min 3: one goes (the first in ISR order) */
 	st = mkstate(1, 0, "1234", "1234");
-	ck_assert_int_eq(meta_elect(&st, live14, 2, 0, 3, 0, &out), 1);
-	ck_assert_int_eq(out.nisr, 3);
-	ck_assert_int_eq(out.isr[0], 1);
-	ck_assert_int_eq(out.isr[1], 3);
-	ck_assert_int_eq(out.isr[2], 4);
+	ck_assert_int_eq(meta_elect(&st, live14, NULL, 2, 0, 3, 0, &out), 1);
+	expect_state(&out, 1, 0, "134");
 	/* the leader is never dropped; a dead follower and the preferred move
 	 * in one change: the preferred replica must be in the new ISR */
 	st = mkstate(2, 4, "123", "231");
-	ck_assert_int_eq(meta_elect(&st, live12, 2, 0, 1, 1, &out), 1);
-	ck_assert_int_eq(out.leader, 1);
-	ck_assert_int_eq(out.leader_epoch, 5);
-	ck_assert_int_eq(out.nisr, 2);
-	ck_assert(out.isr[0] == 2 && out.isr[1] == 1);
+	ck_assert_int_eq(meta_elect(&st, live12, NULL, 2, 0, 1, 1, &out), 1);
+	expect_state(&out, 1, 5, "21");
+	/* the leader registered after the state was written (since > version 77):
+	 * a new incarnation, a new epoch, same leader and ISR; registered before
+	 * it: nothing; with the preferred move: one new epoch, not two */
+	st = mkstate(2, 4, "123", "213");
+	ck_assert_int_eq(meta_elect(&st, live123, since_new, 3, 0, 1, 0, &out), 1);
+	expect_state(&out, 2, 5, "213");
+	ck_assert_int_eq(out.version, 77);
+	ck_assert_int_eq(meta_elect(&st, live123, since_old, 3, 0, 1, 0, &out), 0);
+	ck_assert_int_eq(meta_elect(&st, live123, since_new, 3, 0, 1, 1, &out), 1);
+	expect_state(&out, 1, 5, "213");
 	/* an offline partition's ISR is left alone (its members may return) */
 	st = mkstate(-1, 4, "123", "12");
-	ck_assert_int_eq(meta_elect(&st, live3, 1, 0, 1, 0, &out), 0);
+	ck_assert_int_eq(meta_elect(&st, live3, NULL, 1, 0, 1, 0, &out), 0);
 }
 END_TEST
 
@@ -286,12 +299,24 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return remove(path);
 }
 
+/* Start node n's watcher (its broker and session are open): it reads
+ * everything, then watches; as controller it scans every partition first. */
+static void node_meta_open(node_t *n)
+{
+	meta_options_t mo;
+
+	memset(&mo, 0, sizeof mo);
+	mo.broker = n->broker;
+	mo.cluster = n->cluster;
+	mo.etcd_endpoints = fixture_etcd.client_url;
+	ck_assert_msg(meta_open(&mo, &n->meta, errbuf, sizeof errbuf) == 0, "%s", errbuf);
+}
+
 /* Start (or restart, same data) broker id's broker, session and watcher. */
 static void node_start(node_t *n, int32_t id)
 {
 	broker_options_t bo;
 	cluster_options_t co;
-	meta_options_t mo;
 	char url[64];
 
 	if (n->dir[0] == '\0') {
@@ -310,11 +335,7 @@ static void node_start(node_t *n, int32_t id)
 	co.advertised_url = url;
 	co.proposed_cluster_id = "meta-test";
 	ck_assert_msg(cluster_open(&co, &n->cluster, errbuf, sizeof errbuf) == 0, "%s", errbuf);
-	memset(&mo, 0, sizeof mo);
-	mo.broker = n->broker;
-	mo.cluster = n->cluster;
-	mo.etcd_endpoints = fixture_etcd.client_url;
-	ck_assert_msg(meta_open(&mo, &n->meta, errbuf, sizeof errbuf) == 0, "%s", errbuf);
+	node_meta_open(n);
 }
 
 static void node_stop(node_t *n)
@@ -576,11 +597,14 @@ START_TEST(test_isr_change_by_cas_reaches_all)
 	ck_assert_int_eq(meta_propose_isr(leader->meta, "isr", 0, &stale), STRAND_EAGAIN);
 	for (i = 0; i < 3; i++) {
 		int64_t end = clock_now_ms() + WAIT_MS;
+		int rc;
 
+		/* a broker makes the topic, then applies its states: ENOENT until then */
 		do {
-			ck_assert_int_eq(broker_partition_get_state(nodes[i].broker, "isr", 0, &seen,
-			                                            NULL), 0);
-		} while (seen.nisr != 1 && clock_now_ms() < end && (clock_sleep_ms(10), 1));
+			rc = broker_partition_get_state(nodes[i].broker, "isr", 0, &seen, NULL);
+		} while ((rc != 0 || seen.nisr != 1) && clock_now_ms() < end &&
+		         (clock_sleep_ms(10), 1));
+		ck_assert_int_eq(rc, 0);
 		ck_assert_int_eq(seen.nisr, 1);
 		ck_assert_int_eq(seen.isr[0], st.leader);
 		ck_assert_int_gt(seen.version, st.version);
@@ -921,6 +945,70 @@ START_TEST(test_restarted_broker_relists)
 }
 END_TEST
 
+static int epoch_above(const partition_state_t *st, int32_t epoch)
+{
+	return st->leader_epoch > epoch;
+}
+
+/*
+ * A leader that registers again while no controller saw its old
+ * registration go (Kafka: a new broker epoch; in strand a restart within
+ * its old lease, seen first by a controller elected meanwhile): the state
+ * that made it leader is older than its registration, so the controller
+ * gives it a new leader epoch — same leader, ISR kept — and its followers
+ * truncate against it again (KIP-101). Partitions it does not lead keep
+ * their epoch.
+ */
+START_TEST(test_reregistered_leader_gets_a_new_epoch)
+{
+	topic_config_t cfg;
+	partition_state_t st, before[3];
+	int32_t p, mine = -1, ctl = -1, leader = -1;
+	int i;
+
+	three_up();
+	default_config(&cfg);
+	ck_assert_int_eq(meta_topic_create(nodes[0].meta, "reinc", 3, 3, &cfg, errbuf,
+	                                   sizeof errbuf), 0);
+	for (i = 0; i < 3; i++) {
+		wait_local_topic(&nodes[i], "reinc", 3);
+		if (cluster_is_controller(nodes[i].cluster, NULL))
+			ctl = i;
+	}
+	ck_assert_int_ge(ctl, 0);
+	for (p = 0; p < 3; p++) {
+		ck_assert_int_eq(meta_partition_state(nodes[0].meta, "reinc", p, &before[p]), 0);
+		if (before[p].leader != ctl + 1 && mine < 0)
+			mine = p;   /* led by a broker that is not the controller */
+	}
+	ck_assert_int_ge(mine, 0);
+	leader = before[mine].leader;
+
+	/* the controller's watcher stops: it sees neither the old registration
+	 * go nor the new one come; the leader restarts meanwhile */
+	meta_close(nodes[ctl].meta);
+	nodes[ctl].meta = NULL;
+	node_stop(&nodes[leader - 1]);
+	node_start(&nodes[leader - 1], leader);
+	wait_role(&nodes[leader - 1], "reinc", mine, REPLICA_LEADER);   /* the old state */
+	node_meta_open(&nodes[ctl]);    /* its first scan finds the new registration */
+
+	st = wait_state(&nodes[leader - 1], "reinc", mine, epoch_above, before[mine].leader_epoch,
+	                "got a new epoch");
+	ck_assert_int_eq(st.leader, leader);
+	ck_assert_int_eq(st.leader_epoch, before[mine].leader_epoch + 1);
+	ck_assert_int_eq(st.nisr, 3);
+	for (p = 0; p < 3; p++) {
+		if (before[p].leader == leader)
+			continue;
+		ck_assert_int_eq(meta_partition_state(nodes[ctl].meta, "reinc", p, &st), 0);
+		ck_assert_int_eq(st.leader, before[p].leader);
+		ck_assert_int_eq(st.leader_epoch, before[p].leader_epoch);
+	}
+	three_down();
+}
+END_TEST
+
 static Suite *meta_suite(void)
 {
 	Suite *s = suite_create("meta");
@@ -942,6 +1030,7 @@ static Suite *meta_suite(void)
 	tcase_add_test(tc, test_restarted_broker_relists);
 	tcase_add_test(tc, test_failover_and_preferred_leader_return);
 	tcase_add_test(tc, test_offline_partition_and_unclean_election);
+	tcase_add_test(tc, test_reregistered_leader_gets_a_new_epoch);
 	suite_add_tcase(s, tc);
 	return s;
 }
