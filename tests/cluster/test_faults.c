@@ -685,9 +685,9 @@ START_TEST(test_follower_killed_leaves_the_isr_by_the_controller)
 	int64_t killed, gone, took;
 
 	f = follower_of(leader, 0);
-	workload_mark(w);
 	killed = clock_now_ms();
 	ck_assert_int_eq(tcluster_kill(cl, f), 0);
+	workload_mark(w);   /* reaped: no send after this can reach it */
 	wait_part("fdead", 0, leader, pred_out_of_isr, f, "the dead follower out of the ISR");
 	gone = clock_now_ms() - killed;
 	took = workload_wait_mark_acked(w, PROGRESS_MS);
