@@ -1293,6 +1293,30 @@ static int meta_lease_valid(void *ctx)
 }
 
 /*
+ * Does the proposal add to the ISR a broker that is not registered (its
+ * lease expired: the controller dropped it, or would)? KIP-841: a fenced
+ * broker does not join an ISR, even while it still fetches (cut off from
+ * etcd only) — else the leader and the controller would take turns adding
+ * and dropping it. Members already in the cached state's ISR are not
+ * judged (a dead one kept for min_insync_replicas may stay). Under m->lock.
+ */
+static int isr_adds_unregistered(const mcache_t *c, const char *topic, int32_t p,
+                                 const partition_state_t *proposed)
+{
+	const mtopic_t *t = mcache_topic(c, topic);
+	const partition_state_t *cur;
+
+	if (t == NULL || p < 0 || p >= t->nparts || t->parts[p].version == 0)
+		return 0;
+	cur = &t->parts[p];
+	for (int32_t i = 0; i < proposed->nisr; i++)
+		if (!ids_contain(cur->isr, cur->nisr, proposed->isr[i]) &&
+		    mcache_broker_find(c, proposed->isr[i]) < 0)
+			return 1;
+	return 0;
+}
+
+/*
  * The leader's ISR change (replica.h): one CAS on the partition key, its
  * mod_revision == the state's version. The watch brings the new state
  * back to every broker, this one included.
@@ -1320,10 +1344,12 @@ int meta_propose_isr(meta_t *m, const char *topic, int32_t p,
 		return STRAND_ECLOSED;
 	}
 	self = mcache_broker_find(&m->cache, m->self);
-	if (self >= 0 && proposed->version < m->cache.brokers[self].since) {
+	if ((self >= 0 && proposed->version < m->cache.brokers[self].since) ||
+	    isr_adds_unregistered(&m->cache, topic, p, proposed)) {
 		/* a leadership granted before this registration (a restart within
 		 * the old lease): the controller gives it a new epoch first (an ISR
-		 * write would make the state newer than the registration) */
+		 * write would make the state newer than the registration); or a
+		 * member added that is not registered (KIP-841) */
 		pthread_mutex_unlock(&m->lock);
 		return STRAND_EAGAIN;
 	}

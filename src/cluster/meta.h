@@ -205,7 +205,8 @@ int meta_topic_alter(meta_t *m, const char *name, int32_t new_partitions,
  * for a partition this broker leads. 0 (the watch brings it back),
  * STRAND_EAGAIN (the state changed meanwhile, or it was written before this
  * broker's registration: the controller gives it a new epoch first, so an
- * ISR write must not make it look newer), STRAND_EUNAVAILABLE (etcd),
+ * ISR write must not make it look newer, or it adds a broker that is not
+ * registered: KIP-841, a fenced broker joins no ISR), STRAND_EUNAVAILABLE (etcd),
  * STRAND_EINVAL (not ours to propose), STRAND_ECLOSED.
  */
 int meta_propose_isr(meta_t *m, const char *topic, int32_t p,

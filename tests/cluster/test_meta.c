@@ -668,6 +668,49 @@ static int in_isr(const partition_state_t *st, int32_t id)
 	return 0;
 }
 
+static int out_of_isr(const partition_state_t *st, int32_t id)
+{
+	return st->leader >= 0 && !in_isr(st, id);
+}
+
+/*
+ * A stopped follower: the controller drops it from the ISR (its leader
+ * alive, same epoch). While it is not registered the leader may not add it
+ * back (KIP-841: the leader tries again later); registered again, it may.
+ */
+START_TEST(test_dead_follower_dropped_and_not_added_back_unregistered)
+{
+	topic_config_t cfg;
+	partition_state_t st, prop;
+	int32_t leader, f;
+
+	three_up();
+	default_config(&cfg);
+	ck_assert_int_eq(meta_topic_create(nodes[0].meta, "fenced", 1, 3, &cfg, errbuf,
+	                                   sizeof errbuf), 0);
+	ck_assert_int_eq(meta_partition_state(nodes[0].meta, "fenced", 0, &st), 0);
+	leader = st.leader;
+	f = leader % 3 + 1;
+	for (int i = 0; i < 3; i++)
+		wait_local_topic(&nodes[i], "fenced", 1);
+	node_stop(&nodes[f - 1]);
+	st = wait_state(&nodes[leader - 1], "fenced", 0, out_of_isr, f, "dropped the stopped "
+	                "follower");
+	ck_assert_int_eq(st.leader, leader);
+	ck_assert_int_eq(st.leader_epoch, 0);
+	ck_assert_int_eq(st.nisr, 2);
+	prop = st;
+	prop.isr[prop.nisr++] = f;
+	ck_assert_int_eq(meta_propose_isr(nodes[leader - 1].meta, "fenced", 0, &prop),
+	                 STRAND_EAGAIN);
+	node_start(&nodes[f - 1], f);
+	wait_brokers(3);
+	ck_assert_int_eq(meta_propose_isr(nodes[leader - 1].meta, "fenced", 0, &prop), 0);
+	wait_state(&nodes[0], "fenced", 0, in_isr, f, "took the follower back");
+	three_down();
+}
+END_TEST
+
 /* A broker leaves: its partitions get a live in-sync leader with the next
  * epoch; back and in sync again, it gets its preferred partitions back. */
 START_TEST(test_failover_and_preferred_leader_return)
@@ -1031,6 +1074,7 @@ static Suite *meta_suite(void)
 	tcase_add_test(tc, test_failover_and_preferred_leader_return);
 	tcase_add_test(tc, test_offline_partition_and_unclean_election);
 	tcase_add_test(tc, test_reregistered_leader_gets_a_new_epoch);
+	tcase_add_test(tc, test_dead_follower_dropped_and_not_added_back_unregistered);
 	suite_add_tcase(s, tc);
 	return s;
 }
