@@ -96,6 +96,9 @@ struct strand_consumer {
 	int64_t             last_call_ms;  /* last answer from the broker (session refreshed) */
 	int64_t             next_commit_ms;
 	int64_t             retry_at_ms;   /* after an error: no new long call before this */
+	int64_t             unknown_since_ms; /* first UNKNOWN_TOPIC of the current run of
+	                                       * them, -1: the last call did not get one */
+	int                 cluster_brokers;  /* brokers GET /v1/cluster listed, 0: not known */
 	strand_message     *pending_err;   /* reported by the next poll */
 };
 
@@ -106,6 +109,39 @@ static void report(strand_consumer *c, int err, const char *words)
 	if (c->pending_err)
 		return;                         /* the first error of a burst is enough */
 	c->pending_err = message_error_new(err, words);
+}
+
+/*
+ * Is this failure of a long call (join or fetch) retried without a report?
+ * A subscribed topic unknown to the broker (404 UNKNOWN_TOPIC) may be one
+ * just created on another broker of a cluster, which this one learns
+ * through its etcd watch (docs/CLIENT.md): such answers are retried quietly
+ * for topic.metadata.propagation.max.ms from the first of a run of them,
+ * then reported (and still retried), as the producer waits for the topic.
+ * A single broker's 404 is reported at once (it answers for its own
+ * creates); the cluster's size is asked once (GET /v1/cluster, blocking,
+ * as heartbeats are), and not known it counts as a cluster.
+ */
+static int unknown_topic_quiet(strand_consumer *c, int rc)
+{
+	int64_t now = clock_now_ms();
+	cJSON *doc = NULL;
+	char err[256];
+
+	if (rc != STRAND_ERR_UNKNOWN_TOPIC) {
+		c->unknown_since_ms = -1;
+		return 0;
+	}
+	if (c->cluster_brokers == 0) {
+		transport_get_cluster(c->tr, &c->shortreq, (long)c->conf->request_timeout_ms, &doc,
+		                      &c->cluster_brokers, err, sizeof err);
+		cJSON_Delete(doc);
+	}
+	if (c->cluster_brokers == 1)
+		return 0;
+	if (c->unknown_since_ms < 0)
+		c->unknown_since_ms = now;
+	return now - c->unknown_since_ms < c->conf->topic_metadata_propagation_max_ms;
 }
 
 static cpart_t *part_find(strand_consumer *c, const char *topic, int32_t partition)
@@ -437,8 +473,10 @@ static void call_done(strand_consumer *c, CURLcode cc)
 		}
 		cJSON_Delete(doc);
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		c->unknown_since_ms = -1;
 		return;
+	}
 	if (is_member_error(rc)) {
 		/* a rebalance: save what was handed out (still allowed while the
 		 * rebalance prepares), then rejoin at once */
@@ -449,7 +487,8 @@ static void call_done(strand_consumer *c, CURLcode cc)
 			c->member_id[0] = '\0';
 		return;
 	}
-	report(c, rc, err);
+	if (!unknown_topic_quiet(c, rc))
+		report(c, rc, err);
 	c->retry_at_ms = clock_now_ms() + c->conf->retry_backoff_ms;
 }
 
@@ -543,6 +582,7 @@ strand_consumer *strand_consumer_new(const strand_conf *conf, char *errbuf, size
 	    transport_req_init(c->tr, &c->shortreq) || transport_req_init(c->tr, &c->asyncreq))
 		goto nomem;
 	c->next_commit_ms = clock_now_ms() + c->conf->auto_commit_interval_ms;
+	c->unknown_since_ms = -1;
 	return c;
 nomem:
 	snprintf(errbuf, errlen, "out of memory");

@@ -175,14 +175,13 @@ static ptopic_t *topic_find(strand_producer *p, const char *name)
 static int cluster_fetch(strand_producer *p, cJSON **doc)
 {
 	char err[256];
-	int rc;
+	int rc, n;
 
-	rc = transport_call(p->tr, &p->meta_req, "GET", "/v1/cluster", NULL,
-	                    p->conf->max_block_ms > 0 ? (long)p->conf->max_block_ms : 1,
-	                    doc, err, sizeof err);
-	if (rc == 0 && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(*doc, "brokers")))
-		atomic_store(&p->cluster_brokers,
-		             cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(*doc, "brokers")));
+	rc = transport_get_cluster(p->tr, &p->meta_req,
+	                           p->conf->max_block_ms > 0 ? (long)p->conf->max_block_ms : 1,
+	                           doc, &n, err, sizeof err);
+	if (rc == 0 && n > 0)
+		atomic_store(&p->cluster_brokers, n);
 	return rc;
 }
 

@@ -241,6 +241,21 @@ int transport_call(transport_t *t, transport_req_t *r, const char *method, const
 	return 0;
 }
 
+int transport_get_cluster(transport_t *t, transport_req_t *r, long timeout_ms, cJSON **doc,
+                          int *nbrokers, char *errbuf, size_t errlen)
+{
+	const cJSON *brokers;
+	int rc;
+
+	*nbrokers = 0;
+	if ((rc = transport_call(t, r, "GET", "/v1/cluster", NULL, timeout_ms, doc, errbuf, errlen)))
+		return rc;
+	brokers = cJSON_GetObjectItemCaseSensitive(*doc, "brokers");
+	if (cJSON_IsArray(brokers))
+		*nbrokers = cJSON_GetArraySize(brokers);
+	return 0;
+}
+
 int transport_name_ok(const char *name)
 {
 	size_t n = name ? strlen(name) : 0;

@@ -100,6 +100,16 @@ int transport_call(transport_t *t, transport_req_t *r, const char *method, const
                    const char *json_body, long timeout_ms, cJSON **json,
                    char *errbuf, size_t errlen);
 
+/*
+ * GET /v1/cluster (blocking, as transport_call): 0 with *doc the answer
+ * (caller frees) and *nbrokers the number of brokers it lists (0 when it
+ * lists none), or transport_call's error. Clients use the count to tell a
+ * cluster (two brokers or more, where a topic reaches each broker through
+ * its own etcd watch) from a single broker.
+ */
+int transport_get_cluster(transport_t *t, transport_req_t *r, long timeout_ms, cJSON **doc,
+                          int *nbrokers, char *errbuf, size_t errlen);
+
 /* Is name a valid topic or group name ([A-Za-z0-9._-]{1,249}, not . or ..)?
  * Such names need no escaping in a URL path. */
 int transport_name_ok(const char *name);

@@ -504,6 +504,7 @@ static int64_t metric(harness_t *h, const char *series)
 
 #define DESCRIBE_404 "strand_http_requests_total{route=\"topic_describe\",status=\"404\"}"
 #define PRODUCE_404  "strand_http_requests_total{route=\"produce_partition\",status=\"404\"}"
+#define JOIN_404     "strand_http_requests_total{route=\"group_join\",status=\"404\"}"
 
 /* Wait (deadline) until metric(h, series) >= want. */
 static void wait_metric(harness_t *h, const char *series, int64_t want)
@@ -662,6 +663,113 @@ START_TEST(test_libstrand_waits_for_a_new_topic)
 }
 END_TEST
 
+static strand_consumer *consumer_at(const char *url, const char *group, const char *topic,
+                                    const char *propagation_ms)
+{
+	strand_conf *conf = strand_conf_new();
+	strand_consumer *c;
+	const char *topics[] = { topic };
+	char err[512];
+
+	ck_assert_int_eq(strand_conf_set(conf, "bootstrap.servers", url, err, sizeof err), 0);
+	ck_assert_int_eq(strand_conf_set(conf, "group.id", group, err, sizeof err), 0);
+	ck_assert_int_eq(strand_conf_set(conf, "auto.offset.reset", "earliest", err, sizeof err), 0);
+	ck_assert_int_eq(strand_conf_set(conf, "retry.backoff.ms", "20", err, sizeof err), 0);
+	ck_assert_int_eq(strand_conf_set(conf, "topic.metadata.propagation.max.ms", propagation_ms,
+	                                 err, sizeof err), 0);
+	c = strand_consumer_new(conf, err, sizeof err);
+	ck_assert_msg(c != NULL, "%s", err);
+	strand_conf_destroy(conf);
+	ck_assert_int_eq(strand_subscribe(c, topics, 1), 0);
+	return c;
+}
+
+/*
+ * The consumer likewise: a subscribed topic its coordinator does not know
+ * yet (404 UNKNOWN_TOPIC at the join) is retried without an error message
+ * for topic.metadata.propagation.max.ms, then reported (and still retried).
+ */
+START_TEST(test_libstrand_consumer_waits_for_a_new_topic)
+{
+	strand_consumer *c = consumer_at(hs[1].base_url, "early", "soon", "30000"), *quick;
+	strand_message *m = NULL;
+	int leaders[NB] = { 0 };
+	http_response_t r;
+	int64_t end, t0, before = 0;
+	int errors = 0;
+
+	/* subscribed before the topic exists: its joins get 404 (twice, from
+	 * the brokers' /metrics, summed: a relayed answer counts where it is
+	 * served and where it is relayed) and polls bring no error ... */
+	for (int i = 0; i < NB; i++)
+		before += metric(&hs[i], JOIN_404);
+	end = clock_now_ms() + WAIT_MS;
+	for (;;) {
+		int64_t now404 = 0;
+
+		if ((m = strand_consumer_poll(c, 50)) != NULL) {
+			/* (a 503 while __consumer_offsets is made is reported, as ever) */
+			ck_assert_msg(strand_message_err(m) != STRAND_ERR_UNKNOWN_TOPIC,
+			              "poll before the create: %s", strand_message_errstr(m));
+			strand_message_destroy(m);
+		}
+		for (int i = 0; i < NB; i++)
+			now404 += metric(&hs[i], JOIN_404);
+		if (now404 >= before + 4)
+			break;
+		ck_assert_msg(clock_now_ms() < end, "joins answered 404: %" PRId64 " in %d ms",
+		              now404 - before, WAIT_MS);
+	}
+	/* ... and once it is created through broker 1 and written, a record
+	 * (created with the wait for every broker: the test's own produce is
+	 * plain HTTP, which a leader that has not seen the topic answers 404).
+	 * One per partition: with replication factor 1 the member fetch sees
+	 * only the partition its coordinator holds (docs/REPLICATION.md). */
+	create_topic("soon", NB, leaders);
+	for (int p = 0; p < NB; p++) {
+		char path[96];
+
+		snprintf(path, sizeof path, "/v1/topics/soon/partitions/%d/records", p);
+		produce_retrying_421(&hs[0], path, "{\"records\":[{\"value\":\"first\"}]}", &r);
+		ASSERT_STATUS(r, 200);
+		http_response_free(&r);
+	}
+	end = clock_now_ms() + WAIT_MS;
+	m = NULL;
+	while (clock_now_ms() < end && m == NULL) {
+		m = strand_consumer_poll(c, 200);
+		if (m != NULL && strand_message_err(m) != 0) {
+			errors += strand_message_err(m) == STRAND_ERR_UNKNOWN_TOPIC;
+			strand_message_destroy(m);
+			m = NULL;
+		}
+	}
+	ck_assert_msg(m != NULL, "no record within %d ms", WAIT_MS);
+	ck_assert_int_eq(errors, 0);
+	ck_assert_int_eq(strand_message_offset(m), 0);
+	strand_message_destroy(m);
+	strand_consumer_close(c);
+
+	/* a topic that does not come: reported after the bound */
+	quick = consumer_at(hs[1].base_url, "late", "never", "500");
+	t0 = clock_now_ms();
+	end = t0 + WAIT_MS;
+	m = NULL;
+	while (clock_now_ms() < end &&
+	       (m == NULL || strand_message_err(m) != STRAND_ERR_UNKNOWN_TOPIC)) {
+		strand_message_destroy(m);   /* NULL, or a 503 meanwhile (above) */
+		m = strand_consumer_poll(quick, 200);
+	}
+	ck_assert_ptr_nonnull(m);
+	ck_assert_msg(strand_message_err(m) == STRAND_ERR_UNKNOWN_TOPIC, "%s",
+	              strand_err_name(strand_message_err(m)));
+	ck_assert_msg(clock_now_ms() - t0 >= 500, "reported after %" PRId64 " ms, the bound is 500",
+	              clock_now_ms() - t0);
+	strand_message_destroy(m);
+	strand_consumer_close(quick);
+}
+END_TEST
+
 static Suite *forward_http_suite(void)
 {
 	Suite *s = suite_create("forward_http");
@@ -675,6 +783,7 @@ static Suite *forward_http_suite(void)
 	tcase_add_test(tc, test_topic_path_split_acks_all);
 	tcase_add_test(tc, test_libstrand_routes_to_leaders);
 	tcase_add_test(tc, test_libstrand_waits_for_a_new_topic);
+	tcase_add_test(tc, test_libstrand_consumer_waits_for_a_new_topic);
 	suite_add_tcase(s, tc);
 	return s;
 }
