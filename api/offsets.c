@@ -5,6 +5,8 @@
  * generation, members, assignments, lag), delete. Membership itself is
  * api/groups.c over the coordinator (src/broker/group.h).
  */
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include "api/jsonbody.h"
 #include "api/parking.h"
 #include "cluster/meta.h"
+#include "common/buf.h"
 #include "common/err.h"
 
 #define OFFSETS_MAX_PER_COMMIT 100000
@@ -463,16 +466,18 @@ static int list_add(cJSON *arr, const char *name, const group_summary_t *s)
  * The groups this broker knows (its coordinator's and those with committed
  * offsets, merged by name) into arr; in cluster mode only those it
  * coordinates now, after loading the partitions of __consumer_offsets it
- * leads.
+ * leads, and 503 when it does not lead one of expect (the partitions the
+ * asking broker's view gave it: their groups would be missing).
  */
-static int groups_list_local(api_request_t *req, cJSON *arr)
+static int groups_list_local(api_request_t *req, const int32_t *expect, size_t nexpect,
+                             cJSON *arr)
 {
 	group_summary_t *sums = NULL;
 	char **names = NULL;
 	size_t n = 0, ns = 0, i = 0, j = 0;
 	int rc, c, ok = 1;
 
-	rc = broker_groups_ready_here(req->broker, req->err, sizeof req->err);
+	rc = broker_groups_ready_here(req->broker, expect, nexpect, req->err, sizeof req->err);
 	if (rc == STRAND_ENOTLEADER || rc == STRAND_EUNAVAILABLE) {
 		api_respond_problem(req, 503, API_PROBLEM_UNAVAILABLE, req->err, NULL);
 		return rc;
@@ -530,6 +535,8 @@ static int groups_sort(cJSON *arr)
 typedef struct groups_fanout {
 	forward_set_t *set;
 	size_t         ncalls;
+	int32_t       *mine;      /* the __consumer_offsets partitions our view says we lead */
+	size_t         nmine;
 } groups_fanout_t;
 
 static void groups_list_cleanup(api_request_t *req)
@@ -537,7 +544,48 @@ static void groups_list_cleanup(api_request_t *req)
 	groups_fanout_t *f = req->ctx;
 
 	forward_set_free(f->set);
+	free(f->mine);
 	free(f);
+}
+
+/*
+ * ?partitions=1,5,9 (a broker asking another with Strand-Route: direct):
+ * the partitions of __consumer_offsets the asker's view says this broker
+ * leads, into *out (malloc'd). 400 itself on a bad list.
+ */
+static int groups_expect_parse(api_request_t *req, int32_t **out, size_t *n)
+{
+	const char *q = api_query(req, "partitions");
+	int32_t *v = NULL;
+	size_t k = 0, cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (q == NULL)
+		return 0;
+	cap = strlen(q) / 2 + 1;
+	v = malloc(cap * sizeof *v);
+	if (v == NULL)
+		return STRAND_ENOMEM;
+	while (*q != '\0') {
+		char *end;
+		long x;
+
+		errno = 0;
+		x = strtol(q, &end, 10);
+		if (end == q || errno != 0 || x < 0 || x > INT32_MAX || k == cap ||
+		    (*end != ',' && *end != '\0') || (*end == ',' && end[1] == '\0')) {
+			free(v);
+			api_respond_problem(req, 400, API_PROBLEM_INVALID_REQUEST, "partitions must be "
+			                    "a comma-separated list of partition numbers", NULL);
+			return STRAND_EINVAL;
+		}
+		v[k++] = (int32_t)x;
+		q = *end == ',' ? end + 1 : end;
+	}
+	*out = v;
+	*n = k;
+	return 0;
 }
 
 /* Every coordinator answered (or failed): merge their lists with ours. */
@@ -553,7 +601,7 @@ static int groups_list_merge(api_request_t *req)
 	arr = cJSON_CreateArray();
 	if (arr == NULL)
 		return STRAND_ENOMEM;
-	rc = groups_list_local(req, arr);
+	rc = groups_list_local(req, f->mine, f->nmine, arr);
 	for (size_t i = 0; rc == 0 && i < f->ncalls; i++) {
 		forward_set_answer(f->set, i, &a);
 		if (a.status != 200) {
@@ -584,9 +632,11 @@ static int groups_list_merge(api_request_t *req)
 int api_groups_list(api_request_t *req)
 {
 	meta_t *m = api_meta(req->api);
-	int32_t ids[FORWARD_LIST_MAX], self = api_self_id(req->api), id;
+	int32_t ids[FORWARD_LIST_MAX], self = api_self_id(req->api), *leader = NULL, *expect;
 	char url[512];
-	size_t nids = 0, k, idx;
+	size_t nids = 0, k, idx, nexpect;
+	int32_t nparts = 0;
+	buf_t path = BUF_INIT;
 	groups_fanout_t *f;
 	topic_t *t;
 	cJSON *arr;
@@ -594,10 +644,12 @@ int api_groups_list(api_request_t *req)
 
 	if (m == NULL || api_forward_is_direct(req) ||
 	    (t = broker_topic_get(req->broker, BROKER_OFFSETS_TOPIC)) == NULL) {
+		rc = groups_expect_parse(req, &expect, &nexpect);
+		if (rc)
+			return api_responded(req) ? 0 : rc;
 		arr = cJSON_CreateArray();
-		if (arr == NULL)
-			return STRAND_ENOMEM;
-		rc = groups_list_local(req, arr);
+		rc = arr == NULL ? STRAND_ENOMEM : groups_list_local(req, expect, nexpect, arr);
+		free(expect);
 		if (rc) {
 			cJSON_Delete(arr);
 			return api_responded(req) ? 0 : rc;
@@ -614,13 +666,27 @@ int api_groups_list(api_request_t *req)
 	req->ctx = f;
 	req->on_cleanup = groups_list_cleanup;
 	req->on_resume = groups_list_merge;
-	for (int32_t p = 0; rc == 0 && p < topic_partition_count(t); p++) {
-		rc = meta_partition_leader(m, BROKER_OFFSETS_TOPIC, p, &id, url, sizeof url);
-		if (rc) {
+	nparts = topic_partition_count(t);
+	topic_release(t);
+	leader = malloc((size_t)(nparts > 0 ? nparts : 1) * sizeof *leader);
+	f->mine = malloc((size_t)(nparts > 0 ? nparts : 1) * sizeof *f->mine);
+	if (leader == NULL || f->mine == NULL) {
+		free(leader);
+		return STRAND_ENOMEM;
+	}
+	/* who leads each partition in our view; ours are checked here, and
+	 * each other coordinator is told which ones it must lead to answer */
+	for (int32_t p = 0; rc == 0 && p < nparts; p++) {
+		rc = meta_partition_leader(m, BROKER_OFFSETS_TOPIC, p, &leader[p], url, sizeof url);
+		if (rc)
 			snprintf(req->err, sizeof req->err, "partition %d of " BROKER_OFFSETS_TOPIC
 			         " has no leader right now; retry shortly", (int)p);
-			break;
-		}
+		else if (leader[p] == self)
+			f->mine[f->nmine++] = p;
+	}
+	for (int32_t p = 0; rc == 0 && p < nparts; p++) {
+		int32_t id = leader[p];
+
 		for (k = 0; k < nids && ids[k] != id; k++)
 			;
 		if (k < nids || id == self)
@@ -628,12 +694,26 @@ int api_groups_list(api_request_t *req)
 		if (nids == FORWARD_LIST_MAX)
 			break;             /* cannot be: a cluster has fewer live brokers */
 		ids[nids++] = id;
-		rc = forward_set_call(f->set, id, url, "/v1/groups", "application/json", NULL, 0,
-		                      GROUP_WRITE_TIMEOUT_MS, &idx);
+		buf_reset(&path);
+		rc = buf_append_str(&path, "/v1/groups?partitions=");
+		for (int32_t q = p; rc == 0 && q < nparts; q++)
+			if (leader[q] == id)
+				rc = buf_appendf(&path, "%s%d", q == p ? "" : ",", (int)q);
+		if (rc == 0)
+			rc = meta_partition_leader(m, BROKER_OFFSETS_TOPIC, p, &id, url, sizeof url);
+		if (rc == 0 && id != leader[p])
+			rc = STRAND_ENOTLEADER;   /* it moved meanwhile */
+		if (rc == STRAND_ENOTLEADER || rc == STRAND_EUNAVAILABLE || rc == STRAND_ENOENT)
+			snprintf(req->err, sizeof req->err, "the leadership of " BROKER_OFFSETS_TOPIC
+			         " partition %d is moving; retry shortly", (int)p);
+		if (rc == 0)
+			rc = forward_set_call(f->set, id, url, path.data, "application/json", NULL, 0,
+			                      GROUP_WRITE_TIMEOUT_MS, &idx);
 		if (rc == 0 || rc == STRAND_EAGAIN)
 			f->ncalls = idx + 1;   /* a refused call is kept, finished, in the set */
 	}
-	topic_release(t);
+	buf_free(&path);
+	free(leader);
 	if (rc == STRAND_ENOTLEADER || rc == STRAND_EUNAVAILABLE || rc == STRAND_ENOENT)
 		return api_respond_problem(req, 503, API_PROBLEM_UNAVAILABLE, req->err, NULL);
 	if (rc && rc != STRAND_EAGAIN)

@@ -431,10 +431,14 @@ int broker_group_ready(broker_t *b, const char *group, char *err, size_t errlen)
 
 /*
  * offsets_in_log: broker_group_ready for every partition of
- * BROKER_OFFSETS_TOPIC this broker leads (the group list). 0, or the first
+ * BROKER_OFFSETS_TOPIC this broker leads (the group list), and for each of
+ * expect[0..nexpect) (the partitions another broker's view says it leads):
+ * one it does not lead (yet) is STRAND_ENOTLEADER, so that a list asked of
+ * it in a leadership change is refused rather than short. 0, or the first
  * partition's STRAND_EUNAVAILABLE / STRAND_ENOTLEADER / load error.
  */
-int broker_groups_ready_here(broker_t *b, char *err, size_t errlen);
+int broker_groups_ready_here(broker_t *b, const int32_t *expect, size_t nexpect,
+                             char *err, size_t errlen);
 
 /* 1 when this broker coordinates group now (offsets_in_log: its partition
  * is loaded at the current leader epoch; always without offsets_in_log). */

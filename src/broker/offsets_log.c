@@ -656,7 +656,8 @@ int broker_group_ready(broker_t *b, const char *group, char *err, size_t errlen)
 	return rc;
 }
 
-int broker_groups_ready_here(broker_t *b, char *err, size_t errlen)
+int broker_groups_ready_here(broker_t *b, const int32_t *expect, size_t nexpect,
+                             char *err, size_t errlen)
 {
 	topic_t *t;
 	int32_t epoch;
@@ -665,8 +666,16 @@ int broker_groups_ready_here(broker_t *b, char *err, size_t errlen)
 	if (broker_offsets_log(b) == NULL)
 		return 0;
 	t = broker_topic_get(b, BROKER_OFFSETS_TOPIC);
+	if (t == NULL && nexpect > 0)
+		return strand_err_set(err, errlen, STRAND_EUNAVAILABLE, "this broker does not "
+		                      "know %s yet; retry shortly", BROKER_OFFSETS_TOPIC);
 	if (t == NULL)
 		return 0;              /* no group was ever used */
+	for (size_t i = 0; rc == 0 && i < nexpect; i++)
+		if (ol_epoch(b, expect[i], &epoch) != 0)
+			rc = strand_err_set(err, errlen, STRAND_ENOTLEADER, "this broker does not lead "
+			                    "%s partition %d (yet): the leadership is moving; retry "
+			                    "shortly", BROKER_OFFSETS_TOPIC, (int)expect[i]);
 	for (int32_t p = 0; rc == 0 && p < topic_partition_count(t); p++)
 		if (ol_epoch(b, p, &epoch) == 0)
 			rc = ol_ready(b, t, p, epoch, NULL, err, errlen);

@@ -234,6 +234,30 @@ START_TEST(test_offsets_topic_internal_and_routed)
 		}
 		cJSON_Delete(json);
 	}
+	/* the merging broker tells each coordinator which partitions its view
+	 * gives it (?partitions=): one that does not lead them answers 503, not
+	 * a list short of their groups (seen in a leadership change) */
+	{
+		static const char *const direct[] = { "Strand-Route: direct", NULL };
+		tcluster_partition_t pst;
+		int other;
+
+		ck_assert_int_eq(tcluster_partition(cl, 1, BROKER_OFFSETS_TOPIC, 0, &pst), 0);
+		other = pst.leader % NB + 1;
+		st = tcluster_http(cl, pst.leader, "GET", "/v1/groups?partitions=0", NULL, direct,
+		                   HTTP_MS, &json);
+		ck_assert_int_eq(st, 200);
+		cJSON_Delete(json);
+		st = tcluster_http(cl, other, "GET", "/v1/groups?partitions=0", NULL, direct, HTTP_MS,
+		                   &json);
+		ck_assert_int_eq(st, 503);
+		ck_assert_str_eq(cJSON_GetObjectItem(json, "code")->valuestring, "UNAVAILABLE");
+		cJSON_Delete(json);
+		st = tcluster_http(cl, other, "GET", "/v1/groups?partitions=0,x", NULL, direct, HTTP_MS,
+		                   &json);
+		ck_assert_int_eq(st, 400);
+		cJSON_Delete(json);
+	}
 
 	/* users may read it, not write, alter, delete or create it */
 	snprintf(path, sizeof path, "/v1/topics/%s/partitions/0/records", BROKER_OFFSETS_TOPIC);
