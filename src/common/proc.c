@@ -1,6 +1,7 @@
 /*
  * proc.c — spawning and stopping helper processes (proc.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -55,19 +56,50 @@ int proc_spawn(char *const argv[], const char *log_path, int detach, pid_t *pid,
 
 /* An exited process whose parent has not reaped it yet (a container's
  * pid 1 may never do so) still answers kill(pid, 0): look at its state. */
+/* Is the task whose stat file is path a zombie ('Z') or dead ('X')? */
+static int proc_task_dead(const char *path)
+{
+	char line[512], *close;
+	FILE *f = fopen(path, "r");
+	int dead = 0;
+
+	if (f == NULL)
+		return 1;        /* gone meanwhile */
+	if (fgets(line, sizeof line, f) != NULL && (close = strrchr(line, ')')) != NULL)
+		dead = close[1] == ' ' && (close[2] == 'Z' || close[2] == 'X');
+	fclose(f);
+	return dead;
+}
+
+/*
+ * A zombie: every thread of pid has exited. The main thread alone is not
+ * enough: after SIGKILL (or pthread_exit) the thread group leader shows
+ * 'Z' while its other threads are still exiting, and until the last one
+ * has, the process's files (a broker's flock on its data directory) stay
+ * open; a broker started again on that directory then found it locked.
+ */
 static int proc_is_zombie(pid_t pid)
 {
-	char path[64], line[512], *close;
-	FILE *f;
-	int zombie = 0;
+	char path[96];
+	struct dirent *e;
+	DIR *d;
+	int zombie;
 
 	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	f = fopen(path, "r");
-	if (f == NULL)
+	if (!proc_task_dead(path))
 		return 0;
-	if (fgets(line, sizeof line, f) != NULL && (close = strrchr(line, ')')) != NULL)
-		zombie = close[1] == ' ' && close[2] == 'Z';
-	fclose(f);
+	snprintf(path, sizeof path, "/proc/%ld/task", (long)pid);
+	d = opendir(path);
+	if (d == NULL)
+		return 1;
+	zombie = 1;
+	while (zombie && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof path, "/proc/%ld/task/%.20s/stat", (long)pid, e->d_name);
+		zombie = proc_task_dead(path);
+	}
+	closedir(d);
 	return zombie;
 }
 
