@@ -64,6 +64,7 @@
 #define BURY_WAIT_MS       10000   /* how long create waits for a deleted namesake's cleanup */
 #define PRODUCER_IDS_FILE  "producer_ids"
 #define IDEMPOTENCY_FILE   "idempotency.journal"
+#define CLEAN_SHUTDOWN_FILE ".strand_cleanshutdown"  /* Kafka's .kafka_cleanshutdown */
 #define PRODUCER_ID_BLOCK  1000    /* ids reserved per write of producer_ids (Kafka's block size) */
 #define PRODUCER_EXPIRATION_DEFAULT_MS 86400000  /* Kafka's producer.id.expiration.ms */
 
@@ -112,6 +113,8 @@ struct broker {
 	atomic_int      stopping;
 	pthread_t       ticker;
 	int             ticker_started;
+	int             opened;             /* broker_open finished: a close may be clean */
+	int             unclean_shutdown;   /* the last run left no clean-shutdown marker */
 	pthread_t       cleaner;            /* cluster mode: compacts __consumer_offsets */
 	int             cleaner_started;
 	int             cleaner_backoff_ms;
@@ -1457,6 +1460,48 @@ static int cond_init_monotonic(pthread_cond_t *cond)
 	return rc;
 }
 
+/*
+ * KIP-966's unclean shutdown: DATA/meta/.strand_cleanshutdown exists only
+ * between a clean close (every log flushed and closed) and the next open.
+ * Opening without it means the last run ended by a kill or a crash, and a
+ * crash of the machine may have taken the unflushed tail of every log (the
+ * page cache). The marker is removed here, durably (the directory fsynced),
+ * so a crash of this run is never mistaken for a clean one.
+ */
+static int clean_shutdown_take(broker_t *b, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", b->meta_dir, CLEAN_SHUTDOWN_FILE);
+	if (unlink(path) == 0) {
+		b->unclean_shutdown = 0;
+		if (fsync_dir(b->meta_dir) < 0)
+			return strand_err_set(err, errlen, STRAND_EIO, "fsync %s: %s", b->meta_dir,
+			                      strerror(errno));
+		return 0;
+	}
+	if (errno != ENOENT)
+		return strand_err_set(err, errlen, STRAND_EIO, "unlink %s: %s", path,
+		                      strerror(errno));
+	b->unclean_shutdown = 1;
+	return 0;
+}
+
+/* After a clean close: every log closed (flushed), the marker written durably. */
+static void clean_shutdown_mark(broker_t *b)
+{
+	char path[PATH_MAX], err[256];
+
+	snprintf(path, sizeof(path), "%s/%s", b->meta_dir, CLEAN_SHUTDOWN_FILE);
+	if (broker_file_write_atomic(path, "", 0, err, sizeof err) != 0)
+		fprintf(stderr, "strand: cannot write the clean-shutdown marker: %s\n", err);
+}
+
+int broker_unclean_shutdown(broker_t *b)
+{
+	return b->unclean_shutdown;
+}
+
 /* Take DATA/meta/lock: two brokers on one directory would corrupt it. */
 static int data_dir_lock(broker_t *b, char *err, size_t errlen)
 {
@@ -1513,6 +1558,8 @@ int broker_open(const broker_options_t *opts, broker_t **out, char *err, size_t 
 		goto fail;
 	}
 	rc = data_dir_lock(b, err, errlen);
+	if (rc == 0)
+		rc = clean_shutdown_take(b, err, errlen);
 	if (rc == 0 && replica_mgr_new(opts->cluster_mode != 0, &b->replica) != 0)
 		rc = strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
 	if (rc == 0)
@@ -1556,6 +1603,7 @@ int broker_open(const broker_options_t *opts, broker_t **out, char *err, size_t 
 		}
 		b->cleaner_started = 1;
 	}
+	b->opened = 1;
 	*out = b;
 	return 0;
 fail:
@@ -1569,8 +1617,15 @@ fail:
  */
 void broker_close(broker_t *b)
 {
+	int clean;
+
 	if (b == NULL)
 		return;
+	/* clean only when open finished and every log is closed here: no topic
+	 * held elsewhere, none deleted but still held */
+	pthread_mutex_lock(&b->lock);
+	clean = b->opened && b->dead == NULL;
+	pthread_mutex_unlock(&b->lock);
 	if (b->ticker_started) {
 		pthread_mutex_lock(&b->lock);
 		atomic_store(&b->stopping, 1);
@@ -1580,14 +1635,19 @@ void broker_close(broker_t *b)
 		if (b->cleaner_started)
 			pthread_join(b->cleaner, NULL);
 	}
-	for (size_t i = 0; i < b->ntopics; i++)
+	for (size_t i = 0; i < b->ntopics; i++) {
+		if (atomic_load(&b->topics[i]->refs) != 1)
+			clean = 0;
 		topic_release(b->topics[i]);
+	}
 	free(b->topics);
 	offsets_store_close(b->offsets);
 	offsets_log_free(b->olog);
 	idem_store_close(b->idempotency);
 	group_coord_free(b->groups);
 	replica_mgr_free(b->replica);
+	if (clean)
+		clean_shutdown_mark(b);   /* before the flock goes: no other broker yet */
 	if (b->lock_fd >= 0)
 		close(b->lock_fd);     /* drops the flock */
 	pthread_cond_destroy(&b->tick_cond);

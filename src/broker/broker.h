@@ -179,6 +179,14 @@ const char *broker_cluster_id(broker_t *b);
 const char *broker_meta_dir(broker_t *b);
 
 /*
+ * 1 when this open found no clean-shutdown marker (DATA/meta/
+ * .strand_cleanshutdown, Kafka's .kafka_cleanshutdown): the last run was
+ * killed or its machine crashed, and the unflushed tail of its logs may be
+ * gone. broker_close writes the marker after closing every log.
+ */
+int broker_unclean_shutdown(broker_t *b);
+
+/*
  * Replace the file at path with data, atomically and durably: write
  * "<path>.tmp", fsync it, rename it over path, fsync the directory. A crash
  * leaves either the old or the new content, never a mix.

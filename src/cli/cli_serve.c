@@ -647,6 +647,7 @@ static int serve_join_cluster(serve_values_t *sv, broker_t *broker, api_t *api,
 	co.proposed_cluster_id = broker_cluster_id(broker);
 	co.required_cluster_id = member->recorded ? member->cluster_id : NULL;
 	co.lease_ttl_s = lease_ttl_s;
+	co.unclean_shutdown = broker_unclean_shutdown(broker);
 	rc = cluster_open(&co, out, err, sizeof err);
 	if (rc != 0) {
 		fprintf(stderr, "strand: error: cannot join the cluster at %s: %s\n",

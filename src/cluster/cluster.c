@@ -34,7 +34,7 @@ struct cluster {
 	int32_t         broker_id;
 	char           *url;                /* owned */
 	char            reg_key[64];        /* /strand/brokers/<id> */
-	char           *reg_value;          /* owned: {"id","url"} */
+	char           *reg_value;          /* owned: {"id","url","unclean_shutdown"} */
 	char            cluster_id[CLUSTER_MAX_ID_BYTES];
 	int             ttl_s, keepalive_ms;
 
@@ -625,7 +625,8 @@ int cluster_open(const cluster_options_t *opts, cluster_t **out, char *err, size
 	c->url = strdup(opts->advertised_url);
 	reg = cJSON_CreateObject();
 	if (reg != NULL && cJSON_AddNumberToObject(reg, "id", c->broker_id) &&
-	    cJSON_AddStringToObject(reg, "url", opts->advertised_url))
+	    cJSON_AddStringToObject(reg, "url", opts->advertised_url) &&
+	    cJSON_AddBoolToObject(reg, "unclean_shutdown", opts->unclean_shutdown != 0))
 		c->reg_value = cJSON_PrintUnformatted(reg);
 	cJSON_Delete(reg);
 	if (c->url == NULL || c->reg_value == NULL) {

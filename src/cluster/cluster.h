@@ -65,6 +65,11 @@ typedef struct cluster_options {
 	                                 broker id to expire; 0: lease_ttl + 2 s */
 	int         join_wait_ms;     /* how long to keep trying while etcd times out or
 	                                 cannot be reached; 0: CLUSTER_DEFAULT_JOIN_WAIT_MS */
+	int         unclean_shutdown; /* 1: the data directory had no clean-shutdown marker
+	                                 (broker_unclean_shutdown); every registration of
+	                                 this process says "unclean_shutdown":true, and the
+	                                 controller takes it out of the ISRs it is in
+	                                 (meta.h) until it catches up */
 } cluster_options_t;
 
 /* Fill the defaults (all zero: each field's comment says what zero means). */
