@@ -46,6 +46,7 @@ typedef struct mbroker {
 	char   *url;                      /* owned */
 	int64_t since;                    /* create_revision of brokers/<id>: this
 	                                     registration's revision (Kafka's broker epoch) */
+	uint8_t unclean;                  /* the registration says "unclean_shutdown":true */
 } mbroker_t;
 
 typedef struct mcache {
@@ -297,19 +298,57 @@ static int isr_drop_dead(const partition_state_t *st, const int32_t *live, size_
 	return 1;
 }
 
-int meta_elect(const partition_state_t *st, const int32_t *live, const int64_t *since,
-               size_t nlive, int unclean, int32_t min_insync, int preferred,
-               partition_state_t *out)
+/*
+ * KIP-966's unclean shutdown: live ISR members registered with
+ * "unclean_shutdown" after this state was written (so not yet handled: a
+ * member the leader took back after it caught up is in a newer state) may
+ * have lost their logs' unflushed tail, committed records included. They
+ * leave the ISR, into cur->isr, while another member (alive or not) stays
+ * in it; an ISR of such members only is kept (KIP-966's ELR would choose
+ * better; strand keeps the partition available there). Returns 1 when the
+ * ISR changed.
+ */
+static int isr_drop_unclean(const partition_state_t *st, const int32_t *live,
+                            const int64_t *since, const uint8_t *crashed, size_t nlive,
+                            partition_state_t *cur)
 {
+	int32_t i, n = 0;
+	ssize_t at;
+
+	if (since == NULL || crashed == NULL)
+		return 0;
+	for (i = 0; i < st->nisr; i++) {
+		at = ids_sorted_find(live, nlive, st->isr[i]);
+		if (at < 0 || !crashed[at] || st->version >= since[at])
+			cur->isr[n++] = st->isr[i];
+	}
+	if (n == st->nisr || n == 0) {
+		cur->nisr = st->nisr;
+		memcpy(cur->isr, st->isr, (size_t)st->nisr * sizeof *st->isr);
+		return 0;
+	}
+	cur->nisr = n;
+	return 1;
+}
+
+int meta_elect(const partition_state_t *st_in, const int32_t *live, const int64_t *since,
+               const uint8_t *crashed, size_t nlive, int unclean, int32_t min_insync,
+               int preferred, partition_state_t *out)
+{
+	partition_state_t cur = *st_in;
+	const partition_state_t *st = &cur;
 	int32_t i, r, pick = -1, n = 0;
-	ssize_t at = st->leader >= 0 ? ids_sorted_find(live, nlive, st->leader) : -1;
+	int fenced = isr_drop_unclean(st_in, live, since, crashed, nlive, &cur);
+	/* a leader that left its ISR so is replaced like a dead one */
+	ssize_t at = st->leader >= 0 && ids_contain(st->isr, st->nisr, st->leader)
+	             ? ids_sorted_find(live, nlive, st->leader) : -1;
 	int changed;
 
 	*out = *st;
 	if (at >= 0) {
 		/* dead followers out, same leader and epoch: the leader applies it as
 		 * an ISR change of its own leadership */
-		changed = isr_drop_dead(st, live, nlive, min_insync, out);
+		changed = isr_drop_dead(st, live, nlive, min_insync, out) || fenced;
 		if (since != NULL && st->version < since[at]) {
 			/* the leader registered after this state was written: a new
 			 * incarnation (a restart within its old lease whose expiry this
@@ -348,7 +387,7 @@ int meta_elect(const partition_state_t *st, const int32_t *live, const int64_t *
 		}
 	}
 	if (pick < 0 && st->leader < 0)
-		return 0;   /* still nobody to lead */
+		return fenced;   /* still nobody to lead; only the ISR may have changed */
 	out->leader = pick;   /* -1: offline; the ISR is kept for its members' return */
 	out->leader_epoch = st->leader_epoch + 1;
 	return 1;
@@ -469,7 +508,8 @@ static ssize_t mcache_broker_find(const mcache_t *c, int32_t id)
 	return -1;
 }
 
-static int mcache_broker_put(mcache_t *c, int32_t id, const char *url, int64_t since)
+static int mcache_broker_put(mcache_t *c, int32_t id, const char *url, int64_t since,
+                             int unclean)
 {
 	ssize_t i = mcache_broker_find(c, id);
 	char *copy = strdup(url);
@@ -481,6 +521,7 @@ static int mcache_broker_put(mcache_t *c, int32_t id, const char *url, int64_t s
 		free(c->brokers[i].url);
 		c->brokers[i].url = copy;
 		c->brokers[i].since = since;
+		c->brokers[i].unclean = unclean != 0;
 		return 0;
 	}
 	if (c->nbrokers == c->capbrokers) {
@@ -500,6 +541,7 @@ static int mcache_broker_put(mcache_t *c, int32_t id, const char *url, int64_t s
 	c->brokers[at].id = id;
 	c->brokers[at].url = copy;
 	c->brokers[at].since = since;
+	c->brokers[at].unclean = unclean != 0;
 	c->nbrokers++;
 	return 0;
 }
@@ -716,7 +758,9 @@ static int mcache_apply_put(mcache_t *c, const etcd_kv_t *kv, key_kind_t *kind, 
 		doc = cJSON_ParseWithLength(kv->value, kv->value_len);
 		url = cJSON_GetObjectItemCaseSensitive(doc, "url");
 		if (cJSON_IsString(url))
-			rc = mcache_broker_put(c, *num, url->valuestring, kv->create_revision);
+			rc = mcache_broker_put(c, *num, url->valuestring, kv->create_revision,
+			                       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+			                               doc, "unclean_shutdown")));
 		else
 			*kind = KEY_OTHER;
 		cJSON_Delete(doc);
@@ -1092,6 +1136,7 @@ static ctl_change_t *meta_controller_plan(meta_t *m, int preferred, size_t *n)
 	ctl_change_t *changes = NULL, *grown;
 	int32_t *live = NULL, p;
 	int64_t *since = NULL;
+	uint8_t *crashed = NULL;
 	size_t nlive, i, cap = 0;
 	partition_state_t to;
 	const mtopic_t *t;
@@ -1101,20 +1146,22 @@ static ctl_change_t *meta_controller_plan(meta_t *m, int preferred, size_t *n)
 	nlive = m->cache.nbrokers;
 	live = malloc((nlive > 0 ? nlive : 1) * sizeof *live);
 	since = malloc((nlive > 0 ? nlive : 1) * sizeof *since);
-	if (since == NULL) {
+	crashed = malloc(nlive > 0 ? nlive : 1);
+	if (since == NULL || crashed == NULL) {
 		free(live);
 		live = NULL;
 	}
 	for (i = 0; live != NULL && i < nlive; i++) {
 		live[i] = m->cache.brokers[i].id;   /* sorted by id */
 		since[i] = m->cache.brokers[i].since;
+		crashed[i] = m->cache.brokers[i].unclean;
 	}
 	for (i = 0; live != NULL && i < m->cache.ntopics; i++) {
 		t = &m->cache.topics[i];
 		for (p = 0; t->has_topic && p < t->partitions && p < t->nparts; p++) {
 			if (t->parts[p].version == 0 ||
-			    !meta_elect(&t->parts[p], live, since, nlive, t->unclean, t->min_insync,
-			                preferred, &to))
+			    !meta_elect(&t->parts[p], live, since, crashed, nlive, t->unclean,
+			                t->min_insync, preferred, &to))
 				continue;
 			if (*n == cap) {
 				cap = cap ? cap * 2 : 16;
@@ -1134,6 +1181,7 @@ out:
 	pthread_mutex_unlock(&m->lock);
 	free(live);
 	free(since);
+	free(crashed);
 	return changes;
 }
 
@@ -1328,6 +1376,7 @@ int meta_propose_isr(meta_t *m, const char *topic, int32_t p,
 	etcd_compare_t same = { key, ETCD_TARGET_MOD, ETCD_CMP_EQUAL, proposed->version };
 	etcd_op_t put = { ETCD_OP_PUT, key, 0, value, 0, 0 };
 	etcd_txn_result_t res;
+	const mtopic_t *cur;
 	ssize_t self;
 	int rc;
 
@@ -1352,6 +1401,22 @@ int meta_propose_isr(meta_t *m, const char *topic, int32_t p,
 		 * member added that is not registered (KIP-841) */
 		pthread_mutex_unlock(&m->lock);
 		return STRAND_EAGAIN;
+	}
+	cur = mcache_topic(&m->cache, topic);
+	for (int32_t i = 0; cur != NULL && p < cur->nparts &&
+	                    cur->parts[p].version == proposed->version && i < proposed->nisr; i++) {
+		ssize_t at = mcache_broker_find(&m->cache, proposed->isr[i]);
+
+		if (at >= 0 && m->cache.brokers[at].unclean &&
+		    proposed->version < m->cache.brokers[at].since &&
+		    ids_contain(cur->parts[p].isr, cur->parts[p].nisr, proposed->isr[i])) {
+			/* a member back from an unclean shutdown that the controller
+			 * has not taken out yet (isr_drop_unclean): a write keeping it
+			 * would make the state newer than its registration, and keep
+			 * it electable. (One the leader adds has caught up since.) */
+			pthread_mutex_unlock(&m->lock);
+			return STRAND_EAGAIN;
+		}
 	}
 	m->hooks_running++;
 	pthread_mutex_unlock(&m->lock);

@@ -26,7 +26,8 @@
  * The controller (the broker cluster_is_controller says, in the same
  * watcher thread): when a broker's registration disappears it elects new
  * leaders for the partitions it led and drops it from the ISRs where it
- * only followed, gives a leader that registered again after its
+ * only followed, takes a broker that registered "unclean_shutdown" out
+ * of the ISRs it is in (KIP-966), gives a leader that registered again after its
  * partition's state was written a new epoch (a new incarnation), when a
  * broker returns it gives
  * leaderless partitions back to it, every META_PREFERRED_CHECK_MS it moves
@@ -105,8 +106,18 @@ int meta_assign_replicas(const int32_t *brokers_sorted, size_t n, int32_t first_
  * What the controller does with one partition, given the live brokers
  * (sorted ids), their registrations' revisions (since[i] for live[i]: the
  * create_revision of brokers/<id>, Kafka's broker epoch; NULL: not known)
+ * crashed[i] (1: live[i]'s registration says "unclean_shutdown"; NULL: none)
  * and the topic's min_insync_replicas. Returns 1 with *out the new state
  * (version kept: the CAS token) or 0 when nothing changes:
+ *   - first (KIP-966's unclean shutdown): ISR members whose registration
+ *     says unclean and came after the state was written (version < their
+ *     since) leave the ISR, while another member stays — their logs may
+ *     have lost a tail of committed records with their machine's page
+ *     cache, so they must not be elected before they caught up (their
+ *     leader takes them back then; its state is newer than their
+ *     registration). A leader taken out so is replaced as a dead one is;
+ *     an ISR of such members only is kept. The rules below then apply to
+ *     the ISR left;
  *   - leader alive, registered after the state was written (version <
  *     its since: it restarted within its old lease, and this controller
  *     never saw the old registration expire): same leader, epoch + 1, so
@@ -126,8 +137,8 @@ int meta_assign_replicas(const int32_t *brokers_sorted, size_t n, int32_t first_
  *     epoch + 1.
  */
 int meta_elect(const partition_state_t *st, const int32_t *live, const int64_t *since,
-               size_t nlive, int unclean, int32_t min_insync, int preferred,
-               partition_state_t *out);
+               const uint8_t *crashed, size_t nlive, int unclean, int32_t min_insync,
+               int preferred, partition_state_t *out);
 
 /* ---- the handle ---------------------------------------------------------------- */
 

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -34,12 +35,15 @@
 
 static tcluster_t *cl;
 static workload_t *wl;          /* the running workload, stopped before the cluster */
+static history_t *uh;           /* the unclean scenario's history */
 static char errbuf[8192];
 
 static void cluster_teardown(void)
 {
 	workload_stop(wl, NULL, 0);
 	wl = NULL;
+	history_free(uh);
+	uh = NULL;
 	tcluster_stop(cl);
 	cl = NULL;
 }
@@ -704,6 +708,170 @@ START_TEST(test_follower_killed_leaves_the_isr_by_the_controller)
 }
 END_TEST
 
+/* ---- KIP-966's unclean shutdown --------------------------------------------- */
+
+#define UNCLEAN_RECORDS 40
+
+typedef struct lead_watch {
+	int id;           /* the broker that must not lead */
+	int led;          /* set when it was seen leading */
+} lead_watch_t;
+
+/* Offline (no leader), id out of the ISR; notes any state where id leads. */
+static int pred_offline_without(const tcluster_partition_t *p, void *arg)
+{
+	lead_watch_t *lw = arg;
+
+	if (p->leader == lw->id)
+		lw->led = 1;
+	return p->leader == -1 && !tcluster_in_isr(p, lw->id);
+}
+
+static int pred_leader_is(const tcluster_partition_t *p, void *arg)
+{
+	return p->leader == *(const int *)arg;
+}
+
+static int marker_exists(int id)
+{
+	char path[1024];
+
+	snprintf(path, sizeof path, "%s/meta/.strand_cleanshutdown", tcluster_data_dir(cl, id));
+	return access(path, F_OK) == 0;
+}
+
+/* The recovery point of broker id's unclean/0 (its flushed prefix). */
+static int64_t recovery_point(int id)
+{
+	char path[1024];
+	long long v0 = -1, rp = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/unclean-0/recovery-point-offset-checkpoint",
+	         tcluster_data_dir(cl, id));
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;   /* none written: nothing flushed */
+	if (fscanf(f, "%lld %lld", &v0, &rp) != 2)
+		rp = -1;
+	fclose(f);
+	return rp;
+}
+
+/*
+ * A machine crash loses the unflushed tail of a broker's logs (the page
+ * cache), and with acks=all committed on the ISR's copies that tail holds
+ * committed records. A broker back from it while still in an ISR must not
+ * be elected before it caught up (KIP-966). Three brokers, RF 3, min ISR
+ * 2 (so a dead member of a two-member ISR stays in it), lag limit 60 s:
+ *   - G stopped cleanly: ISR [X, Y]; 40 acks=all records through X;
+ *   - the clean case: Y stopped with SIGTERM (its marker written, it stays
+ *     in the ISR), X paused (SIGSTOP), Y started: Y leads once X's lease
+ *     runs out, holding every record; X resumed, it follows and rejoins;
+ *   - the crash: X (now a follower in the ISR [Y, X]) killed -9, the tail of
+ *     its segment cut as a lost page cache would, Y paused, X started: X
+ *     registers unclean and leaves the ISR, so when Y's lease runs out
+ *     nobody leads (X must not: it lacks acknowledged records);
+ *   - Y resumed leads again, X catches up, G returns; every acknowledged
+ *     record is on every replica (the history checker).
+ * Without the controller's rule X is elected with its cut log and the
+ * records past the cut are lost on every replica.
+ */
+START_TEST(test_unclean_shutdown_is_not_elected)
+{
+	tcluster_options_t o = { .brokers = 3 };
+	tcluster_partition_t st;
+	lead_watch_t lw;
+	history_t *h = history_new();
+	int32_t ids[TCLUSTER_MAX_BROKERS];
+	int x, y, g, i, n, rc, acked;
+	int64_t offset, hw, rp, end, last_acked = -1;
+	history_report_t rep;
+	char code[64], seg[1024];
+	struct stat sb;
+	long status;
+
+	ck_assert_ptr_nonnull(h);
+	uh = h;   /* freed by the teardown if the test fails */
+	start_cluster(&o);
+	create_topic("unclean", 1, 3, SLOW_LAG_CONFIGS);
+	st = wait_part("unclean", 0, 0, pred_full, 0, "every replica in sync at start");
+	x = st.leader;
+	y = follower_of(x, 0);
+	g = follower_of(x, 1);
+	ck_assert_int_eq(tcluster_shutdown(cl, g), 0);
+	ck_assert_msg(marker_exists(g), "no clean-shutdown marker after SIGTERM");
+	wait_part("unclean", 0, x, pred_isr_size, 2, "the stopped broker out of the ISR");
+	/* a 503 (a follower slow to fetch on a loaded machine) is an unknown
+	 * outcome, sent again with a new value */
+	end = clock_now_ms() + PROGRESS_MS;
+	for (i = 0, acked = 0; acked < UNCLEAN_RECORDS; i++) {
+		status = produce_direct_value(x, "unclean", 1000 + i, code, sizeof code, &offset);
+		ck_assert_msg(status == 200 || (status == 503 && clock_now_ms() < end),
+		              "acks=all record %d: %ld %s", i, status, code);
+		ck_assert_int_eq(history_send(h, 0, 0, 1000 + i, status == 200 ? HISTORY_ACKED
+		                              : HISTORY_UNKNOWN, offset), 0);
+		if (status == 200) {
+			acked++;
+			last_acked = offset;
+		}
+	}
+
+	/* the clean case: Y stopped cleanly stays in the ISR and may lead */
+	ck_assert_int_eq(tcluster_shutdown(cl, y), 0);
+	ck_assert_msg(marker_exists(y), "no clean-shutdown marker after SIGTERM");
+	ck_assert_int_eq(tcluster_pause(cl, x), 0);
+	restart(y);
+	ck_assert_msg(!marker_exists(y), "the marker is still there after the open");
+	wait_part("unclean", 0, y, pred_leader_is, y, "the cleanly stopped broker elected");
+	ck_assert_int_eq(tcluster_resume(cl, x), 0);
+	wait_part("unclean", 0, y, pred_in_isr, x, "the old leader back in the ISR");
+
+	/* the crash: X, a follower in the ISR [Y, X], loses its log's tail */
+	ck_assert_int_eq(tcluster_kill(cl, x), 0);
+	ck_assert_msg(!marker_exists(x), "a marker in a running broker's directory");
+	snprintf(seg, sizeof seg, "%s/unclean-0/00000000000000000000.log", tcluster_data_dir(cl, x));
+	ck_assert_int_eq(stat(seg, &sb), 0);
+	ck_assert_int_eq(truncate(seg, sb.st_size / 2), 0);   /* recovery cuts the torn batch */
+	ck_assert_int_eq(tcluster_pause(cl, y), 0);
+	restart(x);
+	ck_assert_int_eq(tcluster_partition(cl, x, "unclean", 0, &st), 0);
+	rp = recovery_point(x);
+	ck_assert_msg(st.log_end_offset >= 0 && st.log_end_offset <= last_acked,
+	              "the cut log should lack acknowledged records: leo %" PRId64 ", last "
+	              "acknowledged offset %" PRId64, st.log_end_offset, last_acked);
+	ck_assert_msg(rp <= st.log_end_offset, "the cut went below the flushed prefix (%" PRId64
+	              "): not a lost page cache", rp);
+	lw.id = x;
+	lw.led = 0;
+	rc = tcluster_wait_partition(cl, x, "unclean", 0, pred_offline_without, &lw, FAILOVER_MS,
+	                             &st, errbuf, sizeof errbuf);
+	ck_assert_msg(!lw.led, "broker %d led with its log cut to %" PRId64 " (acknowledged up to "
+	              "%" PRId64 ")", x, st.log_end_offset, last_acked);
+	ck_assert_msg(rc == 0, "the partition offline without the unclean broker: %s", errbuf);
+	fprintf(stderr, "unclean: broker %d back from a crash with leo %" PRId64 " (acknowledged up "
+	        "to %" PRId64 "): out of the ISR, the partition offline until broker %d returns\n",
+	        x, st.log_end_offset, last_acked, y);
+
+	ck_assert_int_eq(tcluster_resume(cl, y), 0);
+	wait_part("unclean", 0, 0, pred_leader_is, y, "the caught-up broker leading again");
+	restart(g);
+	hw = wait_settled("unclean", 0, ids, &n);
+	ck_assert_int_ge(hw, UNCLEAN_RECORDS);
+	for (i = 1; i <= 3; i++)
+		ck_assert_int_eq(tcluster_shutdown(cl, i), 0);
+	for (i = 0; i < n; i++) {
+		rc = workload_read_replica(cl, ids[i], "unclean", 0, hw, h, errbuf, sizeof errbuf);
+		ck_assert_msg(rc == 0, "read broker %d: %s", ids[i], errbuf);
+	}
+	rc = (int)history_check(h, &rep);
+	ck_assert_msg(rc == 0, "%d anomalies (lost %" PRId64 "):\n%s", rc, rep.lost, rep.text);
+	ck_assert_int_eq(rep.acked, UNCLEAN_RECORDS);
+	uh = NULL;
+	history_free(h);
+}
+END_TEST
+
 /* Two of three down: the ISR shrinks to the leader alone, and acks=all is
  * refused with 503 NOT_ENOUGH_REPLICAS; nothing refused may appear later. */
 START_TEST(test_two_of_three_down_refuses_writes)
@@ -1023,6 +1191,7 @@ static Suite *faults_suite(void)
 	add_scenario(s, "reincarnate", test_controller_leader_restarted_at_once_gets_a_new_epoch);
 	add_scenario(s, "two_down", test_two_of_three_down_refuses_writes);
 	add_scenario(s, "follower_kill", test_follower_killed_leaves_the_isr_by_the_controller);
+	add_scenario(s, "unclean", test_unclean_shutdown_is_not_elected);
 	add_scenario(s, "truncate", test_leader_with_uncommitted_records_returns);
 	add_scenario(s, "etcd", test_etcd_killed_and_restarted);
 	add_scenario(s, "controller", test_controller_killed);

@@ -204,19 +204,19 @@ START_TEST(test_elect_rules)
 
 	/* leader alive: nothing, unless the preferred replica is in sync */
 	st = mkstate(2, 4, "123", "123");
-	ck_assert_int_eq(meta_elect(&st, live123, NULL, 3, 0, 1, 0, &out), 0);
-	ck_assert_int_eq(meta_elect(&st, live123, NULL, 3, 0, 1, 1, &out), 1);
+	ck_assert_int_eq(meta_elect(&st, live123, NULL, NULL, 3, 0, 1, 0, &out), 0);
+	ck_assert_int_eq(meta_elect(&st, live123, NULL, NULL, 3, 0, 1, 1, &out), 1);
 	ck_assert_int_eq(out.leader, 1);
 	ck_assert_int_eq(out.leader_epoch, 5);
 	ck_assert_int_eq(out.nisr, 3);
 	ck_assert_int_eq(out.version, 77);          /* the CAS token stays */
 	st = mkstate(2, 4, "123", "23");            /* preferred out of sync: stays */
-	ck_assert_int_eq(meta_elect(&st, live123, NULL, 3, 0, 1, 1, &out), 0);
-	ck_assert_int_eq(meta_elect(&st, live23, NULL, 2, 0, 1, 1, &out), 0);
+	ck_assert_int_eq(meta_elect(&st, live123, NULL, NULL, 3, 0, 1, 1, &out), 0);
+	ck_assert_int_eq(meta_elect(&st, live23, NULL, NULL, 2, 0, 1, 1, &out), 0);
 
 	/* leader dead: first live in-sync replica in replica order, ISR = live members */
 	st = mkstate(1, 0, "132", "123");
-	ck_assert_int_eq(meta_elect(&st, live23, NULL, 2, 0, 1, 0, &out), 1);
+	ck_assert_int_eq(meta_elect(&st, live23, NULL, NULL, 2, 0, 1, 0, &out), 1);
 	ck_assert_int_eq(out.leader, 3);            /* replicas order: 3 before 2 */
 	ck_assert_int_eq(out.leader_epoch, 1);
 	ck_assert_int_eq(out.nisr, 2);
@@ -225,21 +225,21 @@ START_TEST(test_elect_rules)
 
 	/* no live ISR member: offline, ISR kept; unclean: a live replica leads alone */
 	st = mkstate(1, 3, "12", "1");
-	ck_assert_int_eq(meta_elect(&st, live23, NULL, 2, 0, 1, 0, &out), 1);
+	ck_assert_int_eq(meta_elect(&st, live23, NULL, NULL, 2, 0, 1, 0, &out), 1);
 	ck_assert_int_eq(out.leader, -1);
 	ck_assert_int_eq(out.leader_epoch, 4);
 	ck_assert_int_eq(out.nisr, 1);
 	ck_assert_int_eq(out.isr[0], 1);
-	ck_assert_int_eq(meta_elect(&st, live23, NULL, 2, 1, 1, 0, &out), 1);
+	ck_assert_int_eq(meta_elect(&st, live23, NULL, NULL, 2, 1, 1, 0, &out), 1);
 	ck_assert_int_eq(out.leader, 2);
 	ck_assert_int_eq(out.nisr, 1);
 	ck_assert_int_eq(out.isr[0], 2);
 
 	/* offline stays offline until an ISR member returns; then it leads */
 	st = mkstate(-1, 4, "12", "1");
-	ck_assert_int_eq(meta_elect(&st, live23, NULL, 2, 0, 1, 1, &out), 0);
-	ck_assert_int_eq(meta_elect(&st, live3, NULL, 1, 1, 1, 0, &out), 0);   /* no replica alive */
-	ck_assert_int_eq(meta_elect(&st, live12, NULL, 2, 0, 1, 0, &out), 1);
+	ck_assert_int_eq(meta_elect(&st, live23, NULL, NULL, 2, 0, 1, 1, &out), 0);
+	ck_assert_int_eq(meta_elect(&st, live3, NULL, NULL, 1, 1, 1, 0, &out), 0);   /* no replica alive */
+	ck_assert_int_eq(meta_elect(&st, live12, NULL, NULL, 2, 0, 1, 0, &out), 1);
 	ck_assert_int_eq(out.leader, 1);
 	ck_assert_int_eq(out.leader_epoch, 5);
 	ck_assert_int_eq(out.nisr, 1);
@@ -247,39 +247,90 @@ START_TEST(test_elect_rules)
 	/* leader alive, a follower dead: it leaves the ISR, same leader and
 	 * epoch (Kafka's OfflineReplica), the CAS token kept */
 	st = mkstate(2, 4, "123", "213");
-	ck_assert_int_eq(meta_elect(&st, live12, NULL, 2, 0, 2, 0, &out), 1);
+	ck_assert_int_eq(meta_elect(&st, live12, NULL, NULL, 2, 0, 2, 0, &out), 1);
 	expect_state(&out, 2, 4, "21");
 	ck_assert_int_eq(out.version, 77);
 	ck_assert_int_eq(out.nreplicas, 3);         /* still a replica: it comes back */
 	/* ... but never below min_insync_replicas: the member that would take it
 	 * lower stays (the HW cannot pass it; it stays electable) */
-	ck_assert_int_eq(meta_elect(&st, live23, NULL, 2, 0, 3, 0, &out), 0);
+	ck_assert_int_eq(meta_elect(&st, live23, NULL, NULL, 2, 0, 3, 0, &out), 0);
 	st = mkstate(2, 4, "123", "21");
-	ck_assert_int_eq(meta_elect(&st, live23, NULL, 2, 0, 2, 0, &out), 0);
-	ck_assert_int_eq(meta_elect(&st, live23, NULL, 2, 0, 1, 0, &out), 1);
+	ck_assert_int_eq(meta_elect(&st, live23, NULL, NULL, 2, 0, 2, 0, &out), 0);
+	ck_assert_int_eq(meta_elect(&st, live23, NULL, NULL, 2, 0, 1, 0, &out), 1);
 	expect_state(&out, 2, 4, "2");
 	/* two dead of [1,2,3,4] with min 3: one goes (the first in ISR order) */
 	st = mkstate(1, 0, "1234", "1234");
-	ck_assert_int_eq(meta_elect(&st, live14, NULL, 2, 0, 3, 0, &out), 1);
+	ck_assert_int_eq(meta_elect(&st, live14, NULL, NULL, 2, 0, 3, 0, &out), 1);
 	expect_state(&out, 1, 0, "134");
 	/* the leader is never dropped; a dead follower and the preferred move
 	 * in one change: the preferred replica must be in the new ISR */
 	st = mkstate(2, 4, "123", "231");
-	ck_assert_int_eq(meta_elect(&st, live12, NULL, 2, 0, 1, 1, &out), 1);
+	ck_assert_int_eq(meta_elect(&st, live12, NULL, NULL, 2, 0, 1, 1, &out), 1);
 	expect_state(&out, 1, 5, "21");
 	/* the leader registered after the state was written (since > version 77):
 	 * a new incarnation, a new epoch, same leader and ISR; registered before
 	 * it: nothing; with the preferred move: one new epoch, not two */
 	st = mkstate(2, 4, "123", "213");
-	ck_assert_int_eq(meta_elect(&st, live123, since_new, 3, 0, 1, 0, &out), 1);
+	ck_assert_int_eq(meta_elect(&st, live123, since_new, NULL, 3, 0, 1, 0, &out), 1);
 	expect_state(&out, 2, 5, "213");
 	ck_assert_int_eq(out.version, 77);
-	ck_assert_int_eq(meta_elect(&st, live123, since_old, 3, 0, 1, 0, &out), 0);
-	ck_assert_int_eq(meta_elect(&st, live123, since_new, 3, 0, 1, 1, &out), 1);
+	ck_assert_int_eq(meta_elect(&st, live123, since_old, NULL, 3, 0, 1, 0, &out), 0);
+	ck_assert_int_eq(meta_elect(&st, live123, since_new, NULL, 3, 0, 1, 1, &out), 1);
 	expect_state(&out, 1, 5, "213");
 	/* an offline partition's ISR is left alone (its members may return) */
 	st = mkstate(-1, 4, "123", "12");
-	ck_assert_int_eq(meta_elect(&st, live3, NULL, 1, 0, 1, 0, &out), 0);
+	ck_assert_int_eq(meta_elect(&st, live3, NULL, NULL, 1, 0, 1, 0, &out), 0);
+}
+END_TEST
+
+/* KIP-966's unclean shutdown: a member registered "unclean_shutdown" after
+ * the state was written leaves the ISR before anything is elected */
+START_TEST(test_elect_unclean_shutdown)
+{
+	int32_t live12[] = { 1, 2 }, live2[] = { 2 }, live123[] = { 1, 2, 3 };
+	int64_t since_new[] = { 50, 100, 60 }, since_old[] = { 50, 70, 60 };   /* of 1, 2, 3 */
+	int64_t since2[] = { 100 }, since_both[] = { 90, 100, 60 };
+	uint8_t crashed2[] = { 0, 1, 0 }, none[] = { 0, 0, 0 }, only2[] = { 1 };
+	uint8_t crashed12[] = { 1, 1, 0 };
+	partition_state_t st, out;
+
+	/* a follower: it leaves, same leader and epoch, even below min ISR */
+	st = mkstate(1, 4, "123", "123");
+	ck_assert_int_eq(meta_elect(&st, live123, since_new, crashed2, 3, 0, 2, 0, &out), 1);
+	expect_state(&out, 1, 4, "13");
+	ck_assert_int_eq(out.version, 77);
+	st = mkstate(1, 4, "123", "12");
+	ck_assert_int_eq(meta_elect(&st, live123, since_new, crashed2, 3, 0, 2, 0, &out), 1);
+	expect_state(&out, 1, 4, "1");
+	/* registered before the state was written (taken back after catching
+	 * up), or clean: it stays */
+	ck_assert_int_eq(meta_elect(&st, live123, since_old, crashed2, 3, 0, 2, 0, &out), 0);
+	ck_assert_int_eq(meta_elect(&st, live123, since_new, none, 3, 0, 2, 0, &out), 0);
+	/* the loss case: the leader (1) is dead and the unclean member (2) is
+	 * the only live one in the ISR: it leaves, nobody leads */
+	ck_assert_int_eq(meta_elect(&st, live2, since2, only2, 1, 0, 2, 0, &out), 1);
+	expect_state(&out, -1, 5, "1");
+	/* it was the leader: another live member leads, epoch + 1 */
+	st = mkstate(2, 4, "123", "213");
+	ck_assert_int_eq(meta_elect(&st, live123, since_new, crashed2, 3, 0, 1, 0, &out), 1);
+	expect_state(&out, 1, 5, "13");
+	/* the only member: kept (availability; KIP-966's ELR would do better),
+	 * and the leader it is stays */
+	st = mkstate(2, 4, "12", "2");
+	ck_assert_int_eq(meta_elect(&st, live12, since_new, crashed2, 2, 0, 1, 0, &out), 1);
+	expect_state(&out, 2, 5, "2");   /* only the new-incarnation epoch */
+	/* every member unclean: the ISR is kept (the leader, registered anew,
+	 * only gets a new epoch) */
+	st = mkstate(1, 4, "123", "12");
+	ck_assert_int_eq(meta_elect(&st, live123, since_both, crashed12, 3, 0, 1, 0, &out), 1);
+	expect_state(&out, 1, 5, "12");
+	/* offline, the unclean member back: it does not lead */
+	st = mkstate(-1, 5, "123", "12");
+	ck_assert_int_eq(meta_elect(&st, live2, since2, only2, 1, 0, 1, 0, &out), 1);
+	expect_state(&out, -1, 5, "1");
+	/* the unclean leader of election would: a live replica with unclean_leader_election */
+	ck_assert_int_eq(meta_elect(&st, live2, since2, only2, 1, 1, 1, 0, &out), 1);
+	expect_state(&out, 2, 6, "2");
 }
 END_TEST
 
@@ -1062,6 +1113,7 @@ static Suite *meta_suite(void)
 	tcase_add_test(tc, test_placement_matches_kafkas_example);
 	tcase_add_test(tc, test_placement_spreads_leaders_and_replicas);
 	tcase_add_test(tc, test_elect_rules);
+	tcase_add_test(tc, test_elect_unclean_shutdown);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("etcd");
