@@ -898,6 +898,7 @@ void replica_tick(broker_t *b, topic_t *t, int32_t p, int64_t now_ms)
 	char err[256];
 	void *ctx;
 	int propose, moved;
+	int32_t extra_before;
 
 	if (r == NULL)
 		return;
@@ -913,6 +914,7 @@ void replica_tick(broker_t *b, topic_t *t, int32_t p, int64_t now_ms)
 	                            &want);
 	version = r->st.version;
 	hw = atomic_load(&r->hw);
+	extra_before = r->nisr_extra;
 	if (propose && hook != NULL) {
 		/* count added members before etcd may hold them (even a failed
 		 * write may have landed), until the next state is applied */
@@ -938,6 +940,14 @@ void replica_tick(broker_t *b, topic_t *t, int32_t p, int64_t now_ms)
 				r->isr_sent_version = version;  /* its state comes back by the watch */
 			else
 				r->isr_retry_ms = now_ms + ISR_RETRY_MS;
+			/* STRAND_EAGAIN: certainly not written (a CAS that failed, or
+			 * refused before writing: an unregistered member, KIP-841), so
+			 * its additions do not count for the HW. Kept, a dead follower
+			 * proposed from a last fetch that showed it caught up held the
+			 * HW at its LEO for good: every refusal re-added it (seen in
+			 * test_faults 'unclean': acks=all timed out for 30 s). */
+			if (rc == STRAND_EAGAIN && r->nisr_extra > extra_before)
+				r->nisr_extra = extra_before;
 		}
 		pthread_mutex_unlock(&r->lock);
 	}

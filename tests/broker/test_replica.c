@@ -519,7 +519,8 @@ typedef struct isr_log {
 	broker_t         *b;
 	atomic_int        calls;
 	atomic_int        last_nisr;
-	int               refuse;
+	int               refuse;     /* fail every write: with STRAND_EUNAVAILABLE, or refuse_rc */
+	int               refuse_rc;
 } isr_log_t;
 
 static int isr_apply_hook(void *ctx, const char *topic, int32_t p, const partition_state_t *st)
@@ -530,7 +531,7 @@ static int isr_apply_hook(void *ctx, const char *topic, int32_t p, const partiti
 	atomic_fetch_add(&h->calls, 1);
 	atomic_store(&h->last_nisr, st->nisr);
 	if (h->refuse)
-		return STRAND_EUNAVAILABLE;
+		return h->refuse_rc != 0 ? h->refuse_rc : STRAND_EUNAVAILABLE;
 	next.version = st->version + 1;
 	return broker_partition_set_state(h->b, topic, p, &next, NULL, 0);
 }
@@ -846,6 +847,35 @@ START_TEST(test_controller_drops_a_dead_follower)
 }
 END_TEST
 
+/*
+ * A proposal refused before it was written (STRAND_EAGAIN: a failed CAS,
+ * or an unregistered member, KIP-841) adds nothing to the HW's maximal
+ * ISR. A follower dropped by the controller whose parked fetch was still
+ * answered afterwards looked caught up at LEO 0, was proposed back every
+ * second, refused every time, and held the HW at 0 (test_faults 'unclean').
+ */
+START_TEST(test_refused_addition_does_not_hold_the_hw)
+{
+	broker_t *b = open_cluster_broker(1);
+	isr_log_t h = { .b = b, .refuse = 1, .refuse_rc = STRAND_EAGAIN };
+	broker_append_info_t info;
+
+	set_min_insync(b, 1, 60000);
+	apply(b, state(1, 0, 2, 10));            /* ISR {1,2} */
+	ck_assert_int_eq(follower_fetch(b, 2, 0, 0, NULL, NULL), 0);
+	broker_set_isr_hook(b, isr_apply_hook, &h);
+	apply(b, state(1, 0, 1, 11));            /* the controller dropped 2 */
+	ck_assert_int_eq(follower_fetch(b, 2, 0, 0, NULL, NULL), 0);   /* a late answer */
+	tick(b);
+	ck_assert_int_ge(atomic_load(&h.calls), 1);                    /* proposed, refused */
+	ck_assert_int_eq(append_n(b, 3, 0, &info), 0);
+	tick(b);
+	ck_assert_int_eq(hw_of(b), 3);           /* the ISR {1} alone, min_insync 1 */
+	broker_set_isr_hook(b, NULL, NULL);
+	broker_close(b);
+}
+END_TEST
+
 static Suite *replica_suite(void)
 {
 	Suite *s = suite_create("replica");
@@ -877,6 +907,7 @@ static Suite *replica_suite(void)
 	tcase_add_test(tc, test_follower_hw_is_bounded_by_its_leo);
 	tcase_add_test(tc, test_hw_counts_a_proposed_isr_member);
 	tcase_add_test(tc, test_controller_drops_a_dead_follower);
+	tcase_add_test(tc, test_refused_addition_does_not_hold_the_hw);
 	suite_add_tcase(s, tc);
 	return s;
 }
