@@ -128,6 +128,18 @@ static size_t seg_find(log_t *log, int64_t offset)
 	return lo;
 }
 
+/* fsync a directory, so renames and unlinks in it are durable. */
+static int fsync_dir(const char *dir)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+
+	if (dfd < 0)
+		return -1;
+	rc = fsync(dfd);
+	close(dfd);
+	return rc;
+}
+
 /*
  * Write a small file atomically: temp file, fsync, rename, fsync the
  * directory. Used for the checkpoints, which are rare.
@@ -137,7 +149,7 @@ static int write_atomic(const char *dir, const char *name, const char *text,
 {
 	char tmp[4096], dst[4096];
 	size_t len = strlen(text);
-	int fd, dfd;
+	int fd;
 
 	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
 	snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, name);
@@ -151,27 +163,11 @@ static int write_atomic(const char *dir, const char *name, const char *text,
 	close(fd);
 	if (rename(tmp, dst) < 0)
 		goto fail;
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
+	(void)fsync_dir(dir);
 	return 0;
 fail:
 	return strand_err_set(err, errlen, errno == ENOSPC ? STRAND_ENOSPC : STRAND_EIO,
 	                      "write %s: %s", dst, strerror(errno));
-}
-
-/* fsync a directory, so renames and unlinks in it are durable. */
-static int fsync_dir(const char *dir)
-{
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
-
-	if (dfd < 0)
-		return -1;
-	rc = fsync(dfd);
-	close(dfd);
-	return rc;
 }
 
 /* ---- configuration ------------------------------------------------------- */

@@ -91,11 +91,6 @@ static pid_t spawn_lingering(int *release)
 	return pid;
 }
 
-static char leader_state(pid_t pid)
-{
-	return proc_state(pid);
-}
-
 START_TEST(test_alive_until_the_last_thread_exits)
 {
 	int release;
@@ -103,9 +98,9 @@ START_TEST(test_alive_until_the_last_thread_exits)
 	int64_t end = mono_ms() + DEADLINE_MS;
 
 	/* the main thread has exited: the leader shows 'Z' */
-	while (leader_state(pid) != 'Z' && mono_ms() < end)
+	while (proc_state(pid) != 'Z' && mono_ms() < end)
 		nap_ms(5);
-	ck_assert_int_eq(leader_state(pid), 'Z');
+	ck_assert_int_eq(proc_state(pid), 'Z');
 	ck_assert_msg(proc_alive(pid), "a process with a running thread counted as dead");
 	/* the last thread exits: gone (a zombie until init reaps it, or gone) */
 	close(release);
