@@ -87,8 +87,8 @@ static int has_leader_and_full_isr(const tcluster_partition_t *p, void *arg)
 }
 
 /* POST one record as `auth` through broker via, until a status other than
- * the 421/503 of a leader that has not applied the new topic yet, within
- * a deadline. Returns the status; *served (may be NULL) the serving broker. */
+ * the 421/503 of a leader that has not applied the new topic yet, or the
+ * 404 of a broker whose watch has not brought it yet, within a deadline. Returns the status; *served (may be NULL) the serving broker. */
 static long produce(int via, const char *auth, const char *topic, int32_t p, int i)
 {
 	const char *hdrs[] = { auth, NULL };
@@ -102,7 +102,7 @@ static long produce(int via, const char *auth, const char *topic, int32_t p, int
 	for (;;) {
 		st = tcluster_http(cl, via, "POST", path, body, hdrs, 10000, &json);
 		cJSON_Delete(json);
-		if ((st != 421 && st != 503) || clock_now_ms() >= end)
+		if ((st != 421 && st != 503 && st != 404) || clock_now_ms() >= end)
 			return st;
 		clock_sleep_ms(20);
 	}
