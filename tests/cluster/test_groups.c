@@ -788,6 +788,11 @@ static int in_isr_of(const tcluster_partition_t *p, void *arg)
 	return p->leader > 0 && tcluster_in_isr(p, *(const int *)arg);
 }
 
+static int out_of_isr(const tcluster_partition_t *p, void *arg)
+{
+	return p->leader > 0 && !tcluster_in_isr(p, *(const int *)arg);
+}
+
 /*
  * Issue 10: __consumer_offsets grew one batch per commit forever. With
  * compaction each replica's copy stays bounded however many commits come;
@@ -870,6 +875,12 @@ START_TEST(test_offsets_compacted_bounded_and_restored)
 	leader = coordinator_of("g1", 1);
 	wiped = leader % NB + 1;
 	ck_assert_int_eq(tcluster_shutdown(cl, wiped), 0);
+	/* the controller drops it first: an ISR still holding it from before
+	 * would pass the wait below at once, and the leader could then commit
+	 * without it and die with an ISR the wiped broker is not in */
+	ck_assert_msg(tcluster_wait_partition(cl, leader, BROKER_OFFSETS_TOPIC, 0, out_of_isr,
+	                                      &wiped, WAIT_MS, NULL, errbuf, sizeof errbuf) == 0,
+	              "broker %d still in the ISR after its shutdown: %s", wiped, errbuf);
 	snprintf(path, sizeof path, "rm -rf '%s/%s-0'", tcluster_data_dir(cl, wiped),
 	         BROKER_OFFSETS_TOPIC);
 	ck_assert_int_eq(system(path), 0);
