@@ -26,6 +26,8 @@
 #include <check.h>
 #include <curl/curl.h>
 
+#include "cluster/cluster.h"
+#include "cluster/etcd.h"
 #include "cluster/etcd_local.h"
 #include "common/buf.h"
 #include "common/clock.h"
@@ -349,6 +351,7 @@ struct tcluster {
 	char          tokens[PATH_MAX], acls[PATH_MAX], admin_auth[128];
 	unsigned long salt;           /* in every token, so none is guessable from the code */
 	tc_broker_t   b[TCLUSTER_MAX_BROKERS + 1];   /* 1-based */
+	etcd_t       *reader;         /* tcluster_etcd_*: opened at first use */
 	char          tail[4096];
 };
 
@@ -834,6 +837,8 @@ void tcluster_stop(tcluster_t *c)
 	}
 	if (c->etcd.pid > 0)
 		proc_stop(c->etcd.pid, SIGKILL, TC_STOP_DEADLINE_MS);
+	if (c->reader != NULL)
+		etcd_close(c->reader);
 	if (c->dir[0] != '\0') {
 		if (getenv("STRAND_KEEP_CLUSTER") != NULL)
 			fprintf(stderr, "cluster_harness: kept %s\n", c->dir);
@@ -1023,9 +1028,10 @@ static int64_t tc_num(const cJSON *o, const char *name, int64_t dflt)
 	return cJSON_IsNumber(x) ? (int64_t)x->valuedouble : dflt;
 }
 
-int tcluster_partition(tcluster_t *c, int via, const char *topic, int32_t p,
-                       tcluster_partition_t *out)
+static int tc_partition(tcluster_t *c, int via, const char *topic, int32_t p, int own,
+                        tcluster_partition_t *out)
 {
+	static const char *const direct[] = { "Strand-Route: direct", NULL };
 	char path[512];
 	cJSON *doc = NULL, *parts, *x;
 	long status;
@@ -1035,7 +1041,8 @@ int tcluster_partition(tcluster_t *c, int via, const char *topic, int32_t p,
 	out->leader = -1;
 	out->leader_epoch = -1;
 	snprintf(path, sizeof path, "/v1/topics/%s", topic);
-	status = tcluster_http(c, via, "GET", path, NULL, NULL, TC_CONTROL_TIMEOUT_MS, &doc);
+	status = tcluster_http(c, via, "GET", path, NULL, own ? direct : NULL,
+	                       TC_CONTROL_TIMEOUT_MS, &doc);
 	if (status != 200 || doc == NULL) {
 		cJSON_Delete(doc);
 		return status == 404 ? STRAND_ENOENT : STRAND_EIO;
@@ -1054,6 +1061,112 @@ int tcluster_partition(tcluster_t *c, int via, const char *topic, int32_t p,
 	}
 	cJSON_Delete(doc);
 	return rc;
+}
+
+int tcluster_partition(tcluster_t *c, int via, const char *topic, int32_t p,
+                       tcluster_partition_t *out)
+{
+	return tc_partition(c, via, topic, p, 0, out);
+}
+
+int tcluster_partition_own(tcluster_t *c, int via, const char *topic, int32_t p,
+                           tcluster_partition_t *out)
+{
+	return tc_partition(c, via, topic, p, 1, out);
+}
+
+/* The harness's own etcd client (not through any relay); NULL on failure. */
+static etcd_t *tc_reader(tcluster_t *c)
+{
+	etcd_options_t o;
+	char err[256];
+
+	if (c->reader != NULL)
+		return c->reader;
+	memset(&o, 0, sizeof o);
+	o.endpoints = c->etcd.client_url;
+	o.timeout_ms = TC_CONTROL_TIMEOUT_MS;
+	o.ca_file = (c->opts.tls & TCLUSTER_TLS_ETCD) ? c->ca : NULL;
+	if (etcd_open(&o, &c->reader, err, sizeof err) != 0) {
+		fprintf(stderr, "cluster_harness: etcd_open: %s\n", err);
+		c->reader = NULL;
+	}
+	return c->reader;
+}
+
+int tcluster_etcd_partition(tcluster_t *c, const char *topic, int32_t p,
+                            tcluster_partition_t *out, int64_t *version)
+{
+	char key[512], err[256];
+	etcd_t *e = tc_reader(c);
+	etcd_kvs_t kvs;
+	cJSON *doc;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	out->leader = -1;
+	out->leader_epoch = -1;
+	out->high_watermark = out->log_end_offset = -1;
+	*version = 0;
+	if (e == NULL)
+		return STRAND_EIO;
+	snprintf(key, sizeof key, CLUSTER_ETCD_PREFIX "partitions/%s/%" PRId32, topic, p);
+	if ((rc = etcd_range(e, key, 0, &kvs, err, sizeof err)) != 0)
+		return STRAND_EIO;
+	if (kvs.n != 1) {
+		etcd_kvs_free(&kvs);
+		return STRAND_ENOENT;
+	}
+	doc = cJSON_ParseWithLength(kvs.kvs[0].value, kvs.kvs[0].value_len);
+	*version = kvs.kvs[0].mod_revision;
+	etcd_kvs_free(&kvs);
+	if (doc == NULL)
+		return STRAND_EIO;
+	out->leader = (int32_t)tc_num(doc, "leader", -1);
+	out->leader_epoch = (int32_t)tc_num(doc, "leader_epoch", -1);
+	out->nreplicas = tc_ids(cJSON_GetObjectItemCaseSensitive(doc, "replicas"), out->replicas);
+	out->nisr = tc_ids(cJSON_GetObjectItemCaseSensitive(doc, "isr"), out->isr);
+	cJSON_Delete(doc);
+	return 0;
+}
+
+int64_t tcluster_etcd_registered(tcluster_t *c, int id)
+{
+	char key[128], err[256];
+	etcd_t *e = tc_reader(c);
+	etcd_kvs_t kvs;
+	int64_t rev;
+
+	if (e == NULL)
+		return -1;
+	snprintf(key, sizeof key, CLUSTER_ETCD_PREFIX "brokers/%d", id);
+	if (etcd_range(e, key, 0, &kvs, err, sizeof err) != 0)
+		return -1;
+	rev = kvs.n == 1 ? kvs.kvs[0].create_revision : 0;
+	etcd_kvs_free(&kvs);
+	return rev;
+}
+
+int tcluster_wait_rejoined(tcluster_t *c, const char *topic, int32_t p, int id,
+                           int deadline_ms, char *err, size_t errlen)
+{
+	int64_t end = clock_now_ms() + deadline_ms, reg = -1, version = 0;
+	tcluster_partition_t st;
+
+	memset(&st, 0, sizeof st);
+	st.leader = -1;
+	do {
+		reg = tcluster_etcd_registered(c, id);
+		if (reg > 0 && tcluster_etcd_partition(c, topic, p, &st, &version) == 0 &&
+		    version > reg && st.leader >= 1 && tcluster_in_isr(&st, id))
+			return 0;
+		clock_sleep_ms(TC_POLL_MS);
+	} while (clock_now_ms() < end);
+	return strand_err_set(err, errlen, STRAND_ETIMEDOUT, "%s/%d after %d ms: broker %d "
+	                      "registered at revision %" PRId64 ", the state in etcd (revision %"
+	                      PRId64 "): leader %d epoch %d, broker %d %s the ISR (size %d)", topic,
+	                      p, deadline_ms, id, reg, version, st.leader, st.leader_epoch, id,
+	                      tcluster_in_isr(&st, id) ? "in" : "not in", st.nisr);
 }
 
 int tcluster_in_isr(const tcluster_partition_t *p, int32_t id)

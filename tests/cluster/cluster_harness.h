@@ -157,9 +157,19 @@ typedef struct tcluster_partition {
 } tcluster_partition_t;
 
 /* GET /v1/topics/{topic} on broker `via`, partition p. 0, or STRAND_ENOENT,
- * STRAND_EIO (no answer / unexpected). */
+ * STRAND_EIO (no answer / unexpected). NOT simply via's view: for a
+ * partition via's metadata says another broker leads, via asks that leader
+ * and answers with the leader's own entry (leader, epoch, ISR, high
+ * watermark, log end offset: docs/REPLICATION.md "Describe through any
+ * broker"); only when the leader does not answer or does not think it
+ * leads is it via's own (possibly stale) entry. */
 int  tcluster_partition(tcluster_t *c, int via, const char *topic, int32_t p,
                         tcluster_partition_t *out);
+/* The same with Strand-Route: direct: via's own entry only — its metadata
+ * cache's leader, epoch and ISR, and its own replica's high watermark and
+ * log end offset (what a test reading that replica's log needs). */
+int  tcluster_partition_own(tcluster_t *c, int via, const char *topic, int32_t p,
+                            tcluster_partition_t *out);
 
 /* GET /v1/cluster on `via`: a bitmask of the live broker ids (bit id) and
  * the controller (-1 none). 0 or STRAND_EIO. */
@@ -178,6 +188,34 @@ int  tcluster_wait_partition(tcluster_t *c, int via, const char *topic, int32_t 
  * controller among them. *controller gets it. */
 int  tcluster_wait_members(tcluster_t *c, int via, uint32_t alive, int deadline_ms,
                            int32_t *controller, char *err, size_t errlen);
+
+/* ---- what etcd itself holds (no broker's cache, no leader asked) ---------- */
+
+/* Partition p's state as etcd holds it now (leader, epoch, replicas, ISR;
+ * -1 for the offsets, which etcd does not hold) and *version, the revision
+ * of its last change. 0, STRAND_ENOENT, STRAND_EIO. */
+int  tcluster_etcd_partition(tcluster_t *c, const char *topic, int32_t p,
+                             tcluster_partition_t *out, int64_t *version);
+
+/* The revision that created broker id's current registration (its broker
+ * epoch): 0 when it is not registered, -1 when etcd did not answer. */
+int64_t tcluster_etcd_registered(tcluster_t *c, int id);
+
+/*
+ * Wait until broker id is back in partition p's ISR in a state etcd wrote
+ * after id's current registration. For a broker that came back with a new
+ * registration (restarted, or its lease lost while paused or cut off)
+ * "in the ISR" alone can be the state from before the fault, which the
+ * controller has not yet rewritten: it takes a broker registered
+ * "unclean_shutdown" out of every ISR whose state predates its
+ * registration, and a leader adds it back only once it caught up, so a
+ * state newer than the registration that holds it is the rejoin. Not for a
+ * broker that never left (a clean restart kept in the ISR by the min-ISR
+ * floor: no state after its registration needs writing). 0 or
+ * STRAND_ETIMEDOUT (err says what etcd last held).
+ */
+int  tcluster_wait_rejoined(tcluster_t *c, const char *topic, int32_t p, int id,
+                            int deadline_ms, char *err, size_t errlen);
 
 /* Create topic through broker via with partitions, replication factor and
  * configs (a JSON object text, or NULL). 0, or the HTTP status on refusal. */

@@ -119,7 +119,7 @@ static void wait_all_in_sync(const char *topic, int32_t p, int64_t hw)
 		int ok = 1;
 
 		for (int id = 1; id <= 3 && ok; id++) {
-			ok = tcluster_partition(cl, id, topic, p, &st) == 0 && st.nisr == 3 &&
+			ok = tcluster_partition_own(cl, id, topic, p, &st) == 0 && st.nisr == 3 &&
 			     st.high_watermark == hw && st.log_end_offset == hw;
 			if (!ok)
 				snprintf(last, sizeof last, "broker %d: isr %d of 3, hw %" PRId64 " leo %"
