@@ -393,6 +393,16 @@ int meta_elect(const partition_state_t *st_in, const int32_t *live, const int64_
 	return 1;
 }
 
+int meta_state_for_self(const partition_state_t *st, int32_t self, int64_t self_since,
+                        partition_state_t *out)
+{
+	*out = *st;
+	if (st->leader != self || self_since <= 0 || st->version >= self_since)
+		return 0;
+	out->leader = -1;
+	return 1;
+}
+
 /* ---- the cache --------------------------------------------------------------------- */
 
 static void mtopic_clear(mtopic_t *t)
@@ -797,13 +807,27 @@ static void meta_controller_tick(meta_t *m);
 
 /* ---- applying to the local broker (watcher thread) --------------------------------- */
 
-/* Hand partition p's cached state to the broker (it ignores one it has). */
-static void meta_apply_state(meta_t *m, const char *name, const partition_state_t *st,
+/* Hand partition p's cached state to the broker (it ignores one it has),
+ * without a leadership granted before this broker's registration. */
+static void meta_apply_state(meta_t *m, const char *name, const partition_state_t *cached,
                              int32_t p)
 {
+	partition_state_t st;
+	int64_t since = 0;
 	char err[256];
+	ssize_t self;
 
-	if (broker_partition_set_state(m->broker, name, p, st, err, sizeof err) != 0)
+	pthread_mutex_lock(&m->lock);
+	self = mcache_broker_find(&m->cache, m->self);
+	if (self >= 0)
+		since = m->cache.brokers[self].since;
+	pthread_mutex_unlock(&m->lock);
+	if (meta_state_for_self(cached, m->self, since, &st))
+		fprintf(stderr, "strand: [%" PRId64 "] meta: %s/%" PRId32 ": epoch %" PRId32 " was "
+		        "granted to this broker before it registered (version %" PRId64 " < %" PRId64
+		        "): no leader here until the controller's new epoch\n", clock_now_ms(), name,
+		        p, cached->leader_epoch, cached->version, since);
+	if (broker_partition_set_state(m->broker, name, p, &st, err, sizeof err) != 0)
 		fprintf(stderr, "strand: meta: cannot apply the state of %s/%" PRId32 ": %s\n",
 		        name, p, err);
 }

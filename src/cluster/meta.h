@@ -140,6 +140,21 @@ int meta_elect(const partition_state_t *st, const int32_t *live, const int64_t *
                const uint8_t *crashed, size_t nlive, int unclean, int32_t min_insync,
                int preferred, partition_state_t *out);
 
+/*
+ * What broker self takes of a state (Kafka's KIP-380: a broker ignores
+ * control requests from before its current broker epoch). A leadership
+ * written before self's registration (st->version < self_since, the
+ * create_revision of brokers/<self>; 0: not known) was its previous
+ * incarnation's: one that may have lost its log's unflushed tail, whose
+ * followers may hold records past its end. Leading in that epoch would
+ * write over them with no epoch change to make them truncate; so self
+ * takes such a state with leader -1 (a replica without a leader) until the
+ * controller writes the new epoch meta_elect gives it. Returns 1 when *out
+ * differs from *st.
+ */
+int meta_state_for_self(const partition_state_t *st, int32_t self, int64_t self_since,
+                        partition_state_t *out);
+
 /* ---- the handle ---------------------------------------------------------------- */
 
 typedef struct meta_options {

@@ -334,6 +334,33 @@ START_TEST(test_elect_unclean_shutdown)
 }
 END_TEST
 
+/* KIP-380: a leadership written before this broker registered is its
+ * previous incarnation's; it takes the state without a leader until the
+ * controller's new epoch (meta_elect's new-incarnation rule) */
+START_TEST(test_state_for_self_masks_an_older_incarnations_leadership)
+{
+	partition_state_t st = mkstate(2, 4, "123", "213"), out;   /* version 77 */
+
+	ck_assert_int_eq(meta_state_for_self(&st, 2, 100, &out), 1);
+	expect_state(&out, -1, 4, "213");
+	ck_assert_int_eq(out.version, 77);
+	ck_assert_int_eq(out.nreplicas, 3);
+	/* registered before the state was written, unknown, or not the leader */
+	ck_assert_int_eq(meta_state_for_self(&st, 2, 77, &out), 0);
+	expect_state(&out, 2, 4, "213");
+	ck_assert_int_eq(meta_state_for_self(&st, 2, 50, &out), 0);
+	ck_assert_int_eq(meta_state_for_self(&st, 2, 0, &out), 0);
+	ck_assert_int_eq(meta_state_for_self(&st, 1, 100, &out), 0);
+	expect_state(&out, 2, 4, "213");
+	/* the new epoch meta_elect writes for it is newer than the registration */
+	ck_assert_int_eq(meta_elect(&st, (int32_t[]){ 1, 2, 3 }, (int64_t[]){ 50, 100, 60 }, NULL,
+	                            3, 0, 1, 0, &out), 1);
+	out.version = 101;
+	ck_assert_int_eq(meta_state_for_self(&out, 2, 100, &st), 0);
+	expect_state(&st, 2, 5, "213");
+}
+END_TEST
+
 /* ---- three brokers in this process ---------------------------------------------------- */
 
 typedef struct node {
@@ -1084,7 +1111,13 @@ START_TEST(test_reregistered_leader_gets_a_new_epoch)
 	nodes[ctl].meta = NULL;
 	node_stop(&nodes[leader - 1]);
 	node_start(&nodes[leader - 1], leader);
-	wait_role(&nodes[leader - 1], "reinc", mine, REPLICA_LEADER);   /* the old state */
+	/* the old state, whose leadership was its previous incarnation's: it
+	 * takes it without a leader (KIP-380), and does not lead in that epoch */
+	wait_role(&nodes[leader - 1], "reinc", mine, REPLICA_FOLLOWER);
+	ck_assert_int_eq(broker_partition_get_state(nodes[leader - 1].broker, "reinc", mine, &st,
+	                                            NULL), 0);
+	ck_assert_int_eq(st.leader, -1);
+	ck_assert_int_eq(st.leader_epoch, before[mine].leader_epoch);
 	node_meta_open(&nodes[ctl]);    /* its first scan finds the new registration */
 
 	st = wait_state(&nodes[leader - 1], "reinc", mine, epoch_above, before[mine].leader_epoch,
@@ -1092,6 +1125,7 @@ START_TEST(test_reregistered_leader_gets_a_new_epoch)
 	ck_assert_int_eq(st.leader, leader);
 	ck_assert_int_eq(st.leader_epoch, before[mine].leader_epoch + 1);
 	ck_assert_int_eq(st.nisr, 3);
+	wait_role(&nodes[leader - 1], "reinc", mine, REPLICA_LEADER);   /* leads in the new one */
 	for (p = 0; p < 3; p++) {
 		if (before[p].leader == leader)
 			continue;
@@ -1114,6 +1148,7 @@ static Suite *meta_suite(void)
 	tcase_add_test(tc, test_placement_spreads_leaders_and_replicas);
 	tcase_add_test(tc, test_elect_rules);
 	tcase_add_test(tc, test_elect_unclean_shutdown);
+	tcase_add_test(tc, test_state_for_self_masks_an_older_incarnations_leadership);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("etcd");
