@@ -174,6 +174,11 @@ static int join_answer_logged(join_ctx_t *c)
 		if (rc != 1)
 			break;
 	}
+	/* the member gets its assignment even if this fails (as at the deadline) */
+	if (broker_group_committed(req->broker, &c->w, NULL, 0) == 1 &&
+	    broker_group_flush(req->broker, &c->w, req->err, sizeof req->err) != 0)
+		fprintf(stderr, "strand: group %s: its generation's record: %s\n", req->group,
+		        req->err);
 	answer = c->answer;
 	c->answer = NULL;
 	return api_respond_json(req, 200, answer);

@@ -73,8 +73,11 @@ static int group_wait_check(api_request_t *req)
 
 	for (;;) {
 		rc = broker_group_committed(req->broker, &gw->w, req->err, sizeof req->err);
-		if (rc == 1)
-			return api_respond_empty(req, 204);
+		if (rc == 1) {
+			/* committed: fsync'd too where the ISR's copies are not enough */
+			rc = broker_group_flush(req->broker, &gw->w, req->err, sizeof req->err);
+			return rc ? api_respond_error(req, rc, req->err) : api_respond_empty(req, 204);
+		}
 		if (rc < 0)
 			return api_respond_error(req, rc, req->err);
 		if (parking_now_ms() >= gw->deadline_ms || api_is_stopping(req->api))

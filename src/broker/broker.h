@@ -469,4 +469,13 @@ int broker_group_log_generation(broker_t *b, const char *group, broker_group_wri
 int broker_group_committed(broker_t *b, const broker_group_write_t *w, char *err,
                            size_t errlen);
 
+/*
+ * After broker_group_committed said 1: fsync the records where the ISR's
+ * copies are not enough (an ISR of this broker alone,
+ * broker_replica_needs_flush), as acks=all does for a produce. Blocking
+ * I/O: call it with no lock held. 0, or STRAND_EIO (the records may not be
+ * durable).
+ */
+int broker_group_flush(broker_t *b, const broker_group_write_t *w, char *err, size_t errlen);
+
 #endif

@@ -791,9 +791,11 @@ static int ol_write(broker_t *b, const char *group, ol_write_kind_t kind,
 		                      group, strand_strerror(rc));
 	}
 	if (rc == 0)
+		/* not BROKER_APPEND_DURABLE: no fsync under meta_lock; the ISR's
+		 * copies are the durability, as for a produce with acks=all, and
+		 * an ISR of this broker alone is flushed by broker_group_flush */
 		rc = broker_append(b, t, p, ol->builder.buf, ol->builder.len,
-		                   BROKER_APPEND_DURABLE | BROKER_APPEND_BUILT |
-		                   BROKER_APPEND_ACKS_ALL, &info, err, errlen);
+		                   BROKER_APPEND_BUILT | BROKER_APPEND_ACKS_ALL, &info, err, errlen);
 	if (rc == 0 && described)
 		group_generation_logged(broker_groups(b), group, desc.generation);
 	if (described)
@@ -875,6 +877,26 @@ int broker_group_committed(broker_t *b, const broker_group_write_t *w, char *err
 		                      BROKER_OFFSETS_TOPIC);
 	rc = broker_replica_committed(b, t, w->partition, w->end_offset, w->leader_epoch,
 	                              err, errlen);
+	topic_release(t);
+	return rc;
+}
+
+int broker_group_flush(broker_t *b, const broker_group_write_t *w, char *err, size_t errlen)
+{
+	topic_t *t;
+	int rc = 0;
+
+	if (w->partition < 0)
+		return 0;
+	t = broker_topic_get(b, BROKER_OFFSETS_TOPIC);
+	if (t == NULL)
+		return 0;   /* deleted meanwhile: nothing left to make durable */
+	if (broker_replica_needs_flush(b, t, w->partition)) {
+		log_t *log = topic_partition_log(t, w->partition);
+
+		if (log != NULL && log_flushed_offset(log) < w->end_offset)
+			rc = log_flush(log, w->end_offset, err, errlen);
+	}
 	topic_release(t);
 	return rc;
 }

@@ -704,6 +704,70 @@ START_TEST(test_cluster_mode_from_the_open_leads_nothing_without_state)
 }
 END_TEST
 
+/*
+ * A group commit in cluster mode is appended without an fsync (none under
+ * meta_lock): with another ISR member its copy is the durability, as for a
+ * produce with acks=all; with the ISR of this broker alone,
+ * broker_group_flush fsyncs it once it is committed.
+ */
+START_TEST(test_group_commit_flushed_only_by_an_isr_alone)
+{
+	broker_options_t opts = { data_dir, 1, "http://127.0.0.1:0", 1000, 0, { 0, 0, 0 }, 1, { 0, 0, 0 }, 0 };
+	committed_offset_t off;
+	broker_group_write_t w;
+	partition_state_t st = state(1, 0, 2, 10);
+	broker_t *b = NULL;
+	topic_t *t;
+	log_t *log;
+	int64_t end;
+
+	ck_assert_int_eq(broker_open(&opts, &b, errbuf, sizeof(errbuf)), 0);
+	broker_set_lease_check(b, always_valid, NULL);
+	ck_assert_int_eq(broker_topic_create(b, "t", 1, 3, NULL, errbuf, sizeof(errbuf)), 0);
+	ck_assert_int_eq(broker_topic_create(b, BROKER_OFFSETS_TOPIC, 1, 3, NULL, errbuf,
+	                                     sizeof(errbuf)), 0);
+	apply(b, st);
+	ck_assert_int_eq(broker_partition_set_state(b, BROKER_OFFSETS_TOPIC, 0, &st, errbuf,
+	                                            sizeof(errbuf)), 0);
+	ck_assert_msg(broker_group_ready(b, "g", errbuf, sizeof(errbuf)) == 0, "%s", errbuf);
+	t = broker_topic_get(b, BROKER_OFFSETS_TOPIC);
+	log = topic_partition_log(t, 0);
+	memset(&off, 0, sizeof(off));
+	strcpy(off.topic, "t");
+
+	/* ISR {1,2}: committed once 2 has it; nothing to flush then */
+	off.offset = 1;
+	ck_assert_msg(broker_group_commit(b, "g", NULL, -1, &off, 1, 1000, &w, errbuf,
+	                                  sizeof(errbuf)) == 0, "commit: %s", errbuf);
+	ck_assert_int_eq(w.partition, 0);
+	end = w.end_offset;
+	ck_assert_int_gt(end, 0);
+	ck_assert_int_lt(log_flushed_offset(log), end);       /* appended, not fsync'd */
+	ck_assert_int_eq(broker_group_committed(b, &w, errbuf, sizeof(errbuf)), 0);
+	ck_assert_int_eq(broker_replica_fetch(b, t, 0, 2, end, 0, 1 << 20, NULL,
+	                                      &(replica_fetch_info_t){ 0 }, errbuf,
+	                                      sizeof(errbuf)), 0);
+	ck_assert_int_eq(broker_group_committed(b, &w, errbuf, sizeof(errbuf)), 1);
+	ck_assert_int_eq(broker_group_flush(b, &w, errbuf, sizeof(errbuf)), 0);
+	ck_assert_int_lt(log_flushed_offset(log), end);       /* 2's copy is the durability */
+
+	/* the ISR shrinks to this broker alone: committed at once, then flushed */
+	st = state(1, 0, 1, 11);
+	ck_assert_int_eq(broker_partition_set_state(b, BROKER_OFFSETS_TOPIC, 0, &st, errbuf,
+	                                            sizeof(errbuf)), 0);
+	off.offset = 2;
+	ck_assert_msg(broker_group_commit(b, "g", NULL, -1, &off, 1, 1000, &w, errbuf,
+	                                  sizeof(errbuf)) == 0, "commit: %s", errbuf);
+	ck_assert_int_gt(w.end_offset, end);
+	ck_assert_int_lt(log_flushed_offset(log), w.end_offset);
+	ck_assert_int_eq(broker_group_committed(b, &w, errbuf, sizeof(errbuf)), 1);
+	ck_assert_int_eq(broker_group_flush(b, &w, errbuf, sizeof(errbuf)), 0);
+	ck_assert_int_ge(log_flushed_offset(log), w.end_offset);
+	topic_release(t);
+	broker_close(b);
+}
+END_TEST
+
 START_TEST(test_replica_progress_for_the_views)
 {
 	broker_t *b = open_cluster_broker(1);
@@ -908,6 +972,7 @@ static Suite *replica_suite(void)
 	tcase_add_test(tc, test_hw_counts_a_proposed_isr_member);
 	tcase_add_test(tc, test_controller_drops_a_dead_follower);
 	tcase_add_test(tc, test_refused_addition_does_not_hold_the_hw);
+	tcase_add_test(tc, test_group_commit_flushed_only_by_an_isr_alone);
 	suite_add_tcase(s, tc);
 	return s;
 }
