@@ -436,6 +436,32 @@ int tcluster_log_count(tcluster_t *c, int id, const char *needle)
 	return n;
 }
 
+void tcluster_log_print(tcluster_t *c, int id, const char *needle, int max_lines)
+{
+	enum { LINE = 512, MAX = 64 };
+	char (*ring)[LINE] = NULL, line[4096];
+	FILE *f = NULL;
+	int n = 0;
+
+	if (max_lines > MAX)
+		max_lines = MAX;
+	if (id < 1 || id > c->opts.brokers || max_lines < 1 ||
+	    (f = fopen(c->b[id].log, "r")) == NULL || (ring = calloc(MAX, LINE)) == NULL)
+		goto out;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (needle == NULL || strstr(line, needle) != NULL)
+			snprintf(ring[n++ % max_lines], LINE, "%s", line);
+	fprintf(stderr, "---- broker %d: the last %d of %d lines%s%s%s ----\n", id,
+	        n < max_lines ? n : max_lines, n, needle ? " with \"" : "", needle ? needle : "",
+	        needle ? "\"" : "");
+	for (int i = n > max_lines ? n - max_lines : 0; i < n; i++)
+		fputs(ring[i % max_lines], stderr);
+out:
+	free(ring);
+	if (f != NULL)
+		fclose(f);
+}
+
 const char *tcluster_auth_file(const tcluster_t *c)
 {
 	return c->opts.auth ? c->tokens : NULL;
@@ -1246,6 +1272,13 @@ int tcluster_wait_partition(tcluster_t *c, int via, const char *topic, int32_t p
 		}
 		clock_sleep_ms(TC_POLL_MS);
 	} while (clock_now_ms() < end);
+	{
+		char needle[300];
+
+		snprintf(needle, sizeof needle, " %s/%d", topic, (int)p);
+		for (id = 1; id <= c->opts.brokers; id++)
+			tcluster_log_print(c, id, needle, 12);
+	}
 	return strand_err_set(err, errlen, STRAND_ETIMEDOUT, "%s/%d after %d ms: %s leader %d epoch "
 	                      "%d isr size %d hw %" PRId64 " leo %" PRId64, topic, p, deadline_ms,
 	                      got ? "last seen" : "never read;", st.leader, st.leader_epoch, st.nisr,

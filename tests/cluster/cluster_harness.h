@@ -105,6 +105,10 @@ const char *tcluster_log_tail(tcluster_t *c, int id);
 
 /* How many lines of broker id's log hold needle. */
 int  tcluster_log_count(tcluster_t *c, int id, const char *needle);
+
+/* For a failure's diagnosis: print to stderr the last max_lines (<= 64)
+ * lines of broker id's log that hold needle (NULL: any), under a heading. */
+void tcluster_log_print(tcluster_t *c, int id, const char *needle, int max_lines);
 /* options.auth: the shared --auth-file, and broker id's --broker-token-file
  * (a test may rewrite them, then tcluster_signal SIGHUP); else NULL. Borrowed. */
 const char *tcluster_auth_file(const tcluster_t *c);

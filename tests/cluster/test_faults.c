@@ -171,8 +171,18 @@ static void finish_and_check_into(history_t *h, workload_t *w, const char *topic
 	        PRId64 " (%" PRId64 " of them committed), polled %" PRId64 ", replica records %"
 	        PRId64 ", anomalies %" PRId64 "\n", topic, rep.sent, rep.acked, rep.failed,
 	        rep.unknown, rep.unknown_present, rep.polled, rep.replica_records, rep.anomalies);
-	if (rc != 0)
+	if (rc != 0) {
+		/* what each broker said of the partitions: their leaderships,
+		 * ISR changes and truncations tell how the history went wrong */
+		for (p = 0; p < partitions; p++)
+			for (i = 1; i <= tcluster_brokers(cl); i++) {
+				char needle[200];
+
+				snprintf(needle, sizeof needle, " %s/%d", topic, p);
+				tcluster_log_print(cl, i, needle, 16);
+			}
 		fprintf(stderr, "%s: the first anomalies:\n%s", topic, rep.text);
+	}
 	ck_assert_msg(rc == 0, "%d anomalies (listed above): lost %" PRId64 ", inconsistent %" PRId64
 	              ", duplicate %" PRId64 ", failed_read %" PRId64 ", phantom %" PRId64
 	              ", nonmonotonic_send %" PRId64 ", nonmonotonic_poll %" PRId64 ", divergent %"
