@@ -639,7 +639,8 @@ START_TEST(test_controller_leader_restarted_at_once_gets_a_new_epoch)
 	int32_t ctl = -1;
 	uint32_t alive;
 	workload_t *w;
-	int p, mine = -1, epoch, rc;
+	int p, mine = -1, epoch, rc, led_before;
+	char led_old[128];
 
 	start_cluster(&o);
 	create_topic("reinc", 3, 3, RF3_CONFIGS);
@@ -657,6 +658,11 @@ START_TEST(test_controller_leader_restarted_at_once_gets_a_new_epoch)
 	w = start_workload("reinc", 3, 3);
 	wait_acked(w, STEP_ACKS, "at start");
 
+	/* its log says each time it takes up leadership in the old epoch */
+	snprintf(led_old, sizeof led_old, "replica: reinc/%d: leader, leader %d epoch %d ", mine,
+	         (int)ctl, epoch);
+	led_before = tcluster_log_count(cl, ctl, led_old);
+	ck_assert_int_ge(led_before, 1);
 	ck_assert_int_eq(tcluster_kill(cl, ctl), 0);
 	rc = tcluster_spawn(cl, ctl, errbuf, sizeof errbuf);
 	ck_assert_msg(rc == 0, "restart: %s", errbuf);
@@ -672,6 +678,10 @@ START_TEST(test_controller_leader_restarted_at_once_gets_a_new_epoch)
 	 * from before the kill; a state newer than its new registration is not */
 	for (p = 0; p < 3; p++)
 		wait_rejoined("reinc", p, ctl, "the restarted broker back in the ISR");
+	/* the restarted process never led in its previous incarnation's epoch
+	 * (KIP-380, meta_state_for_self), whatever state it found in etcd */
+	ck_assert_msg(tcluster_log_count(cl, ctl, led_old) == led_before, "broker %d led reinc/%d "
+	              "in epoch %d again after its restart", (int)ctl, mine, epoch);
 	wait_acked(w, STEP_ACKS, "after the restart");
 	finish_and_check(w, "reinc", 3, 2 * STEP_ACKS);
 }
