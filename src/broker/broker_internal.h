@@ -156,6 +156,16 @@ int  replica_append_begin(broker_t *b, topic_t *t, int32_t p, unsigned flags,
                           int32_t *epoch, int *fenced, char *err, size_t errlen);
 /* Release the fence; appended: the LEO moved (HW, followers' polls). */
 void replica_append_end(broker_t *b, topic_t *t, int32_t p, int fenced, int appended);
+/*
+ * The follower's side of the same fence: 0 with the read side held when
+ * this broker follows partition p now (until replica_follow_end), else
+ * STRAND_ENOTLEADER (nothing held). An append or truncation under it cannot
+ * land after broker_partition_set_state made this broker the leader: a
+ * fetch answered by the old leader, checked just before that change, is
+ * refused instead of written into the new leader's log.
+ */
+int  replica_follow_begin(broker_t *b, topic_t *t, int32_t p, char *err, size_t errlen);
+void replica_follow_end(topic_t *t, int32_t p);
 /* topic_partition_hw: the LEO single-node, else the replicated HW. */
 int64_t replica_hw(broker_t *b, topic_t *t, int32_t p);
 /* A follower's HW after an append or truncation: min(leader_hw, LEO);

@@ -8,7 +8,10 @@
  * the truncation, and only while this broker follows the partition, so they
  * never race each other; a leader append is refused meanwhile
  * (broker_append in cluster mode), and readers cope with truncation
- * (log.h). No lock is held across I/O: the producer table's lock is taken
+ * (log.h). Both hold the read side of the partition's fence (replica.c),
+ * as a leader append does, so that neither lands after a change of
+ * leadership made this broker the leader. No other lock is held across
+ * I/O: the producer table's lock is taken
  * for the in-memory record after the append and for the pointer swap after
  * a rebuild.
  */
@@ -46,6 +49,16 @@ static int follower_log(broker_t *b, topic_t *t, int32_t p, log_t **log,
 	return 0;
 }
 
+/* follower_log, holding the fence (replica_follow_begin) when it returns 0:
+ * what it writes cannot land after this broker became the leader. */
+static int follower_log_fenced(broker_t *b, topic_t *t, int32_t p, log_t **log,
+                               char *err, size_t errlen)
+{
+	int rc = follower_log(b, t, p, log, err, errlen);
+
+	return rc ? rc : replica_follow_begin(b, t, p, err, errlen);
+}
+
 /* ---- append ------------------------------------------------------------------ */
 
 /* Note the idempotent batches of buf (validated, appended) in the producer table. */
@@ -77,17 +90,17 @@ int broker_follower_append(broker_t *b, topic_t *t, int32_t p, const uint8_t *bu
 	log_t *log;
 	int rc;
 
-	rc = follower_log(b, t, p, &log, err, errlen);
+	rc = follower_log_fenced(b, t, p, &log, err, errlen);
 	if (rc)
 		return rc;
-	if (len > 0) {
+	if (len > 0)
 		rc = log_append_replica(log, buf, len, NULL, err, errlen);
-		if (rc)
-			return rc;
+	if (rc == 0 && len > 0)
 		producers_note(topic_partition_producers(t, p), buf, len);
-	}
-	replica_follower_hw(b, t, p, leader_hw);
-	return 0;
+	if (rc == 0)
+		replica_follower_hw(b, t, p, leader_hw);
+	replica_follow_end(t, p);
+	return rc;
 }
 
 /* ---- truncation (KIP-101, KIP-279) ------------------------------------------ */
@@ -122,18 +135,19 @@ int broker_follower_truncate(broker_t *b, topic_t *t, int32_t p, int64_t offset,
 	log_t *log;
 	int rc;
 
-	rc = follower_log(b, t, p, &log, err, errlen);
+	rc = follower_log_fenced(b, t, p, &log, err, errlen);
 	if (rc)
 		return rc;
-	if (offset >= log_end_offset(log))
-		return 0;
-	fprintf(stderr, "strand: [%" PRId64 "] follower: %s/%d: truncating from %" PRId64 " to %"
-	        PRId64 " (hw %" PRId64 ")\n", clock_now_ms(), topic_name(t), (int)p,
-	        log_end_offset(log), offset, replica_hw(b, t, p));
-	rc = log_truncate_to(log, offset, err, errlen);
-	if (rc)
-		return rc;
-	return after_cut(b, t, p, log, replica_hw(b, t, p), err, errlen);
+	if (offset < log_end_offset(log)) {
+		fprintf(stderr, "strand: [%" PRId64 "] follower: %s/%d: truncating from %" PRId64
+		        " to %" PRId64 " (hw %" PRId64 ")\n", clock_now_ms(), topic_name(t), (int)p,
+		        log_end_offset(log), offset, replica_hw(b, t, p));
+		rc = log_truncate_to(log, offset, err, errlen);
+		if (rc == 0)
+			rc = after_cut(b, t, p, log, replica_hw(b, t, p), err, errlen);
+	}
+	replica_follow_end(t, p);
+	return rc;
 }
 
 int broker_follower_restart(broker_t *b, topic_t *t, int32_t p, int64_t offset,
@@ -142,20 +156,24 @@ int broker_follower_restart(broker_t *b, topic_t *t, int32_t p, int64_t offset,
 	log_t *log;
 	int rc;
 
-	rc = follower_log(b, t, p, &log, err, errlen);
+	rc = follower_log_fenced(b, t, p, &log, err, errlen);
 	if (rc)
 		return rc;
-	if (offset <= log_end_offset(log))
-		return strand_err_set(err, errlen, STRAND_EINVAL,
-		                      "a restart at %" PRId64 " is not past the log end %" PRId64,
-		                      offset, log_end_offset(log));
+	if (offset <= log_end_offset(log)) {
+		rc = strand_err_set(err, errlen, STRAND_EINVAL,
+		                    "a restart at %" PRId64 " is not past the log end %" PRId64,
+		                    offset, log_end_offset(log));
+		goto out;
+	}
 	fprintf(stderr, "strand: [%" PRId64 "] follower: %s/%d: emptying the log (end %" PRId64
 	        ") to restart at the leader's log start %" PRId64 "\n", clock_now_ms(), topic_name(t),
 	        (int)p, log_end_offset(log), offset);
 	rc = log_truncate_fully(log, offset, err, errlen);
-	if (rc)
-		return rc;
-	return after_cut(b, t, p, log, offset, err, errlen);
+	if (rc == 0)
+		rc = after_cut(b, t, p, log, offset, err, errlen);
+out:
+	replica_follow_end(t, p);
+	return rc;
 }
 
 int broker_follower_truncation_round(broker_t *b, topic_t *t, int32_t p,

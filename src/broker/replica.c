@@ -615,6 +615,31 @@ void replica_append_end(broker_t *b, topic_t *t, int32_t p, int fenced, int appe
 	hooks_fire_progress(b, topic_name(t), p);
 }
 
+int replica_follow_begin(broker_t *b, topic_t *t, int32_t p, char *err, size_t errlen)
+{
+	replica_part_t *r = topic_replica_part(t, p);
+	int follows;
+
+	if (r == NULL || !broker_replicated(b))
+		return strand_err_set(err, errlen, STRAND_ENOTLEADER,
+		                      "this broker does not follow %s/%d now", topic_name(t), (int)p);
+	pthread_rwlock_rdlock(&r->fence);
+	pthread_mutex_lock(&r->lock);
+	follows = r->have_state && r->role == REPLICA_FOLLOWER;
+	pthread_mutex_unlock(&r->lock);
+	if (!follows) {
+		pthread_rwlock_unlock(&r->fence);
+		return strand_err_set(err, errlen, STRAND_ENOTLEADER,
+		                      "this broker does not follow %s/%d now", topic_name(t), (int)p);
+	}
+	return 0;
+}
+
+void replica_follow_end(topic_t *t, int32_t p)
+{
+	pthread_rwlock_unlock(&topic_replica_part(t, p)->fence);
+}
+
 int64_t replica_hw(broker_t *b, topic_t *t, int32_t p)
 {
 	replica_part_t *r = topic_replica_part(t, p);
