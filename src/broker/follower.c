@@ -54,9 +54,11 @@ static int follower_log(broker_t *b, topic_t *t, int32_t p, log_t **log,
 static int follower_log_fenced(broker_t *b, topic_t *t, int32_t p, log_t **log,
                                char *err, size_t errlen)
 {
-	int rc = follower_log(b, t, p, log, err, errlen);
-
-	return rc ? rc : replica_follow_begin(b, t, p, err, errlen);
+	*log = topic_partition_log(t, p);
+	if (*log == NULL)
+		return strand_err_set(err, errlen, STRAND_ENOENT, "topic %s has no partition %d",
+		                      topic_name(t), (int)p);
+	return replica_follow_begin(b, t, p, err, errlen);
 }
 
 /* ---- append ------------------------------------------------------------------ */
