@@ -1188,6 +1188,13 @@ int tcluster_wait_rejoined(tcluster_t *c, const char *topic, int32_t p, int id,
 			return 0;
 		clock_sleep_ms(TC_POLL_MS);
 	} while (clock_now_ms() < end);
+	{
+		char needle[300];
+
+		snprintf(needle, sizeof needle, " %s/%d", topic, (int)p);
+		for (int b = 1; b <= c->opts.brokers; b++)
+			tcluster_log_print(c, b, needle, 12);
+	}
 	return strand_err_set(err, errlen, STRAND_ETIMEDOUT, "%s/%d after %d ms: broker %d "
 	                      "registered at revision %" PRId64 ", the state in etcd (revision %"
 	                      PRId64 "): leader %d epoch %d, broker %d %s the ISR (size %d)", topic,

@@ -1184,7 +1184,7 @@ static tcluster_partition_t random_wait_whole(int32_t p, const int64_t *before)
 {
 	int64_t end = clock_now_ms() + FAILOVER_MS, version = 0, newest, reg;
 	tcluster_partition_t st;
-	int id, ok;
+	int id, ok, late;
 
 	for (;;) {
 		newest = 0;
@@ -1199,7 +1199,14 @@ static tcluster_partition_t random_wait_whole(int32_t p, const int64_t *before)
 		     pred_full(&st, NULL) && version > newest;
 		if (ok)
 			return st;
-		ck_assert_msg(clock_now_ms() < end, "random/%d not whole in etcd in %d ms: leader %d "
+		if ((late = clock_now_ms() >= end)) {
+			char needle[64];
+
+			snprintf(needle, sizeof needle, " random/%d", (int)p);
+			for (id = 1; id <= 3; id++)
+				tcluster_log_print(cl, id, needle, 12);
+		}
+		ck_assert_msg(!late, "random/%d not whole in etcd in %d ms: leader %d "
 		              "isr %d of %d, state revision %" PRId64 ", newest registration %" PRId64,
 		              (int)p, FAILOVER_MS, st.leader, st.nisr, st.nreplicas, version, newest);
 		clock_sleep_ms(20);
