@@ -85,6 +85,16 @@ static inline void etcd_fixture_stop(void)
 	nftw(fixture_dir, fixture_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/*
+ * SIGSTOP the etcd and wait until the kernel says it is stopped: a stop
+ * takes effect when each of its threads next runs, which on a loaded machine
+ * is not at once, and meanwhile it still answers. 1 stopped, 0 not within 10 s.
+ */
+static inline int etcd_fixture_pause(void)
+{
+	return kill(fixture_etcd.pid, SIGSTOP) == 0 && proc_wait_stopped(fixture_etcd.pid, 10000);
+}
+
 /* Continue a SIGSTOPped etcd (a checked fixture's teardown after a pause test). */
 static inline void etcd_fixture_resume(void)
 {

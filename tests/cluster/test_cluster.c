@@ -298,7 +298,9 @@ START_TEST(test_join_waits_for_a_paused_etcd)
 	j.o.proposed_cluster_id = "x";
 	j.o.lease_ttl_s = 2;        /* etcd calls time out after 2000/3 ms */
 	j.o.join_wait_ms = 20000;
-	ck_assert_int_eq(kill(fixture_etcd.pid, SIGSTOP), 0);
+	/* stopped before the join starts: a join that etcd still answered in
+	 * the moment before the stop took effect succeeded "while paused" */
+	ck_assert_msg(etcd_fixture_pause(), "etcd never stopped: %c", proc_state(fixture_etcd.pid));
 	ck_assert_int_eq(pthread_create(&t, NULL, join_thread, &j), 0);
 	/* the fault lasts several call timeouts: the join must outlive them */
 	end = clock_now_ms() + 2500;
@@ -321,7 +323,7 @@ START_TEST(test_join_waits_for_a_paused_etcd)
 	j.o.proposed_cluster_id = "x";
 	j.o.lease_ttl_s = 2;
 	j.o.join_wait_ms = 1500;
-	ck_assert_int_eq(kill(fixture_etcd.pid, SIGSTOP), 0);
+	ck_assert_msg(etcd_fixture_pause(), "etcd never stopped: %c", proc_state(fixture_etcd.pid));
 	end = clock_now_ms();
 	j.rc = cluster_open(&j.o, &j.c, j.err, sizeof j.err);
 	end = clock_now_ms() - end;
@@ -343,7 +345,8 @@ START_TEST(test_lease_runs_out_locally_while_etcd_is_paused)
 
 	ck_assert_int_eq(wait_one_controller(one, 1, 5000), 0);
 	ck_assert(cluster_lease_valid(a));
-	ck_assert_int_eq(kill(fixture_etcd.pid, SIGSTOP), 0);
+	/* stopped for certain from paused_at on: no renewal sent after it succeeds */
+	ck_assert_msg(etcd_fixture_pause(), "etcd never stopped: %c", proc_state(fixture_etcd.pid));
 	paused_at = clock_now_ms();
 	deadline = cluster_lease_deadline_ms(a);
 	/* no renewal can succeed now: the deadline is at most one TTL away */
