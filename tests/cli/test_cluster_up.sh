@@ -49,6 +49,14 @@ until_ok() {
 	done
 }
 
+# gone PID: the process has exited (a zombie holds nothing). kill -9 returns
+# before it has: a killed broker's exit (threads, a sanitizer's address
+# space) takes a while on a loaded machine, and `cluster start` refuses a
+# broker whose pid still runs.
+gone() {
+	[ ! -e "/proc/$1" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
 "$STRAND" cluster up --brokers 3 --dir "$tmp/c" >"$tmp/up.out" 2>"$tmp/up.err" ||
 	{ cat "$tmp/up.err"; fail "cluster up"; }
 grep -q '^etcd http://127.0.0.1:' "$tmp/up.out" || fail "no etcd URL printed"
@@ -103,7 +111,8 @@ done
 survivors=$(echo 1 2 3 | tr ' ' '\n' | grep -vx "$controller" | tr '\n' ' ' | sed 's/ $//')
 other=$(echo "$survivors" | cut -d' ' -f1)
 start=$(now_ms)
-kill -9 "$(cat "$tmp/c/broker-$controller.pid")" || fail "kill the controller"
+pid=$(cat "$tmp/c/broker-$controller.pid")
+kill -9 "$pid" || fail "kill the controller"
 until_ok 15 cluster_is "$(url "$other")" "$survivors" ||
 	{ cat "$tmp/cluster.json"; fail "no new controller among $survivors within 15 s"; }
 took=$(($(now_ms) - start))
@@ -111,6 +120,7 @@ new=$(jq -r .controller "$tmp/cluster.json")
 echo "controller $controller killed; broker $new elected after $took ms"
 
 # start the killed broker again: same URL (its port), it rejoins the cluster
+until_ok 10 gone "$pid" || fail "broker $controller (pid $pid) still runs 10 s after kill -9"
 "$STRAND" cluster start --broker "$controller" --dir "$tmp/c" >"$tmp/start.out" 2>"$tmp/start.err" ||
 	{ cat "$tmp/start.err"; fail "cluster start --broker $controller"; }
 [ "$(cat "$tmp/start.out")" = "broker $controller $(url "$controller")" ] ||
@@ -162,7 +172,9 @@ for i in 1 2 3; do
 done
 [ "$(sc -H "$auth" -H 'Content-Type: application/json' -X POST "$(url 1)/v1/internal/replica/fetch" \
 	-d '{"broker_id":2,"partitions":[]}')" = 403 ] || { cat "$tmp/body"; fail "admin token on internal"; }
-kill -9 "$(cat "$tmp/s/broker-2.pid")"
+pid=$(cat "$tmp/s/broker-2.pid")
+kill -9 "$pid"
+until_ok 10 gone "$pid" || fail "secure: broker 2 (pid $pid) still runs 10 s after kill -9"
 "$STRAND" cluster start --broker 2 --dir "$tmp/s" >"$tmp/start.out" 2>"$tmp/start.err" ||
 	{ cat "$tmp/start.err"; fail "secure: cluster start --broker 2"; }
 [ "$(cat "$tmp/start.out")" = "broker 2 $(url 2)" ] || { cat "$tmp/start.out"; fail "secure restart URL"; }
