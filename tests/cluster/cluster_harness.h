@@ -182,7 +182,14 @@ int  tcluster_members(tcluster_t *c, int via, uint32_t *alive, int32_t *controll
 /* Wait until pred(partition, arg) holds for topic/p as seen from broker via
  * (via 0: any running broker that answers), up to deadline_ms. 0 or
  * STRAND_ETIMEDOUT (err says what was last seen). *last (may be NULL) gets
- * the last state read. */
+ * the last state read.
+ * Every answer is some broker's cache (tcluster_partition), and via 0
+ * passes on the first one that satisfies pred, a stale one included (a
+ * broker just resumed still has the state from before its pause). So a
+ * pred that the state from before the awaited event satisfies too ("in
+ * the ISR" after a restart) passes at once: wait for the intermediate
+ * state first while it is stable, or compare with a value recorded before
+ * the event (a leader epoch; tcluster_wait_rejoined's registration). */
 typedef int (*tcluster_partition_pred)(const tcluster_partition_t *p, void *arg);
 int  tcluster_wait_partition(tcluster_t *c, int via, const char *topic, int32_t p,
                              tcluster_partition_pred pred, void *arg, int deadline_ms,
