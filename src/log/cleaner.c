@@ -9,12 +9,15 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/err.h"
 #include "log/batch.h"
 
 #define CLEANER_WRITE_BUF (256 * 1024)   /* output gathered per pwrite */
+#define CLEANER_SLEEP_MAX_NS 100000000LL  /* longest throttle sleep between looks
+                                             at io->cancel (a stopping broker) */
 
 /* ---- the offset map ------------------------------------------------------ */
 
@@ -138,11 +141,55 @@ static int64_t map_get(const cleaner_map_t *map, const uint8_t *key, int32_t len
 	return map_slot(map, h1, h2)->offset;
 }
 
+/* ---- counted, throttled I/O --------------------------------------------- */
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void cleaner_io_init(cleaner_io_t *io, int64_t max_bytes_per_second, const atomic_int *cancel)
+{
+	memset(io, 0, sizeof(*io));
+	io->max_bytes_per_second = max_bytes_per_second > 0 ? max_bytes_per_second : 0;
+	io->cancel = cancel;
+	io->start_ns = mono_ns();
+}
+
+/*
+ * Kafka's Throttler.maybeThrottle, called after each batch read and each
+ * pwrite: sleep until the pass has lasted (bytes so far / the rate). One
+ * clock read per batch, no sleep while under the rate.
+ */
+static int io_throttle(cleaner_io_t *io, char *err, size_t errlen)
+{
+	int64_t due, now;
+
+	if (io->max_bytes_per_second == 0)
+		return 0;
+	due = io->start_ns + (int64_t)((double)(io->bytes_read + io->bytes_written) * 1e9 /
+	                               (double)io->max_bytes_per_second);
+	while ((now = mono_ns()) < due) {
+		int64_t d = due - now < CLEANER_SLEEP_MAX_NS ? due - now : CLEANER_SLEEP_MAX_NS;
+		struct timespec ts = { (time_t)(d / 1000000000LL), (long)(d % 1000000000LL) };
+
+		if (io->cancel != NULL && atomic_load(io->cancel))
+			return strand_err_set(err, errlen, STRAND_ECLOSED,
+			                      "compaction stopped while throttled");
+		(void)nanosleep(&ts, NULL);   /* EINTR: the loop sleeps the rest */
+		io->throttled_ns += mono_ns() - now;
+	}
+	return 0;
+}
+
 /* ---- reading batches ----------------------------------------------------- */
 
 /* Read the whole batch at pos (header h) into *buf. */
 static int read_batch(int fd, off_t pos, const batch_header_t *h, uint8_t **buf,
-                      size_t *cap, char *err, size_t errlen)
+                      size_t *cap, cleaner_io_t *io, char *err, size_t errlen)
 {
 	size_t size = batch_total_size(h), got = 0;
 
@@ -164,7 +211,8 @@ static int read_batch(int fd, off_t pos, const batch_header_t *h, uint8_t **buf,
 			                      (long long)pos, n < 0 ? strerror(errno) : "short read");
 		got += (size_t)n;
 	}
-	return 0;
+	io->bytes_read += (int64_t)size;
+	return io_throttle(io, err, errlen);
 }
 
 /* A scan of a closed segment that met its end (STRAND_EAGAIN) must be at its size. */
@@ -179,7 +227,8 @@ static int scan_end(int rc, off_t pos, int64_t size, char *err, size_t errlen)
 }
 
 int cleaner_map_segment(cleaner_map_t *map, int fd, int64_t size, int sparse,
-                        uint8_t **buf, size_t *cap, char *err, size_t errlen)
+                        uint8_t **buf, size_t *cap, cleaner_io_t *io,
+                        char *err, size_t errlen)
 {
 	seg_reader_t *r = malloc(sizeof(*r));
 	batch_header_t h;
@@ -193,7 +242,7 @@ int cleaner_map_segment(cleaner_map_t *map, int fd, int64_t size, int sparse,
 		batch_iter_t it;
 		batch_record_t rec;
 
-		rc = read_batch(fd, pos, &h, buf, cap, err, errlen);
+		rc = read_batch(fd, pos, &h, buf, cap, io, err, errlen);
 		if (rc == 0)
 			rc = batch_iter_init(&it, *buf, batch_total_size(&h));
 		while (rc == 0 && (rc = batch_iter_next(&it, &rec)) == 1) {
@@ -220,6 +269,7 @@ typedef struct cleaner_out {
 	uint8_t   *wbuf;       /* batches noted but not yet written */
 	size_t     wlen;
 	int        index_interval;
+	cleaner_io_t *io;
 } cleaner_out_t;
 
 static int out_flush(cleaner_out_t *o, char *err, size_t errlen)
@@ -239,8 +289,9 @@ static int out_flush(cleaner_out_t *o, char *err, size_t errlen)
 			                      "write %s: %s", o->seg->path, strerror(errno));
 		done += (size_t)n;
 	}
+	o->io->bytes_written += (int64_t)o->wlen;
 	o->wlen = 0;
-	return 0;
+	return io_throttle(o->io, err, errlen);
 }
 
 /* Append one finished batch (len bytes) to the output. */
@@ -359,7 +410,7 @@ static int clean_segment(cleaner_out_t *o, const cleaner_input_t *in, int last_i
 		size_t size = batch_total_size(&h);
 		int last = last_input && pos + (off_t)size == (off_t)in->size;
 
-		rc = read_batch(in->fd, pos, &h, buf, cap, err, errlen);
+		rc = read_batch(in->fd, pos, &h, buf, cap, o->io, err, errlen);
 		if (rc == 0 && size > *scap) {
 			uint8_t *ns = realloc(*scratch, size);
 
@@ -385,10 +436,10 @@ static int clean_segment(cleaner_out_t *o, const cleaner_input_t *in, int last_i
 int cleaner_write_group(const char *dir, const cleaner_input_t *in, size_t n,
                         const cleaner_map_t *map, int64_t now_ms,
                         int64_t delete_retention_ms, int index_interval,
-                        segment_t **out, int *changed_out, cleaner_counts_t *counts,
-                        char *err, size_t errlen)
+                        cleaner_io_t *io, segment_t **out, int *changed_out,
+                        cleaner_counts_t *counts, char *err, size_t errlen)
 {
-	cleaner_out_t o = { .index_interval = index_interval };
+	cleaner_out_t o = { .index_interval = index_interval, .io = io };
 	uint8_t *buf = NULL, *scratch = NULL;
 	size_t cap = 0, scap = 0;
 	int rc, changed = n > 1;

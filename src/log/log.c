@@ -1591,8 +1591,8 @@ static int swap_locked(log_t *log, segment_t *seg, size_t n, int64_t end, int st
 /* Clean in[0..n) into one segment and swap it in (unless nothing changed). */
 static int compact_group(log_t *log, const cleaner_input_t *in, size_t n,
                          const cleaner_map_t *map, const log_compact_opts_t *opts,
-                         int interval, uint64_t *layout, log_compact_stats_t *st,
-                         char *err, size_t errlen)
+                         int interval, uint64_t *layout, cleaner_io_t *io,
+                         log_compact_stats_t *st, char *err, size_t errlen)
 {
 	cleaner_counts_t c = { 0 };
 	segment_t *seg = NULL;
@@ -1600,7 +1600,7 @@ static int compact_group(log_t *log, const cleaner_input_t *in, size_t n,
 	int64_t size;
 
 	rc = cleaner_write_group(log->dir, in, n, map, opts->now_ms, opts->delete_retention_ms,
-	                         interval, &seg, &changed, &c, err, errlen);
+	                         interval, io, &seg, &changed, &c, err, errlen);
 	if (rc)
 		return rc;
 	st->records_kept += c.records_kept;
@@ -1636,7 +1636,7 @@ static int compact_group(log_t *log, const cleaner_input_t *in, size_t n,
  * *mapped gets their number (>= 1), the map their keys.
  */
 static int compact_map(cleaner_map_t *map, const cleaner_input_t *in, size_t n,
-                       size_t *mapped, char *err, size_t errlen)
+                       cleaner_io_t *io, size_t *mapped, char *err, size_t errlen)
 {
 	uint8_t *buf = NULL;
 	size_t cap = 0, i;
@@ -1644,7 +1644,7 @@ static int compact_map(cleaner_map_t *map, const cleaner_input_t *in, size_t n,
 
 	for (i = 0; i < n; i++) {
 		rc = cleaner_map_segment(map, in[i].fd, in[i].size, in[i].sparse, &buf, &cap,
-		                         err, errlen);
+		                         io, err, errlen);
 		if (rc)
 			break;
 	}
@@ -1658,7 +1658,7 @@ static int compact_map(cleaner_map_t *map, const cleaner_input_t *in, size_t n,
 		n = i;
 		for (i = 0, rc = 0; rc == 0 && i < n; i++)
 			rc = cleaner_map_segment(map, in[i].fd, in[i].size, in[i].sparse, &buf, &cap,
-			                         err, errlen);
+			                         io, err, errlen);
 		if (rc == 1)
 			rc = strand_err_set(err, errlen, STRAND_EIO, "the offset map filled twice");
 	}
@@ -1673,6 +1673,7 @@ int log_compact(log_t *log, const log_compact_opts_t *opts, log_compact_stats_t 
 	log_compact_stats_t st = { 0 };
 	cleaner_input_t *in = NULL;
 	cleaner_map_t *map = NULL;
+	cleaner_io_t io;
 	size_t n = 0, mapped = 0, i, g;
 	int64_t below, seg_bytes;
 	uint64_t layout;
@@ -1681,6 +1682,7 @@ int log_compact(log_t *log, const log_compact_opts_t *opts, log_compact_stats_t 
 	if (!log->compact)
 		return strand_err_set(err, errlen, STRAND_EINVAL, "%s is not a compacted log",
 		                      log->dir);
+	cleaner_io_init(&io, opts->io_max_bytes_per_second, opts->cancel);
 	/* the closed segments to clean: a prefix, each ending at or below the bound */
 	pthread_mutex_lock(&log->lock);
 	below = opts->clean_below < 0 || opts->clean_below > leo_locked(log)
@@ -1715,7 +1717,7 @@ int log_compact(log_t *log, const log_compact_opts_t *opts, log_compact_stats_t 
 		rc = strand_err_set(err, errlen, STRAND_ENOMEM, "out of memory");
 		goto out;
 	}
-	rc = compact_map(map, in, n, &mapped, err, errlen);
+	rc = compact_map(map, in, n, &io, &mapped, err, errlen);
 	/* pass 2, group by group (Kafka's groupSegmentsBySize) */
 	for (i = 0; rc == 0 && i < mapped; i = g) {
 		int64_t sum = in[i].size;
@@ -1723,7 +1725,7 @@ int log_compact(log_t *log, const log_compact_opts_t *opts, log_compact_stats_t 
 		for (g = i + 1; g < mapped && sum + in[g].size <= seg_bytes &&
 		                in[g].next_offset - 1 - in[i].base_offset <= INT32_MAX; g++)
 			sum += in[g].size;
-		rc = compact_group(log, in + i, g - i, map, opts, interval, &layout, &st,
+		rc = compact_group(log, in + i, g - i, map, opts, interval, &layout, &io, &st,
 		                   err, errlen);
 	}
 	if (rc == 0) {
@@ -1748,6 +1750,9 @@ out:
 			close(in[i].fd);
 	free(in);
 	cleaner_map_free(map);
+	st.bytes_read = io.bytes_read;
+	st.bytes_written = io.bytes_written;
+	st.throttled_ns = io.throttled_ns;
 	if (stats != NULL)
 		*stats = st;
 	return rc;

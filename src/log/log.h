@@ -26,6 +26,7 @@
 #ifndef STRAND_LOG_H
 #define STRAND_LOG_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -237,6 +238,13 @@ typedef struct log_compact_opts {
 	                                -1 keeps tombstones */
 	size_t  map_bytes;           /* memory limit of the offset map (Kafka's
 	                                log.cleaner.dedupe.buffer.size), 24 bytes a key */
+	int64_t io_max_bytes_per_second; /* Kafka's log.cleaner.io.max.bytes.per.second:
+	                                the pass sleeps (never holding the log's lock) so
+	                                that the bytes it read and wrote stay under this
+	                                rate, measured from the pass's start; 0: no limit */
+	const atomic_int *cancel;    /* NULL, or a flag that, once non-zero, ends a sleep
+	                                of the throttle within 100 ms and the pass with
+	                                STRAND_ECLOSED (a broker shutting down) */
 	int     stop_after_step;     /* tests only (crash injection): 0 runs to the end;
 	                                k in 1..4 returns STRAND_EIO right after swap step k
 	                                of the first group, leaving files as a crash would;
@@ -248,6 +256,12 @@ typedef struct log_compact_stats {
 	int64_t bytes_before, bytes_after;   /* of the cleaned segments */
 	int     segments_before, segments_after;
 	int64_t records_kept, records_removed, tombstones_removed;
+	/* the pass's I/O, filled on failure too (Kafka's CleanerStats) */
+	int64_t bytes_read;          /* batch bytes read: pass 1 reads the mapped segments,
+	                                pass 2 the cleaned ones */
+	int64_t bytes_written;       /* bytes of cleaned segments written (indexes aside),
+	                                including a rewrite found unchanged and dropped */
+	int64_t throttled_ns;        /* time slept under io_max_bytes_per_second */
 } log_compact_stats_t;
 
 /*
@@ -271,11 +285,15 @@ typedef struct log_compact_stats {
  * without it, so appends and reads go on meanwhile, and a reader holding a
  * slice of an old segment keeps reading its unlinked file. A retention or
  * truncation that changes the closed segments meanwhile makes the cleaner
- * drop its work (STRAND_EAGAIN: try again later).
+ * drop its work (STRAND_EAGAIN: try again later). With
+ * io_max_bytes_per_second, a pass that read and wrote B bytes lasts at
+ * least B / io_max_bytes_per_second seconds (the sleeps fall between
+ * batches of the passes, outside the swap).
  *
  * One caller at a time per log (the broker's cleaner). stats may be NULL.
  * Returns 0, STRAND_EINVAL (not a compacted log), STRAND_ETOOBIG (the map
- * holds fewer keys than the first segment has), STRAND_EAGAIN, STRAND_EIO,
+ * holds fewer keys than the first segment has), STRAND_EAGAIN, STRAND_ECLOSED
+ * (opts->cancel set: nothing of the unfinished group is kept), STRAND_EIO,
  * STRAND_ENOSPC, STRAND_ECORRUPT, STRAND_ENOMEM.
  */
 int log_compact(log_t *log, const log_compact_opts_t *opts, log_compact_stats_t *stats,

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <sys/wait.h>
 
+#include "common/clock.h"
 #include "testutil.h"
 
 #define NKEYS       10
@@ -607,6 +608,131 @@ START_TEST(test_compact_runs_beside_appends_and_reads)
 }
 END_TEST
 
+/* ---- counters and the I/O throttle ------------------------------------------ */
+
+static int count_files(const char *dir, const char *suffix);
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+START_TEST(test_compact_counts_what_it_read_wrote_and_removed)
+{
+	static model_t m;
+	char dir[PATH_MAX];
+	log_compact_stats_t st;
+	log_t *log;
+
+	tu_mkdtemp(dir, sizeof(dir));
+	log = open_log(dir);
+	/* 360 records cycling over NKEYS keys, no gap: below cleaned_to, every
+	 * record but the last of each key is a duplicate */
+	append_many(log, &m, 120, T0);
+	compact(log, T0, -1, &st);
+	tu_assert_int_gt(st.cleaned_to, 3 * NKEYS);
+	tu_assert_int_eq(st.records_removed, st.cleaned_to - NKEYS);
+	tu_assert_int_eq(st.records_kept, NKEYS);
+	tu_assert_int_eq(st.tombstones_removed, 0);
+	/* the map holds every key: both passes read every cleaned byte */
+	tu_assert_int_eq(st.bytes_read, 2 * st.bytes_before);
+	tu_assert_int_eq(st.bytes_written, st.bytes_after);
+	tu_assert_int_eq(st.throttled_ns, 0);
+	log_close(log);
+}
+END_TEST
+
+START_TEST(test_compact_throttle_holds_the_rate)
+{
+	static model_t m;
+	char dir[PATH_MAX], err[256] = "";
+	log_compact_stats_t st;
+	log_compact_opts_t o = { .now_ms = T0, .clean_below = -1, .delete_retention_ms = -1,
+	                         .map_bytes = 1 << 20 };
+	int64_t t0, took, bytes, min_ns;
+	log_t *log;
+
+	tu_mkdtemp(dir, sizeof(dir));
+	log = open_log(dir);
+	append_many(log, &m, 120, T0);
+	/* about 2 x the log's bytes of I/O at 4 x them a second: ~0.5 s */
+	o.io_max_bytes_per_second = 4 * log_size_bytes(log);
+	t0 = now_ns();
+	tu_assert_msg(log_compact(log, &o, &st, err, sizeof(err)) == 0, "log_compact: %s", err);
+	took = now_ns() - t0;
+	bytes = st.bytes_read + st.bytes_written;
+	min_ns = (int64_t)((double)bytes * 1e9 / (double)o.io_max_bytes_per_second);
+	tu_assert_int_gt(bytes, log_size_bytes(log));
+	tu_assert_msg(took >= min_ns, "%" PRId64 " bytes at %" PRId64 " B/s took %" PRId64
+	              " ns, under the %" PRId64 " ns the rate allows", bytes,
+	              o.io_max_bytes_per_second, took, min_ns);
+	tu_assert_int_gt(st.throttled_ns, 0);
+	expect_compacted(log, &m, st.cleaned_to, T0, -1);
+	log_close(log);
+}
+END_TEST
+
+typedef struct slow_pass {
+	log_t     *log;
+	int64_t    rate;
+	atomic_int cancel, done;
+	int        rc;
+	char       err[256];
+} slow_pass_t;
+
+static void *slow_compact(void *arg)
+{
+	slow_pass_t *p = arg;
+	log_compact_opts_t o = { .now_ms = T0, .clean_below = -1, .delete_retention_ms = -1,
+	                         .map_bytes = 1 << 20, .io_max_bytes_per_second = p->rate,
+	                         .cancel = &p->cancel };
+
+	p->rc = log_compact(p->log, &o, NULL, p->err, sizeof(p->err));
+	atomic_store(&p->done, 1);
+	return NULL;
+}
+
+START_TEST(test_compact_throttled_pass_lets_appends_in_and_stops_on_cancel)
+{
+	static model_t m;
+	static slow_pass_t p;
+	char dir[PATH_MAX];
+	log_compact_stats_t st;
+	pthread_t th;
+	int keys[1] = { 4 };
+	int64_t values[1] = { 77 }, deadline;
+
+	tu_mkdtemp(dir, sizeof(dir));
+	p.log = open_log(dir);
+	append_many(p.log, &m, 120, T0);
+	/* pass 1 alone takes ~1 s, pass 2 as long again */
+	p.rate = log_size_bytes(p.log);
+	tu_assert_int_eq(pthread_create(&th, NULL, slow_compact, &p), 0);
+	/* pass 2 writing a cleaned segment (after pass 1's throttled reads) */
+	for (deadline = now_ns() + 30000000000LL;
+	     count_files(dir, ".cleaned.log") == 0 && !atomic_load(&p.done);) {
+		tu_assert_msg(now_ns() < deadline, "no cleaned segment appeared");
+		clock_sleep_ms(1);
+	}
+	/* the throttle sleeps without the log's lock: appends and reads go on */
+	append_kv(p.log, &m, keys, values, 1, T0);
+	tu_assert_msg(!atomic_load(&p.done), "the throttled pass ended before an append "
+	              "could run beside it");
+	atomic_store(&p.cancel, 1);
+	pthread_join(th, NULL);
+	tu_assert_msg(p.rc == STRAND_ECLOSED, "a cancelled pass gave %d (%s)", p.rc, p.err);
+	tu_assert_int_eq(count_files(dir, ".cleaned.log"), 0);
+	tu_assert_int_eq(count_files(dir, ".cleaned.index"), 0);
+	/* nothing lost: an unthrottled pass gives the usual result */
+	compact(p.log, T0, -1, &st);
+	expect_compacted(p.log, &m, st.cleaned_to, T0, -1);
+	log_close(p.log);
+}
+END_TEST
+
 /* ---- crash safety ---------------------------------------------------------- */
 
 static int count_files(const char *dir, const char *suffix)
@@ -732,6 +858,9 @@ static Suite *compact_suite(void)
 	tcase_add_test(tc, test_compact_only_below_the_bound_and_never_active);
 	tcase_add_test(tc, test_compact_reads_and_replicas_cross_the_gaps);
 	tcase_add_test(tc, test_compact_runs_beside_appends_and_reads);
+	tcase_add_test(tc, test_compact_counts_what_it_read_wrote_and_removed);
+	tcase_add_test(tc, test_compact_throttle_holds_the_rate);
+	tcase_add_test(tc, test_compact_throttled_pass_lets_appends_in_and_stops_on_cancel);
 	tcase_add_test(tc, test_compact_recovers_from_a_crash_at_every_step);
 	tcase_add_test(tc, test_compact_uncommitted_files_are_deleted_at_open);
 	suite_add_tcase(s, tc);
