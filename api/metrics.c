@@ -4,7 +4,8 @@
  * records appended (the broker's own count), produced and fetched, and
  * gauges read at scrape time (per-partition offsets and sizes, parked long
  * polls, in-flight requests; in cluster mode the broker's lease and
- * controllership, from its own state: a scrape never waits on etcd).
+ * controllership, from its own state: a scrape never waits on etcd), and
+ * the log cleaner's work (broker_cleaner_stats).
  *
  * Hot path: api_metrics_observe_request runs once per request on MHD's
  * workers: relaxed atomic adds into fixed arrays, no lock, no allocation.
@@ -194,6 +195,64 @@ static int render_gauge(buf_t *out, const char *name, const char *help, int64_t 
 	                   name, help, name, name, (long long)v);
 }
 
+/* A gauge or counter with a fractional value (seconds, ratios). */
+static int render_real(buf_t *out, const char *name, const char *type, const char *help,
+                       double v)
+{
+	return buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n%s %.6f\n",
+	                   name, help, name, type, name, v);
+}
+
+/* The log cleaner: Kafka's LogCleaner and LogCleanerManager metrics. */
+static int render_cleaner(broker_t *b, buf_t *out)
+{
+	broker_cleaner_stats_t cs;
+	int rc = 0;
+
+	broker_cleaner_stats(b, &cs);
+	{
+		const struct { const char *name, *help; uint64_t v; } c[] = {
+			{ "strand_log_cleaner_passes_total", "Log cleaner runs, one partition each.",
+			  cs.passes },
+			{ "strand_log_cleaner_failures_total",
+			  "Log cleaner runs that failed (the reason is on stderr).", cs.failures },
+			{ "strand_log_cleaner_bytes_read_total",
+			  "Batch bytes the log cleaner read (its map pass and its copy pass).",
+			  cs.bytes_read },
+			{ "strand_log_cleaner_bytes_written_total",
+			  "Bytes of cleaned segments the log cleaner wrote.", cs.bytes_written },
+			{ "strand_log_cleaner_records_removed_total",
+			  "Records the log cleaner removed: a later record has their key.",
+			  cs.records_removed },
+			{ "strand_log_cleaner_tombstones_removed_total",
+			  "Tombstones the log cleaner removed after delete.retention.ms.",
+			  cs.tombstones_removed },
+		};
+		const struct { const char *name, *type, *help; double v; } r[] = {
+			{ "strand_log_cleaner_busy_seconds_total", "counter",
+			  "Time the log cleaner's runs took, throttling sleeps included.",
+			  (double)cs.busy_ns / 1e9 },
+			{ "strand_log_cleaner_throttled_seconds_total", "counter",
+			  "Time the log cleaner slept under --log-cleaner-io-max-bytes-per-second.",
+			  (double)cs.throttled_ns / 1e9 },
+			{ "strand_log_cleaner_last_pass_duration_seconds", "gauge",
+			  "How long the latest log cleaner run took.", (double)cs.last_pass_ns / 1e9 },
+			{ "strand_log_cleaner_last_pass_timestamp_seconds", "gauge",
+			  "Unix time the latest log cleaner run ended (0: none yet).",
+			  (double)cs.last_pass_end_ms / 1e3 },
+			{ "strand_log_cleaner_max_dirty_ratio", "gauge",
+			  "Largest dirty ratio of a compacted partition at the cleaner's latest look.",
+			  cs.max_dirty_ratio },
+		};
+
+		for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
+			rc |= render_counter(out, c[i].name, c[i].help, c[i].v);
+		for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
+			rc |= render_real(out, r[i].name, r[i].type, r[i].help, r[i].v);
+	}
+	return rc;
+}
+
 /* Per-partition gauges, read from the broker now. */
 static int render_partitions(api_t *api, buf_t *out)
 {
@@ -303,6 +362,7 @@ int api_metrics_render(api_t *api, buf_t *out)
 		rc |= render_gauge(out, "strand_forward_inflight",
 		                   "Relays running now.", fs.inflight);
 	}
+	rc |= render_cleaner(api->broker, out);
 	if (rc == 0)
 		rc = render_partitions(api, out);
 	return rc ? STRAND_ENOMEM : 0;

@@ -118,6 +118,8 @@ struct broker {
 	pthread_t       cleaner;            /* cluster mode: compacts __consumer_offsets */
 	int             cleaner_started;
 	int             cleaner_backoff_ms;
+	broker_cleaner_opts_t     cleaner_opts;
+	broker_cleaner_counters_t cleaner_counters;   /* broker_cleaner_stats */
 
 	pthread_mutex_t       hook_lock;
 	broker_append_hook_fn hook;
@@ -1425,7 +1427,7 @@ static void *cleaner_main(void *arg)
 		if (pthread_cond_timedwait(&b->tick_cond, &b->lock, &deadline) != ETIMEDOUT)
 			continue;
 		pthread_mutex_unlock(&b->lock);
-		offsets_log_clean(b, broker_wall_ms());
+		offsets_log_clean(b, broker_wall_ms(), &b->cleaner_opts, &b->cleaner_counters);
 		pthread_mutex_lock(&b->lock);
 		deadline_after_ms(&deadline, b->cleaner_backoff_ms);
 	}
@@ -1596,6 +1598,10 @@ int broker_open(const broker_options_t *opts, broker_t **out, char *err, size_t 
 	if (b->olog != NULL) {
 		b->cleaner_backoff_ms = opts->log_cleaner_backoff_ms > 0 ? opts->log_cleaner_backoff_ms
 		                                                         : 15000;
+		b->cleaner_opts.io_max_bytes_per_second =
+			opts->log_cleaner_io_max_bytes_per_second > 0
+			? opts->log_cleaner_io_max_bytes_per_second : 0;
+		b->cleaner_opts.cancel = &b->stopping;
 		if (pthread_create(&b->cleaner, NULL, cleaner_main, b) != 0) {
 			rc = strand_err_set(err, errlen, STRAND_ENOMEM,
 			                    "cannot start the log cleaner thread");
@@ -1872,6 +1878,25 @@ void broker_stats(broker_t *b, broker_stats_t *out)
 {
 	out->records_appended = atomic_load_explicit(&b->records_appended, memory_order_relaxed);
 	out->bytes_appended = atomic_load_explicit(&b->bytes_appended, memory_order_relaxed);
+}
+
+void broker_cleaner_stats(broker_t *b, broker_cleaner_stats_t *out)
+{
+	broker_cleaner_counters_t *c = &b->cleaner_counters;
+
+#define LOAD(f) atomic_load_explicit(&c->f, memory_order_relaxed)
+	out->passes = LOAD(passes);
+	out->failures = LOAD(failures);
+	out->bytes_read = LOAD(bytes_read);
+	out->bytes_written = LOAD(bytes_written);
+	out->records_removed = LOAD(records_removed);
+	out->tombstones_removed = LOAD(tombstones_removed);
+	out->busy_ns = LOAD(busy_ns);
+	out->throttled_ns = LOAD(throttled_ns);
+	out->last_pass_ns = LOAD(last_pass_ns);
+	out->last_pass_end_ms = LOAD(last_pass_end_ms);
+	out->max_dirty_ratio = (double)LOAD(max_dirty_ppm) / 1e6;
+#undef LOAD
 }
 
 /* ---- committed offsets -------------------------------------------------------- */

@@ -142,6 +142,11 @@ typedef struct broker_options {
 	                                       for __consumer_offsets partitions to compact
 	                                       (offsets_log.h); 0: 15000 (Kafka's
 	                                       log.cleaner.backoff.ms) */
+	int64_t     log_cleaner_io_max_bytes_per_second; /* cluster mode: the log cleaner's
+	                                       reads and writes together stay under this
+	                                       rate, it sleeping as needed (Kafka's
+	                                       log.cleaner.io.max.bytes.per.second);
+	                                       0: no limit */
 } broker_options_t;
 
 /*
@@ -347,6 +352,31 @@ typedef struct broker_stats {
 	uint64_t bytes_appended;     /* their bytes as stored (batch framing included) */
 } broker_stats_t;
 void broker_stats(broker_t *b, broker_stats_t *out);
+
+/*
+ * The log cleaner's work since broker_open, for /metrics: Kafka's
+ * LogCleaner and LogCleanerManager metrics. Cluster mode only moves them
+ * (the cleaner compacts __consumer_offsets); a single node reports zeros.
+ * Read without locks (relaxed atomics): one field may be a pass ahead of
+ * another.
+ */
+typedef struct broker_cleaner_stats {
+	uint64_t passes;             /* log_compact runs, one partition each */
+	uint64_t failures;           /* runs that failed (their message went to stderr);
+	                                not those given up because the log changed or
+	                                the broker stopped */
+	uint64_t bytes_read;         /* batch bytes read by both passes */
+	uint64_t bytes_written;      /* cleaned segment bytes written */
+	uint64_t records_removed;    /* records replaced by a later one of their key */
+	uint64_t tombstones_removed; /* tombstones past delete.retention.ms */
+	uint64_t busy_ns;            /* time the runs took, sleeps included */
+	uint64_t throttled_ns;       /* slept under log_cleaner_io_max_bytes_per_second */
+	int64_t  last_pass_ns;       /* duration of the latest run (max-clean-time-secs) */
+	int64_t  last_pass_end_ms;   /* wall clock when it ended; 0: no run yet */
+	double   max_dirty_ratio;    /* the largest dirty ratio (log_dirty_ratio) at the
+	                                cleaner's latest look (max-dirty-percent / 100) */
+} broker_cleaner_stats_t;
+void broker_cleaner_stats(broker_t *b, broker_cleaner_stats_t *out);
 
 /* ---- committed offsets and the group coordinator ------------------------ */
 

@@ -8,6 +8,7 @@
 #define STRAND_BROKER_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
@@ -106,12 +107,30 @@ int offsets_log_write_locked(broker_t *b, const char *group, const committed_off
 void offsets_log_topic_deleted_locked(broker_t *b, const char *topic);
 
 /*
+ * What the log cleaner did (broker_cleaner_stats reads it): relaxed
+ * atomics in the broker, written by the cleaner thread only.
+ */
+typedef struct broker_cleaner_counters {
+	atomic_uint_fast64_t passes, failures, bytes_read, bytes_written;
+	atomic_uint_fast64_t records_removed, tombstones_removed, busy_ns, throttled_ns;
+	atomic_int_fast64_t  last_pass_ns, last_pass_end_ms;
+	atomic_int_fast64_t  max_dirty_ppm;    /* max dirty ratio, parts per million */
+} broker_cleaner_counters_t;
+
+/* The log cleaner's settings, fixed at broker_open. */
+typedef struct broker_cleaner_opts {
+	int64_t           io_max_bytes_per_second;  /* 0: no limit (log.h) */
+	const atomic_int *cancel;                   /* the broker is stopping */
+} broker_cleaner_opts_t;
+
+/*
  * The log cleaner (its own thread, every log_cleaner_backoff_ms): compact
  * each partition of __consumer_offsets whose dirty ratio (log.h) is at
- * least OFFSETS_LOG_MIN_DIRTY_RATIO, below its high watermark. Takes no
- * broker lock.
+ * least OFFSETS_LOG_MIN_DIRTY_RATIO, below its high watermark, adding
+ * each run to c. Takes no broker lock (a throttled run sleeps).
  */
-void offsets_log_clean(broker_t *b, int64_t now_ms);
+void offsets_log_clean(broker_t *b, int64_t now_ms, const broker_cleaner_opts_t *opts,
+                       broker_cleaner_counters_t *c);
 
 /* The ticker: drop the groups of partitions this broker no longer leads
  * (or leads in a newer epoch: they are loaded again). Takes meta_lock. */

@@ -16,6 +16,7 @@
 
 #include "broker/broker_internal.h"
 #include "broker/replica.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "log/batch.h"
 
@@ -943,26 +944,58 @@ void offsets_log_tick(broker_t *b)
 
 /* ---- compaction ------------------------------------------------------------------ */
 
-void offsets_log_clean(broker_t *b, int64_t now_ms)
+/* Add one log_compact run (rc, st, ns long) to the cleaner's counters. */
+static void ol_count_pass(broker_cleaner_counters_t *c, int rc, const log_compact_stats_t *st,
+                          int64_t ns)
+{
+#define ADD(f, v) atomic_fetch_add_explicit(&c->f, (uint64_t)(v), memory_order_relaxed)
+	ADD(passes, 1);
+	ADD(failures, rc != 0 && rc != STRAND_EAGAIN && rc != STRAND_ECLOSED);
+	ADD(bytes_read, st->bytes_read);
+	ADD(bytes_written, st->bytes_written);
+	ADD(busy_ns, ns);
+	ADD(throttled_ns, st->throttled_ns);
+	ADD(records_removed, st->records_removed);     /* swapped in, whatever came after */
+	ADD(tombstones_removed, st->tombstones_removed);
+#undef ADD
+	atomic_store_explicit(&c->last_pass_ns, ns, memory_order_relaxed);
+	atomic_store_explicit(&c->last_pass_end_ms, broker_wall_ms(), memory_order_relaxed);
+}
+
+void offsets_log_clean(broker_t *b, int64_t now_ms, const broker_cleaner_opts_t *opts,
+                       broker_cleaner_counters_t *c)
 {
 	topic_t *t;
+	double max_dirty = 0;
 
 	if (broker_offsets_log(b) == NULL || (t = broker_topic_get(b, BROKER_OFFSETS_TOPIC)) == NULL)
 		return;
 	for (int32_t p = 0; p < topic_partition_count(t); p++) {
 		log_t *log = topic_partition_log(t, p);
-		int64_t hw = replica_hw(b, t, p);
+		int64_t hw = replica_hw(b, t, p), t0;
 		log_compact_opts_t o = { .now_ms = now_ms, .clean_below = hw,
 		                         .delete_retention_ms = OFFSETS_LOG_DELETE_RETENTION_MS,
-		                         .map_bytes = OFFSETS_LOG_CLEANER_MAP_BYTES };
-		log_compact_stats_t st;
+		                         .map_bytes = OFFSETS_LOG_CLEANER_MAP_BYTES,
+		                         .io_max_bytes_per_second = opts->io_max_bytes_per_second,
+		                         .cancel = opts->cancel };
+		log_compact_stats_t st = { 0 };
 		char err[256];
+		double dirty;
 		int rc;
 
 		/* every replica cleans its own copy (as Kafka's), below its HW */
-		if (log == NULL || log_dirty_ratio(log, hw) < OFFSETS_LOG_MIN_DIRTY_RATIO)
+		if (log == NULL)
 			continue;
+		dirty = log_dirty_ratio(log, hw);
+		if (dirty > max_dirty)
+			max_dirty = dirty;
+		if (dirty < OFFSETS_LOG_MIN_DIRTY_RATIO)
+			continue;
+		t0 = clock_now_ns();
 		rc = log_compact(log, &o, &st, err, sizeof err);
+		ol_count_pass(c, rc, &st, clock_now_ns() - t0);
+		if (rc == STRAND_ECLOSED)
+			break;      /* the broker is stopping */
 		if (rc != 0 && rc != STRAND_EAGAIN)
 			fprintf(stderr, "strand: %s partition %d: compaction failed: %s\n",
 			        BROKER_OFFSETS_TOPIC, (int)p, err);
@@ -974,5 +1007,7 @@ void offsets_log_clean(broker_t *b, int64_t now_ms)
 			        st.segments_after, st.bytes_after, st.records_removed,
 			        st.tombstones_removed);
 	}
+	/* Kafka's max-dirty-percent: as it was before this look's cleaning */
+	atomic_store_explicit(&c->max_dirty_ppm, (int64_t)(max_dirty * 1e6), memory_order_relaxed);
 	topic_release(t);
 }

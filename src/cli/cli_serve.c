@@ -75,6 +75,7 @@ typedef enum serve_opt {
 	OPT_OFFSETS_PARTITIONS,
 	OPT_OFFSETS_SEGMENT_BYTES,
 	OPT_LOG_CLEANER_BACKOFF_MS,
+	OPT_LOG_CLEANER_IO_MAX_BYTES,
 	OPT_IDEMPOTENCY_MAX_KEYS,
 	OPT_IDEMPOTENCY_MAX_AGE_MS,
 	OPT_IDEMPOTENCY_MAX_BYTES,
@@ -190,6 +191,11 @@ static const serve_opt_def_t serve_opts[OPT__COUNT] = {
 	                            "STRAND_LOG_CLEANER_BACKOFF_MS", "15000",
 	                            "cluster mode: how often the log cleaner looks for "
 	                            "__consumer_offsets partitions to compact" },
+	[OPT_LOG_CLEANER_IO_MAX_BYTES] = { "log_cleaner_io_max_bytes_per_second",
+	                            "--log-cleaner-io-max-bytes-per-second",
+	                            "STRAND_LOG_CLEANER_IO_MAX_BYTES_PER_SECOND", "0",
+	                            "cluster mode: the log cleaner's reads and writes together "
+	                            "stay under this many bytes a second (0: no limit)" },
 	[OPT_IDEMPOTENCY_MAX_KEYS] = { "idempotency_max_keys", "--idempotency-max-keys",
 	                            "STRAND_IDEMPOTENCY_MAX_KEYS", "10000",
 	                            "Idempotency-Key answers kept (the oldest go first)" },
@@ -725,7 +731,7 @@ int cli_serve(int argc, char **argv)
 	int64_t max_req, threads, tick, grace = 0, metrics_auth = 0;
 	int64_t max_conn, max_conn_client, max_sse, max_url, max_hdrs, max_hdr_bytes, max_recs;
 	int64_t max_wait, idle_s, conn_mem, producer_exp, broker_id, lease_ttl, offsets_parts;
-	int64_t offsets_seg_bytes, cleaner_backoff;
+	int64_t offsets_seg_bytes, cleaner_backoff, cleaner_io_max;
 	int64_t idem_keys, idem_age, idem_bytes, lag_max, min_isr, default_rf;
 	acl_t *acl = NULL;
 	const acl_t *rules = NULL;  /* the set the api enforces (it owns it); only this
@@ -790,6 +796,7 @@ int cli_serve(int argc, char **argv)
 	    serve_int(&sv, OPT_OFFSETS_PARTITIONS, 1, META_MAX_NEW_PARTITIONS, &offsets_parts) ||
 	    serve_int(&sv, OPT_OFFSETS_SEGMENT_BYTES, 1024, INT32_MAX, &offsets_seg_bytes) ||
 	    serve_int(&sv, OPT_LOG_CLEANER_BACKOFF_MS, 10, 3600000, &cleaner_backoff) ||
+	    serve_int(&sv, OPT_LOG_CLEANER_IO_MAX_BYTES, 0, INT64_MAX / 4, &cleaner_io_max) ||
 	    serve_int(&sv, OPT_IDEMPOTENCY_MAX_KEYS, 1, 100000000, &idem_keys) ||
 	    serve_int(&sv, OPT_IDEMPOTENCY_MAX_AGE_MS, 1, INT64_MAX / 4, &idem_age) ||
 	    serve_int(&sv, OPT_IDEMPOTENCY_MAX_BYTES, 1024, INT64_MAX / 4, &idem_bytes) ||
@@ -865,6 +872,7 @@ int cli_serve(int argc, char **argv)
 	bopts.advertised_url = sv.v[OPT_ADVERTISED_URL];
 	bopts.tick_ms = (int)tick;
 	bopts.log_cleaner_backoff_ms = (int)cleaner_backoff;
+	bopts.log_cleaner_io_max_bytes_per_second = cleaner_io_max;
 	bopts.producer_expiration_ms = producer_exp == 0 ? 1 : producer_exp;
 	bopts.idempotency.max_keys = idem_keys;
 	bopts.idempotency.max_age_ms = idem_age;

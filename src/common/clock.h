@@ -16,6 +16,15 @@ static inline int64_t clock_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The same clock in nanoseconds (durations shorter than a millisecond). */
+static inline int64_t clock_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 /* Sleep ms milliseconds (interrupted sleeps are resumed). */
 static inline void clock_sleep_ms(int64_t ms)
 {

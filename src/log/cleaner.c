@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "log/batch.h"
 
@@ -143,20 +144,12 @@ static int64_t map_get(const cleaner_map_t *map, const uint8_t *key, int32_t len
 
 /* ---- counted, throttled I/O --------------------------------------------- */
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 void cleaner_io_init(cleaner_io_t *io, int64_t max_bytes_per_second, const atomic_int *cancel)
 {
 	memset(io, 0, sizeof(*io));
 	io->max_bytes_per_second = max_bytes_per_second > 0 ? max_bytes_per_second : 0;
 	io->cancel = cancel;
-	io->start_ns = mono_ns();
+	io->start_ns = clock_now_ns();
 }
 
 /*
@@ -172,7 +165,7 @@ static int io_throttle(cleaner_io_t *io, char *err, size_t errlen)
 		return 0;
 	due = io->start_ns + (int64_t)((double)(io->bytes_read + io->bytes_written) * 1e9 /
 	                               (double)io->max_bytes_per_second);
-	while ((now = mono_ns()) < due) {
+	while ((now = clock_now_ns()) < due) {
 		int64_t d = due - now < CLEANER_SLEEP_MAX_NS ? due - now : CLEANER_SLEEP_MAX_NS;
 		struct timespec ts = { (time_t)(d / 1000000000LL), (long)(d % 1000000000LL) };
 
@@ -180,7 +173,7 @@ static int io_throttle(cleaner_io_t *io, char *err, size_t errlen)
 			return strand_err_set(err, errlen, STRAND_ECLOSED,
 			                      "compaction stopped while throttled");
 		(void)nanosleep(&ts, NULL);   /* EINTR: the loop sleeps the rest */
-		io->throttled_ns += mono_ns() - now;
+		io->throttled_ns += clock_now_ns() - now;
 	}
 	return 0;
 }

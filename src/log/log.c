@@ -1603,18 +1603,11 @@ static int compact_group(log_t *log, const cleaner_input_t *in, size_t n,
 	                         interval, io, &seg, &changed, &c, err, errlen);
 	if (rc)
 		return rc;
-	st->records_kept += c.records_kept;
-	st->records_removed += c.records_removed;
-	st->tombstones_removed += c.tombstones_removed;
-	st->segments_before += (int)n;
-	st->segments_after++;
-	for (size_t i = 0; i < n; i++)
-		st->bytes_before += in[i].size;
 	size = seg->size;
 	if (!changed) {
 		segment_delete(seg);
-		st->bytes_after += in[0].size;
-		return 0;
+		size = in[0].size;
+		goto counted;
 	}
 	pthread_mutex_lock(&log->lock);
 	if (log->layout != *layout) {
@@ -1626,9 +1619,19 @@ static int compact_group(log_t *log, const cleaner_input_t *in, size_t n,
 	rc = swap_locked(log, seg, n, in[n - 1].next_offset, opts->stop_after_step, err, errlen);
 	*layout = log->layout;
 	pthread_mutex_unlock(&log->lock);
-	if (rc == 0)
-		st->bytes_after += size;
-	return rc;
+	if (rc)
+		return rc;
+counted:
+	/* only a group now in the log counts (a later group's failure leaves it) */
+	st->records_kept += c.records_kept;
+	st->records_removed += c.records_removed;
+	st->tombstones_removed += c.tombstones_removed;
+	st->segments_before += (int)n;
+	st->segments_after++;
+	for (size_t i = 0; i < n; i++)
+		st->bytes_before += in[i].size;
+	st->bytes_after += size;
+	return 0;
 }
 
 /*

@@ -256,7 +256,8 @@ typedef struct log_compact_stats {
 	int64_t bytes_before, bytes_after;   /* of the cleaned segments */
 	int     segments_before, segments_after;
 	int64_t records_kept, records_removed, tombstones_removed;
-	/* the pass's I/O, filled on failure too (Kafka's CleanerStats) */
+	/* the fields above count the groups swapped in, also when a later one
+	 * fails; the pass's I/O below counts everything (Kafka's CleanerStats) */
 	int64_t bytes_read;          /* batch bytes read: pass 1 reads the mapped segments,
 	                                pass 2 the cleaned ones */
 	int64_t bytes_written;       /* bytes of cleaned segments written (indexes aside),

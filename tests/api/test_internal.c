@@ -47,7 +47,7 @@ static int always_valid(void *ctx)
 
 static void setup(void)
 {
-	broker_options_t opts = { data_dir, 1, "http://127.0.0.1:0", 1000, 0, { 0, 0, 0 }, 0, { 0, 0, 0 }, 0 };
+	broker_options_t opts = { data_dir, 1, "http://127.0.0.1:0", 1000, 0, { 0, 0, 0 }, 0, { 0, 0, 0 }, 0, 0 };
 	api_options_t aopts;
 	int rc;
 

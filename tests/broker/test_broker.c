@@ -42,7 +42,7 @@ static void teardown(void)
 
 static broker_t *open_broker_tick(int tick_ms)
 {
-	broker_options_t opts = { data_dir, 0, "http://127.0.0.1:0", tick_ms, 0, { 0, 0, 0 }, 0, { 0, 0, 0 }, 0 };
+	broker_options_t opts = { data_dir, 0, "http://127.0.0.1:0", tick_ms, 0, { 0, 0, 0 }, 0, { 0, 0, 0 }, 0, 0 };
 	broker_t *b = NULL;
 	int rc = broker_open(&opts, &b, errbuf, sizeof(errbuf));
 
@@ -830,7 +830,7 @@ static void write_meta(const char *file, const char *text)
 
 static void expect_corrupt(const char *file)
 {
-	broker_options_t opts = { data_dir, 0, "", 1000, 0, { 0, 0, 0 }, 0, { 0, 0, 0 }, 0 };
+	broker_options_t opts = { data_dir, 0, "", 1000, 0, { 0, 0, 0 }, 0, { 0, 0, 0 }, 0, 0 };
 	broker_t *b = NULL;
 	int rc = broker_open(&opts, &b, errbuf, sizeof(errbuf));
 
@@ -892,7 +892,7 @@ END_TEST
 
 START_TEST(test_second_broker_on_same_dir_is_refused)
 {
-	broker_options_t opts = { data_dir, 0, "", 1000, 0, { 0, 0, 0 }, 0, { 0, 0, 0 }, 0 };
+	broker_options_t opts = { data_dir, 0, "", 1000, 0, { 0, 0, 0 }, 0, { 0, 0, 0 }, 0, 0 };
 	broker_t *b = open_broker(), *b2 = NULL;
 
 	ck_assert_int_eq(broker_open(&opts, &b2, errbuf, sizeof(errbuf)), STRAND_EIO);

@@ -170,7 +170,7 @@ END_TEST
 
 static broker_t *open_broker_opts(int tick_ms, int64_t expiration_ms)
 {
-	broker_options_t opts = { data_dir, 0, "", tick_ms, expiration_ms, { 0, 0, 0 }, 0, { 0, 0, 0 }, 0 };
+	broker_options_t opts = { data_dir, 0, "", tick_ms, expiration_ms, { 0, 0, 0 }, 0, { 0, 0, 0 }, 0, 0 };
 	broker_t *b = NULL;
 	int rc = broker_open(&opts, &b, errbuf, sizeof(errbuf));
 
@@ -400,7 +400,7 @@ static int always_valid(void *ctx)
 static broker_t *open_cluster_broker(int32_t id, const char *sub)
 {
 	char dir[sizeof data_dir + 16];
-	broker_options_t opts = { dir, id, "http://127.0.0.1:0", 1000, 0, { 0, 0, 0 }, 0, { 0, 0, 0 }, 0 };
+	broker_options_t opts = { dir, id, "http://127.0.0.1:0", 1000, 0, { 0, 0, 0 }, 0, { 0, 0, 0 }, 0, 0 };
 	broker_t *b = NULL;
 	int rc;
 

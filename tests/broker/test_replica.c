@@ -22,7 +22,9 @@
 
 #include "broker/broker.h"
 #include "broker/broker_internal.h"   /* replica_follower_hw, as follower.c uses it */
+#include "broker/offsets_log.h"        /* OFFSETS_LOG_MIN_DIRTY_RATIO */
 #include "broker/replica.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "log/batch.h"
 
@@ -48,7 +50,7 @@ static void teardown(void)
 
 static broker_t *open_broker(void)
 {
-	broker_options_t opts = { data_dir, 1, "http://127.0.0.1:0", 1000, 0, { 0, 0, 0 }, 0, { 0, 0, 0 }, 0 };
+	broker_options_t opts = { data_dir, 1, "http://127.0.0.1:0", 1000, 0, { 0, 0, 0 }, 0, { 0, 0, 0 }, 0, 0 };
 	broker_t *b = NULL;
 	int rc = broker_open(&opts, &b, errbuf, sizeof(errbuf));
 
@@ -679,7 +681,7 @@ END_TEST
  */
 START_TEST(test_cluster_mode_from_the_open_leads_nothing_without_state)
 {
-	broker_options_t opts = { data_dir, 1, "http://127.0.0.1:0", 1000, 0, { 0, 0, 0 }, 1, { 0, 0, 0 }, 0 };
+	broker_options_t opts = { data_dir, 1, "http://127.0.0.1:0", 1000, 0, { 0, 0, 0 }, 1, { 0, 0, 0 }, 0, 0 };
 	broker_t *b = open_cluster_broker(1);
 	broker_append_info_t info;
 	topic_t *t;
@@ -712,7 +714,7 @@ END_TEST
  */
 START_TEST(test_group_commit_flushed_only_by_an_isr_alone)
 {
-	broker_options_t opts = { data_dir, 1, "http://127.0.0.1:0", 1000, 0, { 0, 0, 0 }, 1, { 0, 0, 0 }, 0 };
+	broker_options_t opts = { data_dir, 1, "http://127.0.0.1:0", 1000, 0, { 0, 0, 0 }, 1, { 0, 0, 0 }, 0, 0 };
 	committed_offset_t off;
 	broker_group_write_t w;
 	partition_state_t st = state(1, 0, 2, 10);
@@ -940,6 +942,95 @@ START_TEST(test_refused_addition_does_not_hold_the_hw)
 }
 END_TEST
 
+/* log_scan_headers: add up the records of each batch. */
+static int add_records(void *ctx, const batch_header_t *h)
+{
+	*(int64_t *)ctx += h->record_count;
+	return 0;
+}
+
+/*
+ * The cleaner thread compacts __consumer_offsets and counts it
+ * (broker_cleaner_stats, shown by /metrics): the records it says it
+ * removed are exactly those the partition lost (every offset below the
+ * LEO was one appended record), and its I/O limit made it sleep.
+ */
+START_TEST(test_cleaner_counts_what_the_partition_lost)
+{
+	/* cleaner every 10 ms, at most 50 kB/s (~40 kB to clean: ~1 s) */
+	broker_options_t opts = { data_dir, 1, "http://127.0.0.1:0", 1000, 0, { 0, 0, 0 }, 1,
+	                          { 0, 0, 0 }, 10, 50000 };
+	partition_state_t st = state(1, 0, 1, 10);
+	broker_cleaner_stats_t before, after;
+	committed_offset_t off;
+	broker_group_write_t w;
+	topic_config_t cfg;
+	broker_t *b = NULL;
+	int64_t leo, present = 0, deadline;
+	topic_t *t;
+
+	ck_assert_int_eq(broker_open(&opts, &b, errbuf, sizeof(errbuf)), 0);
+	broker_set_lease_check(b, always_valid, NULL);
+	broker_cleaner_stats(b, &before);
+	ck_assert_uint_eq(before.passes, 0);
+	ck_assert_int_eq(before.last_pass_end_ms, 0);
+	topic_config_default(&cfg);
+	cfg.log.segment_bytes = 1024;          /* many closed segments to clean */
+	ck_assert_int_eq(broker_topic_create(b, "t", 1, 3, NULL, errbuf, sizeof(errbuf)), 0);
+	ck_assert_int_eq(broker_topic_create(b, BROKER_OFFSETS_TOPIC, 1, 3, &cfg, errbuf,
+	                                     sizeof(errbuf)), 0);
+	apply(b, st);
+	ck_assert_int_eq(broker_partition_set_state(b, BROKER_OFFSETS_TOPIC, 0, &st, errbuf,
+	                                            sizeof(errbuf)), 0);
+	ck_assert_msg(broker_group_ready(b, "g", errbuf, sizeof(errbuf)) == 0, "%s", errbuf);
+	memset(&off, 0, sizeof(off));
+	strcpy(off.topic, "t");
+	for (int i = 0; i < 200; i++) {      /* one key, 200 values: 199 duplicates */
+		off.offset = i;
+		ck_assert_msg(broker_group_commit(b, "g", NULL, -1, &off, 1, 1000, &w, errbuf,
+		                                  sizeof(errbuf)) == 0, "commit: %s", errbuf);
+	}
+	t = broker_topic_get(b, BROKER_OFFSETS_TOPIC);
+	leo = log_end_offset(topic_partition_log(t, 0));
+	ck_assert_int_ge(leo, 200);
+	/* wait (deadline) for the cleaner to have cleaned all it will (the
+	 * dirty ratio under its threshold) and be between runs: the counters
+	 * then match the log */
+	for (deadline = clock_now_ms() + 30000;; clock_sleep_ms(5)) {
+		broker_cleaner_stats(b, &before);
+		present = 0;
+		ck_assert_int_eq(log_scan_headers(topic_partition_log(t, 0), 0, add_records, &present,
+		                                  errbuf, sizeof(errbuf)), 0);
+		broker_cleaner_stats(b, &after);
+		if (log_dirty_ratio(topic_partition_log(t, 0), -1) < OFFSETS_LOG_MIN_DIRTY_RATIO &&
+		    after.passes > 0 && after.passes == before.passes &&
+		    after.last_pass_end_ms == before.last_pass_end_ms &&
+		    (int64_t)after.records_removed == leo - present)
+			break;
+		ck_assert_msg(clock_now_ms() < deadline, "after %llu passes the cleaner counts %llu "
+		              "records removed; the partition lost %lld",
+		              (unsigned long long)after.passes,
+		              (unsigned long long)after.records_removed, (long long)(leo - present));
+	}
+	topic_release(t);
+	ck_assert_uint_gt(after.records_removed, 150);
+	ck_assert_uint_eq(after.failures, 0);
+	ck_assert_uint_eq(after.tombstones_removed, 0);
+	ck_assert_uint_gt(after.bytes_read, after.bytes_written);   /* read twice, shrunk */
+	ck_assert_uint_gt(after.bytes_written, 0);
+	/* the limit held: the runs took at least their bytes over the rate */
+	ck_assert_msg((double)after.busy_ns >= (double)(after.bytes_read + after.bytes_written) *
+	              1e9 / (double)opts.log_cleaner_io_max_bytes_per_second,
+	              "%llu bytes in %llu ns at %lld B/s",
+	              (unsigned long long)(after.bytes_read + after.bytes_written),
+	              (unsigned long long)after.busy_ns,
+	              (long long)opts.log_cleaner_io_max_bytes_per_second);
+	ck_assert_int_gt(after.last_pass_ns, 0);
+	ck_assert_int_ge(after.last_pass_end_ms, broker_wall_ms() - 60000);
+	broker_close(b);
+}
+END_TEST
+
 static Suite *replica_suite(void)
 {
 	Suite *s = suite_create("replica");
@@ -973,6 +1064,7 @@ static Suite *replica_suite(void)
 	tcase_add_test(tc, test_controller_drops_a_dead_follower);
 	tcase_add_test(tc, test_refused_addition_does_not_hold_the_hw);
 	tcase_add_test(tc, test_group_commit_flushed_only_by_an_isr_alone);
+	tcase_add_test(tc, test_cleaner_counts_what_the_partition_lost);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -612,14 +612,6 @@ END_TEST
 
 static int count_files(const char *dir, const char *suffix);
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 START_TEST(test_compact_counts_what_it_read_wrote_and_removed)
 {
 	static model_t m;
@@ -660,9 +652,9 @@ START_TEST(test_compact_throttle_holds_the_rate)
 	append_many(log, &m, 120, T0);
 	/* about 2 x the log's bytes of I/O at 4 x them a second: ~0.5 s */
 	o.io_max_bytes_per_second = 4 * log_size_bytes(log);
-	t0 = now_ns();
+	t0 = clock_now_ns();
 	tu_assert_msg(log_compact(log, &o, &st, err, sizeof(err)) == 0, "log_compact: %s", err);
-	took = now_ns() - t0;
+	took = clock_now_ns() - t0;
 	bytes = st.bytes_read + st.bytes_written;
 	min_ns = (int64_t)((double)bytes * 1e9 / (double)o.io_max_bytes_per_second);
 	tu_assert_int_gt(bytes, log_size_bytes(log));
@@ -712,9 +704,9 @@ START_TEST(test_compact_throttled_pass_lets_appends_in_and_stops_on_cancel)
 	p.rate = log_size_bytes(p.log);
 	tu_assert_int_eq(pthread_create(&th, NULL, slow_compact, &p), 0);
 	/* pass 2 writing a cleaned segment (after pass 1's throttled reads) */
-	for (deadline = now_ns() + 30000000000LL;
+	for (deadline = clock_now_ns() + 30000000000LL;
 	     count_files(dir, ".cleaned.log") == 0 && !atomic_load(&p.done);) {
-		tu_assert_msg(now_ns() < deadline, "no cleaned segment appeared");
+		tu_assert_msg(clock_now_ns() < deadline, "no cleaned segment appeared");
 		clock_sleep_ms(1);
 	}
 	/* the throttle sleeps without the log's lock: appends and reads go on */
