@@ -263,6 +263,9 @@ static int render_partitions(api_t *api, buf_t *out)
 		{ "strand_partition_size_bytes", "Bytes stored in the partition's segments." },
 		{ "strand_partition_write_failed",
 		  "1 when an fsync failed and the partition takes no writes until restart." },
+		{ "strand_partition_dirty_ratio",
+		  "Compacted partitions: share of the closed segments' bytes below the high "
+		  "watermark written since the last cleaning (the cleaner runs from 0.5)." },
 	};
 	char **names = NULL;
 	size_t n = 0, i, k;
@@ -283,8 +286,14 @@ static int render_partitions(api_t *api, buf_t *out)
 				log_t *log = topic_partition_log(t, p);
 				int64_t v;
 
-				if (log == NULL)
+				if (log == NULL || (k == 5 && !log_compacted(log)))
 					continue;
+				if (k == 5) {   /* Kafka's per-log dirty ratio, a fraction */
+					rc |= buf_appendf(out, "%s{topic=\"%s\",partition=\"%d\"} %.6f\n",
+					                  g[k].name, names[i], (int)p,
+					                  log_dirty_ratio(log, topic_partition_hw(t, p)));
+					continue;
+				}
 				switch (k) {
 				case 0:  v = log_end_offset(log); break;
 				case 1:  v = log_start_offset(log); break;

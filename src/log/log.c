@@ -1761,6 +1761,11 @@ out:
 	return rc;
 }
 
+int log_compacted(log_t *log)
+{
+	return log->compact;
+}
+
 double log_dirty_ratio(log_t *log, int64_t clean_below)
 {
 	int64_t below, total = 0, dirty = 0;

@@ -174,6 +174,8 @@ int64_t log_start_offset(log_t *log);
 int64_t log_end_offset(log_t *log);
 int64_t log_size_bytes(log_t *log);
 int     log_segment_count(log_t *log);
+/* 1 when opened with cfg.compact (log_compact may run), else 0. */
+int     log_compacted(log_t *log);
 /* Offset below which every record has been fdatasync'd. */
 int64_t log_flushed_offset(log_t *log);
 

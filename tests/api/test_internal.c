@@ -150,6 +150,7 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* POST json to path (json NULL: GET path). */
 static void post(const char *path, const char *json, answer_t *a)
 {
 	CURL *curl = curl_easy_init();
@@ -163,13 +164,15 @@ static void post(const char *path, const char *json, answer_t *a)
 	buf_init(&a->body);
 	snprintf(url, sizeof(url), "%s%s", base_url, path);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json);
+	if (json != NULL)
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &a->body);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 20000L);
 	cc = curl_easy_perform(curl);
-	ck_assert_msg(cc == CURLE_OK, "POST %s: %s", path, curl_easy_strerror(cc));
+	ck_assert_msg(cc == CURLE_OK, "%s %s: %s", json ? "POST" : "GET", path,
+	              curl_easy_strerror(cc));
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &a->status);
 	curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ct);
 	snprintf(a->content_type, sizeof(a->content_type), "%s", ct ? ct : "");
@@ -715,6 +718,26 @@ START_TEST(test_acks_all_refusals_and_timeouts)
 }
 END_TEST
 
+/*
+ * /metrics gives the dirty ratio (log_dirty_ratio) of compacted partitions
+ * only: __consumer_offsets, not an ordinary topic.
+ */
+START_TEST(test_metrics_show_the_dirty_ratio_of_compacted_partitions_only)
+{
+	answer_t a;
+
+	ck_assert_msg(broker_topic_create(broker, BROKER_OFFSETS_TOPIC, 2, 3, NULL, errbuf,
+	                                  sizeof(errbuf)) == 0, "create: %s", errbuf);
+	post("/metrics", NULL, &a);
+	ck_assert_int_eq(a.status, 200);
+	ck_assert_ptr_nonnull(strstr(a.body.data, "# TYPE strand_partition_dirty_ratio gauge\n"));
+	ck_assert_ptr_nonnull(strstr(a.body.data, "strand_partition_dirty_ratio{topic=\""
+	                             BROKER_OFFSETS_TOPIC "\",partition=\"1\"} 0.000000\n"));
+	ck_assert_ptr_null(strstr(a.body.data, "strand_partition_dirty_ratio{topic=\"t\""));
+	buf_free(&a.body);
+}
+END_TEST
+
 static Suite *internal_suite(void)
 {
 	Suite *s = suite_create("internal");
@@ -736,6 +759,7 @@ static Suite *internal_suite(void)
 	tcase_add_test(tc, test_acks_all_answers_once_the_followers_have_it);
 	tcase_add_test(tc, test_acks_all_refusals_and_timeouts);
 	tcase_add_test(tc, test_acks_all_with_the_leader_alone_in_the_isr_fsyncs);
+	tcase_add_test(tc, test_metrics_show_the_dirty_ratio_of_compacted_partitions_only);
 	suite_add_tcase(s, tc);
 	return s;
 }
