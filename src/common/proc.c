@@ -54,21 +54,31 @@ int proc_spawn(char *const argv[], const char *log_path, int detach, pid_t *pid,
 	return 0;
 }
 
-/* An exited process whose parent has not reaped it yet (a container's
- * pid 1 may never do so) still answers kill(pid, 0): look at its state. */
-/* Is the task whose stat file is path a zombie ('Z') or dead ('X')? */
-static int proc_task_dead(const char *path)
+/* The state letter of a /proc stat file ('R', 'S', 'Z', ...): '?' when it
+ * does not parse, '\0' when it cannot be opened (the task is gone). */
+static char stat_state(const char *path)
 {
-	char line[512], *close;
+	char buf[512], *p;
 	FILE *f = fopen(path, "r");
-	int dead = 0;
+	size_t n;
 
 	if (f == NULL)
-		return 1;        /* gone meanwhile */
-	if (fgets(line, sizeof line, f) != NULL && (close = strrchr(line, ')')) != NULL)
-		dead = close[1] == ' ' && (close[2] == 'Z' || close[2] == 'X');
+		return '\0';
+	n = fread(buf, 1, sizeof buf - 1, f);
 	fclose(f);
-	return dead;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');     /* the command name may hold spaces */
+	return p != NULL && p[1] == ' ' ? p[2] : '?';
+}
+
+/* An exited process whose parent has not reaped it yet (a container's
+ * pid 1 may never do so) still answers kill(pid, 0): look at its state.
+ * Is the task whose stat file is path a zombie ('Z'), dead ('X') or gone? */
+static int proc_task_dead(const char *path)
+{
+	char s = stat_state(path);
+
+	return s == '\0' || s == 'Z' || s == 'X';
 }
 
 /*
@@ -105,19 +115,11 @@ static int proc_is_zombie(pid_t pid)
 
 char proc_state(pid_t pid)
 {
-	char path[64], buf[512], *p;
-	FILE *f;
-	size_t n;
+	char path[64], s;
 
 	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return '?';
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	p = strrchr(buf, ')');     /* the command name may hold spaces */
-	return p != NULL && p[1] == ' ' ? p[2] : '?';
+	s = stat_state(path);
+	return s == '\0' ? '?' : s;
 }
 
 int proc_wait_stopped(pid_t pid, int within_ms)
