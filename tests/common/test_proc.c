@@ -17,24 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/proc.h"
 
 #define DEADLINE_MS 10000
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void nap_ms(int ms)
-{
-	struct timespec ts = { 0, (long)ms * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
 
 static int release_fd = -1;
 
@@ -95,17 +81,17 @@ START_TEST(test_alive_until_the_last_thread_exits)
 {
 	int release;
 	pid_t pid = spawn_lingering(&release);
-	int64_t end = mono_ms() + DEADLINE_MS;
+	int64_t end = clock_now_ms() + DEADLINE_MS;
 
 	/* the main thread has exited: the leader shows 'Z' */
-	while (proc_state(pid) != 'Z' && mono_ms() < end)
-		nap_ms(5);
+	while (proc_state(pid) != 'Z' && clock_now_ms() < end)
+		clock_sleep_ms(5);
 	ck_assert_int_eq(proc_state(pid), 'Z');
 	ck_assert_msg(proc_alive(pid), "a process with a running thread counted as dead");
 	/* the last thread exits: gone (a zombie until init reaps it, or gone) */
 	close(release);
-	while (proc_alive(pid) && mono_ms() < end)
-		nap_ms(5);
+	while (proc_alive(pid) && clock_now_ms() < end)
+		clock_sleep_ms(5);
 	ck_assert(!proc_alive(pid));
 }
 END_TEST
@@ -114,12 +100,12 @@ START_TEST(test_not_alive_after_sigkill)
 {
 	int release;
 	pid_t pid = spawn_lingering(&release);
-	int64_t end = mono_ms() + DEADLINE_MS;
+	int64_t end = clock_now_ms() + DEADLINE_MS;
 
 	ck_assert(proc_alive(pid));
 	ck_assert_int_eq(kill(pid, SIGKILL), 0);
-	while (proc_alive(pid) && mono_ms() < end)
-		nap_ms(5);
+	while (proc_alive(pid) && clock_now_ms() < end)
+		clock_sleep_ms(5);
 	ck_assert(!proc_alive(pid));
 	close(release);
 }
