@@ -55,6 +55,7 @@
 #include "broker/producer.h"
 #include "cluster/cluster.h"
 #include "common/err.h"
+#include "common/file.h"
 
 #define TOPICS_FILE        "topics.json"
 #define OFFSETS_FILE       "offsets.json"
@@ -146,18 +147,6 @@ struct broker {
 
 /* ---- files ---------------------------------------------------------------- */
 
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 /* fsync the directory holding path. */
 static int fsync_parent(const char *path)
 {
@@ -168,12 +157,12 @@ static int fsync_parent(const char *path)
 		return -1;
 	slash = strrchr(dir, '/');
 	if (slash == NULL)
-		return fsync_dir(".");
+		return file_fsync_dir(".");
 	if (slash == dir)
 		slash[1] = '\0';
 	else
 		*slash = '\0';
-	return fsync_dir(dir);
+	return file_fsync_dir(dir);
 }
 
 int broker_file_write_atomic(const char *path, const char *data, size_t len,
@@ -412,7 +401,7 @@ static void partition_dirs_remove(broker_t *b, const char *name, int32_t from, i
 	for (int32_t p = from; p < to; p++)
 		if (partition_dir(b, name, p, dir, sizeof(dir)) == 0)
 			rm_tree(dir);
-	fsync_dir(b->data_dir);
+	file_fsync_dir(b->data_dir);
 }
 
 /*
@@ -754,7 +743,7 @@ static int partitions_open(broker_t *b, const char *name, partitions_t *parts,
 		if (rc != 0)
 			return rc;
 	}
-	if (fresh && fsync_dir(b->data_dir) < 0)
+	if (fresh && file_fsync_dir(b->data_dir) < 0)
 		return strand_err_set(err, errlen, STRAND_EIO, "fsync %s: %s",
 		                      b->data_dir, strerror(errno));
 	return 0;
@@ -1477,7 +1466,7 @@ static int clean_shutdown_take(broker_t *b, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s/%s", b->meta_dir, CLEAN_SHUTDOWN_FILE);
 	if (unlink(path) == 0) {
 		b->unclean_shutdown = 0;
-		if (fsync_dir(b->meta_dir) < 0)
+		if (file_fsync_dir(b->meta_dir) < 0)
 			return strand_err_set(err, errlen, STRAND_EIO, "fsync %s: %s", b->meta_dir,
 			                      strerror(errno));
 		return 0;

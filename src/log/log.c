@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/file.h"
 #include "log/batch.h"
 #include "log/cleaner.h"
 #include "log/segment.h"
@@ -128,18 +129,6 @@ static size_t seg_find(log_t *log, int64_t offset)
 	return lo;
 }
 
-/* fsync a directory, so renames and unlinks in it are durable. */
-static int fsync_dir(const char *dir)
-{
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
-
-	if (dfd < 0)
-		return -1;
-	rc = fsync(dfd);
-	close(dfd);
-	return rc;
-}
-
 /*
  * Write a small file atomically: temp file, fsync, rename, fsync the
  * directory. Used for the checkpoints, which are rare.
@@ -163,7 +152,7 @@ static int write_atomic(const char *dir, const char *name, const char *text,
 	close(fd);
 	if (rename(tmp, dst) < 0)
 		goto fail;
-	(void)fsync_dir(dir);
+	(void)file_fsync_dir(dir);
 	return 0;
 fail:
 	return strand_err_set(err, errlen, errno == ENOSPC ? STRAND_ENOSPC : STRAND_EIO,
@@ -473,7 +462,7 @@ static int compact_recover(const char *dir, char *err, size_t errlen)
 			        "that a crash interrupted\n", dir, (long long)swaps[s][0],
 			        (long long)swaps[s][1] - 1);
 	}
-	if (rc == 0 && fsync_dir(dir) < 0)
+	if (rc == 0 && file_fsync_dir(dir) < 0)
 		rc = strand_err_set(err, errlen, STRAND_EIO, "fsync %s: %s", dir, strerror(errno));
 	free(bases);
 	return rc;
@@ -1539,7 +1528,7 @@ static int swap_locked(log_t *log, segment_t *seg, size_t n, int64_t end, int st
 		segment_delete(seg);
 		return rc;
 	}
-	if (fsync_dir(log->dir) < 0) {
+	if (file_fsync_dir(log->dir) < 0) {
 		/* the rename may or may not be durable: take it back, so a later
 		 * truncation cannot be undone by recovery finishing this swap */
 		rc = strand_err_set(err, errlen, STRAND_EIO, "fsync %s: %s", log->dir,
@@ -1579,7 +1568,7 @@ static int swap_locked(log_t *log, segment_t *seg, size_t n, int64_t end, int st
 		return rc;
 	/* step 4 */
 	seg_file_path(log->dir, seg->base_offset, ".log", dst, sizeof(dst));
-	if (rename(swap, dst) < 0 || fsync_dir(log->dir) < 0)
+	if (rename(swap, dst) < 0 || file_fsync_dir(log->dir) < 0)
 		return strand_err_set(err, errlen, STRAND_EIO, "rename %s: %s", swap,
 		                      strerror(errno));
 	rc = segment_set_path(seg, log->dir, err, errlen);
